@@ -1,0 +1,145 @@
+//! The object: programs, maps and a license, the unit that is written to ELF and loaded.
+
+use crate::maps::{MapDef, MapDefError};
+use crate::program::{MapRef, Program, RelocKind};
+
+/// A map of an object: its name (the symbol in `.maps`) and definition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Map {
+    /// The name.
+    pub name: String,
+    /// The definition.
+    pub def: MapDef,
+}
+
+/// Programs, maps and a license: what an ELF object holds.
+///
+/// ```
+/// use bpfsmith::prelude::*;
+///
+/// let mut obj = Object::new("GPL");
+/// let q = obj.map("events", MapDef::queue::<u64>(64)).unwrap();
+/// assert_eq!(q.name(), "events");
+/// // A second map of the same name would clash in the symbol table.
+/// assert!(obj.map("events", MapDef::stack::<u64>(8)).is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Object {
+    /// The license string (`GPL` lets programs call GPL-only helpers).
+    pub license: String,
+    /// The maps, in `.maps` order.
+    pub maps: Vec<Map>,
+    /// The programs.
+    pub programs: Vec<Program>,
+}
+
+/// Why a map or program cannot be added to an object.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectError {
+    /// The map definition breaks a kernel rule.
+    #[error("map `{map}`: {source}")]
+    BadMap {
+        /// The map.
+        map: String,
+        /// The rule.
+        source: MapDefError,
+    },
+    /// Two maps or two programs share a name.
+    #[error(
+        "the name `{0}` is used twice: map and program names are ELF symbols and must be unique"
+    )]
+    DuplicateName(String),
+    /// A name that cannot be an ELF symbol or BTF name.
+    #[error(
+        "`{0}` is not a valid name: use letters, digits, `_` and `.`, not starting with a digit"
+    )]
+    BadName(String),
+    /// A program references a map the object does not have.
+    #[error("program `{program}` references map `{map}`, which the object does not define")]
+    UnknownMap {
+        /// The program.
+        program: String,
+        /// The missing map.
+        map: String,
+    },
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
+impl Object {
+    /// An empty object with this license.
+    pub fn new(license: &str) -> Object {
+        Object {
+            license: license.to_owned(),
+            maps: Vec::new(),
+            programs: Vec::new(),
+        }
+    }
+
+    fn name_taken(&self, name: &str) -> bool {
+        self.maps.iter().any(|m| m.name == name)
+            || self
+                .programs
+                .iter()
+                .any(|p| p.functions.iter().any(|f| f.name == name))
+    }
+
+    /// Add a map; the definition must pass the kernel's creation rules ([`MapDef::check`]).
+    /// Returns the handle programs use to reference it.
+    pub fn map(&mut self, name: &str, def: MapDef) -> Result<MapRef, ObjectError> {
+        if !valid_name(name) {
+            return Err(ObjectError::BadName(name.to_owned()));
+        }
+        if self.name_taken(name) {
+            return Err(ObjectError::DuplicateName(name.to_owned()));
+        }
+        def.check().map_err(|source| ObjectError::BadMap {
+            map: name.to_owned(),
+            source,
+        })?;
+        self.maps.push(Map {
+            name: name.to_owned(),
+            def: def.clone(),
+        });
+        Ok(MapRef::new(name, def))
+    }
+
+    /// The handle of the map called `name`.
+    pub fn map_ref(&self, name: &str) -> Option<MapRef> {
+        self.maps
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| MapRef::new(&m.name, m.def.clone()))
+    }
+
+    /// Add a finished program. Every map it references must be in the object already.
+    pub fn add_program(&mut self, program: Program) -> Result<(), ObjectError> {
+        for f in &program.functions {
+            if !valid_name(&f.name) {
+                return Err(ObjectError::BadName(f.name.clone()));
+            }
+            if self.name_taken(&f.name) {
+                return Err(ObjectError::DuplicateName(f.name.clone()));
+            }
+        }
+        for r in &program.relocs {
+            if r.kind == RelocKind::Map && !self.maps.iter().any(|m| m.name == r.symbol) {
+                return Err(ObjectError::UnknownMap {
+                    program: program.name.clone(),
+                    map: r.symbol.clone(),
+                });
+            }
+        }
+        self.programs.push(program);
+        Ok(())
+    }
+
+    /// The program called `name`.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+}

@@ -1,0 +1,1267 @@
+//! The program builder: emit instructions, bind labels, reference maps and call helpers.
+//!
+//! Every emitting method of [`ProgramBuilder`] is `#[track_caller]`: each instruction remembers
+//! the Rust file, line and column that emitted it. Those locations become `.BTF.ext` line info,
+//! so the kernel's verifier log prints your Rust line above each instruction.
+//!
+//! Labels are resolved by [`ProgramBuilder::finish`]; so are the checks that the typed
+//! queue/stack operations make. Emitting methods return `&mut Self` for chaining and never
+//! fail on their own: every problem is collected and reported, all at once, by `finish`, each
+//! naming the Rust location that caused it.
+//!
+//! ```
+//! use bpfsmith::prelude::*;
+//!
+//! let mut obj = Object::new("GPL");
+//! let queue = obj.map("queue", MapDef::queue::<u32>(10)).unwrap();
+//! let mut p = ProgramBuilder::new("push_pop", Section::SOCKET);
+//! let value = p.reserve::<u32>();                    // a 4-byte slot at r10 - 4
+//! p.store(Size::U32, R10, value.off, 1234);          // *(u32 *)(r10 - 4) = 1234
+//! p.push(&queue, value, PushFlags::ANY);             // r1 = queue ll; r2 = r10; r2 += -4; r3 = 0; call 87
+//! let empty = p.label("empty");
+//! p.pop(&queue, value);                              // r1 = queue ll; r2 = r10; r2 += -4; call 88
+//! p.jump_if(R0, Cond::Ne, 0, empty);                 // r0 < 0: the map was empty (-ENOENT)
+//! p.load(Size::U32, R0, R10, value.off);             // r0 = the popped value
+//! p.exit();
+//! p.bind(empty).mov(R0, 1).exit();
+//! let prog = p.finish().unwrap();
+//! assert_eq!(prog.insns.len(), 15);
+//! assert_eq!(prog.slot_count(), 17);                 // the two ld_imm64 take two slots each
+//! obj.add_program(prog).unwrap();
+//! ```
+
+mod section;
+
+pub use section::{ProgType, Section, SectionKind};
+
+use std::fmt;
+use std::panic::Location as CallerLocation;
+use std::sync::Arc;
+
+use crate::helpers::Helper;
+use crate::insn::{AluOp, AtomicOp, Callee, Cond, Insn, Operand, Pseudo, Reg, Size, WReg, Width};
+use crate::maps::{MapDef, MapType, MapValue};
+
+/// Index of a source file in a [`Program`]'s file table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u32);
+
+/// Where an instruction came from: a file of the program's table, a line and a column
+/// (both 1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SourceLoc {
+    /// The file.
+    pub file: FileId,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+/// A source file an instruction can point to: a Rust file of the DSL or an assembly file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The path as recorded (`src/main.rs`, `asm/queue.s`).
+    pub path: String,
+    /// The file's text when known (the assembler keeps it; for Rust files it is read when
+    /// needed, see [`Program::line_text`]).
+    pub text: Option<Arc<str>>,
+}
+
+/// An owned source location, for errors and reports: `file:line:column`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The file path.
+    pub file: String,
+    /// 1-based line (0 when unknown).
+    pub line: u32,
+    /// 1-based column (0 when unknown).
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A relocation: an instruction whose immediate a loader fills in from a symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reloc {
+    /// Index (in [`Program::insns`]) of the instruction to patch.
+    pub insn: usize,
+    /// The symbol: a map name, or a function name.
+    pub symbol: String,
+    /// What kind of reference.
+    pub kind: RelocKind,
+}
+
+/// What a relocation refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelocKind {
+    /// An `ld_imm64` that loads a map (`R_BPF_64_64` against the map's symbol in `.maps`).
+    Map,
+    /// A call or `ld_imm64` of a function in another section (`R_BPF_64_32`).
+    Function,
+}
+
+/// A function inside a program: the entry point or a bpf-to-bpf callee.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// Its name (the program's name for the entry point).
+    pub name: String,
+    /// Index in [`Program::insns`] of its first instruction.
+    pub insn: usize,
+}
+
+/// A finished program: instructions, their source locations, labels, functions and relocations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    /// The program's (entry function's) name.
+    pub name: String,
+    /// Its ELF section.
+    pub section: Section,
+    /// The instructions.
+    pub insns: Vec<Insn>,
+    /// Source location of each instruction (same indexes as `insns`; `None` where unknown).
+    pub locs: Vec<Option<SourceLoc>>,
+    /// The files `locs` point into.
+    pub files: Vec<SourceFile>,
+    /// Labels bound in the program: instruction index and name, in index order.
+    pub labels: Vec<(usize, String)>,
+    /// Functions: the entry point first (at instruction 0), then bpf-to-bpf callees.
+    pub functions: Vec<Function>,
+    /// Relocations, in instruction order.
+    pub relocs: Vec<Reloc>,
+}
+
+/// A source location resolved to its file path, for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceRef<'a> {
+    /// The file path.
+    pub file: &'a str,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl fmt::Display for SourceRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+impl Program {
+    /// A program from its parts, with no source locations, labels or relocations.
+    pub fn from_insns(name: impl Into<String>, section: Section, insns: Vec<Insn>) -> Program {
+        let name = name.into();
+        Program {
+            locs: vec![None; insns.len()],
+            functions: vec![Function {
+                name: name.clone(),
+                insn: 0,
+            }],
+            name,
+            section,
+            insns,
+            files: Vec::new(),
+            labels: Vec::new(),
+            relocs: Vec::new(),
+        }
+    }
+
+    /// The number of 8-byte slots (instructions, counting `ld_imm64` twice).
+    pub fn slot_count(&self) -> usize {
+        self.insns.iter().map(Insn::slots).sum()
+    }
+
+    /// The slot index of each instruction, plus one entry for the end.
+    pub fn slot_offsets(&self) -> Vec<usize> {
+        let mut v = Vec::with_capacity(self.insns.len() + 1);
+        let mut s = 0;
+        v.push(0);
+        for i in &self.insns {
+            s += i.slots();
+            v.push(s);
+        }
+        v
+    }
+
+    /// The encoded bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        crate::insn::encode(&self.insns)
+    }
+
+    /// Where instruction `insn` came from, if known.
+    pub fn source(&self, insn: usize) -> Option<SourceRef<'_>> {
+        let loc = (*self.locs.get(insn)?)?;
+        let file = self.files.get(loc.file.0 as usize)?;
+        Some(SourceRef {
+            file: &file.path,
+            line: loc.line,
+            column: loc.column,
+        })
+    }
+
+    /// The text of line `line` (1-based) of file `file`, from the kept text or, failing that,
+    /// read from disk. `None` when neither is available.
+    pub fn line_text(&self, file: FileId, line: u32) -> Option<String> {
+        let f = self.files.get(file.0 as usize)?;
+        let from = |text: &str| {
+            text.lines()
+                .nth(line.checked_sub(1)? as usize)
+                .map(str::to_owned)
+        };
+        match &f.text {
+            Some(t) => from(t),
+            None => from(&std::fs::read_to_string(&f.path).ok()?),
+        }
+    }
+}
+
+/// A label: a position in the program that jumps and calls can target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Label(u32);
+
+/// A handle to a map of an [`crate::object::Object`], for `ld_imm64` references and the typed
+/// queue/stack operations. It carries what the builder checks against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapRef {
+    name: Arc<str>,
+    def: Arc<MapDef>,
+}
+
+impl MapRef {
+    /// A handle to a map with this name and definition (the map symbol a relocation names).
+    pub fn new(name: &str, def: MapDef) -> MapRef {
+        MapRef {
+            name: name.into(),
+            def: Arc::new(def),
+        }
+    }
+
+    /// The map's name (its symbol in `.maps`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The map's definition.
+    pub fn def(&self) -> &MapDef {
+        &self.def
+    }
+}
+
+/// A buffer in the 512-byte stack frame, addressed as `r10 + off` (`off` < 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackSlot {
+    /// Offset from the frame pointer `r10`.
+    pub off: i16,
+    /// Size in bytes, when known (checked against the map's value size).
+    pub size: Option<u32>,
+}
+
+impl StackSlot {
+    /// The slot at `r10 + off`, its size taken to be whatever the operation needs.
+    pub fn at(off: i16) -> StackSlot {
+        StackSlot { off, size: None }
+    }
+
+    /// A slot at `r10 + off` that holds a `T`.
+    pub fn of<T: MapValue>(off: i16) -> StackSlot {
+        StackSlot {
+            off,
+            size: Some(T::type_desc().size()),
+        }
+    }
+}
+
+/// The flags argument of `bpf_map_push_elem` (r3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushFlags(pub u64);
+
+impl PushFlags {
+    /// `BPF_ANY` (0): push; `-E2BIG` when the map is full.
+    pub const ANY: PushFlags = PushFlags(0);
+    /// `BPF_EXIST` (2): push; when the map is full, drop the oldest element to make room.
+    pub const EXIST: PushFlags = PushFlags(2);
+}
+
+/// The 512-byte stack frame limit of one eBPF function.
+pub const MAX_STACK: i32 = 512;
+
+/// A register view that selects the operand width: [`Reg`] (`rN`, 64-bit) or [`WReg`]
+/// (`wN`, 32-bit).
+pub trait View: Copy {
+    /// The width of operations on this view.
+    const WIDTH: Width;
+    /// The underlying register.
+    fn reg(self) -> Reg;
+}
+
+impl View for Reg {
+    const WIDTH: Width = Width::W64;
+    fn reg(self) -> Reg {
+        self
+    }
+}
+
+impl View for WReg {
+    const WIDTH: Width = Width::W32;
+    fn reg(self) -> Reg {
+        self.0
+    }
+}
+
+/// The second operand of an ALU operation or a jump, of the same width as the first: a register
+/// view or an immediate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Src<V> {
+    /// A register of the same view.
+    Reg(V),
+    /// A 32-bit immediate.
+    Imm(i32),
+}
+
+impl<V: View> From<i32> for Src<V> {
+    fn from(i: i32) -> Self {
+        Src::Imm(i)
+    }
+}
+
+impl From<Reg> for Src<Reg> {
+    fn from(r: Reg) -> Self {
+        Src::Reg(r)
+    }
+}
+
+impl From<WReg> for Src<WReg> {
+    fn from(r: WReg) -> Self {
+        Src::Reg(r)
+    }
+}
+
+impl<V: View> Src<V> {
+    fn operand(self) -> Operand {
+        match self {
+            Src::Reg(v) => Operand::Reg(v.reg()),
+            Src::Imm(i) => Operand::Imm(i),
+        }
+    }
+}
+
+/// What `call` calls: a helper by [`Helper`] or by number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelperId(pub i32);
+
+impl From<Helper> for HelperId {
+    fn from(h: Helper) -> Self {
+        HelperId(h.id() as i32)
+    }
+}
+
+impl From<i32> for HelperId {
+    fn from(n: i32) -> Self {
+        HelperId(n)
+    }
+}
+
+impl From<u32> for HelperId {
+    fn from(n: u32) -> Self {
+        HelperId(n as i32)
+    }
+}
+
+/// A problem found while building a program, with the location that caused it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: in program `{program}`: {kind}")]
+pub struct BuildError {
+    /// The program being built.
+    pub program: String,
+    /// The Rust (or assembly) location of the offending call.
+    pub location: Location,
+    /// What is wrong.
+    pub kind: BuildErrorKind,
+}
+
+/// What is wrong with a program.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildErrorKind {
+    /// A jump or call targets a label that was never bound.
+    #[error("label `{label}` is used but never bound")]
+    UnboundLabel {
+        /// The label.
+        label: String,
+    },
+    /// A label was bound twice.
+    #[error("label `{label}` is bound twice (first at {first})")]
+    LabelBoundTwice {
+        /// The label.
+        label: String,
+        /// Where it was bound first.
+        first: Location,
+    },
+    /// A label was bound after the last instruction, where nothing can follow.
+    #[error(
+        "label `{label}` is bound after the last instruction: a jump there would leave the program"
+    )]
+    LabelPastEnd {
+        /// The label.
+        label: String,
+    },
+    /// A jump offset does not fit its field.
+    #[error(
+        "jump to label `{label}` needs offset {offset}, which does not fit in {bits} bits{hint}"
+    )]
+    JumpOutOfRange {
+        /// The label.
+        label: String,
+        /// The offset needed, in slots.
+        offset: i64,
+        /// Width of the offset field.
+        bits: u32,
+        /// Advice.
+        hint: &'static str,
+    },
+    /// `bpf_map_push_elem` flags other than `BPF_ANY` and `BPF_EXIST`.
+    #[error("bpf_map_push_elem takes flags BPF_ANY (0) or BPF_EXIST (2), not {flags} (queue_stack_map_push_elem returns -EINVAL)")]
+    BadPushFlags {
+        /// The flags given.
+        flags: u64,
+    },
+    /// A helper used on a map type it does not accept.
+    #[error("{helper} works on {allowed} maps, but `{map}` is a {map_type} map (the verifier's check_map_func_compatibility refuses it: \"cannot pass map_type {type_num} into func {helper}#{helper_id}\")")]
+    WrongMapType {
+        /// The helper.
+        helper: &'static str,
+        /// Its number.
+        helper_id: u32,
+        /// The map.
+        map: String,
+        /// The map's type.
+        map_type: MapType,
+        /// The map's type number.
+        type_num: u32,
+        /// Which types are accepted.
+        allowed: &'static str,
+    },
+    /// The value buffer's size differs from the map's value size.
+    #[error("the value buffer at r10{off:+} holds {slot_size} bytes, but map `{map}` has value_size {value_size} (the helper reads or writes exactly value_size bytes)")]
+    SlotSize {
+        /// The map.
+        map: String,
+        /// Slot offset.
+        off: i16,
+        /// Slot size.
+        slot_size: u32,
+        /// Map value size.
+        value_size: u32,
+    },
+    /// The value buffer is not inside the 512-byte frame.
+    #[error("the {size}-byte value buffer at r10{off:+} is outside the stack frame r10-512 .. r10 (the verifier refuses: invalid indirect access to stack)")]
+    SlotOutsideFrame {
+        /// Slot offset.
+        off: i16,
+        /// Bytes accessed.
+        size: u32,
+    },
+    /// The value buffer is misaligned for its value.
+    #[error("the value buffer at r10{off:+} is not {align}-byte aligned; loads of the value from it would be refused (the verifier's stack accesses are strictly aligned)")]
+    SlotMisaligned {
+        /// Slot offset.
+        off: i16,
+        /// Required alignment.
+        align: u32,
+    },
+    /// `reserve` ran out of the 512-byte frame.
+    #[error("reserving {size} more bytes exceeds the 512-byte stack frame")]
+    FrameFull {
+        /// The size asked for.
+        size: u32,
+    },
+    /// A program with no instruction.
+    #[error("the program has no instructions")]
+    Empty,
+}
+
+/// All the problems found in one program.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct BuildErrors(pub Vec<BuildError>);
+
+impl fmt::Display for BuildErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+struct LabelInfo {
+    name: String,
+    bound: Option<(usize, SourceLoc)>,
+    function: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Fixup {
+    insn: usize,
+    label: Label,
+    loc: SourceLoc,
+}
+
+/// Builds one [`Program`]. See the [module documentation](self).
+pub struct ProgramBuilder {
+    name: String,
+    section: Section,
+    insns: Vec<Insn>,
+    locs: Vec<Option<SourceLoc>>,
+    files: Vec<SourceFile>,
+    // Fast path for interning the caller's file: the last &'static str seen.
+    last_file: Option<(&'static str, FileId)>,
+    loc_override: Option<SourceLoc>,
+    labels: Vec<LabelInfo>,
+    fixups: Vec<Fixup>,
+    relocs: Vec<Reloc>,
+    errors: Vec<(SourceLoc, BuildErrorKind)>,
+    frame_used: u32,
+}
+
+impl ProgramBuilder {
+    /// A builder for the program `name` in `section`.
+    pub fn new(name: impl Into<String>, section: Section) -> ProgramBuilder {
+        ProgramBuilder {
+            name: name.into(),
+            section,
+            insns: Vec::new(),
+            locs: Vec::new(),
+            files: Vec::new(),
+            last_file: None,
+            loc_override: None,
+            labels: Vec::new(),
+            fixups: Vec::new(),
+            relocs: Vec::new(),
+            errors: Vec::new(),
+            frame_used: 0,
+        }
+    }
+
+    /// Reserve room for `n` instructions.
+    pub fn reserve_insns(&mut self, n: usize) {
+        self.insns.reserve(n);
+        self.locs.reserve(n);
+    }
+
+    /// The number of instructions emitted so far (the index the next one gets).
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    /// Whether nothing has been emitted yet.
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    /// Add a source file to the program's table (for assemblers and generators that record
+    /// their own locations with [`ProgramBuilder::set_location`]).
+    pub fn add_file(&mut self, path: impl Into<String>, text: Option<Arc<str>>) -> FileId {
+        let id = FileId(self.files.len() as u32);
+        self.files.push(SourceFile {
+            path: path.into(),
+            text,
+        });
+        id
+    }
+
+    /// Record `loc` for the instructions emitted from now on, instead of the Rust caller;
+    /// `None` goes back to the caller's location.
+    pub fn set_location(&mut self, loc: Option<SourceLoc>) -> &mut Self {
+        self.loc_override = loc;
+        self
+    }
+
+    #[inline]
+    fn here(&mut self, caller: &'static CallerLocation<'static>) -> SourceLoc {
+        if let Some(l) = self.loc_override {
+            return l;
+        }
+        let path = caller.file();
+        let file = match self.last_file {
+            Some((p, id)) if std::ptr::eq(p, path) => id,
+            _ => {
+                let id = match self.files.iter().position(|f| f.path == path) {
+                    Some(i) => FileId(i as u32),
+                    None => self.add_file(path, None),
+                };
+                self.last_file = Some((path, id));
+                id
+            }
+        };
+        SourceLoc {
+            file,
+            line: caller.line(),
+            column: caller.column(),
+        }
+    }
+
+    fn location(&self, loc: SourceLoc) -> Location {
+        Location {
+            file: self
+                .files
+                .get(loc.file.0 as usize)
+                .map(|f| f.path.clone())
+                .unwrap_or_default(),
+            line: loc.line,
+            column: loc.column,
+        }
+    }
+
+    #[inline]
+    fn push_insn(&mut self, insn: Insn, loc: SourceLoc) -> usize {
+        self.insns.push(insn);
+        self.locs.push(Some(loc));
+        self.insns.len() - 1
+    }
+
+    /// Emit any instruction as is. Jump offsets in it are taken literally.
+    #[track_caller]
+    #[inline]
+    pub fn emit(&mut self, insn: Insn) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(insn, loc);
+        self
+    }
+
+    /// A new anonymous label (named `L<n>` in listings).
+    #[track_caller]
+    pub fn new_label(&mut self) -> Label {
+        let name = format!("L{}", self.labels.len());
+        self.label(name)
+    }
+
+    /// A new label with a name, for listings and error messages.
+    #[track_caller]
+    pub fn label(&mut self, name: impl Into<String>) -> Label {
+        self.labels.push(LabelInfo {
+            name: name.into(),
+            bound: None,
+            function: false,
+        });
+        Label(self.labels.len() as u32 - 1)
+    }
+
+    /// A new label that starts a bpf-to-bpf function (see [`ProgramBuilder::call_fn`]).
+    #[track_caller]
+    pub fn function(&mut self, name: impl Into<String>) -> Label {
+        let l = self.label(name);
+        self.labels[l.0 as usize].function = true;
+        l
+    }
+
+    /// Bind `label` to the next instruction emitted.
+    #[track_caller]
+    pub fn bind(&mut self, label: Label) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        let at = self.insns.len();
+        let first = self.labels.get(label.0 as usize).and_then(|l| l.bound);
+        match first {
+            Some((_, first)) => {
+                let kind = BuildErrorKind::LabelBoundTwice {
+                    label: self.labels[label.0 as usize].name.clone(),
+                    first: self.location(first),
+                };
+                self.errors.push((loc, kind));
+            }
+            None => {
+                if let Some(l) = self.labels.get_mut(label.0 as usize) {
+                    l.bound = Some((at, loc));
+                }
+            }
+        }
+        self
+    }
+
+    fn jump_to(&mut self, insn: Insn, label: Label, loc: SourceLoc) -> &mut Self {
+        let at = self.push_insn(insn, loc);
+        self.fixups.push(Fixup {
+            insn: at,
+            label,
+            loc,
+        });
+        self
+    }
+
+    // ---- ALU ----
+
+    /// `dst op= src` at the width of `dst` (`rN` 64-bit, `wN` 32-bit).
+    #[track_caller]
+    #[inline]
+    pub fn alu<V: View>(&mut self, op: AluOp, dst: V, src: impl Into<Src<V>>) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        let insn = Insn::Alu {
+            width: V::WIDTH,
+            op,
+            dst: dst.reg(),
+            src: src.into().operand(),
+        };
+        self.push_insn(insn, loc);
+        self
+    }
+
+    /// `dst = src`.
+    #[track_caller]
+    #[inline]
+    pub fn mov<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        let insn = Insn::Alu {
+            width: V::WIDTH,
+            op: AluOp::Mov,
+            dst: dst.reg(),
+            src: src.into().operand(),
+        };
+        self.push_insn(insn, loc);
+        self
+    }
+
+    /// `dst += src`.
+    #[track_caller]
+    #[inline]
+    pub fn add<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        let insn = Insn::Alu {
+            width: V::WIDTH,
+            op: AluOp::Add,
+            dst: dst.reg(),
+            src: src.into().operand(),
+        };
+        self.push_insn(insn, loc);
+        self
+    }
+
+    /// `dst -= src`.
+    #[track_caller]
+    pub fn sub<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        let insn = Insn::Alu {
+            width: V::WIDTH,
+            op: AluOp::Sub,
+            dst: dst.reg(),
+            src: src.into().operand(),
+        };
+        self.push_insn(insn, loc);
+        self
+    }
+
+    /// `dst = -dst`.
+    #[track_caller]
+    pub fn neg<V: View>(&mut self, dst: V) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(
+            Insn::Neg {
+                width: V::WIDTH,
+                dst: dst.reg(),
+            },
+            loc,
+        );
+        self
+    }
+
+    /// `dst = imm ll`: a 64-bit constant (two slots).
+    #[track_caller]
+    pub fn ld_imm64(&mut self, dst: Reg, imm: i64) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(
+            Insn::LdImm64 {
+                dst,
+                pseudo: Pseudo::Imm,
+                imm,
+            },
+            loc,
+        );
+        self
+    }
+
+    /// `dst = map ll`: load a map reference (an `ld_imm64` with a relocation to the map's
+    /// symbol; the loader patches in the map's fd).
+    #[track_caller]
+    pub fn ld_map(&mut self, dst: Reg, map: &MapRef) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.emit_ld_map(dst, map, loc);
+        self
+    }
+
+    fn emit_ld_map(&mut self, dst: Reg, map: &MapRef, loc: SourceLoc) {
+        let at = self.push_insn(
+            Insn::LdImm64 {
+                dst,
+                pseudo: Pseudo::Imm,
+                imm: 0,
+            },
+            loc,
+        );
+        self.relocs.push(Reloc {
+            insn: at,
+            symbol: map.name().to_owned(),
+            kind: RelocKind::Map,
+        });
+    }
+
+    // ---- memory ----
+
+    /// `dst = *(size *)(base + off)`.
+    #[track_caller]
+    pub fn load(&mut self, size: Size, dst: Reg, base: Reg, off: i16) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(
+            Insn::Load {
+                size,
+                sign: false,
+                dst,
+                src: base,
+                off,
+            },
+            loc,
+        );
+        self
+    }
+
+    /// `dst = *(s8/s16/s32 *)(base + off)`: sign-extending load (cpu v4).
+    #[track_caller]
+    pub fn load_sx(&mut self, size: Size, dst: Reg, base: Reg, off: i16) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(
+            Insn::Load {
+                size,
+                sign: true,
+                dst,
+                src: base,
+                off,
+            },
+            loc,
+        );
+        self
+    }
+
+    /// `*(size *)(base + off) = imm`.
+    #[track_caller]
+    pub fn store(&mut self, size: Size, base: Reg, off: i16, imm: i32) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(
+            Insn::StoreImm {
+                size,
+                dst: base,
+                off,
+                imm,
+            },
+            loc,
+        );
+        self
+    }
+
+    /// `*(size *)(base + off) = src`.
+    #[track_caller]
+    pub fn store_reg(&mut self, size: Size, base: Reg, off: i16, src: Reg) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(
+            Insn::Store {
+                size,
+                dst: base,
+                off,
+                src,
+            },
+            loc,
+        );
+        self
+    }
+
+    /// An atomic operation on `*(size *)(base + off)` with `src`.
+    #[track_caller]
+    pub fn atomic(&mut self, size: Size, op: AtomicOp, base: Reg, off: i16, src: Reg) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(
+            Insn::Atomic {
+                size,
+                op,
+                dst: base,
+                src,
+                off,
+            },
+            loc,
+        );
+        self
+    }
+
+    /// Reserve a buffer for a `T` in the stack frame, below what was reserved before, aligned
+    /// to the value's size (8 at most).
+    #[track_caller]
+    pub fn reserve<T: MapValue>(&mut self) -> StackSlot {
+        let size = T::type_desc().size();
+        self.reserve_bytes(size)
+            .map_or(StackSlot::at(-8), |off| StackSlot {
+                off,
+                size: Some(size),
+            })
+    }
+
+    #[track_caller]
+    fn reserve_bytes(&mut self, size: u32) -> Option<i16> {
+        let align = natural_align(size);
+        let end = (self.frame_used + size).div_ceil(align) * align;
+        if end as i32 > MAX_STACK || size == 0 {
+            let loc = self.here(CallerLocation::caller());
+            self.errors.push((loc, BuildErrorKind::FrameFull { size }));
+            return None;
+        }
+        self.frame_used = end;
+        Some(-(end as i16))
+    }
+
+    // ---- control flow ----
+
+    /// `goto label`.
+    #[track_caller]
+    pub fn jump(&mut self, label: Label) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.jump_to(Insn::Ja { off: 0 }, label, loc)
+    }
+
+    /// `gotol label`: an unconditional jump with a 32-bit offset (cpu v4).
+    #[track_caller]
+    pub fn jump_long(&mut self, label: Label) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.jump_to(Insn::JaLong { imm: 0 }, label, loc)
+    }
+
+    /// `may_goto label`: jump when the loop budget runs out.
+    #[track_caller]
+    pub fn may_goto(&mut self, label: Label) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.jump_to(Insn::MayGoto { off: 0 }, label, loc)
+    }
+
+    /// `if dst cond src goto label`, at the width of `dst` (`wN` gives a `JMP32` jump).
+    #[track_caller]
+    pub fn jump_if<V: View>(
+        &mut self,
+        dst: V,
+        cond: Cond,
+        src: impl Into<Src<V>>,
+        label: Label,
+    ) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        let insn = Insn::Jump {
+            width: V::WIDTH,
+            cond,
+            dst: dst.reg(),
+            src: src.into().operand(),
+            off: 0,
+        };
+        self.jump_to(insn, label, loc)
+    }
+
+    /// `call` a helper, by [`Helper`] or by number: `call(Helper::MapPushElem)` or `call(87)`.
+    /// Arguments go in r1-r5, the result comes back in r0, and r1-r5 are clobbered.
+    #[track_caller]
+    pub fn call(&mut self, helper: impl Into<HelperId>) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(Insn::Call(Callee::Helper(helper.into().0)), loc);
+        self
+    }
+
+    /// A bpf-to-bpf `call` of the function that starts at `label` (made with
+    /// [`ProgramBuilder::function`] or any label, which then becomes a function).
+    #[track_caller]
+    pub fn call_fn(&mut self, label: Label) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        if let Some(l) = self.labels.get_mut(label.0 as usize) {
+            l.function = true;
+        }
+        self.jump_to(Insn::Call(Callee::Local(0)), label, loc)
+    }
+
+    /// `exit`: return `r0`.
+    #[track_caller]
+    pub fn exit(&mut self) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.push_insn(Insn::Exit, loc);
+        self
+    }
+
+    // ---- queue / stack helpers ----
+
+    /// `bpf_map_push_elem(map, r10 + slot.off, flags)` (helper 87): emits
+    /// `r1 = map ll; r2 = r10; r2 += off; r3 = flags; call 87`. The result (0 or a negative
+    /// errno) is in r0; r1-r5 are clobbered. The buffer must hold an initialised value.
+    #[track_caller]
+    pub fn push(&mut self, map: &MapRef, slot: StackSlot, flags: PushFlags) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        if flags.0 != PushFlags::ANY.0 && flags.0 != PushFlags::EXIST.0 {
+            self.errors
+                .push((loc, BuildErrorKind::BadPushFlags { flags: flags.0 }));
+        }
+        self.map_value_call(Helper::MapPushElem, map, slot, Some(flags.0), loc);
+        self
+    }
+
+    /// `bpf_map_pop_elem(map, r10 + slot.off)` (helper 88): emits
+    /// `r1 = map ll; r2 = r10; r2 += off; call 88`. r0 is 0 and the buffer holds the oldest
+    /// (queue) or newest (stack) element, or r0 is `-ENOENT` when the map is empty.
+    #[track_caller]
+    pub fn pop(&mut self, map: &MapRef, slot: StackSlot) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.map_value_call(Helper::MapPopElem, map, slot, None, loc);
+        self
+    }
+
+    /// `bpf_map_peek_elem(map, r10 + slot.off)` (helper 89): as [`ProgramBuilder::pop`],
+    /// without removing the element.
+    #[track_caller]
+    pub fn peek(&mut self, map: &MapRef, slot: StackSlot) -> &mut Self {
+        let loc = self.here(CallerLocation::caller());
+        self.map_value_call(Helper::MapPeekElem, map, slot, None, loc);
+        self
+    }
+
+    fn map_value_call(
+        &mut self,
+        helper: Helper,
+        map: &MapRef,
+        slot: StackSlot,
+        flags: Option<u64>,
+        loc: SourceLoc,
+    ) {
+        let def = map.def();
+        let (allowed, ok) = match helper {
+            Helper::MapPopElem => ("queue and stack", def.map_type.is_queue_or_stack()),
+            _ => (
+                "queue, stack and bloom_filter",
+                def.map_type.is_queue_or_stack() || def.map_type == MapType::BloomFilter,
+            ),
+        };
+        if !ok {
+            self.errors.push((
+                loc,
+                BuildErrorKind::WrongMapType {
+                    helper: helper.name(),
+                    helper_id: helper.id(),
+                    map: map.name().to_owned(),
+                    map_type: def.map_type,
+                    type_num: def.map_type as u32,
+                    allowed,
+                },
+            ));
+        }
+        self.check_slot(map, slot, loc);
+        self.emit_ld_map(Reg::R1, map, loc);
+        self.push_insn(
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst: Reg::R2,
+                src: Operand::Reg(Reg::R10),
+            },
+            loc,
+        );
+        self.push_insn(
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: Reg::R2,
+                src: Operand::Imm(slot.off as i32),
+            },
+            loc,
+        );
+        if let Some(flags) = flags {
+            // The kernel reads all 64 bits of r3; valid flags fit an immediate.
+            let imm = Operand::Imm(flags as i32);
+            self.push_insn(
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Mov,
+                    dst: Reg::R3,
+                    src: imm,
+                },
+                loc,
+            );
+        }
+        self.push_insn(Insn::Call(Callee::Helper(helper.id() as i32)), loc);
+    }
+
+    fn check_slot(&mut self, map: &MapRef, slot: StackSlot, loc: SourceLoc) {
+        let value_size = map.def().value_size;
+        if let Some(size) = slot.size {
+            if size != value_size {
+                let kind = BuildErrorKind::SlotSize {
+                    map: map.name().to_owned(),
+                    off: slot.off,
+                    slot_size: size,
+                    value_size,
+                };
+                self.errors.push((loc, kind));
+            }
+        }
+        let (off, size) = (slot.off as i32, value_size);
+        if off >= 0 || off < -MAX_STACK || off + size as i32 > 0 {
+            self.errors.push((
+                loc,
+                BuildErrorKind::SlotOutsideFrame {
+                    off: slot.off,
+                    size,
+                },
+            ));
+        } else {
+            let align = natural_align(size);
+            if off % align as i32 != 0 {
+                self.errors.push((
+                    loc,
+                    BuildErrorKind::SlotMisaligned {
+                        off: slot.off,
+                        align,
+                    },
+                ));
+            }
+        }
+    }
+
+    // ---- finish ----
+
+    /// Resolve labels and report every problem found, or give the finished [`Program`].
+    pub fn finish(self) -> Result<Program, BuildErrors> {
+        let mut errors: Vec<BuildError> = Vec::new();
+        let err = |errors: &mut Vec<BuildError>, loc: SourceLoc, kind: BuildErrorKind| {
+            errors.push(BuildError {
+                program: self.name.clone(),
+                location: self.location(loc),
+                kind,
+            });
+        };
+        for (loc, kind) in &self.errors {
+            err(&mut errors, *loc, kind.clone());
+        }
+        if self.insns.is_empty() {
+            let loc = SourceLoc {
+                file: FileId(u32::MAX),
+                line: 0,
+                column: 0,
+            };
+            err(&mut errors, loc, BuildErrorKind::Empty);
+        }
+        let mut insns = self.insns.clone();
+        let slots = {
+            let mut v = Vec::with_capacity(insns.len() + 1);
+            let mut s: i64 = 0;
+            for i in &insns {
+                v.push(s);
+                s += i.slots() as i64;
+            }
+            v.push(s);
+            v
+        };
+        let mut reported_past_end = vec![false; self.labels.len()];
+        for f in &self.fixups {
+            let info = &self.labels[f.label.0 as usize];
+            let Some((target, _)) = info.bound else {
+                err(
+                    &mut errors,
+                    f.loc,
+                    BuildErrorKind::UnboundLabel {
+                        label: info.name.clone(),
+                    },
+                );
+                continue;
+            };
+            if target >= insns.len() {
+                if !reported_past_end[f.label.0 as usize] {
+                    reported_past_end[f.label.0 as usize] = true;
+                    let bound_at = info.bound.map_or(f.loc, |(_, l)| l);
+                    err(
+                        &mut errors,
+                        bound_at,
+                        BuildErrorKind::LabelPastEnd {
+                            label: info.name.clone(),
+                        },
+                    );
+                }
+                continue;
+            }
+            let offset = slots[target] - (slots[f.insn] + 1);
+            let out_of_range = |bits: u32, hint: &'static str| BuildErrorKind::JumpOutOfRange {
+                label: info.name.clone(),
+                offset,
+                bits,
+                hint,
+            };
+            match &mut insns[f.insn] {
+                Insn::Jump { off, .. } => match i16::try_from(offset) {
+                    Ok(o) => *off = o,
+                    Err(_) => err(
+                        &mut errors,
+                        f.loc,
+                        out_of_range(16, "; invert the condition and jump over a `gotol`"),
+                    ),
+                },
+                Insn::Ja { off } | Insn::MayGoto { off } => match i16::try_from(offset) {
+                    Ok(o) => *off = o,
+                    Err(_) => err(
+                        &mut errors,
+                        f.loc,
+                        out_of_range(16, "; use `jump_long` (gotol, cpu v4)"),
+                    ),
+                },
+                Insn::JaLong { imm } | Insn::Call(Callee::Local(imm)) => {
+                    match i32::try_from(offset) {
+                        Ok(o) => *imm = o,
+                        Err(_) => err(&mut errors, f.loc, out_of_range(32, "")),
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(BuildErrors(errors));
+        }
+        let mut labels: Vec<(usize, String)> = Vec::new();
+        let mut functions = vec![Function {
+            name: self.name.clone(),
+            insn: 0,
+        }];
+        for l in &self.labels {
+            if let Some((at, _)) = l.bound {
+                if l.function {
+                    if at != 0 {
+                        functions.push(Function {
+                            name: l.name.clone(),
+                            insn: at,
+                        });
+                    }
+                } else {
+                    labels.push((at, l.name.clone()));
+                }
+            }
+        }
+        labels.sort_by_key(|(at, _)| *at);
+        functions[1..].sort_by_key(|f| f.insn);
+        Ok(Program {
+            name: self.name,
+            section: self.section,
+            insns,
+            locs: self.locs,
+            files: self.files,
+            labels,
+            functions,
+            relocs: self.relocs,
+        })
+    }
+}
+
+/// The alignment of a value of `size` bytes: the largest power of two dividing it, at most 8.
+fn natural_align(size: u32) -> u32 {
+    if size == 0 {
+        1
+    } else {
+        (1 << size.trailing_zeros()).min(8)
+    }
+}
