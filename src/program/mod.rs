@@ -1104,7 +1104,7 @@ impl ProgramBuilder {
             }
         }
         let (off, size) = (slot.off as i32, value_size);
-        if off >= 0 || off < -MAX_STACK || off + size as i32 > 0 {
+        if !(-MAX_STACK..0).contains(&off) || off + size as i32 > 0 {
             self.errors.push((
                 loc,
                 BuildErrorKind::SlotOutsideFrame {

@@ -1,0 +1,350 @@
+//! The program builder: the helper ABI it emits, label resolution, and every build-time check,
+//! each error naming the Rust line that caused it.
+
+use bpfsmith::insn::{AluOp, Callee, Insn, Operand, Pseudo};
+use bpfsmith::prelude::*;
+use bpfsmith::program::{BuildErrorKind, BuildErrors, RelocKind};
+
+fn mov64(dst: Reg, src: Operand) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst,
+        src,
+    }
+}
+
+fn queue_object() -> (Object, MapRef, MapRef) {
+    let mut obj = Object::new("GPL");
+    let q = obj.map("queue", MapDef::queue::<u32>(10)).unwrap();
+    let s = obj.map("stack", MapDef::stack::<u64>(10)).unwrap();
+    (obj, q, s)
+}
+
+fn errors(r: Result<Program, BuildErrors>) -> Vec<bpfsmith::program::BuildError> {
+    r.expect_err("the build should fail").0
+}
+
+/// The sequence the helper ABI prescribes (and clang emits for
+/// `bpf_map_push_elem(&queue, &v, flags)` with `v` at r10-4): r1 = map, r2 = r10 + off,
+/// r3 = flags, call 87.
+#[test]
+fn push_pop_peek_emit_the_helper_abi() {
+    let (_obj, q, _) = queue_object();
+    let mut p = ProgramBuilder::new("abi", Section::SOCKET);
+    p.push(&q, StackSlot::of::<u32>(-4), PushFlags::EXIST);
+    p.pop(&q, StackSlot::at(-8));
+    p.peek(&q, StackSlot::at(-12));
+    p.exit();
+    let prog = p.finish().unwrap();
+    let map = Insn::LdImm64 {
+        dst: R1,
+        pseudo: Pseudo::Imm,
+        imm: 0,
+    };
+    let fp = mov64(R2, Operand::Reg(R10));
+    let add = |off| Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Add,
+        dst: R2,
+        src: Operand::Imm(off),
+    };
+    let expected = vec![
+        map,
+        fp,
+        add(-4),
+        mov64(R3, Operand::Imm(2)),
+        Insn::Call(Callee::Helper(87)),
+        map,
+        fp,
+        add(-8),
+        Insn::Call(Callee::Helper(88)),
+        map,
+        fp,
+        add(-12),
+        Insn::Call(Callee::Helper(89)),
+        Insn::Exit,
+    ];
+    assert_eq!(prog.insns, expected);
+    // Each map load carries a relocation against the map's symbol.
+    let relocs: Vec<_> = prog
+        .relocs
+        .iter()
+        .map(|r| (r.insn, r.symbol.as_str(), r.kind))
+        .collect();
+    assert_eq!(
+        relocs,
+        vec![
+            (0, "queue", RelocKind::Map),
+            (5, "queue", RelocKind::Map),
+            (9, "queue", RelocKind::Map)
+        ]
+    );
+    // The push encodes exactly as the kernel's headers define it.
+    assert_eq!(
+        &prog.bytes()[24..32],
+        &[0x07, 0x02, 0, 0, 0xfc, 0xff, 0xff, 0xff]
+    );
+}
+
+#[test]
+fn call_by_name_and_by_number_are_the_same_instruction() {
+    let mut a = ProgramBuilder::new("a", Section::SOCKET);
+    a.call(Helper::MapPushElem).call(87).call(87u32).exit();
+    let a = a.finish().unwrap();
+    assert_eq!(a.insns[0], a.insns[1]);
+    assert_eq!(a.insns[1], a.insns[2]);
+    assert_eq!(a.bytes()[..8], [0x85, 0, 0, 0, 87, 0, 0, 0]);
+}
+
+#[test]
+fn every_instruction_remembers_the_rust_line_that_emitted_it() {
+    let mut p = ProgramBuilder::new("lines", Section::SOCKET);
+    let first = line!() + 1;
+    p.mov(R0, 0);
+    p.exit();
+    let prog = p.finish().unwrap();
+    let a = prog.source(0).unwrap();
+    let b = prog.source(1).unwrap();
+    assert_eq!(a.file, file!());
+    assert_eq!((a.line, b.line), (first, first + 1));
+    assert_eq!(a.column, 7);
+    // The text of that line is found for the BTF line info.
+    let loc = prog.locs[0].unwrap();
+    assert_eq!(
+        prog.line_text(loc.file, loc.line).unwrap().trim(),
+        "p.mov(R0, 0);"
+    );
+}
+
+#[test]
+fn jumps_resolve_in_slots_across_ld_imm64() {
+    let mut p = ProgramBuilder::new("jumps", Section::SOCKET);
+    let out = p.label("out");
+    let back = p.label("back");
+    p.bind(back);
+    p.jump_if(R1, Cond::Eq, 0, out); // slot 0
+    p.ld_imm64(R2, 1 << 40); // slots 1-2
+    p.jump_if(W1, Cond::Sgt, W2, back); // slot 3, back to slot 0: -4
+    p.bind(out).mov(R0, 0).exit(); // slot 4
+    let prog = p.finish().unwrap();
+    assert_eq!(
+        prog.insns[0],
+        Insn::Jump {
+            width: Width::W64,
+            cond: Cond::Eq,
+            dst: R1,
+            src: Operand::Imm(0),
+            off: 3
+        }
+    );
+    assert_eq!(
+        prog.insns[2],
+        Insn::Jump {
+            width: Width::W32,
+            cond: Cond::Sgt,
+            dst: R1,
+            src: Operand::Reg(R2),
+            off: -4
+        }
+    );
+    assert_eq!(
+        prog.labels,
+        vec![(0, "back".to_string()), (3, "out".to_string())]
+    );
+}
+
+#[test]
+fn bpf_to_bpf_calls_use_pc_relative_offsets() {
+    let mut p = ProgramBuilder::new("main_prog", Section::SOCKET);
+    let f = p.function("add_one");
+    p.mov(R1, 41).call_fn(f).exit();
+    p.bind(f).mov(R0, R1).add(R0, 1).exit();
+    let prog = p.finish().unwrap();
+    assert_eq!(prog.insns[1], Insn::Call(Callee::Local(1)));
+    let names: Vec<_> = prog
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.insn))
+        .collect();
+    assert_eq!(names, vec![("main_prog", 0), ("add_one", 3)]);
+}
+
+#[test]
+fn unbound_and_twice_bound_labels_name_the_label_and_the_line() {
+    let mut p = ProgramBuilder::new("labels", Section::SOCKET);
+    let nowhere = p.label("nowhere");
+    let twice = p.label("twice");
+    let jump_line = line!() + 1;
+    p.jump(nowhere);
+    p.bind(twice).exit();
+    let bind_line = line!() + 1;
+    p.bind(twice).exit();
+    let errs = errors(p.finish());
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    let unbound = errs
+        .iter()
+        .find(|e| matches!(e.kind, BuildErrorKind::UnboundLabel { .. }))
+        .unwrap();
+    assert_eq!(unbound.location.line, jump_line);
+    assert!(
+        unbound
+            .to_string()
+            .contains("label `nowhere` is used but never bound"),
+        "{unbound}"
+    );
+    let twice = errs
+        .iter()
+        .find(|e| matches!(e.kind, BuildErrorKind::LabelBoundTwice { .. }))
+        .unwrap();
+    assert_eq!(twice.location.line, bind_line);
+    assert!(
+        twice
+            .to_string()
+            .contains(&format!("first at {}:{}", file!(), bind_line - 2)),
+        "{twice}"
+    );
+}
+
+#[test]
+fn a_jump_that_does_not_fit_16_bits_is_an_error() {
+    let mut p = ProgramBuilder::new("far", Section::SOCKET);
+    let far = p.label("far");
+    p.jump_if(R0, Cond::Eq, 0, far);
+    for _ in 0..40_000 {
+        p.mov(R0, 0);
+    }
+    p.bind(far).exit();
+    let errs = errors(p.finish());
+    assert!(
+        matches!(&errs[0].kind, BuildErrorKind::JumpOutOfRange { label, offset: 40_000, bits: 16, .. } if label == "far")
+    );
+    // gotol has 32 bits and reaches it.
+    let mut p = ProgramBuilder::new("far", Section::SOCKET);
+    let far = p.label("far");
+    p.jump_long(far);
+    for _ in 0..40_000 {
+        p.mov(R0, 0);
+    }
+    p.bind(far).exit();
+    assert_eq!(p.finish().unwrap().insns[0], Insn::JaLong { imm: 40_000 });
+}
+
+#[test]
+fn push_flags_other_than_any_and_exist_are_refused() {
+    let (_obj, q, _) = queue_object();
+    let mut p = ProgramBuilder::new("flags", Section::SOCKET);
+    p.push(&q, StackSlot::at(-4), PushFlags(1)).exit();
+    let errs = errors(p.finish());
+    assert_eq!(errs[0].kind, BuildErrorKind::BadPushFlags { flags: 1 });
+    assert!(errs[0].to_string().contains("BPF_ANY (0) or BPF_EXIST (2)"));
+}
+
+#[test]
+fn value_buffers_are_checked_against_the_map_and_the_frame() {
+    let (_obj, q, s) = queue_object();
+    type Case<'a> = (StackSlot, &'a MapRef, fn(&BuildErrorKind) -> bool);
+    let cases: Vec<Case> = vec![
+        (StackSlot::of::<u64>(-8), &q, |k| {
+            matches!(
+                k,
+                BuildErrorKind::SlotSize {
+                    slot_size: 8,
+                    value_size: 4,
+                    ..
+                }
+            )
+        }),
+        (StackSlot::at(-2), &q, |k| {
+            matches!(k, BuildErrorKind::SlotOutsideFrame { off: -2, size: 4 })
+        }),
+        (StackSlot::at(0), &q, |k| {
+            matches!(k, BuildErrorKind::SlotOutsideFrame { .. })
+        }),
+        (StackSlot::at(-516), &q, |k| {
+            matches!(k, BuildErrorKind::SlotOutsideFrame { .. })
+        }),
+        (StackSlot::at(-6), &q, |k| {
+            matches!(k, BuildErrorKind::SlotMisaligned { off: -6, align: 4 })
+        }),
+        (StackSlot::at(-12), &s, |k| {
+            matches!(k, BuildErrorKind::SlotMisaligned { off: -12, align: 8 })
+        }),
+    ];
+    for (slot, map, check) in cases {
+        let mut p = ProgramBuilder::new("slots", Section::SOCKET);
+        p.pop(map, slot).exit();
+        let errs = errors(p.finish());
+        assert!(check(&errs[0].kind), "{slot:?}: {errs:?}");
+    }
+    // The edges that are fine: the bottom of the frame, and an 8-byte value at -8.
+    let mut p = ProgramBuilder::new("edges", Section::SOCKET);
+    p.pop(&q, StackSlot::at(-512))
+        .pop(&s, StackSlot::at(-8))
+        .exit();
+    p.finish().unwrap();
+}
+
+#[test]
+fn pop_on_a_map_that_is_not_a_queue_or_stack_names_the_kernel_rule() {
+    let mut obj = Object::new("GPL");
+    let h = obj.map("counts", MapDef::hash::<u32, u32>(16)).unwrap();
+    let mut p = ProgramBuilder::new("wrong", Section::SOCKET);
+    p.pop(&h, StackSlot::at(-4)).exit();
+    let e = &errors(p.finish())[0];
+    assert!(
+        e.to_string()
+            .contains("cannot pass map_type 1 into func bpf_map_pop_elem#88"),
+        "{e}"
+    );
+}
+
+#[test]
+fn reserve_hands_out_aligned_slots_inside_the_frame() {
+    let mut p = ProgramBuilder::new("frame", Section::SOCKET);
+    let a = p.reserve::<u8>();
+    let b = p.reserve::<u64>();
+    let c = p.reserve::<u32>();
+    assert_eq!((a.off, b.off, c.off), (-1, -16, -20));
+    for _ in 0..62 {
+        p.reserve::<u64>();
+    }
+    p.exit();
+    let errs = errors(p.finish());
+    assert!(
+        matches!(errs[0].kind, BuildErrorKind::FrameFull { size: 8 }),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let (_obj, q, _) = queue_object();
+    let mut p = ProgramBuilder::new("many", Section::SOCKET);
+    let l = p.label("l");
+    p.push(&q, StackSlot::at(-3), PushFlags(7)).jump(l).exit();
+    let errs = errors(p.finish());
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    let text = BuildErrors(errs).to_string();
+    assert_eq!(text.lines().count(), 3);
+    assert!(
+        text.lines()
+            .all(|l| l.starts_with("error: tests/program_builder.rs:")),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_object_refuses_unknown_maps_and_bad_definitions() {
+    let mut obj = Object::new("GPL");
+    let mut bad = MapDef::queue::<u32>(4);
+    bad.key_size = 4;
+    let e = obj.map("q", bad).unwrap_err();
+    assert!(e.to_string().contains("key_size must be 0"), "{e}");
+    let other = MapRef::new("elsewhere", MapDef::queue::<u32>(4));
+    let mut p = ProgramBuilder::new("p", Section::SOCKET);
+    p.pop(&other, StackSlot::at(-4)).exit();
+    let e = obj.add_program(p.finish().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("map `elsewhere`"), "{e}");
+    assert!(obj.map("9bad", MapDef::queue::<u32>(1)).is_err());
+}
