@@ -1129,7 +1129,8 @@ impl ProgramBuilder {
     // ---- finish ----
 
     /// Resolve labels and report every problem found, or give the finished [`Program`].
-    pub fn finish(self) -> Result<Program, BuildErrors> {
+    pub fn finish(mut self) -> Result<Program, BuildErrors> {
+        let mut insns = std::mem::take(&mut self.insns);
         let mut errors: Vec<BuildError> = Vec::new();
         let err = |errors: &mut Vec<BuildError>, loc: SourceLoc, kind: BuildErrorKind| {
             errors.push(BuildError {
@@ -1141,7 +1142,7 @@ impl ProgramBuilder {
         for (loc, kind) in &self.errors {
             err(&mut errors, *loc, kind.clone());
         }
-        if self.insns.is_empty() {
+        if insns.is_empty() {
             let loc = SourceLoc {
                 file: FileId(u32::MAX),
                 line: 0,
@@ -1149,7 +1150,6 @@ impl ProgramBuilder {
             };
             err(&mut errors, loc, BuildErrorKind::Empty);
         }
-        let mut insns = self.insns.clone();
         let slots = {
             let mut v = Vec::with_capacity(insns.len() + 1);
             let mut s: i64 = 0;
