@@ -492,3 +492,48 @@ fn exhaustive_opcode_grid_decodes_exactly_the_spec_opcodes() {
     );
     assert_eq!(got.len(), SPEC_OPCODE_COUNT);
 }
+
+/// `decode_at` is total in its slot argument too: a slot at or past the end of the input is an
+/// error naming that slot, never a panic, even where `slot * 8` overflows.
+#[test]
+fn decode_at_is_total_for_any_slot() {
+    let bytes = encode(&[Insn::Exit, Insn::Exit]);
+    let huge = [
+        2,
+        3,
+        usize::MAX / SLOT_SIZE - 1,
+        usize::MAX / SLOT_SIZE,
+        usize::MAX / SLOT_SIZE + 1,
+        usize::MAX / 2,
+        usize::MAX - 1,
+        usize::MAX,
+    ];
+    for slot in huge {
+        for input in [&bytes[..], &bytes[..12], &[][..]] {
+            let e = decode_at(input, slot).unwrap_err();
+            assert_eq!(e.slot, slot);
+            assert!(e.to_string().starts_with(&format!("slot {slot}: ")));
+        }
+    }
+    assert_eq!(decode_at(&bytes, 1), Ok(Insn::Exit));
+}
+
+proptest! {
+    #![proptest_config(config(2_000))]
+
+    /// `decode_at` at any slot of any bytes: no panic, and an `Ok` re-encodes to the bytes at
+    /// that slot.
+    #[test]
+    fn decode_at_is_total_on_random_input(
+        bytes in prop::collection::vec(any::<u8>(), 0..64),
+        slot in prop_oneof![0usize..10, any::<usize>()],
+    ) {
+        match decode_at(&bytes, slot) {
+            Ok(insn) => {
+                let start = slot * SLOT_SIZE;
+                prop_assert_eq!(&insn.to_bytes()[..], &bytes[start..start + insn.slots() * SLOT_SIZE]);
+            }
+            Err(e) => prop_assert_eq!(e.slot, slot),
+        }
+    }
+}
