@@ -1062,7 +1062,7 @@ pub fn decode_at(bytes: &[u8], slot: usize) -> Result<Insn, DecodeError> {
     let err = |reason| DecodeError { slot, reason };
     let s = read_slot(bytes, slot).ok_or_else(|| {
         err(DecodeReason::TrailingBytes(
-            bytes.len().saturating_sub(slot * SLOT_SIZE),
+            bytes.len().saturating_sub(slot.saturating_mul(SLOT_SIZE)),
         ))
     })?;
     let next = read_slot(bytes, slot + 1);
