@@ -32,7 +32,8 @@ fn build(obj: &Object) -> Program {
 
 fn bench(c: &mut Criterion) {
     let mut obj = Object::new("GPL");
-    obj.map("queue", MapDef::queue::<u32>(16)).expect("valid map");
+    obj.map("queue", MapDef::queue::<u32>(16))
+        .expect("valid map");
     let mut g = c.benchmark_group("dsl");
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(20);

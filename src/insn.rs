@@ -5,8 +5,9 @@
 //! the verifier print are slot indexes, so jump offsets here count slots too.
 //!
 //! The type is semantic (an ALU operation, a load, a conditional jump ...), not a bag of raw
-//! fields, so that an `Insn` can only describe an instruction the encoding allows. Decoding is
-//! therefore strict: reserved fields must be zero and every field must hold a value the
+//! fields. A few field combinations can still be written that the encoding does not define
+//! (`MovSx { bits: 7, .. }`, a 1-byte read-modify-write atomic); [`Insn::validate`] finds them.
+//! Decoding is strict: reserved fields must be zero and every field must hold a value the
 //! encoding defines, or [`decode`] returns a [`DecodeError`] naming the slot and the reason.
 //! For any bytes that decode, encoding the result gives the same bytes back.
 //!
@@ -758,6 +759,17 @@ impl Insn {
         out.extend_from_slice(&slot_bytes(code, dst, src, off, imm));
         if let Insn::LdImm64 { imm, .. } = self {
             out.extend_from_slice(&slot_bytes(0, 0, 0, 0, (*imm >> 32) as i32));
+        }
+    }
+
+    /// Check that the fields hold values the encoding defines (what [`decode`] would accept
+    /// from this instruction's bytes).
+    pub fn validate(&self) -> Result<(), DecodeReason> {
+        let bytes = self.to_bytes();
+        match decode_at(&bytes, 0) {
+            Ok(back) if back == *self => Ok(()),
+            Ok(_) => Err(DecodeReason::UnknownOpcode(bytes[0])),
+            Err(e) => Err(e.reason),
         }
     }
 
