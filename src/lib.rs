@@ -6,6 +6,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod demo;
 pub mod helpers;
 pub mod insn;
 pub mod maps;
