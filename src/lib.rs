@@ -2,4 +2,5 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod helpers;
 pub mod insn;
