@@ -4,3 +4,4 @@
 
 pub mod helpers;
 pub mod insn;
+pub mod text;
