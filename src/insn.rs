@@ -1491,7 +1491,12 @@ mod tests {
 
     #[test]
     fn decode_names_the_slot() {
-        let mov = Insn::Alu { width: Width::W64, op: AluOp::Mov, dst: R0, src: Operand::Imm(1) };
+        let mov = Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst: R0,
+            src: Operand::Imm(1),
+        };
         let mut b = encode(&[Insn::Exit, mov]);
         b[9] = 0x0b; // dst = r11 in slot 1
         let e = decode(&b).unwrap_err();
