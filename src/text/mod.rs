@@ -14,7 +14,7 @@
 //! instruction for `{}` formatting into any [`std::fmt::Write`].
 //!
 //! ```
-//! use bpfsmith::insn::{Insn, Operand, AluOp, Width, R1, R10};
+//! use bpfsmith::insn::{AluOp, Insn, Operand, Width, R1};
 //! use bpfsmith::text::{write_kernel, write_llvm};
 //!
 //! let add = Insn::Alu { width: Width::W64, op: AluOp::Add, dst: R1, src: Operand::Imm(-4) };
@@ -23,7 +23,6 @@
 //! s.push('\n');
 //! write_kernel(&mut s, &add);
 //! assert_eq!(s, "r1 += -0x4\n(07) r1 += -4");
-//! # let _ = R10;
 //! ```
 
 mod print;
