@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module per box: [`program`] (the builder DSL) produces a
 //! [`program::Program`] of [`insn::Insn`]s; an [`object::Object`] gathers programs, [`maps`] and
-//! a license.
+//! a license; [`text`] prints listings in LLVM's and the kernel's syntax; [`snapshot`] turns
+//! them into insta snapshots.
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -12,6 +13,8 @@ pub mod insn;
 pub mod maps;
 pub mod object;
 pub mod program;
+pub mod snapshot;
+pub mod text;
 
 /// Everything a DSL user needs in one import: `use bpfsmith::prelude::*;`.
 pub mod prelude {
