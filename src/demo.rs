@@ -93,5 +93,46 @@ pub fn program(name: &str, map: &MapRef) -> Program {
     p.bind(fail);
     p.mov(Reg::R0, Reg::R6);
     p.exit();
-    p.finish().expect("the demo program is well formed")
+    let mut prog = p.finish().expect("the demo program is well formed");
+    // Keep this file's text in the program, so that listings and line info show the Rust
+    // lines wherever the binary runs.
+    for f in &mut prog.files {
+        if f.path.ends_with("demo.rs") {
+            f.text = Some(include_str!("demo.rs").into());
+        }
+    }
+    prog
+}
+
+/// The part of the demo that needs no kernel: the maps, then each program's listing with the
+/// Rust source line above each group of instructions and the helper ABI beside each call.
+pub fn listing_report(obj: &Object) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "maps:");
+    for m in &obj.maps {
+        let d = &m.def;
+        let _ = writeln!(
+            out,
+            "  {:<8} type={} value_size={} max_entries={} flags={:#x}",
+            m.name, d.map_type, d.value_size, d.max_entries, d.map_flags
+        );
+    }
+    let opts = crate::text::ListingOptions {
+        source: true,
+        abi: true,
+        ..Default::default()
+    };
+    for p in &obj.programs {
+        let _ = writeln!(
+            out,
+            "\nprogram {} (section {}): {} instructions in {} slots",
+            p.name,
+            p.section,
+            p.insns.len(),
+            p.slot_count()
+        );
+        crate::text::write_listing(&mut out, p, &opts);
+    }
+    out
 }

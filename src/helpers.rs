@@ -468,6 +468,21 @@ pub struct HelperInfo {
 }
 
 impl HelperInfo {
+    /// The register convention in a few words, for listings: `r1 = map, r2 = value,
+    /// r3 = flags -> r0`. `None` for helpers whose arguments are not described.
+    pub fn abi_line(&self) -> Option<String> {
+        let args = self.args?;
+        let mut s = String::new();
+        for (i, a) in args.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            s.push_str(&format!("r{} = {}", i + 1, a.name));
+        }
+        s.push_str(" -> r0");
+        Some(s)
+    }
+
     /// An entry with nothing described but the helper itself.
     const fn bare(helper: Helper) -> HelperInfo {
         HelperInfo {

@@ -61,25 +61,26 @@ pub fn object_listing(obj: &Object) -> String {
 /// (the listing of [`program_listing`]). Takes the program, or a snapshot name and the program.
 #[macro_export]
 macro_rules! assert_bytecode_snapshot {
-    ($prog:expr) => {
-        $crate::snapshot::__insta::assert_snapshot!($crate::snapshot::program_listing(&$prog))
-    };
-    ($name:expr, $prog:expr) => {
-        $crate::snapshot::__insta::assert_snapshot!(
-            $name,
-            $crate::snapshot::program_listing(&$prog)
-        )
-    };
+    ($prog:expr) => {{
+        let listing = $crate::snapshot::program_listing(&$prog);
+        $crate::snapshot::__insta::assert_snapshot!(listing)
+    }};
+    ($name:expr, $prog:expr) => {{
+        let listing = $crate::snapshot::program_listing(&$prog);
+        $crate::snapshot::__insta::assert_snapshot!($name, listing)
+    }};
 }
 
 /// Assert that an [`Object`](crate::object::Object) (maps and programs) matches its insta
 /// snapshot (the listing of [`object_listing`]).
 #[macro_export]
 macro_rules! assert_object_snapshot {
-    ($obj:expr) => {
-        $crate::snapshot::__insta::assert_snapshot!($crate::snapshot::object_listing(&$obj))
-    };
-    ($name:expr, $obj:expr) => {
-        $crate::snapshot::__insta::assert_snapshot!($name, $crate::snapshot::object_listing(&$obj))
-    };
+    ($obj:expr) => {{
+        let listing = $crate::snapshot::object_listing(&$obj);
+        $crate::snapshot::__insta::assert_snapshot!(listing)
+    }};
+    ($name:expr, $obj:expr) => {{
+        let listing = $crate::snapshot::object_listing(&$obj);
+        $crate::snapshot::__insta::assert_snapshot!($name, listing)
+    }};
 }

@@ -33,11 +33,20 @@ fn class_alu() {
     p.neg(W4);
     for kind in [Endian::ToLe, Endian::ToBe] {
         for bits in [16, 32, 64] {
-            p.emit(Insn::Endian { kind, bits, dst: R5 });
+            p.emit(Insn::Endian {
+                kind,
+                bits,
+                dst: R5,
+            });
         }
     }
     for bits in [8, 16] {
-        p.emit(Insn::MovSx { width: Width::W32, bits, dst: R1, src: R2 });
+        p.emit(Insn::MovSx {
+            width: Width::W32,
+            bits,
+            dst: R1,
+            src: R2,
+        });
     }
     p.mov(W0, 0).exit();
     in_snapshots!({ bpfsmith::assert_bytecode_snapshot!("class_alu", finish(p)) });
@@ -52,12 +61,26 @@ fn class_alu64() {
     }
     p.neg(R4);
     for bits in [16, 32, 64] {
-        p.emit(Insn::Endian { kind: Endian::Swap, bits, dst: R5 });
+        p.emit(Insn::Endian {
+            kind: Endian::Swap,
+            bits,
+            dst: R5,
+        });
     }
     for bits in [8, 16, 32] {
-        p.emit(Insn::MovSx { width: Width::W64, bits, dst: R1, src: R2 });
+        p.emit(Insn::MovSx {
+            width: Width::W64,
+            bits,
+            dst: R1,
+            src: R2,
+        });
     }
-    p.emit(Insn::AddrSpaceCast { dst: R1, src: R2, dst_as: 0, src_as: 1 });
+    p.emit(Insn::AddrSpaceCast {
+        dst: R1,
+        src: R2,
+        dst_as: 0,
+        src_as: 1,
+    });
     p.mov(R0, 0).exit();
     in_snapshots!({ bpfsmith::assert_bytecode_snapshot!("class_alu64", finish(p)) });
 }
@@ -72,7 +95,10 @@ fn class_jmp() {
     for cond in Cond::ALL {
         p.jump_if(R1, cond, R2, out).jump_if(R1, cond, -1, out);
     }
-    p.jump(out).may_goto(out).call(Helper::MapPopElem).call_fn(sub);
+    p.jump(out)
+        .may_goto(out)
+        .call(Helper::MapPopElem)
+        .call_fn(sub);
     p.emit(Insn::CallX { dst: R3 });
     p.bind(out).mov(R0, 0).exit();
     p.bind(sub).mov(R0, 1).exit();
@@ -85,7 +111,8 @@ fn class_jmp32() {
     let mut p = ProgramBuilder::new("jmp32", Section::SOCKET);
     let out = p.label("out");
     for cond in Cond::ALL {
-        p.jump_if(W1, cond, W2, out).jump_if(W1, cond, 0x7fff_ffff, out);
+        p.jump_if(W1, cond, W2, out)
+            .jump_if(W1, cond, 0x7fff_ffff, out);
     }
     p.jump_long(out);
     p.bind(out).mov(R0, 0).exit();
@@ -98,11 +125,19 @@ fn class_ld() {
     let mut p = ProgramBuilder::new("ld", Section::SOCKET);
     p.ld_imm64(R1, i64::MIN).ld_imm64(R2, -1);
     for pseudo in Pseudo::ALL {
-        p.emit(Insn::LdImm64 { dst: R3, pseudo, imm: 0x1_0000_0005 });
+        p.emit(Insn::LdImm64 {
+            dst: R3,
+            pseudo,
+            imm: 0x1_0000_0005,
+        });
     }
     for size in [Size::U8, Size::U16, Size::U32] {
         p.emit(Insn::LdAbs { size, imm: 14 });
-        p.emit(Insn::LdInd { size, src: R7, imm: 2 });
+        p.emit(Insn::LdInd {
+            size,
+            src: R7,
+            imm: 2,
+        });
     }
     p.mov(R0, 0).exit();
     in_snapshots!({ bpfsmith::assert_bytecode_snapshot!("class_ld", finish(p)) });

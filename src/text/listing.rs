@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::insn::{Insn, SLOT_SIZE};
+use crate::helpers::Helper;
+use crate::insn::{Callee, Insn, SLOT_SIZE};
 use crate::program::{Program, RelocKind};
 
 use super::{write_kernel, write_llvm, write_llvm_target_annotation};
@@ -26,14 +27,23 @@ pub struct ListingOptions {
     /// Print `; <line text> @ <file>:<line>` above the first instruction of each source line,
     /// as the verifier log does.
     pub source: bool,
-    /// Map references by name (`r1 = queue ll`, which the assembler reads back) rather than as
-    /// `llvm-objdump -dr` shows them (`r1 = 0x0 ll` and a relocation line below).
+    /// Map references by name (`r1 = queue ll`, which the assembler reads back) and helper
+    /// calls with the helper's name in a comment (`call 0x57 # bpf_map_push_elem`), rather
+    /// than as `llvm-objdump -dr` shows them (`r1 = 0x0 ll` and a relocation line below).
     pub symbolic: bool,
+    /// With `symbolic`, also the helper's register convention beside each call
+    /// (`# bpf_map_push_elem: r1 = map, r2 = value, r3 = flags -> r0`).
+    pub abi: bool,
 }
 
 impl Default for ListingOptions {
     fn default() -> Self {
-        ListingOptions { style: Style::Llvm, source: false, symbolic: true }
+        ListingOptions {
+            style: Style::Llvm,
+            source: false,
+            symbolic: true,
+            abi: false,
+        }
     }
 }
 
@@ -79,8 +89,10 @@ pub fn write_listing(out: &mut String, prog: &Program, opts: &ListingOptions) {
         .chain(prog.labels.iter().map(|(i, n)| (*i, n.as_str())))
         .collect();
     headers.sort_by_key(|(i, _)| *i);
-    let symbols: Vec<(usize, &str)> =
-        headers.iter().filter_map(|&(i, n)| slots.get(i).map(|&s| (s, n))).collect();
+    let symbols: Vec<(usize, &str)> = headers
+        .iter()
+        .filter_map(|&(i, n)| slots.get(i).map(|&s| (s, n)))
+        .collect();
     let mut next_header = 0;
     let mut relocs = prog.relocs.iter().peekable();
     let mut last_line = None;
@@ -101,7 +113,10 @@ pub fn write_listing(out: &mut String, prog: &Program, opts: &ListingOptions) {
                 if last_line != Some((loc.file, loc.line)) {
                     last_line = Some((loc.file, loc.line));
                     let text = prog.line_text(loc.file, loc.line).unwrap_or_default();
-                    let path = prog.files.get(loc.file.0 as usize).map_or("", |f| f.path.as_str());
+                    let path = prog
+                        .files
+                        .get(loc.file.0 as usize)
+                        .map_or("", |f| f.path.as_str());
                     let _ = writeln!(out, "; {} @ {}:{}", text.trim(), path, loc.line);
                 }
             }
@@ -114,13 +129,23 @@ pub fn write_listing(out: &mut String, prog: &Program, opts: &ListingOptions) {
             Style::Llvm => {
                 let _ = write!(out, "{slot:>8}:\t");
                 match (reloc, insn) {
-                    (Some(r), Insn::LdImm64 { dst, .. }) if opts.symbolic && r.kind == RelocKind::Map => {
+                    (Some(r), Insn::LdImm64 { dst, .. })
+                        if opts.symbolic && r.kind == RelocKind::Map =>
+                    {
                         let _ = write!(out, "{dst} = {} ll", r.symbol);
                     }
                     _ => write_llvm(out, insn),
                 }
                 if let Some(off) = llvm_annotated_offset(insn) {
                     write_llvm_target_annotation(out, slot as i64 + 1 + off, &symbols);
+                }
+                if let (true, Insn::Call(Callee::Helper(id))) = (opts.symbolic, insn) {
+                    if let Some(h) = u32::try_from(*id).ok().and_then(Helper::from_id) {
+                        let _ = write!(out, " # {h}");
+                        if let Some(abi) = opts.abi.then(|| h.info().abi_line()).flatten() {
+                            let _ = write!(out, ": {abi}");
+                        }
+                    }
                 }
                 out.push('\n');
                 if let Some(r) = reloc.filter(|_| !opts.symbolic) {
