@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod explain;
 pub mod helpers;
 pub mod insn;
 pub mod maps;

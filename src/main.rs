@@ -17,6 +17,12 @@ enum Command {
     /// Build the seed scenario (push, pop and peek on a queue and a stack) with the DSL and show
     /// what it emits.
     Demo,
+    /// Explain a verifier message (or part of one), a helper (name or number) or a register.
+    Explain {
+        /// The message, helper or register, e.g. `"R3 !read_ok"`, `87`, `bpf_map_pop_elem`, `r10`.
+        #[arg(required = true, num_args = 1..)]
+        topic: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -29,6 +35,14 @@ fn main() -> ExitCode {
             println!("50 again (BPF_EXIST: drops the oldest), then peeks and pops.\n");
             print!("{}", bpfsmith::demo::listing_report(&obj));
             ExitCode::SUCCESS
+        }
+        Command::Explain { topic } => {
+            let topic = bpfsmith::explain::explain(&topic.join(" "));
+            print!("{}", topic.render());
+            match topic {
+                bpfsmith::explain::Topic::Unknown(_) => ExitCode::FAILURE,
+                _ => ExitCode::SUCCESS,
+            }
         }
     }
 }
