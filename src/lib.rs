@@ -4,6 +4,7 @@
 //! [`program::Program`] of [`insn::Insn`]s; an [`object::Object`] gathers programs, [`maps`] and
 //! a license.
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod helpers;
@@ -11,6 +12,11 @@ pub mod insn;
 pub mod maps;
 pub mod object;
 pub mod program;
+
+#[cfg(target_os = "linux")]
+pub mod load;
+#[cfg(target_os = "linux")]
+pub mod sys;
 
 /// Everything a DSL user needs in one import: `use bpfsmith::prelude::*;`.
 pub mod prelude {
