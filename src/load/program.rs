@@ -55,9 +55,14 @@ pub(crate) fn with_growing_log<T>(
             buf: &mut buf,
         }));
         let text = log_text(&buf);
+        let true_size = out.log_true_size as usize;
         match out.result {
+            // A refusal whose log did not fit (kernels that report the refusal's errno rather
+            // than ENOSPC): load again for the whole log.
+            Err(e) if e.errno != libc::ENOSPC && true_size > size && size < MAX_LOG_SIZE => {
+                size = true_size.min(MAX_LOG_SIZE);
+            }
             Err(e) if e.errno == libc::ENOSPC => {
-                let true_size = out.log_true_size as usize;
                 let next = if true_size > size {
                     true_size.min(MAX_LOG_SIZE)
                 } else if true_size == 0 {
@@ -76,7 +81,7 @@ pub(crate) fn with_growing_log<T>(
     }
 }
 
-/// How one program is loaded: log level and prog_flags.
+/// How one program's log is asked for.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LogPolicy {
     /// The level asked for (0: none unless the load fails).
