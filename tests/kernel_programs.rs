@@ -175,17 +175,19 @@ fn helpers_in_programs(map_type: MapType) {
     // The program pushes, user space pops and peeks.
     push(1).unwrap();
     assert_eq!(run(&loaded, "push99_xdp"), 0);
-    let q;
-    let s;
-    let (peek, pop): (
-        Box<dyn Fn() -> Result<u32, MapError>>,
-        Box<dyn Fn() -> Result<u32, MapError>>,
-    ) = if is_queue {
-        q = loaded.queue::<u32>("values").unwrap();
-        (Box::new(|| q.peek()), Box::new(|| q.pop()))
-    } else {
-        s = loaded.stack::<u32>("values").unwrap();
-        (Box::new(|| s.peek()), Box::new(|| s.pop()))
+    let peek = || {
+        if is_queue {
+            loaded.queue::<u32>("values").unwrap().peek()
+        } else {
+            loaded.stack::<u32>("values").unwrap().peek()
+        }
+    };
+    let pop = || {
+        if is_queue {
+            loaded.queue::<u32>("values").unwrap().pop()
+        } else {
+            loaded.stack::<u32>("values").unwrap().pop()
+        }
     };
     assert_eq!(peek(), Ok(if is_queue { 1 } else { 99 }));
     assert_eq!(pop(), Ok(if is_queue { 1 } else { 99 }));

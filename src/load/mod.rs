@@ -333,7 +333,7 @@ impl LoadedObject {
                 if permission {
                     LoadError::Permission {
                         what: format!(
-                            "loading program `{}` (a {} program needs {})",
+                            "loading program `{}` ({} programs need {})",
                             p.name,
                             kind.prog_type,
                             capabilities_for(kind.prog_type)
