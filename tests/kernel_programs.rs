@@ -695,3 +695,35 @@ fn map_btf_ids_are_passed_except_for_queue_and_stack() {
     assert_ne!(loaded.map("counts").unwrap().info().unwrap().btf_id, 0);
     assert_eq!(loaded.map("events").unwrap().info().unwrap().btf_id, 0);
 }
+
+#[test]
+fn test_run_passes_the_context_in_and_out() {
+    require_kernel!("test_run_passes_the_context_in_and_out");
+    // r0 = skb->mark (struct __sk_buff: len, pkt_type, mark at offset 8 ...).
+    let mut obj = Object::new("GPL");
+    let mut p = ProgramBuilder::new("mark", Section::SOCKET);
+    p.load(Size::U32, R0, R1, 8).exit();
+    obj.add_program(p.finish().unwrap()).unwrap();
+    let loaded = obj.load().unwrap();
+    let mut ctx = [0u8; 24];
+    ctx[8..12].copy_from_slice(&77u32.to_ne_bytes());
+    let r = loaded
+        .program("mark")
+        .unwrap()
+        .test_run(&TestRun {
+            data: &PACKET,
+            ctx: Some(&ctx),
+            // The kernel copies its whole struct __sk_buff back (ENOSPC when it does not fit).
+            ctx_out_size: 1024,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(r.retval, 77);
+    // ctx_out is cut to the size the kernel reports.
+    assert!(
+        r.ctx_out.len() > 24 && r.ctx_out.len() < 1024,
+        "{}",
+        r.ctx_out.len()
+    );
+    assert_eq!(&r.ctx_out[8..12], &77u32.to_ne_bytes());
+}
