@@ -5,6 +5,7 @@
 //! a license; [`text`] prints listings in LLVM's and the kernel's syntax; [`snapshot`] turns
 //! them into insta snapshots.
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod demo;
@@ -16,6 +17,11 @@ pub mod object;
 pub mod program;
 pub mod snapshot;
 pub mod text;
+
+#[cfg(target_os = "linux")]
+pub mod load;
+#[cfg(target_os = "linux")]
+pub mod sys;
 
 /// Everything a DSL user needs in one import: `use bpfsmith::prelude::*;`.
 pub mod prelude {

@@ -1,0 +1,637 @@
+//! Object to kernel: create the maps, patch their fds into the programs, load the programs
+//! with the verifier-log policy, and hand back typed handles.
+//!
+//! ```no_run
+//! use bpfsmith::prelude::*;
+//! use bpfsmith::load::{LoadedObject, TestRun};
+//!
+//! let mut obj = Object::new("GPL");
+//! let queue = obj.map("queue", MapDef::queue::<u32>(8)).unwrap();
+//! let mut p = ProgramBuilder::new("pop_one", Section::SOCKET);
+//! let v = p.reserve::<u32>();
+//! p.pop(&queue, v);
+//! p.load(Size::U32, R0, R10, v.off).exit();
+//! obj.add_program(p.finish().unwrap()).unwrap();
+//!
+//! let loaded = LoadedObject::load(&obj)?;
+//! loaded.queue::<u32>("queue")?.push(42, PushFlags::ANY)?;
+//! let run = loaded.program("pop_one").unwrap().test_run(&TestRun {
+//!     data: &[0; 64],
+//!     ..Default::default()
+//! })?;
+//! assert_eq!(run.retval, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The verifier-log policy
+//!
+//! A program is loaded first without a log (fast, and the common case). When the kernel
+//! refuses it, it is loaded again with a level-1 log (or the level asked for in
+//! [`LoadOptions::log_level`]) so that the error carries the verifier's reason
+//! ([`LoadError::Verifier`]). When the log buffer is too small (`ENOSPC`, which since 6.4 the
+//! kernel returns even for a valid program whose log was truncated) the buffer grows to the
+//! size the kernel reports (`log_true_size`) and the load is retried. Asking for level 2
+//! (every instruction) or 4 (stats) loads with the log from the start and keeps the log of an
+//! accepted program too ([`LoadedProgram::log`]).
+//!
+//! # bpf-to-bpf calls
+//!
+//! A program whose functions are all in it (the builder's `call_fn`) needs nothing: its calls
+//! are pc-relative already. A [`RelocKind::Function`] relocation names a function of another
+//! program of the object (typically the `.text` section of subprograms): as libbpf does, the
+//! loader appends that program's instructions to the caller's and points the call at the
+//! callee. Programs in `.text` are not loaded on their own.
+
+mod btf_info;
+mod map;
+mod program;
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+pub use btf_info::{BtfInfo, FuncInfo, LineInfo, MapBtf, ProgramBtf};
+pub use map::{flags, Map, MapError, Queue, Stack};
+pub use program::{log_level, LoadedProgram, TestRun, TestRunResult, DEFAULT_LOG_SIZE};
+
+use crate::insn::{Callee, Insn, Pseudo};
+use crate::maps::{MapDefError, MapValue};
+use crate::object::Object;
+use crate::program::{ProgType, RelocKind, Section};
+use crate::sys::{self, FuncInfoRec, LineInfoRec, MapCreate, ProgLoad, SysError};
+use program::{load_with_policy, with_growing_log, LogPolicy, ProgramBtfRecs};
+
+/// `BPF_F_XDP_HAS_FRAGS`: an XDP program that handles multi-buffer packets (`xdp.frags`
+/// sections).
+const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
+
+/// How to load an object.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Verifier log level ([`log_level`]): 0 (the default) logs only to explain a refusal, at
+    /// level 1; 1 or 1|8 sets the level of that explanation; a level with 2 or 4 loads with
+    /// the log from the start and keeps it for accepted programs too.
+    pub log_level: u32,
+    /// First log buffer size in bytes (0: [`DEFAULT_LOG_SIZE`]); it grows as needed.
+    pub log_size: usize,
+    /// BTF to load first and pass with the maps and programs.
+    pub btf: Option<BtfInfo>,
+    /// `prog_flags` for every program (`BPF_F_STRICT_ALIGNMENT` = 1, ...).
+    pub prog_flags: u32,
+}
+
+/// What is needed to create BPF objects.
+const PRIVILEGE_HINT: &str = "run as root, or give CAP_BPF (+ CAP_PERFMON for tracing programs, CAP_NET_ADMIN for networking ones); check kernel.unprivileged_bpf_disabled (and, before Linux 5.11, raise RLIMIT_MEMLOCK)";
+
+/// Why an object could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A map definition breaks a kernel rule.
+    #[error("map `{map}`: {source}")]
+    BadMap {
+        /// The map.
+        map: String,
+        /// The rule.
+        source: MapDefError,
+    },
+    /// The kernel refused to create a map.
+    #[error("creating map `{map}`: {source}")]
+    Map {
+        /// The map.
+        map: String,
+        /// The failure.
+        source: SysError,
+    },
+    /// The kernel refused for lack of privilege (`EPERM`, or `EACCES` without a verifier log).
+    #[error("{what}: {source}: {PRIVILEGE_HINT}")]
+    Permission {
+        /// What was being created (`creating map \`queue\``, `loading program \`p\` (xdp)`).
+        what: String,
+        /// The failure.
+        source: SysError,
+    },
+    /// A program's section names no program type.
+    #[error("program `{program}` is in section `{section}`, which names no program type (use a libbpf section name: socket, xdp, tc, tracepoint/<category>/<name> ...)")]
+    UnknownSection {
+        /// The program.
+        program: String,
+        /// Its section.
+        section: String,
+    },
+    /// A relocation cannot be applied.
+    #[error("program `{program}`, instruction {insn}: {reason}")]
+    Relocation {
+        /// The program.
+        program: String,
+        /// The instruction index in the program that holds the relocation.
+        insn: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The license cannot be passed to the kernel.
+    #[error("the license {0:?} contains a NUL byte")]
+    BadLicense(String),
+    /// The kernel refused the BTF blob.
+    #[error("BPF_BTF_LOAD refused the object's BTF ({}){}", sys::errno_name(*errno).unwrap_or("error"), log_excerpt(log))]
+    Btf {
+        /// The errno.
+        errno: i32,
+        /// The BTF log.
+        log: String,
+    },
+    /// The verifier refused a program.
+    #[error("the verifier refused program `{program}` ({}){}", sys::errno_name(*errno).unwrap_or("error"), log_excerpt(log))]
+    Verifier {
+        /// The program.
+        program: String,
+        /// The errno of the load.
+        errno: i32,
+        /// The verifier log (level 1 unless another level was asked for).
+        log: String,
+    },
+}
+
+/// The last lines of a log, for an error message (the whole log stays in the error).
+fn log_excerpt(log: &str) -> String {
+    const LINES: usize = 25;
+    let lines: Vec<&str> = log.lines().collect();
+    if lines.is_empty() {
+        return ": the kernel wrote no log".to_owned();
+    }
+    let skip = lines.len().saturating_sub(LINES);
+    let mut out = String::from(":\n");
+    if skip > 0 {
+        out.push_str(&format!(
+            "  ... {skip} earlier lines (the whole log is in the error's `log`)\n"
+        ));
+    }
+    for l in &lines[skip..] {
+        out.push_str("  ");
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.pop();
+    out
+}
+
+impl LoadError {
+    /// The verifier or BTF log carried by the error, if any.
+    pub fn log(&self) -> Option<&str> {
+        match self {
+            LoadError::Verifier { log, .. } | LoadError::Btf { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+
+    /// The errno behind the error, when the kernel gave one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            LoadError::Map { source, .. } | LoadError::Permission { source, .. } => {
+                Some(source.errno)
+            }
+            LoadError::Btf { errno, .. } | LoadError::Verifier { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+/// An object in the kernel: its maps, its programs and its BTF. Dropping it closes every file
+/// descriptor (maps and programs that nothing else holds or pins go away).
+#[derive(Debug)]
+pub struct LoadedObject {
+    maps: Vec<Map>,
+    programs: Vec<LoadedProgram>,
+    btf: Option<OwnedFd>,
+}
+
+impl Object {
+    /// Load the object into the kernel with the default options ([`LoadedObject::load`]).
+    pub fn load(&self) -> Result<LoadedObject, LoadError> {
+        LoadedObject::load(self)
+    }
+
+    /// Load the object with these options ([`LoadedObject::load_with`]).
+    pub fn load_with(&self, options: &LoadOptions) -> Result<LoadedObject, LoadError> {
+        LoadedObject::load_with(self, options)
+    }
+}
+
+impl LoadedObject {
+    /// Load `obj` with the default options.
+    pub fn load(obj: &Object) -> Result<LoadedObject, LoadError> {
+        LoadedObject::load_with(obj, &LoadOptions::default())
+    }
+
+    /// Load `obj`: BTF first (if given), then every map, then every program but those in
+    /// `.text`.
+    pub fn load_with(obj: &Object, options: &LoadOptions) -> Result<LoadedObject, LoadError> {
+        let license = CString::new(obj.license.as_str())
+            .map_err(|_| LoadError::BadLicense(obj.license.clone()))?;
+        let log_size = if options.log_size == 0 {
+            DEFAULT_LOG_SIZE
+        } else {
+            options.log_size
+        };
+        let btf = match &options.btf {
+            Some(b) if !b.btf.is_empty() => Some(load_btf(&b.btf, log_size)?),
+            _ => None,
+        };
+
+        let mut maps = Vec::with_capacity(obj.maps.len());
+        for m in &obj.maps {
+            m.def.check().map_err(|source| LoadError::BadMap {
+                map: m.name.clone(),
+                source,
+            })?;
+            let map_btf = match (&btf, &options.btf) {
+                (Some(fd), Some(info)) if !m.def.map_type.is_queue_or_stack() => info
+                    .map(&m.name)
+                    .map(|t| (fd.as_fd(), t.key_type_id, t.value_type_id)),
+                _ => None,
+            };
+            let fd = sys::map_create(&MapCreate {
+                map_type: m.def.map_type as u32,
+                key_size: m.def.key_size,
+                value_size: m.def.value_size,
+                max_entries: m.def.max_entries,
+                map_flags: m.def.map_flags,
+                name: &m.name,
+                btf: map_btf,
+                ..Default::default()
+            })
+            .map_err(|source| {
+                if source.is_permission() {
+                    LoadError::Permission {
+                        what: format!("creating map `{}`", m.name),
+                        source,
+                    }
+                } else {
+                    LoadError::Map {
+                        map: m.name.clone(),
+                        source,
+                    }
+                }
+            })?;
+            maps.push(Map::from_parts(m.name.clone(), m.def.clone(), fd));
+        }
+        let map_fds: HashMap<&str, i32> = maps
+            .iter()
+            .map(|m| (m.name(), m.fd().as_raw_fd()))
+            .collect();
+
+        let mut programs = Vec::new();
+        for (index, p) in obj.programs.iter().enumerate() {
+            let kind = match p.section.kind() {
+                Some(k) => k,
+                None if p.section == Section::TEXT => continue,
+                None => {
+                    return Err(LoadError::UnknownSection {
+                        program: p.name.clone(),
+                        section: p.section.name().to_owned(),
+                    })
+                }
+            };
+            let linked = link(obj, index, &map_fds, options.btf.as_ref())?;
+            let bytes = crate::insn::encode(&linked.insns);
+            let mut prog_flags = options.prog_flags;
+            if p.section.name().starts_with("xdp.frags") {
+                prog_flags |= BPF_F_XDP_HAS_FRAGS;
+            }
+            let with_btf = btf.is_some()
+                && !(linked.recs.func_info.is_empty() && linked.recs.line_info.is_empty());
+            let base = ProgLoad {
+                prog_type: kind.prog_type as u32,
+                expected_attach_type: kind.expected_attach_type,
+                insns: &bytes,
+                license: &license,
+                name: &p.name,
+                prog_flags,
+                btf_fd: if with_btf {
+                    btf.as_ref().map(|f| f.as_fd())
+                } else {
+                    None
+                },
+                func_info: if with_btf {
+                    &linked.recs.func_info
+                } else {
+                    &[]
+                },
+                line_info: if with_btf {
+                    &linked.recs.line_info
+                } else {
+                    &[]
+                },
+                ..Default::default()
+            };
+            let policy = LogPolicy {
+                level: options.log_level,
+                size: log_size,
+            };
+            let (fd, log) = load_with_policy(&base, policy).map_err(|f| {
+                let permission =
+                    f.errno == libc::EPERM || (f.errno == libc::EACCES && f.log.trim().is_empty());
+                if permission {
+                    LoadError::Permission {
+                        what: format!(
+                            "loading program `{}` ({} programs need {})",
+                            p.name,
+                            kind.prog_type,
+                            capabilities_for(kind.prog_type)
+                        ),
+                        source: SysError {
+                            cmd: sys::Cmd::ProgLoad,
+                            errno: f.errno,
+                        },
+                    }
+                } else {
+                    LoadError::Verifier {
+                        program: p.name.clone(),
+                        errno: f.errno,
+                        log: f.log,
+                    }
+                }
+            })?;
+            programs.push(LoadedProgram {
+                name: p.name.clone(),
+                section: p.section.clone(),
+                prog_type: kind.prog_type,
+                fd,
+                log,
+                insns: linked.insns,
+            });
+        }
+        Ok(LoadedObject {
+            maps,
+            programs,
+            btf,
+        })
+    }
+
+    /// The maps, in the object's order.
+    pub fn maps(&self) -> &[Map] {
+        &self.maps
+    }
+
+    /// The map called `name`.
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.maps.iter().find(|m| m.name() == name)
+    }
+
+    /// Take the map called `name` out of the object (it stays alive as long as the returned
+    /// handle or a program using it does).
+    pub fn take_map(&mut self, name: &str) -> Option<Map> {
+        let i = self.maps.iter().position(|m| m.name() == name)?;
+        Some(self.maps.remove(i))
+    }
+
+    fn find(&self, name: &str) -> Result<&Map, MapError> {
+        self.map(name)
+            .ok_or_else(|| MapError::NotFound(name.to_owned()))
+    }
+
+    /// The queue map called `name`, typed: checks that it is a queue of `T`-sized values.
+    pub fn queue<T: MapValue>(&self, name: &str) -> Result<Queue<T, &Map>, MapError> {
+        Queue::try_from_map(self.find(name)?)
+    }
+
+    /// The stack map called `name`, typed: checks that it is a stack of `T`-sized values.
+    pub fn stack<T: MapValue>(&self, name: &str) -> Result<Stack<T, &Map>, MapError> {
+        Stack::try_from_map(self.find(name)?)
+    }
+
+    /// The loaded programs, in the object's order (without `.text`).
+    pub fn programs(&self) -> &[LoadedProgram] {
+        &self.programs
+    }
+
+    /// The program called `name`.
+    pub fn program(&self, name: &str) -> Option<&LoadedProgram> {
+        self.programs.iter().find(|p| p.name() == name)
+    }
+
+    /// The BTF object's descriptor, when BTF was loaded.
+    pub fn btf_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.btf.as_ref().map(|f| f.as_fd())
+    }
+}
+
+/// Load a BTF blob: without a log first, with a level-1 log to explain a refusal.
+fn load_btf(blob: &[u8], log_size: usize) -> Result<OwnedFd, LoadError> {
+    if let Ok(fd) = sys::btf_load(blob, None).result {
+        return Ok(fd);
+    }
+    let (result, log) = with_growing_log(1, log_size, |log| sys::btf_load(blob, log));
+    result.map_err(|source| {
+        let log = log.unwrap_or_default();
+        if source.errno == libc::EPERM || (source.errno == libc::EACCES && log.trim().is_empty()) {
+            LoadError::Permission {
+                what: "loading BTF".to_owned(),
+                source,
+            }
+        } else {
+            LoadError::Btf {
+                errno: source.errno,
+                log,
+            }
+        }
+    })
+}
+
+/// A program ready for the kernel.
+struct Linked {
+    insns: Vec<Insn>,
+    recs: ProgramBtfRecs,
+}
+
+/// Copy program `index`, patch its map references and append the callees its function
+/// relocations need; gather its BTF records, shifted where the callees land.
+fn link(
+    obj: &Object,
+    index: usize,
+    map_fds: &HashMap<&str, i32>,
+    btf: Option<&BtfInfo>,
+) -> Result<Linked, LoadError> {
+    let main = &obj.programs[index];
+    let mut insns = main.insns.clone();
+    // (program index, index of its first instruction in `insns`)
+    let mut units: Vec<(usize, usize)> = vec![(index, 0)];
+    let mut calls: Vec<(usize, usize)> = Vec::new();
+    let err = |insn: usize, reason: String| LoadError::Relocation {
+        program: main.name.clone(),
+        insn,
+        reason,
+    };
+    let mut u = 0;
+    while u < units.len() {
+        let (pi, base) = units[u];
+        u += 1;
+        let p = &obj.programs[pi];
+        for r in &p.relocs {
+            if r.insn >= p.insns.len() {
+                return Err(err(
+                    base + r.insn,
+                    format!(
+                        "relocation against `{}` points past the end of `{}`",
+                        r.symbol, p.name
+                    ),
+                ));
+            }
+            let at = base + r.insn;
+            match r.kind {
+                RelocKind::Map => {
+                    let fd = *map_fds.get(r.symbol.as_str()).ok_or_else(|| {
+                        err(
+                            at,
+                            format!(
+                                "references map `{}`, which the object does not define",
+                                r.symbol
+                            ),
+                        )
+                    })?;
+                    match &mut insns[at] {
+                        Insn::LdImm64 { pseudo, imm, .. } => {
+                            if *pseudo == Pseudo::MapValue {
+                                // Keep the value offset in the high half.
+                                *imm = (*imm & !0xffff_ffff) | i64::from(fd as u32);
+                            } else {
+                                *pseudo = Pseudo::MapFd;
+                                *imm = i64::from(fd);
+                            }
+                        }
+                        other => {
+                            return Err(err(
+                                at,
+                                format!(
+                                    "a map relocation (`{}`) needs an ld_imm64, not {other:?}",
+                                    r.symbol
+                                ),
+                            ))
+                        }
+                    }
+                }
+                RelocKind::Function => {
+                    let target = if let Some(f) = p.functions.iter().find(|f| f.name == r.symbol) {
+                        base + f.insn
+                    } else {
+                        let found = obj.programs.iter().enumerate().find_map(|(qi, q)| {
+                            q.functions
+                                .iter()
+                                .find(|f| f.name == r.symbol)
+                                .map(|f| (qi, f.insn))
+                        });
+                        let (qi, off) = found.ok_or_else(|| {
+                            err(
+                                at,
+                                format!(
+                                    "calls function `{}`, which no program of the object defines",
+                                    r.symbol
+                                ),
+                            )
+                        })?;
+                        let qbase = match units.iter().find(|(i, _)| *i == qi) {
+                            Some(&(_, b)) => b,
+                            None => {
+                                let b = insns.len();
+                                insns.extend_from_slice(&obj.programs[qi].insns);
+                                units.push((qi, b));
+                                b
+                            }
+                        };
+                        qbase + off
+                    };
+                    match insns[at] {
+                        Insn::Call(_) | Insn::LdImm64 { .. } => calls.push((at, target)),
+                        other => {
+                            return Err(err(
+                                at,
+                                format!("a function relocation (`{}`) needs a call or an ld_imm64, not {other:?}", r.symbol),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut slots = Vec::with_capacity(insns.len() + 1);
+    let mut s = 0usize;
+    for i in &insns {
+        slots.push(s);
+        s += i.slots();
+    }
+    slots.push(s);
+    for (at, target) in calls {
+        let off = slots[target] as i64 - (slots[at] as i64 + 1);
+        let off32 = i32::try_from(off)
+            .map_err(|_| err(at, format!("call offset {off} does not fit in 32 bits")))?;
+        match &mut insns[at] {
+            Insn::Call(c) => *c = Callee::Local(off32),
+            Insn::LdImm64 { pseudo, imm, .. } => {
+                *pseudo = Pseudo::Func;
+                *imm = off;
+            }
+            _ => unreachable!("checked above"),
+        }
+    }
+    let mut recs = ProgramBtfRecs::default();
+    if let Some(btf) = btf {
+        for &(pi, base) in &units {
+            let Some(pb) = btf.program(&obj.programs[pi].name) else {
+                continue;
+            };
+            let shift = slots[base] as u32;
+            recs.func_info
+                .extend(pb.func_info.iter().map(|f| FuncInfoRec {
+                    insn_off: f.insn_off + shift,
+                    type_id: f.type_id,
+                }));
+            recs.line_info
+                .extend(pb.line_info.iter().map(|l| LineInfoRec {
+                    insn_off: l.insn_off + shift,
+                    file_name_off: l.file_name_off,
+                    line_off: l.line_off,
+                    line_col: l.line_col,
+                }));
+        }
+        recs.func_info.sort_by_key(|f| f.insn_off);
+        recs.line_info.sort_by_key(|l| l.insn_off);
+    }
+    Ok(Linked { insns, recs })
+}
+
+/// The capabilities `BPF_PROG_LOAD` checks for a program type (kernel/bpf/syscall.c:
+/// `is_net_admin_prog_type`, `is_perfmon_prog_type`), for messages.
+pub fn capabilities_for(prog_type: ProgType) -> &'static str {
+    use ProgType as P;
+    match prog_type {
+        P::Ext => "CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON",
+        P::Kprobe
+        | P::Tracepoint
+        | P::PerfEvent
+        | P::RawTracepoint
+        | P::RawTracepointWritable
+        | P::Tracing
+        | P::Lsm
+        | P::StructOps => "CAP_BPF + CAP_PERFMON",
+        P::SchedCls
+        | P::SchedAct
+        | P::Xdp
+        | P::LwtIn
+        | P::LwtOut
+        | P::LwtXmit
+        | P::LwtSeg6local
+        | P::SkSkb
+        | P::SkMsg
+        | P::FlowDissector
+        | P::CgroupDevice
+        | P::CgroupSock
+        | P::CgroupSockAddr
+        | P::CgroupSockopt
+        | P::CgroupSysctl
+        | P::SockOps
+        | P::Netfilter => "CAP_BPF + CAP_NET_ADMIN",
+        P::SocketFilter | P::CgroupSkb => {
+            "CAP_BPF, or none while kernel.unprivileged_bpf_disabled is 0"
+        }
+        _ => "CAP_BPF",
+    }
+}

@@ -1,0 +1,57 @@
+//! Shared by the kernel tests (`tests/kernel_*.rs`, included with `#[path]`): whether `bpf(2)`
+//! is usable here.
+//!
+//! The tests need root or CAP_BPF. Without them each test prints a notice and returns early,
+//! unless `BPFSMITH_REQUIRE_KERNEL=1` is set (as CI sets it): then a missing kernel is a
+//! failure.
+#![allow(dead_code)]
+
+use bpfsmith::load::{Map, MapError};
+use bpfsmith::maps::MapDef;
+
+/// Whether the environment asks for the kernel tests to run.
+pub fn required() -> bool {
+    std::env::var("BPFSMITH_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
+}
+
+/// Why `bpf(2)` cannot be used here, if it cannot: creates (and drops) a one-entry queue map,
+/// which needs CAP_BPF whatever `kernel.unprivileged_bpf_disabled` says.
+pub fn unavailable() -> Option<String> {
+    match Map::create(&MapDef::queue::<u32>(1)) {
+        Ok(_) => None,
+        Err(MapError::Other(e)) if e.is_permission() => {
+            Some(format!("{e}: these tests need root or CAP_BPF"))
+        }
+        Err(MapError::Other(e)) if e.errno == libc::ENOSYS => {
+            Some(format!("{e}: this kernel has no bpf(2)"))
+        }
+        Err(e) => Some(format!("creating a probe map failed: {e}")),
+    }
+}
+
+/// `true` when the test can go on. Otherwise prints why it is skipped and returns `false`,
+/// or panics when `BPFSMITH_REQUIRE_KERNEL=1`.
+pub fn available(test: &str) -> bool {
+    match unavailable() {
+        None => true,
+        Some(why) if required() => {
+            panic!("kernel test `{test}` cannot run and BPFSMITH_REQUIRE_KERNEL=1: {why}")
+        }
+        Some(why) => {
+            eprintln!(
+                "notice: skipping kernel test `{test}`: {why}. Run as root (or with CAP_BPF) to run it; set BPFSMITH_REQUIRE_KERNEL=1 to make this a failure."
+            );
+            false
+        }
+    }
+}
+
+/// Return early from a test when the kernel is not usable (see [`available`]). Include this
+/// file with `#[macro_use]`.
+macro_rules! require_kernel {
+    ($name:expr) => {
+        if !kernel::available($name) {
+            return;
+        }
+    };
+}
