@@ -227,16 +227,19 @@ pub fn explain(topic: &str) -> Topic {
     if let Some(reg) = parse_reg(t) {
         return reg;
     }
+    // A helper is one word: `87`, `bpf_map_push_elem`, `call bpf_map_push_elem#87`.
     let bare = t.trim_start_matches("call ").trim();
-    let (name, num) = match bare.split_once('#') {
-        Some((n, id)) => (n, id.parse::<u32>().ok()),
-        None => (bare, bare.parse::<u32>().ok()),
-    };
-    if let Some(h) = num
-        .and_then(Helper::from_id)
-        .or_else(|| Helper::from_name(name))
-    {
-        return Topic::Helper(h);
+    if !bare.contains(char::is_whitespace) {
+        let (name, num) = match bare.split_once('#') {
+            Some((n, id)) => (n, id.parse::<u32>().ok()),
+            None => (bare, bare.parse::<u32>().ok()),
+        };
+        if let Some(h) = num
+            .and_then(Helper::from_id)
+            .or_else(|| Helper::from_name(name))
+        {
+            return Topic::Helper(h);
+        }
     }
     let hits = match_messages(t);
     if hits.is_empty() {
