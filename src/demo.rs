@@ -136,3 +136,107 @@ pub fn listing_report(obj: &Object) -> String {
     }
     out
 }
+
+/// What one program of the scenario did in the kernel.
+#[cfg(target_os = "linux")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramRun {
+    /// The program.
+    pub name: String,
+    /// What it returned.
+    pub retval: u32,
+    /// What the kernel's documented semantics predict.
+    pub expected: u32,
+    /// The verifier's statistics lines for it (log level 4).
+    pub verifier_stats: Vec<String>,
+}
+
+/// What the scenario did in the kernel: each program's run, then each map's contents in pop
+/// order.
+#[cfg(target_os = "linux")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelRun {
+    /// The programs' runs, in object order.
+    pub programs: Vec<ProgramRun>,
+    /// Each map's contents afterwards, drained in pop order.
+    pub maps: Vec<(String, Vec<u32>)>,
+}
+
+/// Why the scenario could not run in the kernel.
+#[cfg(target_os = "linux")]
+#[derive(Debug, thiserror::Error)]
+pub enum KernelRunError {
+    /// Loading failed (privileges, the verifier ...).
+    #[error(transparent)]
+    Load(#[from] crate::load::LoadError),
+    /// `BPF_PROG_TEST_RUN` failed.
+    #[error("running `{program}`: {source}")]
+    Run {
+        /// The program.
+        program: String,
+        /// The syscall error.
+        source: crate::sys::SysError,
+    },
+    /// Reading a map back failed.
+    #[error("reading map `{map}`: {source}")]
+    Map {
+        /// The map.
+        map: String,
+        /// The error.
+        source: crate::load::MapError,
+    },
+}
+
+/// Load the scenario's object into the kernel (with the verifier's statistics), run each
+/// program once with `BPF_PROG_TEST_RUN`, and drain the maps. Needs root or CAP_BPF.
+#[cfg(target_os = "linux")]
+pub fn run_in_kernel(obj: &Object) -> Result<KernelRun, KernelRunError> {
+    use crate::load::{log_level, LoadOptions, TestRun};
+    let loaded = obj.load_with(&LoadOptions {
+        log_level: log_level::STATS,
+        ..Default::default()
+    })?;
+    let mut programs = Vec::new();
+    for p in loaded.programs() {
+        // Socket filters see a packet; 64 zero bytes are enough for this program.
+        let run = p
+            .test_run(&TestRun {
+                data: &[0; 64],
+                ..Default::default()
+            })
+            .map_err(|source| KernelRunError::Run {
+                program: p.name().to_owned(),
+                source,
+            })?;
+        let expected = EXPECTED_RETVAL
+            .iter()
+            .find(|(n, _)| *n == p.name())
+            .map_or(0, |(_, v)| *v);
+        let verifier_stats = p
+            .log()
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        programs.push(ProgramRun {
+            name: p.name().to_owned(),
+            retval: run.retval,
+            expected,
+            verifier_stats,
+        });
+    }
+    let mut maps = Vec::new();
+    for m in &obj.maps {
+        let values = match m.def.map_type {
+            crate::maps::MapType::Stack => loaded.stack::<u32>(&m.name).and_then(|s| s.drain()),
+            _ => loaded.queue::<u32>(&m.name).and_then(|q| q.drain()),
+        }
+        .map_err(|source| KernelRunError::Map {
+            map: m.name.clone(),
+            source,
+        })?;
+        maps.push((m.name.clone(), values));
+    }
+    Ok(KernelRun { programs, maps })
+}

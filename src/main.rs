@@ -34,7 +34,7 @@ fn main() -> ExitCode {
             println!("Each program pushes 10, 20, 30, 40 (BPF_ANY), 50 (BPF_ANY: -E2BIG),");
             println!("50 again (BPF_EXIST: drops the oldest), then peeks and pops.\n");
             print!("{}", bpfsmith::demo::listing_report(&obj));
-            ExitCode::SUCCESS
+            demo_in_kernel(&obj)
         }
         Command::Explain { topic } => {
             let topic = bpfsmith::explain::explain(&topic.join(" "));
@@ -45,4 +45,68 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The kernel part of the demo: load, run, read the maps back; explain what was skipped when
+/// the kernel is out of reach.
+#[cfg(target_os = "linux")]
+fn demo_in_kernel(obj: &bpfsmith::object::Object) -> ExitCode {
+    use bpfsmith::demo::{run_in_kernel, KernelRunError, EXPECTED_LEFT};
+    use bpfsmith::load::LoadError;
+    println!("\nkernel: loading both programs (BPF_PROG_LOAD), running them (BPF_PROG_TEST_RUN)");
+    match run_in_kernel(obj) {
+        Ok(run) => {
+            let mut ok = true;
+            for p in &run.programs {
+                println!("\n{}: verifier accepted it", p.name);
+                for l in &p.verifier_stats {
+                    println!("  verifier: {l}");
+                }
+                let verdict = if p.retval == p.expected {
+                    "as documented"
+                } else {
+                    "NOT as documented"
+                };
+                ok &= p.retval == p.expected;
+                println!(
+                    "  test_run: r0 = {} (expected {}: {verdict})",
+                    p.retval, p.expected
+                );
+            }
+            println!();
+            for (name, values) in &run.maps {
+                let expected = EXPECTED_LEFT
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.to_vec());
+                let verdict = if expected.as_ref() == Some(values) {
+                    "as documented"
+                } else {
+                    "NOT as documented"
+                };
+                ok &= expected.as_ref() == Some(values);
+                println!("map {name}, drained in pop order: {values:?} ({verdict})");
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(KernelRunError::Load(e @ LoadError::Permission { .. })) => {
+            println!("skipped: loading and running in the kernel ({e})");
+            println!("Everything above needed no kernel; run as root to see the programs run.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn demo_in_kernel(_obj: &bpfsmith::object::Object) -> ExitCode {
+    println!("\nskipped: loading and running in the kernel (BPF needs Linux)");
+    ExitCode::SUCCESS
 }
