@@ -1,0 +1,26 @@
+//! Each example of `examples/` run as a test, its outcome checked against the kernel's
+//! documented queue/stack semantics.
+#![cfg(target_os = "linux")]
+
+#[macro_use]
+#[path = "common/kernel.rs"]
+mod kernel;
+
+#[path = "../examples/queue.rs"]
+mod queue;
+#[path = "../examples/stack.rs"]
+mod stack;
+
+#[test]
+fn queue_example_is_fifo() {
+    require_kernel!("queue_example_is_fifo");
+    // Pushed 1 2 3; the program pops the oldest (1) and pushes 10 at the back.
+    assert_eq!(queue::run().unwrap(), (1, vec![2, 3, 10]));
+}
+
+#[test]
+fn stack_example_is_lifo_and_exist_drops_the_bottom() {
+    require_kernel!("stack_example_is_lifo_and_exist_drops_the_bottom");
+    // Pushed 1 2 3 into 3 slots; peek sees 3, BPF_EXIST push of 4 drops 1, pop takes 4.
+    assert_eq!(stack::run().unwrap(), (34, vec![3, 2]));
+}
