@@ -24,3 +24,13 @@ fn stack_example_is_lifo_and_exist_drops_the_bottom() {
     // Pushed 1 2 3 into 3 slots; peek sees 3, BPF_EXIST push of 4 drops 1, pop takes 4.
     assert_eq!(stack::run().unwrap(), (34, vec![3, 2]));
 }
+
+// The snapshot example's own test runs here too (its `#[cfg(test)]` module).
+#[path = "../examples/snapshot.rs"]
+mod snapshot;
+
+#[test]
+fn snapshot_example_prints_its_listing() {
+    let text = bpfsmith::snapshot::program_listing(&snapshot::counter_program(3));
+    assert!(text.contains("if r1 s<= 0x0 goto"), "{text}");
+}
