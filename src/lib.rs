@@ -12,6 +12,7 @@ pub mod insn;
 pub mod maps;
 pub mod object;
 pub mod program;
+pub mod verifier;
 
 /// Everything a DSL user needs in one import: `use bpfsmith::prelude::*;`.
 pub mod prelude {
