@@ -66,14 +66,16 @@ pub enum Kind<'a> {
     VerificationTime(u64),
     /// `stack depth N` or, with subprograms, `stack depth 8+0+16`.
     StackDepth(&'a str),
-    /// `processed N insns (limit L) max_states_per_insn ...`: the stats footer. On some
-    /// refusals the kernel prints the error without a newline, so the footer is glued to it:
-    /// `glued` holds that text.
-    Footer {
-        /// Text before `processed` on the same line (an error message), or `""`.
-        glued: &'a str,
-        /// The footer itself, from `processed`.
-        text: &'a str,
+    /// `processed N insns (limit L) max_states_per_insn ...`: the stats footer.
+    Footer(&'a str),
+    /// An error message the kernel printed without its newline, so that the next stats line
+    /// (`processed ...`, `verification time ...` or `stack depth ...`) is glued to it:
+    /// `expected prog array map for tail callprocessed 3 insns ...`.
+    Glued {
+        /// The message, up to the stats.
+        message: &'a str,
+        /// The stats line's text; [`classify`] it to read it.
+        stats: &'a str,
     },
     /// A line of the error that refused the program (decided after the whole log is read:
     /// the unknown lines just before the stats at the end).
@@ -270,10 +272,7 @@ pub fn classify(raw: &str) -> Kind<'_> {
             }
             _ => Kind::Unknown,
         },
-        b'p' if is_footer(line) => Kind::Footer {
-            glued: "",
-            text: line,
-        },
+        b'p' if is_footer(line) => Kind::Footer(line),
         _ => glued_footer(line),
     }
 }
@@ -287,12 +286,20 @@ fn is_footer(s: &str) -> bool {
 /// An error message printed without a newline, then the footer: `...for tail callprocessed 3
 /// insns ...`.
 fn glued_footer(line: &str) -> Kind<'_> {
-    if let Some(i) = line.rfind("processed ") {
-        if i > 0 && is_footer(&line[i..]) {
-            return Kind::Footer {
-                glued: &line[..i],
-                text: &line[i..],
-            };
+    for key in ["processed ", "verification time ", "stack depth "] {
+        if let Some(i) = line.rfind(key) {
+            if i > 0 {
+                let stats = &line[i..];
+                if matches!(
+                    classify(stats),
+                    Kind::Footer(_) | Kind::VerificationTime(_) | Kind::StackDepth(_)
+                ) {
+                    return Kind::Glued {
+                        message: &line[..i],
+                        stats,
+                    };
+                }
+            }
         }
     }
     Kind::Unknown
@@ -345,14 +352,20 @@ fn insn_line(insn: u32, opcode: u8, text: &str) -> InsnLine<'_> {
         state: StateText(""),
         glued_target: None,
     };
-    if let Some(i) = text.find("; ") {
-        out.text = text[..i].trim_end();
-        out.state = StateText(text[i + 2..].trim());
-        return out;
-    }
-    if text.ends_with(';') {
-        out.text = text[..text.len() - 1].trim_end();
-        return out;
+    // The state follows the first `;` outside parentheses (a state's `var_off=(0x0; 0xff)`
+    // has one inside).
+    let mut depth = 0i32;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b';' if depth <= 0 => {
+                out.text = text[..i].trim_end();
+                out.state = StateText(text[i + 1..].trim());
+                return out;
+            }
+            _ => {}
+        }
     }
     // A level-1 log glues the next branch target: `... goto pc+5 9: R1=ctx() ...`.
     let bytes = text.as_bytes();
@@ -576,8 +589,15 @@ mod tests {
         ));
         assert!(matches!(
             classify("expected prog array map for tail callprocessed 3 insns (limit 1000000)"),
-            Kind::Footer {
-                glued: "expected prog array map for tail call",
+            Kind::Glued {
+                message: "expected prog array map for tail call",
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify("expected prog array map for tail callverification time 21 usec"),
+            Kind::Glued {
+                stats: "verification time 21 usec",
                 ..
             }
         ));

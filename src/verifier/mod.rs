@@ -313,7 +313,7 @@ impl<'a> VerifierLog<'a> {
         for r in &self.records[range.clone()] {
             match r.kind {
                 Kind::Error(m) => lines.push(m),
-                Kind::Footer { glued, .. } if !glued.is_empty() => lines.push(glued),
+                Kind::Glued { message, .. } => lines.push(message),
                 _ => {}
             }
         }
@@ -337,8 +337,12 @@ impl<'a> VerifierLog<'a> {
     pub fn stats(&self) -> Stats {
         let mut s = Stats::default();
         for r in &self.records {
-            match r.kind {
-                Kind::Footer { text, .. } => {
+            let kind = match r.kind {
+                Kind::Glued { stats, .. } => classify(stats),
+                k => k,
+            };
+            match kind {
+                Kind::Footer(text) => {
                     let depth = std::mem::take(&mut s.stack_depth);
                     s.read_footer(text);
                     if s.stack_depth.is_empty() {
@@ -531,17 +535,13 @@ fn find_error(records: &mut [Record<'_>]) -> Option<Range<usize>> {
     while end > 0 {
         match records[end - 1].kind {
             Kind::Blank | Kind::VerificationTime(_) | Kind::StackDepth(_) => end -= 1,
-            Kind::Footer { glued, .. } if glued.is_empty() => end -= 1,
+            Kind::Footer(_) => end -= 1,
             _ => break,
         }
     }
     let mut start = end;
-    if start > 0 {
-        if let Kind::Footer { glued, .. } = records[start - 1].kind {
-            if !glued.is_empty() {
-                start -= 1;
-            }
-        }
+    if start > 0 && matches!(records[start - 1].kind, Kind::Glued { .. }) {
+        start -= 1;
     }
     while start > 0 && matches!(records[start - 1].kind, Kind::Unknown) {
         start -= 1;
