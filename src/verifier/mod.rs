@@ -432,14 +432,19 @@ impl<'a> VerifierLog<'a> {
     }
 
     /// What is known just before the last time instruction `insn` is verified on
-    /// [`VerifierLog::path`] (for a refused program: the failing path). `None` when the
-    /// instruction is not on that path.
+    /// [`VerifierLog::path`] (for a refused program: the failing path). When the instruction
+    /// is not on that path, the last time it appears in the log, along the path that led
+    /// there. `None` when the log never shows it.
     pub fn state_before(&self, insn: u32) -> Option<KnownState<'a>> {
         let path = self.path();
-        let pos = path
-            .iter()
-            .rposition(|&i| matches!(self.records[i].kind, Kind::Insn(l) if l.insn == insn))?;
-        Some(self.replay(&path[..pos]))
+        let is_insn = |i: usize| matches!(self.records[i].kind, Kind::Insn(l) if l.insn == insn);
+        match path.iter().rposition(|&i| is_insn(i)) {
+            Some(pos) => Some(self.replay(&path[..pos])),
+            None => {
+                let last = (0..self.records.len()).rev().find(|&i| is_insn(i))?;
+                Some(self.state_before_record(last))
+            }
+        }
     }
 
     /// What is known just before record `record`, replaying the path that leads to it.
