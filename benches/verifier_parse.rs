@@ -67,7 +67,7 @@ fn report(text: &str) {
     let dt = t.elapsed();
     let rss1 = rss();
     let n = log.records().len();
-    let records = log.records().len() * std::mem::size_of::<Record<'_>>();
+    let records = std::mem::size_of_val(log.records());
     let insns = log
         .records()
         .iter()
