@@ -659,13 +659,12 @@ fn classify_ptr(name: &str) -> Option<PtrKind> {
         "mem" | "rdonly_mem" | "ringbuf_mem" | "alloc_mem" | "rdonly_buf" | "rdwr_buf" | "buf" => {
             PtrKind::Mem
         }
+        _ if base.starts_with("dynptr") => PtrKind::Other,
         _ if base.contains("ptr_") => PtrKind::Btf,
         "flow_keys" | "tp_buffer" | "func" | "map_ptr_or_null" | "dynptr" | "arena" => {
             PtrKind::Other
         }
-        _ if base.starts_with("dynptr_") || base.starts_with("percpu_") || base.contains("mem") => {
-            PtrKind::Other
-        }
+        _ if base.starts_with("percpu_") || base.contains("mem") => PtrKind::Other,
         _ => return None,
     })
 }
@@ -735,6 +734,55 @@ mod tests {
             PtrKind::Btf
         );
         assert!(matches!(Value::parse("what?"), Value::Unknown("what?")));
+        for (v, kind) in [
+            ("pkt(id=0,off=0,r=14,imm=0)", PtrKind::Packet),
+            ("pkt_end()", PtrKind::PacketEnd),
+            ("pkt_meta(id=0,off=0,r=0,imm=0)", PtrKind::PacketMeta),
+            ("sock(ref_obj_id=2)", PtrKind::Socket),
+            ("sock_or_null(id=2,ref_obj_id=2)", PtrKind::Socket),
+            ("mem(id=0,ref_obj_id=0,off=0,imm=0)", PtrKind::Mem),
+            ("rdonly_mem(id=3,sz=16)", PtrKind::Mem),
+            ("ringbuf_mem_or_null(id=1,ref_obj_id=1,sz=8)", PtrKind::Mem),
+            ("ptr_task_struct(off=0,imm=0)", PtrKind::Btf),
+            ("trusted_ptr_task_struct()", PtrKind::Btf),
+            ("rcu_ptr_or_null_cgroup(id=4)", PtrKind::Btf),
+            ("map_ptr(map=queue,ks=0,vs=4)", PtrKind::MapPtr),
+            ("map_key(map=h,ks=4,vs=8)", PtrKind::MapKey),
+            ("dynptr_ringbuf(ref_id=1)", PtrKind::Other),
+        ] {
+            assert_eq!(
+                Value::parse(v).as_pointer().map(|p| p.kind),
+                Some(kind),
+                "{v}"
+            );
+        }
+        let p = Value::parse("pkt(id=0,off=0,r=14,imm=0)");
+        assert_eq!(p.as_pointer().unwrap().range(), Some(14));
+        let p = Value::parse("ctx(off=8)");
+        assert_eq!(p.as_pointer().unwrap().off(), Some(8));
+        let p = Value::parse("map_value_or_null(id=1,off=0,ks=4,vs=8,imm=0)");
+        let p = p.as_pointer().unwrap();
+        assert_eq!(
+            (p.kind, p.off(), p.id()),
+            (PtrKind::MapValueOrNull, Some(0), Some(1))
+        );
+    }
+
+    #[test]
+    fn spilled_slots() {
+        let s = StackSlotState::parse("fp-8_w=42").unwrap();
+        assert!(s.written);
+        assert_eq!(s.contents, SlotContents::Spilled(Value::Const(42)));
+        let s = StackSlotState::parse("fp-16=P7").unwrap();
+        assert!(s.precise);
+        let s = StackSlotState::parse("fp-24=????mmmm").unwrap();
+        assert_eq!(s.contents, SlotContents::Types("????mmmm"));
+        let s = StackSlotState::parse("fp-32=scalar(umax=3,var_off=(0x0; 0x3))").unwrap();
+        let SlotContents::Spilled(Value::Scalar(sc)) = s.contents else {
+            panic!()
+        };
+        assert_eq!(sc.umax, Some(3));
+        assert!(StackSlotState::parse("fp0=1").is_none());
     }
 
     #[test]
