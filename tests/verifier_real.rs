@@ -673,3 +673,18 @@ fn without_line_info() {
         [0, 1, 3, 4, 5, 6, 7, 9, 10, 11, 12, 15, 16]
     );
 }
+
+#[test]
+fn buffer_tail_of_nuls_is_not_an_error() {
+    let mut text = fixture("queue_push_pop.level5");
+    text.push_str("\0\0\0\0");
+    let log = VerifierLog::parse(&text);
+    assert!(log.error().is_none());
+    assert_eq!(log.stats().mark_read, Some(0));
+    let mut text = fixture("queue_push_pop.level5");
+    text.pop();
+    text.push_str("\0\0");
+    let log = VerifierLog::parse(&text);
+    assert!(log.error().is_none());
+    assert_eq!(log.stats().mark_read, Some(0));
+}

@@ -227,6 +227,8 @@ pub fn classify(raw: &str) -> Kind<'_> {
         return Kind::Blank;
     };
     match first {
+        // The tail of a log buffer read past its terminating NUL.
+        b'\0' if line.bytes().all(|b| b == 0 || b.is_ascii_whitespace()) => Kind::Blank,
         b'0'..=b'9' => numbered(line),
         b';' => Kind::Source(source(line)),
         b' ' | b'\t' => indented(line),
@@ -568,6 +570,7 @@ mod tests {
     #[test]
     fn misc() {
         assert_eq!(classify("func#1 @9"), Kind::Func { func: 1, insn: 9 });
+        assert_eq!(classify("\0\0\0"), Kind::Blank);
         assert_eq!(classify("18: safe"), Kind::Safe { insn: 18 });
         assert_eq!(classify("stack depth 8+0"), Kind::StackDepth("8+0"));
         assert_eq!(

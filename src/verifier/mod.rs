@@ -159,7 +159,8 @@ impl Stats {
     /// Read a footer line (`processed 15 insns (limit 1000000) max_states_per_insn 0 ...`, or an
     /// older `processed 9 insns (limit 131072), stack depth 8`) into `self`.
     pub fn read_footer(&mut self, text: &str) {
-        let mut words = text.split([' ', ',']).filter(|w| !w.is_empty()).peekable();
+        let text = text.trim_end_matches(['\0', '\r', ' ']);
+        let mut words = text.split([' ', ',']).filter(|w| !w.is_empty());
         while let Some(w) = words.next() {
             let num = |n: Option<&str>| n.and_then(|n| n.trim_end_matches(')').parse().ok());
             match w {
