@@ -17,6 +17,7 @@ pub mod object;
 pub mod program;
 pub mod snapshot;
 pub mod text;
+pub mod verifier;
 
 #[cfg(target_os = "linux")]
 pub mod load;
