@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod conformance;
 pub mod demo;
 pub mod explain;
 pub mod helpers;
