@@ -181,6 +181,11 @@ pub trait MapValue: Copy + 'static {
     fn to_bytes(&self) -> Vec<u8>;
     /// The value from little-endian bytes (`None` when the length does not match).
     fn from_bytes(b: &[u8]) -> Option<Self>;
+    /// Call `f` with the value's bytes, without allocating where the type allows it (the
+    /// user-space map handles use this on their hot path).
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(&self.to_bytes())
+    }
 }
 
 macro_rules! int_value {
@@ -194,6 +199,9 @@ macro_rules! int_value {
             }
             fn from_bytes(b: &[u8]) -> Option<Self> {
                 Some(<$t>::from_le_bytes(b.try_into().ok()?))
+            }
+            fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+                f(&self.to_le_bytes())
             }
         }
     )*};
@@ -219,6 +227,9 @@ impl<const N: usize> MapValue for [u8; N] {
     }
     fn from_bytes(b: &[u8]) -> Option<Self> {
         b.try_into().ok()
+    }
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self)
     }
 }
 

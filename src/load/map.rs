@@ -348,9 +348,8 @@ macro_rules! keyless_map {
             /// map is full and `flags` is [`PushFlags::ANY`]; with [`PushFlags::EXIST`] the
             /// oldest value is dropped instead.
             pub fn push(&self, value: T, flags: PushFlags) -> Result<(), MapError> {
-                self.map()
-                    .sys()
-                    .update(None, &value.to_bytes(), flags.0)
+                value
+                    .with_bytes(|bytes| self.map().sys().update(None, bytes, flags.0))
                     .map_err(|e| MapError::queue_stack(e, flags.0))
             }
 
@@ -374,15 +373,24 @@ macro_rules! keyless_map {
 
             fn get(&self, delete: bool, flags: u64) -> Result<T, MapError> {
                 let fd = self.map().sys();
-                let mut buf = vec![0u8; fd.value_buf_size()];
-                let r = if delete {
-                    fd.lookup_and_delete(None, &mut buf, flags)
+                let size = fd.value_buf_size();
+                // Small values (all the integer types) need no allocation per call.
+                let mut small = [0u8; 64];
+                let mut large = Vec::new();
+                let buf: &mut [u8] = if size <= small.len() {
+                    &mut small[..size]
                 } else {
-                    fd.lookup(None, &mut buf, flags)
+                    large.resize(size, 0);
+                    &mut large
+                };
+                let r = if delete {
+                    fd.lookup_and_delete(None, buf, flags)
+                } else {
+                    fd.lookup(None, buf, flags)
                 };
                 r.map_err(|e| MapError::queue_stack(e, flags))?;
                 // The size was checked in try_from_map.
-                Ok(T::from_bytes(&buf).expect("value size checked at construction"))
+                Ok(T::from_bytes(buf).expect("value size checked at construction"))
             }
 
             /// Pop every value, in pop order, until the map is empty.
