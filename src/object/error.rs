@@ -55,7 +55,7 @@ pub enum ElfError {
         kind: LayoutError,
     },
     /// A map or function name the kernel refuses in BTF (writer).
-    #[error("`{name}` cannot be a BTF {what} name: the kernel accepts [A-Za-z_][A-Za-z0-9_]* only")]
+    #[error("`{name}` cannot be a BTF {what} name: the kernel accepts [A-Za-z_.][A-Za-z0-9_.]* only")]
     BadBtfName {
         /// map or function.
         what: &'static str,

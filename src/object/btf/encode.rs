@@ -215,11 +215,12 @@ pub(crate) fn map_fields(def: &MapDef) -> Vec<MapField<'_>> {
     f
 }
 
-/// Whether the kernel accepts `name` as a BTF identifier (`[A-Za-z_][A-Za-z0-9_]*`).
+/// Whether the kernel accepts `name` as a BTF identifier: `[A-Za-z_.][A-Za-z0-9_.]*` since
+/// Linux 6.5 (before, no `.` outside `VAR` names), which is also what `Object` accepts.
 pub(crate) fn valid_identifier(name: &str) -> bool {
     let mut c = name.chars();
-    matches!(c.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(c.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '.')
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
 /// The BTF of an object, in both forms: for the ELF and for the loader.
