@@ -13,8 +13,11 @@
 //!   carries an `R_BPF_64_32` relocation against the callee's symbol with `imm = -1` (libbpf
 //!   computes the target as `symbol / 8 + imm + 1`); a call between two functions of `.text`
 //!   is pc-relative with no relocation, as clang writes calls between static functions of one
-//!   section. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`) always gets an
-//!   `R_BPF_64_64` relocation, as libbpf expects;
+//!   section. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`, a callback) always gets
+//!   an `R_BPF_64_64` relocation against the `.text` section symbol with the function's byte
+//!   offset in the immediate, as clang writes it: libbpf accepts an address relocation only
+//!   against that symbol or a GLOBAL function ("bad map relo against 'f' in section '.text'"
+//!   otherwise);
 //! - labels of a program become LOCAL NOTYPE symbols at their instruction, so `llvm-objdump`
 //!   shows them and the reader gets them back (libbpf ignores symbols that are not functions);
 //! - `license`: the string and one NUL; `.maps`: zero-filled, one GLOBAL OBJECT symbol per map,
@@ -315,6 +318,20 @@ impl Object {
         let maps_sec = n_exec; // output section index of .maps (when there are maps)
         let mut locals = Vec::new();
         let mut globals = Vec::new();
+        // The `.text` section symbol: function addresses are relocated against it, with the
+        // byte offset in the immediate (libbpf takes an address relocation only against the
+        // section symbol of `.text` or a GLOBAL function, as clang writes them).
+        let text = layout.sections.iter().position(|s| s.is_text);
+        if let Some(t) = text {
+            locals.push(SymDef {
+                name: String::new(),
+                section: t,
+                value: 0,
+                size: 0,
+                info: elf::STB_LOCAL << 4 | elf::STT_SECTION,
+            });
+        }
+        let text_sym = 1u32;
         let mut piece_sym = vec![0u32; layout.pieces.len()];
         let mut local_of = Vec::new(); // (piece, index in locals)
         let mut global_of = Vec::new(); // (piece, index in globals)
@@ -439,8 +456,17 @@ impl Object {
                             }
                             Insn::LdImm64 { pseudo, imm, .. } => {
                                 *pseudo = Pseudo::Imm;
-                                *imm = 0;
-                                reloc(target, R_BPF_64_64);
+                                let k = by_name.get(r.symbol.as_str());
+                                match k.map(|&k| &layout.pieces[k]) {
+                                    Some(q) if layout.sections[q.section].is_text => {
+                                        *imm = q.offset as i64;
+                                        reloc(text_sym, R_BPF_64_64);
+                                    }
+                                    _ => {
+                                        *imm = 0;
+                                        reloc(target, R_BPF_64_64);
+                                    }
+                                }
                             }
                             _ => {}
                         }
@@ -474,10 +500,15 @@ impl Object {
                         let target = slots[i] as i64 + 1 + *imm;
                         if let Some(f) = p.functions.iter().find(|f| slots[f.insn] as i64 == target)
                         {
-                            let k = piece_at[&(piece.prog, f.insn)];
+                            let q = &layout.pieces[piece_at[&(piece.prog, f.insn)]];
                             *pseudo = Pseudo::Imm;
-                            *imm = 0;
-                            reloc(piece_sym[k], R_BPF_64_64);
+                            if layout.sections[q.section].is_text {
+                                *imm = q.offset as i64;
+                                reloc(text_sym, R_BPF_64_64);
+                            } else {
+                                *imm = 0;
+                                reloc(piece_sym[piece_at[&(piece.prog, f.insn)]], R_BPF_64_64);
+                            }
                         }
                     }
                     _ => {}
@@ -567,7 +598,7 @@ fn write_file(
     w.reserve_null_symbol_index();
     let mut sym_names = Vec::with_capacity(symbols.len());
     for s in symbols {
-        sym_names.push(w.add_string(s.name.as_bytes()));
+        sym_names.push((!s.name.is_empty()).then(|| w.add_string(s.name.as_bytes())));
         w.reserve_symbol_index(Some(index[s.section]));
     }
     // File ranges.
@@ -609,7 +640,7 @@ fn write_file(
     w.write_null_symbol();
     for (s, name) in symbols.iter().zip(&sym_names) {
         w.write_symbol(&Sym {
-            name: Some(*name),
+            name: *name,
             section: Some(index[s.section]),
             st_info: s.info,
             st_other: elf::STV_DEFAULT,

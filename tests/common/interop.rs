@@ -121,7 +121,8 @@ pub fn seed_object() -> Object {
     obj.add_program(p.finish().unwrap()).unwrap();
 
     // A program in another section with a bpf-to-bpf call: the callee pops the queue.
-    let mut p = ProgramBuilder::new("drain", Section::new("socket/drain"));
+    // (libbpf 1.1 knows `socket` only as an exact name, so not `socket/...`.)
+    let mut p = ProgramBuilder::new("drain", Section::XDP);
     let v = p.reserve::<u32>();
     let pop = p.function("pop_one");
     p.call_fn(pop);
@@ -261,4 +262,37 @@ pub mod sys {
         let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
         String::from_utf8_lossy(&b[..end]).into_owned()
     }
+}
+
+/// The functions of an `llvm-objdump -d` listing: (section, symbol, instruction bytes), in
+/// listing order. A label inside a function (a NOTYPE symbol) starts a new entry.
+pub fn objdump_functions(objdump_out: &str) -> Vec<(String, String, Vec<u8>)> {
+    let mut section = String::new();
+    let mut out: Vec<(String, String, Vec<u8>)> = Vec::new();
+    for line in objdump_out.lines() {
+        if let Some(rest) = line.strip_prefix("Disassembly of section ") {
+            section = rest.trim_end_matches(':').to_owned();
+            continue;
+        }
+        // "0000000000000058 <pop>:"
+        if let Some((addr, rest)) = line.split_once(" <") {
+            if addr.len() == 16 && addr.chars().all(|c| c.is_ascii_hexdigit()) && rest.ends_with(">:") {
+                out.push((section.clone(), rest.trim_end_matches(">:").to_owned(), Vec::new()));
+                continue;
+            }
+        }
+        let mut parts = line.split('\t');
+        let (Some(addr), Some(hex)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if !addr.trim_end().ends_with(':') || addr.trim().trim_end_matches(':').parse::<u64>().is_err() {
+            continue;
+        }
+        if let Some(f) = out.last_mut() {
+            for b in hex.split_whitespace() {
+                f.2.push(u8::from_str_radix(b, 16).expect("hex byte"));
+            }
+        }
+    }
+    out
 }
