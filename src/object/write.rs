@@ -335,7 +335,11 @@ impl Object {
         let mut piece_sym = vec![0u32; layout.pieces.len()];
         let mut local_of = Vec::new(); // (piece, index in locals)
         let mut global_of = Vec::new(); // (piece, index in globals)
-        for (k, piece) in layout.pieces.iter().enumerate() {
+        // In program order: the reader lists programs in the order of their symbols.
+        let mut by_program: Vec<usize> = (0..layout.pieces.len()).collect();
+        by_program.sort_by_key(|&k| layout.pieces[k].prog);
+        for k in by_program {
+            let piece = &layout.pieces[k];
             let p = &self.programs[piece.prog];
             let slots = p.slot_offsets();
             let start = slots[piece.insns.start];
