@@ -1184,8 +1184,8 @@ fn int_desc(name: &str, size: u32, signed: bool) -> TypeDesc {
         "__int128 unsigned",
     ];
     match NAMES.iter().find(|&&n| n == name) {
-        Some(&name) => TypeDesc::Int { name, size, signed },
-        None => TypeDesc::Bytes(size),
+        Some(&name) if matches!(size, 1 | 2 | 4 | 8 | 16) => TypeDesc::Int { name, size, signed },
+        _ => TypeDesc::Bytes(size),
     }
 }
 

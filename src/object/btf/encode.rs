@@ -99,16 +99,11 @@ impl BtfBuilder {
         self.count == 0
     }
 
-    /// An `INT` of `size` bytes using all its bits.
+    /// An `INT` of `size` bytes using all its bits (the kernel takes sizes 1, 2, 4, 8, 16).
     pub fn int(&mut self, name: &str, size: u32, signed: bool) -> u32 {
         let enc = if signed { INT_SIGNED } else { 0 };
-        self.add(
-            name,
-            Kind::Int,
-            0,
-            size,
-            &(enc << 24 | (size * 8) & 0xff).to_le_bytes(),
-        )
+        let bits = size.saturating_mul(8).min(128);
+        self.add(name, Kind::Int, 0, size, &(enc << 24 | bits).to_le_bytes())
     }
 
     /// An anonymous `PTR` to `target`.

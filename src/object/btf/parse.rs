@@ -362,10 +362,17 @@ impl Btf {
             }
             self.name(t.name_off)
                 .map_err(|e| BtfError::new(t.offset, e.kind))?;
-            // Follow the chain of types whose meaning depends on the next one.
+        }
+        // With every reference in range, follow the chains of types whose meaning depends on
+        // the next one.
+        for (i, t) in self.types.iter().enumerate() {
+            let from = i as u32 + 1;
             let mut id = from;
             for _ in 0..=MAX_DEPTH {
-                let t = &self.types[id as usize - 1];
+                let Some(t) = id.checked_sub(1).and_then(|i| self.types.get(i as usize)) else {
+                    id = 0;
+                    break;
+                };
                 let next = match (t.kind, &t.data) {
                     (Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag | Kind::Var, _) => t.size_or_type,
                     (Kind::Array, TypeData::Array { elem, .. }) => *elem,
