@@ -25,7 +25,11 @@ fn section(bytes: &[u8], name: &str) -> (usize, usize, usize) {
         .enumerate()
         .find(|(_, sh)| elf.shdr_strtab.get_at(sh.sh_name) == Some(name))
         .unwrap_or_else(|| panic!("no section {name}"));
-    (sh.sh_offset as usize, sh.sh_size as usize, elf.header.e_shoff as usize + i * 64)
+    (
+        sh.sh_offset as usize,
+        sh.sh_size as usize,
+        elf.header.e_shoff as usize + i * 64,
+    )
 }
 
 fn put_u16(b: &mut [u8], at: usize, v: u16) {
@@ -43,9 +47,16 @@ fn err_at(bytes: &[u8], section: &str) -> (u64, K) {
     let e = ElfObject::parse(bytes).expect_err("the damage must be found");
     let text = e.to_string();
     match e {
-        ElfError::At { section: s, offset, kind } => {
+        ElfError::At {
+            section: s,
+            offset,
+            kind,
+        } => {
             assert_eq!(s, section, "{text}");
-            assert!(text.starts_with(&format!("{section}, offset {offset:#x}: ")), "{text}");
+            assert!(
+                text.starts_with(&format!("{section}, offset {offset:#x}: ")),
+                "{text}"
+            );
             (offset, kind)
         }
         other => panic!("expected an error in {section}, got: {other}"),
@@ -57,10 +68,23 @@ fn not_elf_and_truncated_headers() {
     let b = seed();
     assert!(matches!(ElfObject::parse(&[]), Err(ElfError::NotElf)));
     assert!(matches!(ElfObject::parse(&b[..3]), Err(ElfError::NotElf)));
-    assert!(matches!(ElfObject::parse(b"MZ\x90\x00not an elf"), Err(ElfError::NotElf)));
+    assert!(matches!(
+        ElfObject::parse(b"MZ\x90\x00not an elf"),
+        Err(ElfError::NotElf)
+    ));
     let (off, kind) = err_at(&b[..40], "ELF header");
     assert_eq!(off, 0);
-    assert!(matches!(kind, K::Truncated { need: 64, have: 40, .. }), "{kind:?}");
+    assert!(
+        matches!(
+            kind,
+            K::Truncated {
+                need: 64,
+                have: 40,
+                ..
+            }
+        ),
+        "{kind:?}"
+    );
     // The section header table is at the end: cut it.
     let (off, kind) = err_at(&b[..b.len() - 10], "section headers");
     assert!(off > 0);
@@ -94,15 +118,39 @@ fn real_big_endian_and_foreign_objects_are_refused() {
     let dir = interop::unique(None, "foreign");
     std::fs::create_dir_all(&dir).unwrap();
     let c = dir.join("p.c");
-    std::fs::write(&c, "__attribute__((section(\"socket\"), used)) int p(void *c) { return 0; }\n").unwrap();
+    std::fs::write(
+        &c,
+        "__attribute__((section(\"socket\"), used)) int p(void *c) { return 0; }\n",
+    )
+    .unwrap();
     let o = |target: &str| {
         let out = dir.join(format!("{target}.o"));
-        interop::run_ok("clang-22", &["-O2", "-target", target, "-c", c.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        interop::run_ok(
+            "clang-22",
+            &[
+                "-O2",
+                "-target",
+                target,
+                "-c",
+                c.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
         std::fs::read(out).unwrap()
     };
-    assert!(matches!(ElfObject::parse(&o("bpfeb")), Err(ElfError::Endian(2))));
-    assert!(matches!(ElfObject::parse(&o("x86_64-linux-gnu")), Err(ElfError::Machine(62))));
-    assert!(matches!(ElfObject::parse(&o("i386-linux-gnu")), Err(ElfError::Class(1))));
+    assert!(matches!(
+        ElfObject::parse(&o("bpfeb")),
+        Err(ElfError::Endian(2))
+    ));
+    assert!(matches!(
+        ElfObject::parse(&o("x86_64-linux-gnu")),
+        Err(ElfError::Machine(62))
+    ));
+    assert!(matches!(
+        ElfObject::parse(&o("i386-linux-gnu")),
+        Err(ElfError::Class(1))
+    ));
     assert!(ElfObject::parse(&o("bpfel")).is_ok());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -113,7 +161,16 @@ fn section_out_of_bounds() {
     let (_, _, hdr) = section(&b, ".BTF");
     put_u64(&mut b, hdr + 0x18, 0xffff_0000); // sh_offset
     let (_, kind) = err_at(&b, ".BTF");
-    assert!(matches!(kind, K::OutOfBounds { start: 0xffff_0000, .. }), "{kind:?}");
+    assert!(
+        matches!(
+            kind,
+            K::OutOfBounds {
+                start: 0xffff_0000,
+                ..
+            }
+        ),
+        "{kind:?}"
+    );
     // A size that overflows the offset.
     let mut b = seed();
     let (_, _, hdr) = section(&b, "socket");
@@ -139,7 +196,10 @@ fn btf_with_out_of_range_or_looping_type_ids() {
     let (off, kind) = err_at(&b, ".BTF");
     let (btf_off, _, _) = section(&b, ".BTF");
     assert_eq!(off as usize, ptr - btf_off, "the offset is the bad type's");
-    assert!(matches!(kind, K::Btf(BtfErrorKind::TypeIdOutOfRange { id: 999, .. })), "{kind:?}");
+    assert!(
+        matches!(kind, K::Btf(BtfErrorKind::TypeIdOutOfRange { id: 999, .. })),
+        "{kind:?}"
+    );
     // An ARRAY whose element type is itself.
     let mut b = seed();
     let arr = btf_type(&b, Kind::Array);
@@ -152,18 +212,27 @@ fn btf_with_out_of_range_or_looping_type_ids() {
         .0;
     put_u32(&mut b, arr + 12, id);
     let (_, kind) = err_at(&b, ".BTF");
-    assert!(matches!(kind, K::Btf(BtfErrorKind::Loop(i)) if i == id), "{kind:?}");
+    assert!(
+        matches!(kind, K::Btf(BtfErrorKind::Loop(i)) if i == id),
+        "{kind:?}"
+    );
     // Bad magic, and a string offset past the string section.
     let mut b = seed();
     put_u16(&mut b, btf_off, 0x9feb);
     let (off, kind) = err_at(&b, ".BTF");
     assert_eq!(off, 0);
-    assert!(matches!(kind, K::Btf(BtfErrorKind::BadMagic(0x9feb))), "{kind:?}");
+    assert!(
+        matches!(kind, K::Btf(BtfErrorKind::BadMagic(0x9feb))),
+        "{kind:?}"
+    );
     let mut b = seed();
     let var = btf_type(&b, Kind::Var);
     put_u32(&mut b, var, 0x00ff_ffff);
     let (_, kind) = err_at(&b, ".BTF");
-    assert!(matches!(kind, K::Btf(BtfErrorKind::BadString(0x00ff_ffff))), "{kind:?}");
+    assert!(
+        matches!(kind, K::Btf(BtfErrorKind::BadString(0x00ff_ffff))),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -192,7 +261,10 @@ fn relocation_against_a_missing_symbol() {
     put_u32(&mut b, r + 12, 999); // symbol index (high half of r_info)
     let (off, kind) = err_at(&b, ".relsocket");
     assert_eq!(off, 16);
-    assert!(matches!(kind, K::MissingSymbol { index: 999, .. }), "{kind:?}");
+    assert!(
+        matches!(kind, K::MissingSymbol { index: 999, .. }),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -220,7 +292,17 @@ fn relocation_not_on_an_ld_imm64_or_a_call() {
     let r = reloc(&b, ".relsocket", 0);
     put_u32(&mut b, r + 8, 10);
     let (_, kind) = err_at(&b, "socket");
-    assert!(matches!(kind, K::RelocInsn { reloc: "R_BPF_64_32", opcode: 0x18, .. }), "{kind:?}");
+    assert!(
+        matches!(
+            kind,
+            K::RelocInsn {
+                reloc: "R_BPF_64_32",
+                opcode: 0x18,
+                ..
+            }
+        ),
+        "{kind:?}"
+    );
     // A relocation type that has no business in a program.
     let mut b = seed();
     let r = reloc(&b, ".relsocket", 0);
@@ -238,14 +320,26 @@ fn undecodable_instructions_jumps_out_and_calls_to_nowhere() {
     b[sock + 3 * 8] = 0xff;
     let (off, kind) = err_at(&b, "socket");
     assert_eq!(off, 24);
-    assert!(matches!(&kind, K::Insn(e) if e.reason == DecodeReason::UnknownOpcode(0xff)), "{kind:?}");
+    assert!(
+        matches!(&kind, K::Insn(e) if e.reason == DecodeReason::UnknownOpcode(0xff)),
+        "{kind:?}"
+    );
     // `if r0 != 0 goto +2` of push_pop (slot 12) sent out of its function.
     let mut b = seed();
     assert_eq!(b[sock + 12 * 8], 0x55);
     put_u16(&mut b, sock + 12 * 8 + 2, 100);
     let (off, kind) = err_at(&b, "socket");
     assert_eq!(off, 96);
-    assert!(matches!(kind, K::JumpOutOfFunction { target: 113, len: 17 }), "{kind:?}");
+    assert!(
+        matches!(
+            kind,
+            K::JumpOutOfFunction {
+                target: 113,
+                len: 17
+            }
+        ),
+        "{kind:?}"
+    );
     // The call to pop_one (R_BPF_64_32, imm -1) aimed one instruction further.
     let mut b = seed();
     let (xdp, _, _) = section(&b, "xdp");
@@ -253,7 +347,10 @@ fn undecodable_instructions_jumps_out_and_calls_to_nowhere() {
     put_u32(&mut b, xdp + 4, 0);
     let (off, kind) = err_at(&b, "xdp");
     assert_eq!(off, 0);
-    assert!(matches!(&kind, K::CallTarget { section, target: 8 } if section == ".text"), "{kind:?}");
+    assert!(
+        matches!(&kind, K::CallTarget { section, target: 8 } if section == ".text"),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -269,7 +366,10 @@ fn function_symbols_outside_their_section() {
     let mut b = b.clone();
     put_u64(&mut b, symtab + k * 24 + 16, 1 << 40); // st_size
     let (_, kind) = err_at(&b, "socket");
-    assert!(matches!(&kind, K::BadFunctionSymbol { name, .. } if name == "push_pop"), "{kind:?}");
+    assert!(
+        matches!(&kind, K::BadFunctionSymbol { name, .. } if name == "push_pop"),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -287,7 +387,17 @@ fn line_info_inside_an_ld_imm64() {
     put_u32(&mut b, rec1, 16);
     let (off, kind) = err_at(&b, "socket");
     assert_eq!(off, 16);
-    assert!(matches!(kind, K::ExtOffset { what: "line_info", insn_off: 16, .. }), "{kind:?}");
+    assert!(
+        matches!(
+            kind,
+            K::ExtOffset {
+                what: "line_info",
+                insn_off: 16,
+                ..
+            }
+        ),
+        "{kind:?}"
+    );
 }
 
 // ---- fuzz ----
@@ -302,12 +412,20 @@ fn corpus() -> Vec<Vec<u8>> {
     let f = p.function("callback");
     let s = p.reserve::<u8>();
     p.call_fn(f);
-    p.emit(bpfsmith::insn::Insn::LdImm64 { dst: R2, pseudo: bpfsmith::insn::Pseudo::Func, imm: 3 });
+    p.emit(bpfsmith::insn::Insn::LdImm64 {
+        dst: R2,
+        pseudo: bpfsmith::insn::Pseudo::Func,
+        imm: 3,
+    });
     p.mov(R0, 0).exit();
     p.bind(f).pop(&q, s).mov(R0, 0).exit();
     obj.add_program(p.finish().unwrap()).unwrap();
     v.push(obj.to_elf().unwrap());
-    if std::process::Command::new("clang-22").arg("--version").output().is_ok() {
+    if std::process::Command::new("clang-22")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
         let dir = interop::unique(None, "fuzz-corpus");
         std::fs::create_dir_all(&dir).unwrap();
         let c = dir.join("c.c");
@@ -325,7 +443,16 @@ char _license[] SEC("license") = "GPL";
         .unwrap();
         let o = dir.join("c.o");
         let ok = std::process::Command::new("clang-22")
-            .args(["-O2", "-g", "-target", "bpf", "-c", c.to_str().unwrap(), "-o", o.to_str().unwrap()])
+            .args([
+                "-O2",
+                "-g",
+                "-target",
+                "bpf",
+                "-c",
+                c.to_str().unwrap(),
+                "-o",
+                o.to_str().unwrap(),
+            ])
             .status()
             .is_ok_and(|s| s.success());
         if ok {
@@ -375,7 +502,10 @@ fn position(seed: usize, hot: &[(usize, usize)], len: usize) -> usize {
 
 fn hot_ranges(b: &[u8]) -> Vec<(usize, usize)> {
     let elf = Elf::parse(b).unwrap();
-    let mut v = vec![(0, 64), (elf.header.e_shoff as usize, elf.section_headers.len() * 64)];
+    let mut v = vec![
+        (0, 64),
+        (elf.header.e_shoff as usize, elf.section_headers.len() * 64),
+    ];
     for sh in &elf.section_headers {
         let name = elf.shdr_strtab.get_at(sh.sh_name).unwrap_or("");
         if sh.sh_size > 0 && !name.starts_with(".debug") {
@@ -413,7 +543,10 @@ fn mutate(base: &[u8], hot: &[(usize, usize)], muts: &[Mutation]) -> Vec<u8> {
 }
 
 fn fuzz_cases() -> u32 {
-    std::env::var("BPFSMITH_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000)
+    std::env::var("BPFSMITH_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
 }
 
 #[test]

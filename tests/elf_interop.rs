@@ -99,7 +99,7 @@ fn fields(body: &str) -> Vec<(String, String)> {
         let key = after[..k1].to_owned();
         let after = after[k1 + 1..].trim_start();
         let Some(after) = after.strip_prefix(':') else {
-            rest = &after[..];
+            rest = after;
             continue;
         };
         let after = after.trim_start();
@@ -142,7 +142,10 @@ fn bpftool_loads_the_seed_object_and_shows_its_maps() {
     // The maps the pinned programs use, as bpftool shows them.
     let mut map_ids = Vec::new();
     for n in &names {
-        let j = run_ok("bpftool", &["-j", "prog", "show", "pinned", s(&pins.0.join(n))]);
+        let j = run_ok(
+            "bpftool",
+            &["-j", "prog", "show", "pinned", s(&pins.0.join(n))],
+        );
         let p = &json_objects(&j)[0];
         let want = if n == "drain" { "xdp" } else { "socket_filter" };
         assert_eq!(get(p, "type"), want);
@@ -170,7 +173,14 @@ fn bpftool_loads_the_seed_object_and_shows_its_maps() {
     }
     seen.sort();
     let row = |n: &str, t: &str, k: &str, v: &str, m: &str, f: u32| {
-        (n.into(), t.into(), k.into(), v.into(), m.into(), f.to_string())
+        (
+            n.into(),
+            t.into(),
+            k.into(),
+            v.into(),
+            m.into(),
+            f.to_string(),
+        )
     };
     assert_eq!(
         seen,
@@ -261,11 +271,21 @@ fn readelf_prints_no_warning() {
             continue;
         }
         let o = run(tool, &["-a", "-W", s(&out)]);
-        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(o.status.success(), "{tool}: {all}");
-        assert!(!all.to_lowercase().contains("warning"), "{tool} warns:\n{all}");
+        assert!(
+            !all.to_lowercase().contains("warning"),
+            "{tool} warns:\n{all}"
+        );
         // binutils calls R_BPF_64_64 R_BPF_INSN_64.
-        assert!(all.contains("R_BPF_64_64") || all.contains("R_BPF_INSN_64"), "{all}");
+        assert!(
+            all.contains("R_BPF_64_64") || all.contains("R_BPF_INSN_64"),
+            "{all}"
+        );
     }
 }
 
@@ -403,23 +423,42 @@ fn clang_roundtrip(dir: &TempDir, name: &str, src: &str, cpu: &[&str]) -> ElfObj
                 let at = (slots[f.insn + i] - slots[f.insn]) * 8;
                 let n = insn.slots() * 8;
                 let linked = matches!(insn, Insn::Call(Callee::Local(_)))
-                    || matches!(insn, Insn::LdImm64 { pseudo: bpfsmith::insn::Pseudo::Func, .. });
-                if linked {
-                    assert_eq!(ours[at..at + 1], theirs[at..at + 1], "{}: opcode at {at}", f.name);
-                    let target = slots[f.insn + i] as i64 + 1 + insn.branch_offset().map_or_else(
-                        || match insn {
-                            Insn::LdImm64 { imm, .. } => *imm,
-                            _ => 0,
-                        },
-                        |o| o as i64,
+                    || matches!(
+                        insn,
+                        Insn::LdImm64 {
+                            pseudo: bpfsmith::insn::Pseudo::Func,
+                            ..
+                        }
                     );
+                if linked {
+                    assert_eq!(
+                        ours[at..at + 1],
+                        theirs[at..at + 1],
+                        "{}: opcode at {at}",
+                        f.name
+                    );
+                    let target = slots[f.insn + i] as i64
+                        + 1
+                        + insn.branch_offset().map_or_else(
+                            || match insn {
+                                Insn::LdImm64 { imm, .. } => *imm,
+                                _ => 0,
+                            },
+                            |o| o as i64,
+                        );
                     assert!(
                         p.functions.iter().any(|g| slots[g.insn] as i64 == target),
                         "{}: linked call at {at} targets slot {target}, not a function",
                         f.name
                     );
                 } else {
-                    assert_eq!(ours[at..at + n], theirs[at..at + n], "{}/{}: bytes at {at}", p.name, f.name);
+                    assert_eq!(
+                        ours[at..at + n],
+                        theirs[at..at + n],
+                        "{}/{}: bytes at {at}",
+                        p.name,
+                        f.name
+                    );
                 }
             }
         }
@@ -441,10 +480,23 @@ fn clang_queue_example_reads_back() {
         let q = &o.maps[0];
         assert_eq!(q.name, "queue");
         assert_eq!(
-            (q.def.map_type, q.def.key_size, q.def.value_size, q.def.max_entries, q.def.map_flags),
+            (
+                q.def.map_type,
+                q.def.key_size,
+                q.def.value_size,
+                q.def.max_entries,
+                q.def.map_flags
+            ),
             (MapType::Queue, 0, 4, 10, 0)
         );
-        assert_eq!(q.def.value_type, Some(TypeDesc::Int { name: "unsigned int", size: 4, signed: false }));
+        assert_eq!(
+            q.def.value_type,
+            Some(TypeDesc::Int {
+                name: "unsigned int",
+                size: 4,
+                signed: false
+            })
+        );
         assert_eq!(o.programs.len(), 1);
         let p = &o.programs[0];
         assert_eq!((p.name.as_str(), p.section.name()), ("push", "socket"));
@@ -456,7 +508,10 @@ fn clang_queue_example_reads_back() {
         let src = p.source(push).unwrap();
         assert!(src.file.ends_with("queue.c"), "{src}");
         let text = p.line_text(p.locs[push].unwrap().file, src.line).unwrap();
-        assert!(text.contains("bpf_map_push_elem(&queue, &v, BPF_ANY)"), "{text}");
+        assert!(
+            text.contains("bpf_map_push_elem(&queue, &v, BPF_ANY)"),
+            "{text}"
+        );
     }
 }
 
@@ -471,7 +526,12 @@ fn clang_subprograms_are_linked_into_each_caller() {
         let o = &e.object;
         let names: Vec<&str> = o.programs.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["one", "looped"]);
-        let funcs = |p: &Program| p.functions.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+        let funcs = |p: &Program| {
+            p.functions
+                .iter()
+                .map(|f| f.name.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(funcs(&o.programs[0]), ["one", "scale"]);
         assert_eq!(funcs(&o.programs[1]), ["looped", "scale", "step"]);
         // The BTF records follow the linking: one func_info per function, in slots.
@@ -479,9 +539,18 @@ fn clang_subprograms_are_linked_into_each_caller() {
         for (p, info) in o.programs.iter().zip(&btf.programs) {
             let slots = p.slot_offsets();
             let starts: Vec<u32> = p.functions.iter().map(|f| slots[f.insn] as u32).collect();
-            assert_eq!(info.func_info.iter().map(|f| f.insn_off).collect::<Vec<_>>(), starts);
+            assert_eq!(
+                info.func_info
+                    .iter()
+                    .map(|f| f.insn_off)
+                    .collect::<Vec<_>>(),
+                starts
+            );
             for &s in &starts {
-                assert!(info.line_info.iter().any(|l| l.insn_off == s), "no line_info at {s}");
+                assert!(
+                    info.line_info.iter().any(|l| l.insn_off == s),
+                    "no line_info at {s}"
+                );
             }
         }
         // Written back by us, the object loads with libbpf.
@@ -506,7 +575,16 @@ fn clang_several_maps_read_back() {
         let got: Vec<_> = o
             .maps
             .iter()
-            .map(|m| (m.name.as_str(), m.def.map_type, m.def.key_size, m.def.value_size, m.def.max_entries, m.def.map_flags))
+            .map(|m| {
+                (
+                    m.name.as_str(),
+                    m.def.map_type,
+                    m.def.key_size,
+                    m.def.value_size,
+                    m.def.max_entries,
+                    m.def.map_flags,
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -517,7 +595,14 @@ fn clang_several_maps_read_back() {
                 ("arr", MapType::Array, 4, 12, 2, 0),
             ]
         );
-        assert_eq!(o.maps[2].def.value_type, Some(TypeDesc::Int { name: "long long", size: 8, signed: true }));
+        assert_eq!(
+            o.maps[2].def.value_type,
+            Some(TypeDesc::Int {
+                name: "long long",
+                size: 8,
+                signed: true
+            })
+        );
         assert_eq!(o.maps[3].def.value_type, Some(TypeDesc::Bytes(12)));
         let p = &o.programs[0];
         assert_eq!(p.section.name(), "xdp");
@@ -528,15 +613,26 @@ fn clang_several_maps_read_back() {
         if cpu == ["-mcpu=v4"] {
             // The v4 encodings came through: a sign-extending move or load, a signed division.
             assert!(
-                p.insns.iter().any(|i| matches!(i, Insn::MovSx { .. } | Insn::Load { sign: true, .. })),
+                p.insns
+                    .iter()
+                    .any(|i| matches!(i, Insn::MovSx { .. } | Insn::Load { sign: true, .. })),
                 "{:?}",
                 p.insns
             );
-            assert!(p.insns.iter().any(|i| matches!(i, Insn::Alu { op: AluOp::SDiv, .. })));
+            assert!(p.insns.iter().any(|i| matches!(
+                i,
+                Insn::Alu {
+                    op: AluOp::SDiv,
+                    ..
+                }
+            )));
         }
         // The BTF, fixed up, loads with the maps' ids.
         let btf = e.btf.as_ref().unwrap();
         assert_eq!(btf.maps.len(), 4);
-        assert!(btf.maps.iter().all(|m| m.var_type_id != 0 && m.value_type_id != 0));
+        assert!(btf
+            .maps
+            .iter()
+            .all(|m| m.var_type_id != 0 && m.value_type_id != 0));
     }
 }

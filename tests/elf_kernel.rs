@@ -18,17 +18,26 @@ use interop::{have_kernel, have_tool, run_ok, seed_object, sys, unique};
 /// Create the object's maps, patch their fds into the programs and load every program that
 /// has a program type, with the BTF records. Returns each program's verifier log.
 fn load_all(obj: &Object, btf: &ObjectBtf) -> Vec<(String, String)> {
-    let btf_fd = sys::btf_load(&btf.btf).unwrap_or_else(|(e, log)| panic!("BTF_LOAD: errno {e}\n{log}"));
+    let btf_fd =
+        sys::btf_load(&btf.btf).unwrap_or_else(|(e, log)| panic!("BTF_LOAD: errno {e}\n{log}"));
     let mut fds: HashMap<&str, OwnedFd> = HashMap::new();
     for m in &obj.maps {
         let d = &m.def;
-        let fd = sys::map_create(d.map_type as u32, d.key_size, d.value_size, d.max_entries, d.map_flags)
-            .unwrap_or_else(|e| panic!("MAP_CREATE {}: errno {e}", m.name));
+        let fd = sys::map_create(
+            d.map_type as u32,
+            d.key_size,
+            d.value_size,
+            d.max_entries,
+            d.map_flags,
+        )
+        .unwrap_or_else(|e| panic!("MAP_CREATE {}: errno {e}", m.name));
         fds.insert(&m.name, fd);
     }
     let mut logs = Vec::new();
     for (p, info) in obj.programs.iter().zip(&btf.programs) {
-        let Some(kind) = p.section.kind() else { continue };
+        let Some(kind) = p.section.kind() else {
+            continue;
+        };
         let mut insns = p.insns.clone();
         for r in &p.relocs {
             assert_eq!(r.kind, RelocKind::Map);
@@ -39,8 +48,15 @@ fn load_all(obj: &Object, btf: &ObjectBtf) -> Vec<(String, String)> {
         }
         let bytes = bpfsmith::insn::encode(&insns);
         let (func, line) = records(info);
-        let (_fd, log) = sys::prog_load(kind.prog_type as u32, &bytes, &obj.license, Some(btf_fd.as_raw_fd()), &func, &line)
-            .unwrap_or_else(|(e, log)| panic!("PROG_LOAD {}: errno {e}\n{log}", p.name));
+        let (_fd, log) = sys::prog_load(
+            kind.prog_type as u32,
+            &bytes,
+            &obj.license,
+            Some(btf_fd.as_raw_fd()),
+            &func,
+            &line,
+        )
+        .unwrap_or_else(|(e, log)| panic!("PROG_LOAD {}: errno {e}\n{log}", p.name));
         logs.push((p.name.clone(), log));
     }
     logs
@@ -48,7 +64,10 @@ fn load_all(obj: &Object, btf: &ObjectBtf) -> Vec<(String, String)> {
 
 fn records(info: &ProgBtfInfo) -> (Vec<[u32; 2]>, Vec<[u32; 4]>) {
     (
-        info.func_info.iter().map(|f| [f.insn_off, f.type_id]).collect(),
+        info.func_info
+            .iter()
+            .map(|f| [f.insn_off, f.type_id])
+            .collect(),
         info.line_info
             .iter()
             .map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
@@ -67,7 +86,10 @@ fn our_btf_and_records_load_into_the_kernel() {
     assert_eq!(logs.len(), 3);
     // Level-2 logs print the Rust line above the instructions it emitted.
     let (_, log) = &logs[0];
-    assert!(log.contains("; p.push(&queue, value, PushFlags::ANY); @ interop.rs:"), "{log}");
+    assert!(
+        log.contains("; p.push(&queue, value, PushFlags::ANY); @ interop.rs:"),
+        "{log}"
+    );
     // The subprogram got its func_info and line_info: the kernel verified it as func#1.
     let (_, log) = &logs[2];
     assert!(log.contains("; p.pop(&queue, v); @ interop.rs:"), "{log}");
@@ -81,7 +103,11 @@ fn btf_read_back_from_our_elf_loads_too() {
     let obj = seed_object();
     let e = ElfObject::parse(&obj.to_elf().unwrap()).unwrap();
     let btf = e.btf.clone().unwrap();
-    assert_eq!(btf, obj.btf().unwrap(), "the records read from the ELF are the ones written");
+    assert_eq!(
+        btf,
+        obj.btf().unwrap(),
+        "the records read from the ELF are the ones written"
+    );
     load_all(&e.object, &btf);
 }
 
@@ -103,7 +129,10 @@ fn a_program_without_source_locations_loads_with_empty_line_records() {
     let btf = obj.btf().unwrap();
     let info = &btf.programs[0];
     assert_eq!(info.line_info.len(), 2);
-    assert!(info.line_info.iter().all(|l| l.file_name_off == 0 && l.line_off == 0 && l.line_col == 0));
+    assert!(info
+        .line_info
+        .iter()
+        .all(|l| l.file_name_off == 0 && l.line_off == 0 && l.line_col == 0));
     load_all(&obj, &btf);
 }
 
@@ -134,7 +163,19 @@ char _license[] SEC("license") = "GPL";
     )
     .unwrap();
     let o = dir.join("q.o");
-    run_ok("clang-22", &["-O2", "-g", "-target", "bpf", "-c", c.to_str().unwrap(), "-o", o.to_str().unwrap()]);
+    run_ok(
+        "clang-22",
+        &[
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-c",
+            c.to_str().unwrap(),
+            "-o",
+            o.to_str().unwrap(),
+        ],
+    );
     let e = ElfObject::read(&o).unwrap();
     // clang leaves DATASEC sizes at 0, which the kernel refuses; the reader fills them in.
     let raw = e.raw_btf.as_ref().unwrap();
@@ -142,6 +183,10 @@ char _license[] SEC("license") = "GPL";
     assert!(log.contains("size"), "{log}");
     let logs = load_all(&e.object, e.btf.as_ref().unwrap());
     assert_eq!(logs.len(), 2);
-    assert!(logs[1].1.contains("bpf_map_pop_elem(&queue, &v)"), "{}", logs[1].1);
+    assert!(
+        logs[1].1.contains("bpf_map_pop_elem(&queue, &v)"),
+        "{}",
+        logs[1].1
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -78,9 +78,17 @@ fn roundtrip(obj: &Object) -> ElfObject {
     let elf = obj.to_elf().unwrap();
     let back = ElfObject::parse(&elf).unwrap();
     assert_same(obj, &back.object);
-    assert_eq!(back.btf.as_ref(), Some(&obj.btf().unwrap()), "BTF and records");
+    assert_eq!(
+        back.btf.as_ref(),
+        Some(&obj.btf().unwrap()),
+        "BTF and records"
+    );
     // Writing what was read gives the same file.
-    assert_eq!(back.object.to_elf().unwrap(), elf, "write(read(write(x))) == write(x)");
+    assert_eq!(
+        back.object.to_elf().unwrap(),
+        elf,
+        "write(read(write(x))) == write(x)"
+    );
     back
 }
 
@@ -92,7 +100,9 @@ fn the_seed_object_reads_back() {
     let p = &back.object.programs[0];
     let i = p.relocs[0].insn;
     let loc = p.locs[i].unwrap();
-    assert!(p.files[loc.file.0 as usize].path.ends_with("tests/common/interop.rs"));
+    assert!(p.files[loc.file.0 as usize]
+        .path
+        .ends_with("tests/common/interop.rs"));
     assert_eq!(
         p.line_text(loc.file, loc.line).unwrap().trim(),
         "p.push(&queue, value, PushFlags::ANY);"
@@ -125,7 +135,9 @@ fn the_doc_example_of_the_program_module_reads_back() {
 const LINES: u32 = 40;
 
 fn gen_file(name: &str) -> SourceFile {
-    let text: String = (1..=LINES).map(|n| format!("  {name} line {n};\n")).collect();
+    let text: String = (1..=LINES)
+        .map(|n| format!("  {name} line {n};\n"))
+        .collect();
     SourceFile {
         path: format!("gen/{name}.s"),
         text: Some(Arc::from(text.trim_end_matches('\n'))),
@@ -137,7 +149,10 @@ fn reg() -> impl Strategy<Value = Reg> {
 }
 
 fn operand() -> impl Strategy<Value = Operand> {
-    prop_oneof![reg().prop_map(Operand::Reg), any::<i32>().prop_map(Operand::Imm)]
+    prop_oneof![
+        reg().prop_map(Operand::Reg),
+        any::<i32>().prop_map(Operand::Imm)
+    ]
 }
 
 fn size() -> impl Strategy<Value = Size> {
@@ -195,11 +210,14 @@ fn loc() -> impl Strategy<Value = Option<(u32, u32, u32)>> {
     ]
 }
 
+/// A generated instruction and its location (file, line, column).
+type Located = (Op, Option<(u32, u32, u32)>);
+
 #[derive(Clone, Debug)]
 struct ProgSpec {
     section: &'static str,
     /// Functions: ops with a location each (the last op of each function is forced to exit).
-    funcs: Vec<Vec<(Op, Option<(u32, u32, u32)>)>>,
+    funcs: Vec<Vec<Located>>,
     labels: Vec<usize>,
 }
 
@@ -209,23 +227,59 @@ fn prog_spec() -> impl Strategy<Value = ProgSpec> {
         prop::collection::vec(prop::collection::vec((op(), loc()), 1..12), 1..4),
         prop::collection::vec(any::<usize>(), 0..3),
     )
-        .prop_map(|(section, funcs, labels)| ProgSpec { section, funcs, labels })
+        .prop_map(|(section, funcs, labels)| ProgSpec {
+            section,
+            funcs,
+            labels,
+        })
 }
 
 fn map_spec() -> impl Strategy<Value = MapDef> {
     let value = prop_oneof![
-        Just(TypeDesc::Int { name: "unsigned int", size: 4, signed: false }),
-        Just(TypeDesc::Int { name: "long long", size: 8, signed: true }),
-        Just(TypeDesc::Int { name: "unsigned char", size: 1, signed: false }),
+        Just(TypeDesc::Int {
+            name: "unsigned int",
+            size: 4,
+            signed: false
+        }),
+        Just(TypeDesc::Int {
+            name: "long long",
+            size: 8,
+            signed: true
+        }),
+        Just(TypeDesc::Int {
+            name: "unsigned char",
+            size: 1,
+            signed: false
+        }),
         (1u32..64).prop_map(TypeDesc::Bytes),
     ];
     (0..4u8, value, 1u32..5000, any::<bool>()).prop_map(|(kind, value, max, flag)| {
         let size = value.size();
         let (map_type, key, map_flags) = match kind {
-            0 => (MapType::Queue, None, if flag { flags::NUMA_NODE } else { 0 }),
-            1 => (MapType::Stack, None, if flag { flags::RDONLY_PROG } else { 0 }),
-            2 => (MapType::Hash, Some(TypeDesc::Bytes(6)), if flag { flags::NO_PREALLOC } else { 0 }),
-            _ => (MapType::Array, Some(TypeDesc::Int { name: "unsigned int", size: 4, signed: false }), 0),
+            0 => (
+                MapType::Queue,
+                None,
+                if flag { flags::NUMA_NODE } else { 0 },
+            ),
+            1 => (
+                MapType::Stack,
+                None,
+                if flag { flags::RDONLY_PROG } else { 0 },
+            ),
+            2 => (
+                MapType::Hash,
+                Some(TypeDesc::Bytes(6)),
+                if flag { flags::NO_PREALLOC } else { 0 },
+            ),
+            _ => (
+                MapType::Array,
+                Some(TypeDesc::Int {
+                    name: "unsigned int",
+                    size: 4,
+                    signed: false,
+                }),
+                0,
+            ),
         };
         MapDef {
             map_type,
@@ -245,11 +299,14 @@ fn build(license: String, maps: Vec<MapDef>, progs: Vec<ProgSpec>) -> Object {
     let maps: Vec<Map> = maps
         .into_iter()
         .enumerate()
-        .map(|(i, def)| Map { name: format!("map_{i}"), def })
+        .map(|(i, def)| Map {
+            name: format!("map_{i}"),
+            def,
+        })
         .collect();
     let mut programs = Vec::new();
     for (pi, spec) in progs.into_iter().enumerate() {
-        let mut ops: Vec<(Op, Option<(u32, u32, u32)>)> = Vec::new();
+        let mut ops: Vec<Located> = Vec::new();
         let mut functions = Vec::new();
         let mut ranges = Vec::new();
         let n_funcs = spec.funcs.len();
@@ -264,7 +321,11 @@ fn build(license: String, maps: Vec<MapDef>, progs: Vec<ProgSpec>) -> Object {
                 f.splice(0..0, calls);
             }
             functions.push(Function {
-                name: if k == 0 { format!("prog_{pi}") } else { format!("prog_{pi}_f{k}") },
+                name: if k == 0 {
+                    format!("prog_{pi}")
+                } else {
+                    format!("prog_{pi}_f{k}")
+                },
                 insn: ops.len(),
             });
             ranges.push(ops.len()..ops.len() + f.len());
@@ -275,9 +336,24 @@ fn build(license: String, maps: Vec<MapDef>, progs: Vec<ProgSpec>) -> Object {
             .iter()
             .map(|(op, _)| match op {
                 Op::Plain(i) => *i,
-                Op::Jump(c, r, _) => Insn::Jump { width: Width::W64, cond: *c, dst: *r, src: Operand::Imm(0), off: 0 },
-                Op::LdMap(_, r) if !maps.is_empty() => Insn::LdImm64 { dst: *r, pseudo: Pseudo::Imm, imm: 0 },
-                Op::LdMap(_, r) => Insn::Alu { width: Width::W64, op: AluOp::Mov, dst: *r, src: Operand::Imm(0) },
+                Op::Jump(c, r, _) => Insn::Jump {
+                    width: Width::W64,
+                    cond: *c,
+                    dst: *r,
+                    src: Operand::Imm(0),
+                    off: 0,
+                },
+                Op::LdMap(_, r) if !maps.is_empty() => Insn::LdImm64 {
+                    dst: *r,
+                    pseudo: Pseudo::Imm,
+                    imm: 0,
+                },
+                Op::LdMap(_, r) => Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Mov,
+                    dst: *r,
+                    src: Operand::Imm(0),
+                },
                 Op::Call(_) if functions.len() > 1 => Insn::Call(Callee::Local(0)),
                 Op::Call(_) => Insn::Call(Callee::Helper(5)),
                 Op::Exit => Insn::Exit,
@@ -313,7 +389,13 @@ fn build(license: String, maps: Vec<MapDef>, progs: Vec<ProgSpec>) -> Object {
         }
         let locs = ops
             .iter()
-            .map(|(_, l)| l.map(|(file, line, column)| SourceLoc { file: FileId(file), line, column }))
+            .map(|(_, l)| {
+                l.map(|(file, line, column)| SourceLoc {
+                    file: FileId(file),
+                    line,
+                    column,
+                })
+            })
             .collect();
         let mut labels: Vec<(usize, String)> = spec
             .labels
@@ -334,7 +416,11 @@ fn build(license: String, maps: Vec<MapDef>, progs: Vec<ProgSpec>) -> Object {
             relocs,
         });
     }
-    Object { license, maps, programs }
+    Object {
+        license,
+        maps,
+        programs,
+    }
 }
 
 proptest! {

@@ -55,7 +55,9 @@ pub enum ElfError {
         kind: LayoutError,
     },
     /// A map or function name the kernel refuses in BTF (writer).
-    #[error("`{name}` cannot be a BTF {what} name: the kernel accepts [A-Za-z_.][A-Za-z0-9_.]* only")]
+    #[error(
+        "`{name}` cannot be a BTF {what} name: the kernel accepts [A-Za-z_.][A-Za-z0-9_.]* only"
+    )]
     BadBtfName {
         /// map or function.
         what: &'static str,
@@ -159,7 +161,9 @@ pub enum ElfErrorKind {
     #[error("relocation type {0} is not supported in a program section (only R_BPF_64_64 = 1 and R_BPF_64_32 = 10)")]
     RelocType(u32),
     /// A relocation on something that is not an `ld_imm64` (R_BPF_64_64) or a `call` (R_BPF_64_32).
-    #[error("{reloc} relocation against `{symbol}` sits on opcode {opcode:#04x}, not on {expected}")]
+    #[error(
+        "{reloc} relocation against `{symbol}` sits on opcode {opcode:#04x}, not on {expected}"
+    )]
     RelocInsn {
         /// The relocation type name.
         reloc: &'static str,
@@ -200,7 +204,9 @@ pub enum ElfErrorKind {
         len: usize,
     },
     /// A `.BTF.ext` record that does not point at an instruction start.
-    #[error("{what} record at byte {insn_off:#x} of `{section}` is not the start of an instruction")]
+    #[error(
+        "{what} record at byte {insn_off:#x} of `{section}` is not the start of an instruction"
+    )]
     ExtOffset {
         /// func_info or line_info.
         what: &'static str,

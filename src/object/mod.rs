@@ -1,6 +1,6 @@
 //! The object: programs, maps and a license, the unit that is written to ELF and loaded.
 //!
-//! [`Object::to_elf`] writes it as a relocatable eBPF ELF file ([`write`] describes the
+//! [`Object::to_elf`] writes it as a relocatable eBPF ELF file ([`mod@write`] describes the
 //! layout), [`Object::from_elf`] / [`ElfObject::parse`] read one back, ours or clang's
 //! ([`read`] describes what is read), and [`btf`] encodes and parses the BTF that goes with it.
 

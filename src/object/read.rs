@@ -21,7 +21,7 @@
 //!   (`values`, inner maps) is an error.
 //! - **Relocations**: `R_BPF_64_64` on an `ld_imm64` against a map symbol becomes a
 //!   [`RelocKind::Map`]. Against global data (`.rodata`, `.data`, `.bss`, `.kconfig`) or an
-//!   extern symbol it is an [`ElfErrorKind::Unsupported`] error: global data is not supported
+//!   extern symbol it is an [`ElfErrorKind::Unsupported`](super::ElfErrorKind::Unsupported) error: global data is not supported
 //!   yet. Relocations of non-program sections (`.rel.BTF`, debug info) are not read.
 //! - **Source locations** from `.BTF.ext` line_info: each record gives the file, line and
 //!   column of the instructions from its offset to the next record; [`Program::files`] get the
@@ -184,8 +184,8 @@ impl ElfObject {
                 },
             ));
         }
-        let header = Elf::parse_header(bytes)
-            .map_err(|e| at("ELF header", 0, K::Parse(e.to_string())))?;
+        let header =
+            Elf::parse_header(bytes).map_err(|e| at("ELF header", 0, K::Parse(e.to_string())))?;
         if header.e_machine != goblin::elf::header::EM_BPF {
             return Err(ElfError::Machine(header.e_machine));
         }
@@ -262,13 +262,7 @@ fn read_sections<'a>(
     let names: &[u8] = match hdrs.get(shstrndx as usize) {
         Some(h) if shstrndx != 0 => data_of(shstrndx as usize, h)?,
         Some(_) => &[],
-        None => {
-            return Err(at(
-                "ELF header",
-                0x3e,
-                K::BadSectionIndex(shstrndx),
-            ))
-        }
+        None => return Err(at("ELF header", 0x3e, K::BadSectionIndex(shstrndx))),
     };
     let mut out = Vec::with_capacity(hdrs.len());
     for (i, h) in hdrs.into_iter().enumerate() {
@@ -283,11 +277,7 @@ fn read_sections<'a>(
             ElfError::At { kind, .. } => at(&name, 0, kind),
             e => e,
         })?;
-        out.push(Sec {
-            name,
-            hdr: h,
-            data,
-        });
+        out.push(Sec { name, hdr: h, data });
     }
     Ok(out)
 }
@@ -366,19 +356,23 @@ impl<'a> Reader<'a> {
 
     fn is_exec(&self, i: usize) -> bool {
         self.sections.get(i).is_some_and(|s| {
-            s.hdr.sh_type == SHT_PROGBITS && s.hdr.sh_flags & SHF_EXECINSTR != 0 && !s.data.is_empty()
+            s.hdr.sh_type == SHT_PROGBITS
+                && s.hdr.sh_flags & SHF_EXECINSTR != 0
+                && !s.data.is_empty()
         })
     }
 
     fn read(self) -> Result<ElfObject, ElfError> {
-        let raw_btf = self.section_named(".BTF").map(|i| self.sections[i].data.to_vec());
+        let raw_btf = self
+            .section_named(".BTF")
+            .map(|i| self.sections[i].data.to_vec());
         let raw_btf_ext = self
             .section_named(".BTF.ext")
             .map(|i| self.sections[i].data.to_vec());
         let btf = match &raw_btf {
-            Some(b) => Some(
-                Btf::parse(b).map_err(|e| at(".BTF", e.offset as u64, K::Btf(e.kind)))?,
-            ),
+            Some(b) => {
+                Some(Btf::parse(b).map_err(|e| at(".BTF", e.offset as u64, K::Btf(e.kind)))?)
+            }
             None => None,
         };
         let ext = match (&raw_btf_ext, &btf) {
@@ -415,7 +409,9 @@ impl<'a> Reader<'a> {
         };
         Ok(ElfObject {
             object,
-            raw_btf: self.section_named(".BTF").map(|i| self.sections[i].data.to_vec()),
+            raw_btf: self
+                .section_named(".BTF")
+                .map(|i| self.sections[i].data.to_vec()),
             raw_btf_ext,
             btf,
         })
@@ -435,7 +431,11 @@ impl<'a> Reader<'a> {
         let mut syms: Vec<&Symbol> = self
             .symbols
             .iter()
-            .filter(|s| s.shndx as usize == mi && matches!(s.kind, STT_OBJECT | STT_NOTYPE) && !s.name.is_empty())
+            .filter(|s| {
+                s.shndx as usize == mi
+                    && matches!(s.kind, STT_OBJECT | STT_NOTYPE)
+                    && !s.name.is_empty()
+            })
             .collect();
         syms.sort_by_key(|s| s.value);
         let datasec = btf.find(Kind::Datasec, ".maps");
@@ -513,21 +513,29 @@ impl<'a> Reader<'a> {
                     },
                 )
             };
-            let ptr = btf.skip_modifiers(m.type_id).map_err(|e| bad(e.kind.to_string()))?;
+            let ptr = btf
+                .skip_modifiers(m.type_id)
+                .map_err(|e| bad(e.kind.to_string()))?;
             let pointee = match btf.get(ptr) {
                 Ok(t) if t.kind == Kind::Ptr => t.size_or_type,
                 _ => return Err(bad("not a pointer (__uint or __type)".into())),
             };
             let uint = || -> Result<u32, ElfError> {
-                let arr = btf.skip_modifiers(pointee).map_err(|e| bad(e.kind.to_string()))?;
+                let arr = btf
+                    .skip_modifiers(pointee)
+                    .map_err(|e| bad(e.kind.to_string()))?;
                 match btf.get(arr).map(|t| &t.data) {
                     Ok(TypeData::Array { nelems, .. }) => Ok(*nelems),
                     _ => Err(bad("not a pointer to an array (__uint)".into())),
                 }
             };
             let ty = || -> Result<(u32, TypeDesc), ElfError> {
-                let size = btf.resolve_size(pointee).map_err(|e| bad(e.kind.to_string()))?;
-                let base = btf.skip_modifiers(pointee).map_err(|e| bad(e.kind.to_string()))?;
+                let size = btf
+                    .resolve_size(pointee)
+                    .map_err(|e| bad(e.kind.to_string()))?;
+                let base = btf
+                    .skip_modifiers(pointee)
+                    .map_err(|e| bad(e.kind.to_string()))?;
                 let desc = match btf.get(base) {
                     Ok(t) => match (&t.data, btf.name(t.name_off)) {
                         (TypeData::Int { encoding, .. }, Ok(name)) => {
@@ -644,9 +652,8 @@ impl<'a> Reader<'a> {
             };
             for (sym, name, global, bytes) in list {
                 let data = &sec.data[bytes.start as usize..bytes.end as usize];
-                let insns = decode(data).map_err(|e| {
-                    at(&sec.name, bytes.start + e.slot as u64 * 8, K::Insn(e))
-                })?;
+                let insns = decode(data)
+                    .map_err(|e| at(&sec.name, bytes.start + e.slot as u64 * 8, K::Insn(e)))?;
                 let mut offs = Vec::with_capacity(insns.len() + 1);
                 let mut o = bytes.start;
                 for i in &insns {
@@ -763,55 +770,58 @@ impl<'a> Reader<'a> {
                     )
                 };
                 let shndx = sym.shndx as usize;
-                let t = match r_type {
-                    R_BPF_64_64 => {
-                        let Insn::LdImm64 { imm, .. } = insn else {
-                            return Err(wrong_insn("R_BPF_64_64", "an ld_imm64 (0x18)"));
-                        };
-                        if sym.shndx == SHN_UNDEF {
-                            return Err(unsupported("an extern symbol (ksym, kconfig)"));
-                        }
-                        if self.sections.get(shndx).is_some_and(|s| s.name == ".maps") {
-                            let name = if sym.kind == STT_SECTION {
-                                let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
-                                map_offsets
-                                    .iter()
-                                    .position(|&o| o == off)
-                                    .map(|m| maps[m].name.clone())
-                            } else {
-                                maps.iter().find(|m| m.name == sym.name).map(|m| m.name.clone())
+                let t =
+                    match r_type {
+                        R_BPF_64_64 => {
+                            let Insn::LdImm64 { imm, .. } = insn else {
+                                return Err(wrong_insn("R_BPF_64_64", "an ld_imm64 (0x18)"));
                             };
-                            Target::Map(name.ok_or_else(|| {
-                                at(tname, roff, K::MapNotInBtf(sym_name.clone()))
-                            })?)
-                        } else if self.is_exec(shndx) {
-                            let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
-                            Target::Func(shndx, off)
-                        } else if shndx >= SHN_LORESERVE as usize {
-                            return Err(unsupported("a special-section symbol"));
-                        } else {
-                            return Err(unsupported("global data"));
-                        }
-                    }
-                    R_BPF_64_32 => {
-                        let Insn::Call(callee) = insn else {
-                            return Err(wrong_insn("R_BPF_64_32", "a call (0x85)"));
-                        };
-                        match callee {
-                            Callee::Local(imm) if self.is_exec(shndx) => {
-                                let off = (sym.value as i64)
-                                    .wrapping_add((imm as i64 + 1).wrapping_mul(8));
-                                Target::Func(shndx, off as u64)
+                            if sym.shndx == SHN_UNDEF {
+                                return Err(unsupported("an extern symbol (ksym, kconfig)"));
                             }
-                            Callee::Local(_) if sym.shndx == SHN_UNDEF => {
-                                return Err(unsupported("an extern function"))
+                            if self.sections.get(shndx).is_some_and(|s| s.name == ".maps") {
+                                let name = if sym.kind == STT_SECTION {
+                                    let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
+                                    map_offsets
+                                        .iter()
+                                        .position(|&o| o == off)
+                                        .map(|m| maps[m].name.clone())
+                                } else {
+                                    maps.iter()
+                                        .find(|m| m.name == sym.name)
+                                        .map(|m| m.name.clone())
+                                };
+                                Target::Map(name.ok_or_else(|| {
+                                    at(tname, roff, K::MapNotInBtf(sym_name.clone()))
+                                })?)
+                            } else if self.is_exec(shndx) {
+                                let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
+                                Target::Func(shndx, off)
+                            } else if shndx >= SHN_LORESERVE as usize {
+                                return Err(unsupported("a special-section symbol"));
+                            } else {
+                                return Err(unsupported("global data"));
                             }
-                            Callee::Local(_) => return Err(unsupported("a call into data")),
-                            _ => return Err(unsupported("a call to an extern kfunc")),
                         }
-                    }
-                    other => return Err(at(&rs.name, here, K::RelocType(other))),
-                };
+                        R_BPF_64_32 => {
+                            let Insn::Call(callee) = insn else {
+                                return Err(wrong_insn("R_BPF_64_32", "a call (0x85)"));
+                            };
+                            match callee {
+                                Callee::Local(imm) if self.is_exec(shndx) => {
+                                    let off = (sym.value as i64)
+                                        .wrapping_add((imm as i64 + 1).wrapping_mul(8));
+                                    Target::Func(shndx, off as u64)
+                                }
+                                Callee::Local(_) if sym.shndx == SHN_UNDEF => {
+                                    return Err(unsupported("an extern function"))
+                                }
+                                Callee::Local(_) => return Err(unsupported("a call into data")),
+                                _ => return Err(unsupported("a call to an extern kfunc")),
+                            }
+                        }
+                        other => return Err(at(&rs.name, here, K::RelocType(other))),
+                    };
                 out.insert((p, i), t);
             }
         }
@@ -881,11 +891,7 @@ impl<'a> Reader<'a> {
                             let target = slot + 1 + off as i64;
                             let len = ((p.bytes.end - p.bytes.start) / 8) as usize;
                             if target < 0 || target >= len as i64 {
-                                return Err(at(
-                                    sec,
-                                    here,
-                                    K::JumpOutOfFunction { target, len },
-                                ));
+                                return Err(at(sec, here, K::JumpOutOfFunction { target, len }));
                             }
                         }
                     }
@@ -915,7 +921,14 @@ impl<'a> Reader<'a> {
         let mut roots: Vec<usize> = (0..pieces.len())
             .filter(|&k| pieces[k].global || !referenced[k])
             .collect();
-        roots.sort_by_key(|&k| (!pieces[k].global, pieces[k].sym, pieces[k].section, pieces[k].bytes.start));
+        roots.sort_by_key(|&k| {
+            (
+                !pieces[k].global,
+                pieces[k].sym,
+                pieces[k].section,
+                pieces[k].bytes.start,
+            )
+        });
         let mut programs = Vec::with_capacity(roots.len());
         let mut infos = Vec::with_capacity(roots.len());
         let lines = LineIndex::new(self, pieces, ext, btf)?;

@@ -335,7 +335,7 @@ impl Object {
         let mut piece_sym = vec![0u32; layout.pieces.len()];
         let mut local_of = Vec::new(); // (piece, index in locals)
         let mut global_of = Vec::new(); // (piece, index in globals)
-        // In program order: the reader lists programs in the order of their symbols.
+                                        // In program order: the reader lists programs in the order of their symbols.
         let mut by_program: Vec<usize> = (0..layout.pieces.len()).collect();
         by_program.sort_by_key(|&k| layout.pieces[k].prog);
         for k in by_program {
@@ -531,7 +531,13 @@ impl Object {
                 relocs: Vec::new(),
             });
         }
-        let mut license = self.license.split('\0').next().unwrap_or("").as_bytes().to_vec();
+        let mut license = self
+            .license
+            .split('\0')
+            .next()
+            .unwrap_or("")
+            .as_bytes()
+            .to_vec();
         license.push(0);
         out.push(OutSection {
             name: b"license".to_vec(),

@@ -26,7 +26,9 @@ pub fn have_tool(tool: &str) -> bool {
         if required("BPFSMITH_REQUIRE_INTEROP") {
             panic!("{tool} is required (BPFSMITH_REQUIRE_INTEROP=1) but cannot be run");
         }
-        eprintln!("SKIPPED: {tool} is not installed (set BPFSMITH_REQUIRE_INTEROP=1 to fail instead)");
+        eprintln!(
+            "SKIPPED: {tool} is not installed (set BPFSMITH_REQUIRE_INTEROP=1 to fail instead)"
+        );
     }
     ok
 }
@@ -40,17 +42,23 @@ pub fn have_kernel() -> bool {
         if required("BPFSMITH_REQUIRE_KERNEL") {
             panic!("root and /sys/fs/bpf are required (BPFSMITH_REQUIRE_KERNEL=1)");
         }
-        eprintln!("SKIPPED: not root or no /sys/fs/bpf (set BPFSMITH_REQUIRE_KERNEL=1 to fail instead)");
+        eprintln!(
+            "SKIPPED: not root or no /sys/fs/bpf (set BPFSMITH_REQUIRE_KERNEL=1 to fail instead)"
+        );
     }
     ok
 }
 
 /// Make sure bpffs is mounted at /sys/fs/bpf.
 pub fn mount_bpffs() {
-    let mounted = std::fs::read_to_string("/proc/mounts")
-        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf ")));
+    let mounted = std::fs::read_to_string("/proc/mounts").is_ok_and(|m| {
+        m.lines()
+            .any(|l| l.split(' ').nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf "))
+    });
     if !mounted {
-        let _ = Command::new("mount").args(["-t", "bpf", "bpf", "/sys/fs/bpf"]).status();
+        let _ = Command::new("mount")
+            .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+            .status();
     }
 }
 
@@ -95,7 +103,10 @@ pub fn seed_object() -> Object {
     let mut obj = Object::new("GPL");
     let queue = obj.map("queue", MapDef::queue::<u32>(10)).unwrap();
     let stack = obj
-        .map("stack", MapDef::stack::<u64>(8).with_flags(flags::NUMA_NODE))
+        .map(
+            "stack",
+            MapDef::stack::<u64>(8).with_flags(flags::NUMA_NODE),
+        )
         .unwrap();
 
     // push 1234 (BPF_ANY) then pop it back: 0 on success, 1 when empty.
@@ -152,7 +163,9 @@ pub fn objdump_bytes(objdump_out: &str, section: &str) -> Vec<u8> {
         let (Some(addr), Some(hex)) = (parts.next(), parts.next()) else {
             continue;
         };
-        if !addr.trim_end().ends_with(':') || addr.trim().trim_end_matches(':').parse::<u64>().is_err() {
+        if !addr.trim_end().ends_with(':')
+            || addr.trim().trim_end_matches(':').parse::<u64>().is_err()
+        {
             continue;
         }
         for b in hex.split_whitespace() {
@@ -229,8 +242,16 @@ pub mod sys {
     ) -> Result<(OwnedFd, String), (i32, String)> {
         let lic = format!("{license}\0");
         let mut log = vec![0u8; 1 << 20];
-        let fi: Vec<u8> = func_info.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
-        let li: Vec<u8> = line_info.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+        let fi: Vec<u8> = func_info
+            .iter()
+            .flatten()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let li: Vec<u8> = line_info
+            .iter()
+            .flatten()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         let mut a = [0u8; 160];
         put32(&mut a, 0, prog_type);
         put32(&mut a, 4, (insns.len() / 8) as u32);
@@ -276,8 +297,15 @@ pub fn objdump_functions(objdump_out: &str) -> Vec<(String, String, Vec<u8>)> {
         }
         // "0000000000000058 <pop>:"
         if let Some((addr, rest)) = line.split_once(" <") {
-            if addr.len() == 16 && addr.chars().all(|c| c.is_ascii_hexdigit()) && rest.ends_with(">:") {
-                out.push((section.clone(), rest.trim_end_matches(">:").to_owned(), Vec::new()));
+            if addr.len() == 16
+                && addr.chars().all(|c| c.is_ascii_hexdigit())
+                && rest.ends_with(">:")
+            {
+                out.push((
+                    section.clone(),
+                    rest.trim_end_matches(">:").to_owned(),
+                    Vec::new(),
+                ));
                 continue;
             }
         }
@@ -285,7 +313,9 @@ pub fn objdump_functions(objdump_out: &str) -> Vec<(String, String, Vec<u8>)> {
         let (Some(addr), Some(hex)) = (parts.next(), parts.next()) else {
             continue;
         };
-        if !addr.trim_end().ends_with(':') || addr.trim().trim_end_matches(':').parse::<u64>().is_err() {
+        if !addr.trim_end().ends_with(':')
+            || addr.trim().trim_end_matches(':').parse::<u64>().is_err()
+        {
             continue;
         }
         if let Some(f) = out.last_mut() {

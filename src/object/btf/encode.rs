@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{
-    FuncInfo, Kind, LineInfo, MapBtf, ObjectBtf, ProgBtfInfo, BTF_MAGIC, FUNC_GLOBAL,
-    FUNC_STATIC, INT_SIGNED, VAR_GLOBAL_ALLOCATED,
+    FuncInfo, Kind, LineInfo, MapBtf, ObjectBtf, ProgBtfInfo, BTF_MAGIC, FUNC_GLOBAL, FUNC_STATIC,
+    INT_SIGNED, VAR_GLOBAL_ALLOCATED,
 };
 use crate::maps::{MapDef, TypeDesc};
 use crate::object::write::Layout;
@@ -238,7 +238,12 @@ impl LineCache {
     fn line(&mut self, prog: &Program, file: FileId, line: u32) -> Option<String> {
         let f = prog.files.get(file.0 as usize)?;
         let lines = match &f.text {
-            Some(t) => return t.lines().nth(line.checked_sub(1)? as usize).map(str::to_owned),
+            Some(t) => {
+                return t
+                    .lines()
+                    .nth(line.checked_sub(1)? as usize)
+                    .map(str::to_owned)
+            }
             None => self
                 .files
                 .entry(f.path.clone())

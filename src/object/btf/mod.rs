@@ -30,7 +30,9 @@ mod parse;
 
 pub use encode::BtfBuilder;
 pub(crate) use encode::{encode_object, map_fields_len};
-pub use parse::{Btf, BtfExt, BtfType, ExtFunc, ExtLine, ExtSection, Member, Param, TypeData, VarSecinfo};
+pub use parse::{
+    Btf, BtfExt, BtfType, ExtFunc, ExtLine, ExtSection, Member, Param, TypeData, VarSecinfo,
+};
 
 /// The `.BTF` and `.BTF.ext` magic number.
 pub const BTF_MAGIC: u16 = 0xeb9f;

@@ -142,7 +142,7 @@ fn entries(
 ) -> Result<Vec<[u32; 3]>, BtfError> {
     let bytes = r.bytes(*at, n * size, what)?;
     *at += n * size;
-    Ok(bytes.chunks_exact(size).map(|c| words(c)).collect())
+    Ok(bytes.chunks_exact(size).map(words).collect())
 }
 
 /// The first `N` little-endian u32 words of `c` (missing words are 0).
@@ -195,10 +195,16 @@ impl Btf {
         let (ts, te) = sec(type_off, type_len, "type section outside the data")?;
         let (ss, se) = sec(str_off, str_len, "string section outside the data")?;
         if type_off % 4 != 0 {
-            return Err(BtfError::new(8, K::BadHeader("type section is not 4-byte aligned")));
+            return Err(BtfError::new(
+                8,
+                K::BadHeader("type section is not 4-byte aligned"),
+            ));
         }
         if ts < se && ss < te {
-            return Err(BtfError::new(8, K::BadHeader("type and string sections overlap")));
+            return Err(BtfError::new(
+                8,
+                K::BadHeader("type and string sections overlap"),
+            ));
         }
         let strings = &data[ss..se];
         if strings.first() != Some(&0) || strings.last() != Some(&0) {
@@ -219,9 +225,8 @@ impl Btf {
             let info = tr.u32(at + 4, "type header")?;
             let size_or_type = tr.u32(at + 8, "type header")?;
             let kind_num = ((info >> 24) & 0x1f) as u8;
-            let kind = Kind::from_u8(kind_num).ok_or_else(|| {
-                BtfError::new(ts + at, K::UnknownKind { id, kind: kind_num })
-            })?;
+            let kind = Kind::from_u8(kind_num)
+                .ok_or_else(|| BtfError::new(ts + at, K::UnknownKind { id, kind: kind_num }))?;
             let vlen = (info & 0xffff) as u16;
             let kflag = info >> 31 != 0;
             let offset = ts + at;
@@ -330,7 +335,14 @@ impl Btf {
             };
             if !matches!(
                 t.kind,
-                Kind::Int | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Datasec | Kind::Float | Kind::Fwd
+                Kind::Int
+                    | Kind::Struct
+                    | Kind::Union
+                    | Kind::Enum
+                    | Kind::Enum64
+                    | Kind::Datasec
+                    | Kind::Float
+                    | Kind::Fwd
             ) {
                 check(t.size_or_type)?;
             }
@@ -374,7 +386,15 @@ impl Btf {
                     break;
                 };
                 let next = match (t.kind, &t.data) {
-                    (Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag | Kind::Var, _) => t.size_or_type,
+                    (
+                        Kind::Typedef
+                        | Kind::Volatile
+                        | Kind::Const
+                        | Kind::Restrict
+                        | Kind::TypeTag
+                        | Kind::Var,
+                        _,
+                    ) => t.size_or_type,
                     (Kind::Array, TypeData::Array { elem, .. }) => *elem,
                     _ => 0,
                 };
@@ -417,7 +437,10 @@ impl Btf {
 
     /// All types, id 1 first.
     pub fn types(&self) -> impl Iterator<Item = (u32, &BtfType)> {
-        self.types.iter().enumerate().map(|(i, t)| (i as u32 + 1, t))
+        self.types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i as u32 + 1, t))
     }
 
     /// The raw string section.
@@ -470,13 +493,30 @@ impl Btf {
         let mut mult: u64 = 1;
         let mut cur = id;
         for _ in 0..=MAX_DEPTH {
-            let t = self.get(cur).map_err(|_| BtfError::new(0, K::NoSize(cur)))?;
+            let t = self
+                .get(cur)
+                .map_err(|_| BtfError::new(0, K::NoSize(cur)))?;
             let size = match (t.kind, &t.data) {
-                (Kind::Int | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Datasec | Kind::Float, _) => {
-                    t.size_or_type as u64
-                }
+                (
+                    Kind::Int
+                    | Kind::Struct
+                    | Kind::Union
+                    | Kind::Enum
+                    | Kind::Enum64
+                    | Kind::Datasec
+                    | Kind::Float,
+                    _,
+                ) => t.size_or_type as u64,
                 (Kind::Ptr, _) => 8,
-                (Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag | Kind::Var, _) => {
+                (
+                    Kind::Typedef
+                    | Kind::Volatile
+                    | Kind::Const
+                    | Kind::Restrict
+                    | Kind::TypeTag
+                    | Kind::Var,
+                    _,
+                ) => {
                     cur = t.size_or_type;
                     continue;
                 }
