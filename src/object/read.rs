@@ -399,7 +399,7 @@ impl<'a> Reader<'a> {
             maps,
             programs,
         };
-        let btf = match (raw_btf, &btf) {
+        let btf = match (&raw_btf, &btf) {
             (Some(raw), Some(parsed)) => Some(ObjectBtf {
                 btf: self.fixup_datasecs(raw.clone(), parsed),
                 programs: infos,
@@ -409,9 +409,7 @@ impl<'a> Reader<'a> {
         };
         Ok(ElfObject {
             object,
-            raw_btf: self
-                .section_named(".BTF")
-                .map(|i| self.sections[i].data.to_vec()),
+            raw_btf,
             raw_btf_ext,
             btf,
         })
@@ -423,7 +421,6 @@ impl<'a> Reader<'a> {
         let Some(mi) = self.section_named(".maps") else {
             return Ok(Default::default());
         };
-        let sec = &self.sections[mi];
         let Some(btf) = btf else {
             return Err(at(".maps", 0, K::MissingBtf));
         };
@@ -484,7 +481,6 @@ impl<'a> Reader<'a> {
             });
             offsets.push(s.value);
         }
-        let _ = sec;
         Ok((maps, ids, offsets))
     }
 
@@ -931,7 +927,7 @@ impl<'a> Reader<'a> {
         });
         let mut programs = Vec::with_capacity(roots.len());
         let mut infos = Vec::with_capacity(roots.len());
-        let lines = LineIndex::new(self, pieces, ext, btf)?;
+        let lines = LineIndex::new(self, ext, btf);
         for root in roots {
             // Reachable pieces.
             let mut seen = vec![false; pieces.len()];
@@ -1036,7 +1032,7 @@ impl<'a> Reader<'a> {
             let recs = lines.lines_in(p);
             let mut r = recs.iter().peekable();
             let mut cur: Option<SourceLoc> = None;
-            for (i, &off) in p.offs[..p.insns.len()].iter().enumerate() {
+            for &off in &p.offs[..p.insns.len()] {
                 while let Some(l) = r.next_if(|l| l.insn_off as u64 <= off) {
                     if l.insn_off as u64 != off {
                         return Err(at(
@@ -1057,7 +1053,6 @@ impl<'a> Reader<'a> {
                     });
                     cur = lines.loc(l, &mut files, &mut file_lines);
                 }
-                let _ = i;
                 locs.push(cur);
             }
             for f in lines.funcs_in(p) {
@@ -1210,15 +1205,9 @@ struct LineIndex<'a> {
 }
 
 impl<'a> LineIndex<'a> {
-    fn new(
-        r: &Reader<'_>,
-        pieces: &[Piece],
-        ext: Option<&BtfExt>,
-        btf: Option<&'a Btf>,
-    ) -> Result<LineIndex<'a>, ElfError> {
+    fn new(r: &Reader<'_>, ext: Option<&BtfExt>, btf: Option<&'a Btf>) -> LineIndex<'a> {
         let mut funcs = HashMap::new();
         let mut lines = HashMap::new();
-        let _ = pieces;
         if let Some(ext) = ext {
             for s in &ext.func_info {
                 if let Some(i) = r.section_named(&s.name) {
@@ -1235,7 +1224,7 @@ impl<'a> LineIndex<'a> {
                 }
             }
         }
-        Ok(LineIndex { funcs, lines, btf })
+        LineIndex { funcs, lines, btf }
     }
 
     fn lines_in(&self, p: &Piece) -> &[ExtLine] {

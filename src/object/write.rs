@@ -30,7 +30,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use ::object::elf;
-use ::object::write::elf::{FileHeader, Rel, SectionHeader, SectionIndex, Sym, Writer};
+use ::object::write::elf::{FileHeader, Rel, SectionHeader, Sym, Writer};
 use ::object::Endianness;
 
 use super::btf::{encode_object, map_fields_len, ObjectBtf};
@@ -253,6 +253,10 @@ fn branch_target(insn: &Insn) -> Option<i32> {
     }
 }
 
+/// Index of the `.text` section symbol, the first local (written when `.text` exists, which
+/// it does whenever a function is placed there).
+const TEXT_SYM: u32 = 1;
+
 /// A symbol to write.
 struct SymDef {
     name: String,
@@ -331,7 +335,6 @@ impl Object {
                 info: elf::STB_LOCAL << 4 | elf::STT_SECTION,
             });
         }
-        let text_sym = 1u32;
         let mut piece_sym = vec![0u32; layout.pieces.len()];
         let mut local_of = Vec::new(); // (piece, index in locals)
         let mut global_of = Vec::new(); // (piece, index in globals)
@@ -425,7 +428,6 @@ impl Object {
             let p = &self.programs[piece.prog];
             let slots = p.slot_offsets();
             let start = slots[piece.insns.start];
-            let here = &layout.sections[piece.section];
             let sec = &mut out[piece.section];
             debug_assert_eq!(sec.data.len() as u64, piece.offset);
             let mut relocs = p
@@ -444,83 +446,61 @@ impl Object {
                         r_addend: 0,
                     })
                 };
+                // What the instruction refers to: a map, or the function (piece) it calls
+                // or takes the address of, by name or by pc-relative offset.
                 let named = relocs.next_if(|r| r.insn == i);
-                match (named, &mut insn) {
-                    (Some(r), insn) if r.kind == RelocKind::Map => {
+                let callee_at = |off: i64| {
+                    let target = slots[i] as i64 + 1 + off;
+                    p.functions
+                        .iter()
+                        .find(|f| slots[f.insn] as i64 == target)
+                        .and_then(|f| piece_at.get(&(piece.prog, f.insn)).copied())
+                };
+                let callee = match (named, &insn) {
+                    (Some(r), _) if r.kind == RelocKind::Map => {
                         // Checked by the layout: an ld_imm64 against a map of the object.
                         reloc(map_sym(&r.symbol).unwrap_or(0), R_BPF_64_64);
-                        let _ = insn;
+                        None
                     }
-                    (Some(r), insn) => {
-                        let target = by_name.get(r.symbol.as_str()).map_or(0, |&k| piece_sym[k]);
-                        match insn {
-                            Insn::Call(Callee::Local(imm)) => {
-                                *imm = -1;
-                                reloc(target, R_BPF_64_32);
-                            }
-                            Insn::LdImm64 { pseudo, imm, .. } => {
-                                *pseudo = Pseudo::Imm;
-                                let k = by_name.get(r.symbol.as_str());
-                                match k.map(|&k| &layout.pieces[k]) {
-                                    Some(q) if layout.sections[q.section].is_text => {
-                                        *imm = q.offset as i64;
-                                        reloc(text_sym, R_BPF_64_64);
-                                    }
-                                    _ => {
-                                        *imm = 0;
-                                        reloc(target, R_BPF_64_64);
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    (None, Insn::Call(Callee::Local(imm))) => {
-                        let target = slots[i] as i64 + 1 + *imm as i64;
-                        let callee = p
-                            .functions
-                            .iter()
-                            .find(|f| slots[f.insn] as i64 == target)
-                            .and_then(|f| piece_at.get(&(piece.prog, f.insn)))
-                            .map(|&k| &layout.pieces[k]);
-                        if let Some(q) = callee {
-                            if q.section == piece.section && here.is_text {
-                                *imm = (q.offset / 8) as i32 - (r_offset / 8) as i32 - 1;
-                            } else {
-                                *imm = -1;
-                                let k = piece_at[&(piece.prog, q.insns.start)];
-                                reloc(piece_sym[k], R_BPF_64_32);
-                            }
-                        }
-                    }
+                    (Some(r), _) => by_name.get(r.symbol.as_str()).copied(),
+                    (None, Insn::Call(Callee::Local(imm))) => callee_at(*imm as i64),
                     (
                         None,
                         Insn::LdImm64 {
-                            pseudo: pseudo @ Pseudo::Func,
+                            pseudo: Pseudo::Func,
                             imm,
                             ..
                         },
-                    ) => {
-                        let target = slots[i] as i64 + 1 + *imm;
-                        if let Some(f) = p.functions.iter().find(|f| slots[f.insn] as i64 == target)
-                        {
-                            let q = &layout.pieces[piece_at[&(piece.prog, f.insn)]];
+                    ) => callee_at(*imm),
+                    _ => None,
+                };
+                if let Some(k) = callee {
+                    let q = &layout.pieces[k];
+                    match &mut insn {
+                        Insn::Call(Callee::Local(imm)) => {
+                            if named.is_none() && q.section == piece.section {
+                                *imm = (q.offset / 8) as i32 - (r_offset / 8) as i32 - 1;
+                            } else {
+                                *imm = -1;
+                                reloc(piece_sym[k], R_BPF_64_32);
+                            }
+                        }
+                        Insn::LdImm64 { pseudo, imm, .. } => {
                             *pseudo = Pseudo::Imm;
                             if layout.sections[q.section].is_text {
                                 *imm = q.offset as i64;
-                                reloc(text_sym, R_BPF_64_64);
+                                reloc(TEXT_SYM, R_BPF_64_64);
                             } else {
                                 *imm = 0;
-                                reloc(piece_sym[piece_at[&(piece.prog, f.insn)]], R_BPF_64_64);
+                                reloc(piece_sym[k], R_BPF_64_64);
                             }
                         }
+                        _ => {}
                     }
-                    _ => {}
                 }
                 insn.encode_into(&mut sec.data);
             }
         }
-        let exec_out = out.len();
         if !self.maps.is_empty() {
             out.push(OutSection {
                 name: b".maps".to_vec(),
@@ -565,7 +545,6 @@ impl Object {
                 relocs: Vec::new(),
             });
         }
-        let _ = exec_out;
         let rel_names: Vec<Vec<u8>> = out
             .iter()
             .map(|s| [b".rel".as_slice(), &s.name].concat())
@@ -587,7 +566,6 @@ fn write_file(
     w.reserve_file_header();
     // Section indices: each section, followed by its relocations.
     let mut index = Vec::with_capacity(out.len());
-    let mut rel_index = Vec::with_capacity(out.len());
     let mut names = Vec::with_capacity(out.len());
     let mut rel_name_ids = Vec::with_capacity(out.len());
     for (s, rel_name) in out.iter().zip(rel_names) {
@@ -595,10 +573,9 @@ fn write_file(
         index.push(w.reserve_section_index());
         if s.relocs.is_empty() {
             rel_name_ids.push(None);
-            rel_index.push(SectionIndex(0));
         } else {
             rel_name_ids.push(Some(w.add_section_name(rel_name)));
-            rel_index.push(w.reserve_section_index());
+            w.reserve_section_index();
         }
     }
     let symtab = w.reserve_symtab_section_index();
@@ -689,6 +666,5 @@ fn write_file(
     w.write_symtab_section_header(n_locals);
     w.write_strtab_section_header();
     w.write_shstrtab_section_header();
-    debug_assert_eq!(rel_index.len(), out.len());
     Ok(buf)
 }
