@@ -636,3 +636,36 @@ fn clang_several_maps_read_back() {
             .all(|m| m.var_type_id != 0 && m.value_type_id != 0));
     }
 }
+
+#[test]
+fn clang_global_data_is_reported_as_not_supported_yet() {
+    if !have_tool("clang-22") {
+        return;
+    }
+    let dir = TempDir::new("clang-data");
+    let c = dir.path("data.c");
+    std::fs::write(
+        &c,
+        format!("{HEADER}\nint counter;\nSEC(\"socket\") int count(void *ctx) {{ return ++counter; }}\n"),
+    )
+    .unwrap();
+    let o = dir.path("data.o");
+    run_ok(
+        "clang-22",
+        &["-O2", "-g", "-target", "bpf", "-c", s(&c), "-o", s(&o)],
+    );
+    let err = ElfObject::read(&o).unwrap_err();
+    let text = err.to_string();
+    match err {
+        bpfsmith::object::ElfError::At { section, kind, .. } => {
+            assert_eq!(section, "socket", "{text}");
+            assert!(
+                matches!(&kind, bpfsmith::object::ElfErrorKind::Unsupported { symbol, section, what: "global data" }
+                    if symbol == "counter" && section == ".bss"),
+                "{text}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    assert!(text.contains("not supported yet"), "{text}");
+}

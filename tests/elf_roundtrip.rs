@@ -223,7 +223,14 @@ struct ProgSpec {
 
 fn prog_spec() -> impl Strategy<Value = ProgSpec> {
     (
-        prop::sample::select(vec!["socket", "xdp", "tc", "kprobe/do_sys_open", "socket"]),
+        prop::sample::select(vec![
+            "socket",
+            "xdp",
+            "tc",
+            "kprobe/do_sys_open",
+            "socket",
+            ".text",
+        ]),
         prop::collection::vec(prop::collection::vec((op(), loc()), 1..12), 1..4),
         prop::collection::vec(any::<usize>(), 0..3),
     )
@@ -295,7 +302,11 @@ fn map_spec() -> impl Strategy<Value = MapDef> {
 
 /// Build the object: programs from specs, jumps resolved inside their function, calls to
 /// function starts, map loads with their relocations.
-fn build(license: String, maps: Vec<MapDef>, progs: Vec<ProgSpec>) -> Object {
+///
+/// Programs of `.text` (functions of their own, with no GLOBAL symbol) read back after the
+/// programs of other sections, so they are generated last.
+fn build(license: String, maps: Vec<MapDef>, mut progs: Vec<ProgSpec>) -> Object {
+    progs.sort_by_key(|p| p.section == ".text");
     let maps: Vec<Map> = maps
         .into_iter()
         .enumerate()
