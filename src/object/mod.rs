@@ -1,4 +1,16 @@
 //! The object: programs, maps and a license, the unit that is written to ELF and loaded.
+//!
+//! [`Object::to_elf`] writes it as a relocatable eBPF ELF file ([`mod@write`] describes the
+//! layout), [`Object::from_elf`] / [`ElfObject::parse`] read one back, ours or clang's
+//! ([`read`] describes what is read), and [`btf`] encodes and parses the BTF that goes with it.
+
+pub mod btf;
+mod error;
+pub mod read;
+pub mod write;
+
+pub use error::{ElfError, ElfErrorKind, LayoutError};
+pub use read::ElfObject;
 
 use crate::maps::{MapDef, MapDefError};
 use crate::program::{MapRef, Program, RelocKind};

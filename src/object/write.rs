@@ -1,0 +1,670 @@
+//! The ELF writer: an [`Object`] as a relocatable ELF64 eBPF object that libbpf, bpftool, aya
+//! and cilium/ebpf load.
+//!
+//! Layout (what loaders rely on, see DESIGN.md):
+//! - one executable `PROGBITS` section per program section name; programs that share a name
+//!   are placed one after another, each with a GLOBAL FUNC symbol (value = byte offset,
+//!   size = bytes);
+//! - bpf-to-bpf callees (`Program::functions[1..]`) and programs of [`Section::TEXT`] go to
+//!   `.text`, each with a LOCAL FUNC symbol and a static `FUNC` in BTF. They cannot stay in
+//!   the program's section: libbpf refuses a static function outside `.text` ("program 'f'
+//!   is static and not supported"), treats a global one as a program of its own, and resolves
+//!   every subprogram call into `.text` only. So a call from a program section to its callee
+//!   carries an `R_BPF_64_32` relocation against the callee's symbol with `imm = -1` (libbpf
+//!   computes the target as `symbol / 8 + imm + 1`); a call between two functions of `.text`
+//!   is pc-relative with no relocation, as clang writes calls between static functions of one
+//!   section. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`, a callback) always gets
+//!   an `R_BPF_64_64` relocation against the `.text` section symbol with the function's byte
+//!   offset in the immediate, as clang writes it: libbpf accepts an address relocation only
+//!   against that symbol or a GLOBAL function ("bad map relo against 'f' in section '.text'"
+//!   otherwise);
+//! - labels of a program become LOCAL NOTYPE symbols at their instruction, so `llvm-objdump`
+//!   shows them and the reader gets them back (libbpf ignores symbols that are not functions);
+//! - `license`: the string and one NUL; `.maps`: zero-filled, one GLOBAL OBJECT symbol per map,
+//!   8 bytes per member of its BTF struct; `.rel<section>`: `R_BPF_64_64` against the map's
+//!   symbol on each map `ld_imm64`;
+//! - `.BTF` and `.BTF.ext` from [`super::btf`].
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+use ::object::elf;
+use ::object::write::elf::{FileHeader, Rel, SectionHeader, Sym, Writer};
+use ::object::Endianness;
+
+use super::btf::{encode_object, map_fields_len, ObjectBtf};
+use super::error::{ElfError, LayoutError};
+use super::Object;
+use crate::insn::{Callee, Insn, Pseudo};
+use crate::program::{RelocKind, Section};
+
+/// `R_BPF_64_64`: the 64-bit immediate of an `ld_imm64` (maps, function addresses).
+pub const R_BPF_64_64: u32 = 1;
+/// `R_BPF_64_32`: the 32-bit immediate of a `call` (bpf-to-bpf calls across sections).
+pub const R_BPF_64_32: u32 = 10;
+
+/// A function of a program placed in an ELF section.
+#[derive(Clone, Debug)]
+pub(crate) struct Piece {
+    /// Index of the program in `Object::programs`.
+    pub prog: usize,
+    /// Index of the function in `Program::functions`.
+    pub func: usize,
+    /// The function's instructions.
+    pub insns: Range<usize>,
+    /// Index of the section in `Layout::sections`.
+    pub section: usize,
+    /// Byte offset in the section.
+    pub offset: u64,
+}
+
+/// An executable section of the layout.
+#[derive(Clone, Debug)]
+pub(crate) struct SectionLayout {
+    /// The section name.
+    pub name: String,
+    /// Whether this is `.text` (subprograms).
+    pub is_text: bool,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Where every function and map of an object goes in the ELF file.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    /// Executable sections, program sections in order of first use, then `.text`.
+    pub sections: Vec<SectionLayout>,
+    /// Functions, grouped by section, in section order.
+    pub pieces: Vec<Piece>,
+    /// Offset of each map in `.maps`.
+    pub map_offsets: Vec<u64>,
+    /// Size of `.maps`.
+    pub maps_size: u64,
+}
+
+impl Layout {
+    /// Lay out `obj`, checking that every function can be moved on its own: jumps stay inside
+    /// their function, calls target a function start, relocations sit on the right
+    /// instructions and name something the object defines.
+    pub(crate) fn new(obj: &Object) -> Result<Layout, ElfError> {
+        let mut sections: Vec<SectionLayout> = Vec::new();
+        let mut placed: Vec<(usize, Piece)> = Vec::new(); // (section, piece) in program order
+        let mut text_pieces = Vec::new();
+        for (pi, p) in obj.programs.iter().enumerate() {
+            let err = |insn, kind| ElfError::Layout {
+                program: p.name.clone(),
+                insn,
+                kind,
+            };
+            let name = p.section.name();
+            if name.is_empty() || name.contains('\0') {
+                return Err(ElfError::BadSectionName(name.to_owned()));
+            }
+            let f = &p.functions;
+            let ordered = f.first().is_some_and(|f| f.insn == 0)
+                && f.windows(2).all(|w| w[0].insn < w[1].insn)
+                && f.last().is_some_and(|l| l.insn < p.insns.len());
+            if !ordered {
+                return Err(err(0, LayoutError::Functions));
+            }
+            let slots = p.slot_offsets();
+            let starts: Vec<usize> = f.iter().map(|f| slots[f.insn]).collect();
+            for (k, func) in f.iter().enumerate() {
+                let end = f.get(k + 1).map_or(p.insns.len(), |n| n.insn);
+                let piece = Piece {
+                    prog: pi,
+                    func: k,
+                    insns: func.insn..end,
+                    section: 0,
+                    offset: 0,
+                };
+                let (s0, s1) = (slots[func.insn], slots[end]);
+                for i in piece.insns.clone() {
+                    let insn = &p.insns[i];
+                    let Some(off) = branch_target(insn) else {
+                        continue;
+                    };
+                    let target = slots[i] as i64 + 1 + off as i64;
+                    let is_call = matches!(
+                        insn,
+                        Insn::Call(Callee::Local(_))
+                            | Insn::LdImm64 {
+                                pseudo: Pseudo::Func,
+                                ..
+                            }
+                    );
+                    if is_call {
+                        if p.relocs.iter().any(|r| r.insn == i) {
+                            continue; // the relocation names the target
+                        }
+                        if !starts.iter().any(|&s| s as i64 == target) {
+                            return Err(err(i, LayoutError::CallTarget { target }));
+                        }
+                    } else if target < s0 as i64 || target >= s1 as i64 {
+                        return Err(err(
+                            i,
+                            LayoutError::JumpAcrossFunctions {
+                                target,
+                                start: s0,
+                                end: s1,
+                            },
+                        ));
+                    }
+                }
+                if k == 0 && p.section != Section::TEXT {
+                    let s = match sections.iter().position(|s| s.name == name) {
+                        Some(s) => s,
+                        None => {
+                            sections.push(SectionLayout {
+                                name: name.to_owned(),
+                                is_text: false,
+                                size: 0,
+                            });
+                            sections.len() - 1
+                        }
+                    };
+                    placed.push((s, piece));
+                } else {
+                    text_pieces.push(piece);
+                }
+            }
+            for r in &p.relocs {
+                let insn = p
+                    .insns
+                    .get(r.insn)
+                    .ok_or_else(|| err(r.insn, LayoutError::RelocPastEnd(r.symbol.clone())))?;
+                let (kind, ok, expected, defined) = match r.kind {
+                    RelocKind::Map => (
+                        "map",
+                        matches!(insn, Insn::LdImm64 { .. }),
+                        "an ld_imm64",
+                        obj.maps.iter().any(|m| m.name == r.symbol),
+                    ),
+                    RelocKind::Function => (
+                        "function",
+                        matches!(insn, Insn::LdImm64 { .. } | Insn::Call(Callee::Local(_))),
+                        "a local call or an ld_imm64",
+                        obj.programs
+                            .iter()
+                            .any(|q| q.functions.iter().any(|f| f.name == r.symbol)),
+                    ),
+                };
+                if !ok {
+                    return Err(err(
+                        r.insn,
+                        LayoutError::RelocInsn {
+                            kind,
+                            symbol: r.symbol.clone(),
+                            expected,
+                        },
+                    ));
+                }
+                if !defined {
+                    return Err(err(r.insn, LayoutError::UnknownSymbol(r.symbol.clone())));
+                }
+            }
+        }
+        if !text_pieces.is_empty() {
+            sections.push(SectionLayout {
+                name: ".text".to_owned(),
+                is_text: true,
+                size: 0,
+            });
+            let t = sections.len() - 1;
+            placed.extend(text_pieces.into_iter().map(|p| (t, p)));
+        }
+        // Group by section, keeping program order inside each section.
+        placed.sort_by_key(|(s, _)| *s);
+        let mut pieces = Vec::with_capacity(placed.len());
+        for (s, mut piece) in placed {
+            let p = &obj.programs[piece.prog];
+            let slots: usize = p.insns[piece.insns.clone()].iter().map(Insn::slots).sum();
+            piece.section = s;
+            piece.offset = sections[s].size;
+            sections[s].size += slots as u64 * 8;
+            pieces.push(piece);
+        }
+        let mut map_offsets = Vec::with_capacity(obj.maps.len());
+        let mut maps_size = 0;
+        for m in &obj.maps {
+            map_offsets.push(maps_size);
+            maps_size += map_fields_len(&m.def) as u64 * 8;
+        }
+        Ok(Layout {
+            sections,
+            pieces,
+            map_offsets,
+            maps_size,
+        })
+    }
+}
+
+/// The slot offset an instruction refers to: a jump's target or a local call's / function
+/// address's callee, relative to the next instruction.
+fn branch_target(insn: &Insn) -> Option<i32> {
+    match *insn {
+        Insn::LdImm64 {
+            pseudo: Pseudo::Func,
+            imm,
+            ..
+        } => Some(imm as i32),
+        _ => insn.branch_offset(),
+    }
+}
+
+/// Index of the `.text` section symbol, the first local (written when `.text` exists, which
+/// it does whenever a function is placed there).
+const TEXT_SYM: u32 = 1;
+
+/// A symbol to write.
+struct SymDef {
+    name: String,
+    /// Index into the output sections.
+    section: usize,
+    value: u64,
+    size: u64,
+    info: u8,
+}
+
+/// A section to write.
+struct OutSection {
+    name: Vec<u8>,
+    sh_type: u32,
+    flags: u64,
+    align: usize,
+    data: Vec<u8>,
+    relocs: Vec<Rel>,
+}
+
+impl Object {
+    /// The object's BTF for a loader: the `.BTF` bytes this object's ELF file holds, and
+    /// per program the `func_info` and `line_info` records for `BPF_PROG_LOAD` (offsets in
+    /// slots of the program as it is, entry function first).
+    pub fn btf(&self) -> Result<ObjectBtf, ElfError> {
+        let layout = Layout::new(self)?;
+        Ok(encode_object(self, &layout)?.info)
+    }
+
+    /// Write the object to `path` as an ELF file (see [`Object::to_elf`]).
+    pub fn write_elf(&self, path: impl AsRef<Path>) -> Result<(), ElfError> {
+        let bytes = self.to_elf()?;
+        std::fs::write(path.as_ref(), bytes).map_err(|source| ElfError::Io {
+            path: path.as_ref().to_owned(),
+            source,
+        })
+    }
+
+    /// The object as a relocatable ELF64 little-endian eBPF file (ET_REL, EM_BPF): program
+    /// sections, `.text` for subprograms, `license`, `.maps`, `.rel*`, `.BTF`, `.BTF.ext`,
+    /// `.symtab`, `.strtab`. See the [module documentation](self) for the layout.
+    ///
+    /// ```
+    /// use bpfsmith::prelude::*;
+    ///
+    /// let mut obj = Object::new("GPL");
+    /// let q = obj.map("queue", MapDef::queue::<u32>(10)).unwrap();
+    /// let mut p = ProgramBuilder::new("pop", Section::SOCKET);
+    /// let v = p.reserve::<u32>();
+    /// p.pop(&q, v).exit();
+    /// obj.add_program(p.finish().unwrap()).unwrap();
+    /// let elf = obj.to_elf().unwrap();
+    /// let back = Object::from_elf(&elf).unwrap();
+    /// assert_eq!(back.maps, obj.maps);
+    /// assert_eq!(back.programs[0].insns, obj.programs[0].insns);
+    /// ```
+    pub fn to_elf(&self) -> Result<Vec<u8>, ElfError> {
+        let layout = Layout::new(self)?;
+        let btf = encode_object(self, &layout)?;
+
+        // Symbols: null, locals (.text functions, labels), then globals (entries, maps).
+        let n_exec = layout.sections.len();
+        let maps_sec = n_exec; // output section index of .maps (when there are maps)
+        let mut locals = Vec::new();
+        let mut globals = Vec::new();
+        // The `.text` section symbol: function addresses are relocated against it, with the
+        // byte offset in the immediate (libbpf takes an address relocation only against the
+        // section symbol of `.text` or a GLOBAL function, as clang writes them).
+        let text = layout.sections.iter().position(|s| s.is_text);
+        if let Some(t) = text {
+            locals.push(SymDef {
+                name: String::new(),
+                section: t,
+                value: 0,
+                size: 0,
+                info: elf::STB_LOCAL << 4 | elf::STT_SECTION,
+            });
+        }
+        let mut piece_sym = vec![0u32; layout.pieces.len()];
+        let mut local_of = Vec::new(); // (piece, index in locals)
+        let mut global_of = Vec::new(); // (piece, index in globals)
+                                        // In program order: the reader lists programs in the order of their symbols.
+        let mut by_program: Vec<usize> = (0..layout.pieces.len()).collect();
+        by_program.sort_by_key(|&k| layout.pieces[k].prog);
+        for k in by_program {
+            let piece = &layout.pieces[k];
+            let p = &self.programs[piece.prog];
+            let slots = p.slot_offsets();
+            let start = slots[piece.insns.start];
+            let def = SymDef {
+                name: p.functions[piece.func].name.clone(),
+                section: piece.section,
+                value: piece.offset,
+                size: (slots[piece.insns.end] - start) as u64 * 8,
+                info: 0,
+            };
+            if layout.sections[piece.section].is_text {
+                local_of.push((k, locals.len()));
+                locals.push(SymDef {
+                    info: elf::STB_LOCAL << 4 | elf::STT_FUNC,
+                    ..def
+                });
+            } else {
+                global_of.push((k, globals.len()));
+                globals.push(SymDef {
+                    info: elf::STB_GLOBAL << 4 | elf::STT_FUNC,
+                    ..def
+                });
+            }
+            for (at, label) in &p.labels {
+                if piece.insns.contains(at) {
+                    locals.push(SymDef {
+                        name: label.clone(),
+                        section: piece.section,
+                        value: piece.offset + (slots[*at] - start) as u64 * 8,
+                        size: 0,
+                        info: elf::STB_LOCAL << 4 | elf::STT_NOTYPE,
+                    });
+                }
+            }
+        }
+        for (m, off) in self.maps.iter().zip(&layout.map_offsets) {
+            globals.push(SymDef {
+                name: m.name.clone(),
+                section: maps_sec,
+                value: *off,
+                size: map_fields_len(&m.def) as u64 * 8,
+                info: elf::STB_GLOBAL << 4 | elf::STT_OBJECT,
+            });
+        }
+        let n_locals = locals.len() as u32 + 1;
+        for (k, i) in local_of {
+            piece_sym[k] = 1 + i as u32;
+        }
+        for (k, i) in global_of {
+            piece_sym[k] = n_locals + i as u32;
+        }
+        let map_sym = |name: &str| {
+            self.maps
+                .iter()
+                .position(|m| m.name == name)
+                .map(|i| n_locals + (globals.len() - self.maps.len() + i) as u32)
+        };
+        let mut by_name: HashMap<&str, usize> = HashMap::new();
+        for (k, piece) in layout.pieces.iter().enumerate() {
+            let f = &self.programs[piece.prog].functions[piece.func];
+            by_name.entry(f.name.as_str()).or_insert(k);
+        }
+        // (program, function start insn) -> piece
+        let mut piece_at: HashMap<(usize, usize), usize> = HashMap::new();
+        for (k, piece) in layout.pieces.iter().enumerate() {
+            piece_at.insert((piece.prog, piece.insns.start), k);
+        }
+
+        // Section data with calls patched, and relocations.
+        let mut out: Vec<OutSection> = layout
+            .sections
+            .iter()
+            .map(|s| OutSection {
+                name: s.name.as_bytes().to_vec(),
+                sh_type: elf::SHT_PROGBITS,
+                flags: (elf::SHF_ALLOC | elf::SHF_EXECINSTR) as u64,
+                align: 8,
+                data: Vec::with_capacity(s.size as usize),
+                relocs: Vec::new(),
+            })
+            .collect();
+        for piece in &layout.pieces {
+            let p = &self.programs[piece.prog];
+            let slots = p.slot_offsets();
+            let start = slots[piece.insns.start];
+            let sec = &mut out[piece.section];
+            debug_assert_eq!(sec.data.len() as u64, piece.offset);
+            let mut relocs = p
+                .relocs
+                .iter()
+                .filter(|r| piece.insns.contains(&r.insn))
+                .peekable();
+            for i in piece.insns.clone() {
+                let mut insn = p.insns[i];
+                let r_offset = piece.offset + (slots[i] - start) as u64 * 8;
+                let mut reloc = |sym: u32, r_type: u32| {
+                    sec.relocs.push(Rel {
+                        r_offset,
+                        r_sym: sym,
+                        r_type,
+                        r_addend: 0,
+                    })
+                };
+                // What the instruction refers to: a map, or the function (piece) it calls
+                // or takes the address of, by name or by pc-relative offset.
+                let named = relocs.next_if(|r| r.insn == i);
+                let callee_at = |off: i64| {
+                    let target = slots[i] as i64 + 1 + off;
+                    p.functions
+                        .iter()
+                        .find(|f| slots[f.insn] as i64 == target)
+                        .and_then(|f| piece_at.get(&(piece.prog, f.insn)).copied())
+                };
+                let callee = match (named, &insn) {
+                    (Some(r), _) if r.kind == RelocKind::Map => {
+                        // Checked by the layout: an ld_imm64 against a map of the object.
+                        reloc(map_sym(&r.symbol).unwrap_or(0), R_BPF_64_64);
+                        None
+                    }
+                    (Some(r), _) => by_name.get(r.symbol.as_str()).copied(),
+                    (None, Insn::Call(Callee::Local(imm))) => callee_at(*imm as i64),
+                    (
+                        None,
+                        Insn::LdImm64 {
+                            pseudo: Pseudo::Func,
+                            imm,
+                            ..
+                        },
+                    ) => callee_at(*imm),
+                    _ => None,
+                };
+                if let Some(k) = callee {
+                    let q = &layout.pieces[k];
+                    match &mut insn {
+                        Insn::Call(Callee::Local(imm)) => {
+                            if named.is_none() && q.section == piece.section {
+                                *imm = (q.offset / 8) as i32 - (r_offset / 8) as i32 - 1;
+                            } else {
+                                *imm = -1;
+                                reloc(piece_sym[k], R_BPF_64_32);
+                            }
+                        }
+                        Insn::LdImm64 { pseudo, imm, .. } => {
+                            *pseudo = Pseudo::Imm;
+                            if layout.sections[q.section].is_text {
+                                *imm = q.offset as i64;
+                                reloc(TEXT_SYM, R_BPF_64_64);
+                            } else {
+                                *imm = 0;
+                                reloc(piece_sym[k], R_BPF_64_64);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                insn.encode_into(&mut sec.data);
+            }
+        }
+        if !self.maps.is_empty() {
+            out.push(OutSection {
+                name: b".maps".to_vec(),
+                sh_type: elf::SHT_PROGBITS,
+                flags: (elf::SHF_ALLOC | elf::SHF_WRITE) as u64,
+                align: 8,
+                data: vec![0; layout.maps_size as usize],
+                relocs: Vec::new(),
+            });
+        }
+        let mut license = self
+            .license
+            .split('\0')
+            .next()
+            .unwrap_or("")
+            .as_bytes()
+            .to_vec();
+        license.push(0);
+        out.push(OutSection {
+            name: b"license".to_vec(),
+            sh_type: elf::SHT_PROGBITS,
+            flags: (elf::SHF_ALLOC | elf::SHF_WRITE) as u64,
+            align: 1,
+            data: license,
+            relocs: Vec::new(),
+        });
+        out.push(OutSection {
+            name: b".BTF".to_vec(),
+            sh_type: elf::SHT_PROGBITS,
+            flags: 0,
+            align: 4,
+            data: btf.info.btf,
+            relocs: Vec::new(),
+        });
+        if !btf.ext.is_empty() {
+            out.push(OutSection {
+                name: b".BTF.ext".to_vec(),
+                sh_type: elf::SHT_PROGBITS,
+                flags: 0,
+                align: 4,
+                data: btf.ext,
+                relocs: Vec::new(),
+            });
+        }
+        let rel_names: Vec<Vec<u8>> = out
+            .iter()
+            .map(|s| [b".rel".as_slice(), &s.name].concat())
+            .collect();
+        let symbols: Vec<SymDef> = locals.into_iter().chain(globals).collect();
+        write_file(&out, &rel_names, &symbols, n_locals)
+    }
+}
+
+/// Write sections and symbols with the `object` crate's low-level ELF writer.
+fn write_file(
+    out: &[OutSection],
+    rel_names: &[Vec<u8>],
+    symbols: &[SymDef],
+    n_locals: u32,
+) -> Result<Vec<u8>, ElfError> {
+    let mut buf = Vec::new();
+    let mut w = Writer::new(Endianness::Little, true, &mut buf);
+    w.reserve_file_header();
+    // Section indices: each section, followed by its relocations.
+    let mut index = Vec::with_capacity(out.len());
+    let mut names = Vec::with_capacity(out.len());
+    let mut rel_name_ids = Vec::with_capacity(out.len());
+    for (s, rel_name) in out.iter().zip(rel_names) {
+        names.push(w.add_section_name(&s.name));
+        index.push(w.reserve_section_index());
+        if s.relocs.is_empty() {
+            rel_name_ids.push(None);
+        } else {
+            rel_name_ids.push(Some(w.add_section_name(rel_name)));
+            w.reserve_section_index();
+        }
+    }
+    let symtab = w.reserve_symtab_section_index();
+    w.reserve_strtab_section_index();
+    w.reserve_shstrtab_section_index();
+    // Symbols.
+    w.reserve_null_symbol_index();
+    let mut sym_names = Vec::with_capacity(symbols.len());
+    for s in symbols {
+        sym_names.push((!s.name.is_empty()).then(|| w.add_string(s.name.as_bytes())));
+        w.reserve_symbol_index(Some(index[s.section]));
+    }
+    // File ranges.
+    let mut offsets = Vec::with_capacity(out.len());
+    let mut rel_offsets = Vec::with_capacity(out.len());
+    for s in out {
+        offsets.push(w.reserve(s.data.len(), s.align));
+        rel_offsets.push(if s.relocs.is_empty() {
+            0
+        } else {
+            w.reserve_relocations(s.relocs.len(), false)
+        });
+    }
+    w.reserve_symtab();
+    w.reserve_strtab();
+    w.reserve_shstrtab();
+    w.reserve_section_headers();
+
+    // Write in the same order.
+    w.write_file_header(&FileHeader {
+        os_abi: elf::ELFOSABI_NONE,
+        abi_version: 0,
+        e_type: elf::ET_REL,
+        e_machine: elf::EM_BPF,
+        e_entry: 0,
+        e_flags: 0,
+    })
+    .map_err(|e| ElfError::Write(e.to_string()))?;
+    for s in out {
+        w.write_align(s.align);
+        w.write(&s.data);
+        if !s.relocs.is_empty() {
+            w.write_align_relocation();
+            for r in &s.relocs {
+                w.write_relocation(false, r);
+            }
+        }
+    }
+    w.write_null_symbol();
+    for (s, name) in symbols.iter().zip(&sym_names) {
+        w.write_symbol(&Sym {
+            name: *name,
+            section: Some(index[s.section]),
+            st_info: s.info,
+            st_other: elf::STV_DEFAULT,
+            st_shndx: 0,
+            st_value: s.value,
+            st_size: s.size,
+        });
+    }
+    w.write_strtab();
+    w.write_shstrtab();
+    w.write_null_section_header();
+    for (k, s) in out.iter().enumerate() {
+        w.write_section_header(&SectionHeader {
+            name: Some(names[k]),
+            sh_type: s.sh_type,
+            sh_flags: s.flags,
+            sh_addr: 0,
+            sh_offset: offsets[k] as u64,
+            sh_size: s.data.len() as u64,
+            sh_link: 0,
+            sh_info: 0,
+            sh_addralign: s.align as u64,
+            sh_entsize: 0,
+        });
+        if let Some(rel_name) = rel_name_ids[k] {
+            w.write_relocation_section_header(
+                rel_name,
+                index[k],
+                symtab,
+                rel_offsets[k],
+                s.relocs.len(),
+                false,
+            );
+        }
+    }
+    w.write_symtab_section_header(n_locals);
+    w.write_strtab_section_header();
+    w.write_shstrtab_section_header();
+    Ok(buf)
+}
