@@ -90,35 +90,39 @@ pub struct SectionKind {
     pub expected_attach_type: u32,
 }
 
-// (prefix, exact match only, program type, expected attach type). From libbpf's section_defs;
-// a prefix entry matches `prefix` alone or `prefix/...`.
-const SECTION_RULES: &[(&str, bool, ProgType, u32)] = &[
-    ("socket", false, ProgType::SocketFilter, 0),
-    ("sk_reuseport", false, ProgType::SkReuseport, 0),
-    ("kprobe", false, ProgType::Kprobe, 0),
-    ("kretprobe", false, ProgType::Kprobe, 0),
-    ("uprobe", false, ProgType::Kprobe, 0),
-    ("uretprobe", false, ProgType::Kprobe, 0),
-    ("tc", false, ProgType::SchedCls, 0),
-    ("classifier", false, ProgType::SchedCls, 0),
-    ("action", false, ProgType::SchedAct, 0),
-    ("tracepoint", false, ProgType::Tracepoint, 0),
-    ("tp", false, ProgType::Tracepoint, 0),
-    ("raw_tracepoint", false, ProgType::RawTracepoint, 0),
-    ("raw_tp", false, ProgType::RawTracepoint, 0),
-    ("xdp", false, ProgType::Xdp, 0),
-    ("perf_event", false, ProgType::PerfEvent, 0),
-    ("cgroup_skb/ingress", true, ProgType::CgroupSkb, 0),
-    ("cgroup_skb/egress", true, ProgType::CgroupSkb, 1),
-    ("cgroup/skb", true, ProgType::CgroupSkb, 0),
-    ("sk_skb", false, ProgType::SkSkb, 0),
-    ("sk_msg", false, ProgType::SkMsg, 0),
-    ("flow_dissector", false, ProgType::FlowDissector, 0),
-    ("syscall", true, ProgType::Syscall, 0),
-    ("lwt_in", true, ProgType::LwtIn, 0),
-    ("lwt_out", true, ProgType::LwtOut, 0),
-    ("lwt_xmit", true, ProgType::LwtXmit, 0),
-    ("sockops", true, ProgType::SockOps, 0),
+// From libbpf's section_defs: (pattern, program type, expected attach type). A pattern ending
+// in `+` matches the name alone or followed by `/...`; any other pattern matches exactly, as
+// libbpf 1.x does (it refuses `socket/foo`).
+const SECTION_RULES: &[(&str, ProgType, u32)] = &[
+    ("socket", ProgType::SocketFilter, 0),
+    ("sk_reuseport", ProgType::SkReuseport, 0),
+    ("kprobe+", ProgType::Kprobe, 0),
+    ("kretprobe+", ProgType::Kprobe, 0),
+    ("uprobe+", ProgType::Kprobe, 0),
+    ("uretprobe+", ProgType::Kprobe, 0),
+    ("tc", ProgType::SchedCls, 0),
+    ("classifier", ProgType::SchedCls, 0),
+    ("action", ProgType::SchedAct, 0),
+    ("tracepoint+", ProgType::Tracepoint, 0),
+    ("tp+", ProgType::Tracepoint, 0),
+    ("raw_tracepoint+", ProgType::RawTracepoint, 0),
+    ("raw_tp+", ProgType::RawTracepoint, 0),
+    ("xdp", ProgType::Xdp, 0),
+    ("xdp.frags", ProgType::Xdp, 0),
+    ("perf_event", ProgType::PerfEvent, 0),
+    ("cgroup_skb/ingress", ProgType::CgroupSkb, 0),
+    ("cgroup_skb/egress", ProgType::CgroupSkb, 1),
+    ("cgroup/skb", ProgType::CgroupSkb, 0),
+    ("sk_skb", ProgType::SkSkb, 0),
+    ("sk_skb/stream_parser", ProgType::SkSkb, 4),
+    ("sk_skb/stream_verdict", ProgType::SkSkb, 5),
+    ("sk_msg", ProgType::SkMsg, 0),
+    ("flow_dissector", ProgType::FlowDissector, 0),
+    ("syscall", ProgType::Syscall, 0),
+    ("lwt_in", ProgType::LwtIn, 0),
+    ("lwt_out", ProgType::LwtOut, 0),
+    ("lwt_xmit", ProgType::LwtXmit, 0),
+    ("sockops", ProgType::SockOps, 0),
 ];
 
 impl Section {
@@ -147,17 +151,16 @@ impl Section {
         let name = self.name();
         SECTION_RULES
             .iter()
-            .find(|(prefix, exact, ..)| {
-                if *exact {
-                    name == *prefix
-                } else {
-                    name == *prefix
+            .find(|(pattern, ..)| match pattern.strip_suffix('+') {
+                Some(prefix) => {
+                    name == prefix
                         || name
                             .strip_prefix(prefix)
-                            .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('.'))
+                            .is_some_and(|rest| rest.starts_with('/'))
                 }
+                None => name == *pattern,
             })
-            .map(|&(_, _, prog_type, expected_attach_type)| SectionKind {
+            .map(|&(_, prog_type, expected_attach_type)| SectionKind {
                 prog_type,
                 expected_attach_type,
             })
@@ -178,7 +181,7 @@ mod tests {
     fn libbpf_section_names_give_program_types() {
         let t = |s: &'static str| Section::new(s).kind().map(|k| k.prog_type);
         assert_eq!(t("socket"), Some(ProgType::SocketFilter));
-        assert_eq!(t("socket/foo"), Some(ProgType::SocketFilter));
+        assert_eq!(t("socket/foo"), None, "libbpf 1.x matches `socket` exactly");
         assert_eq!(t("xdp"), Some(ProgType::Xdp));
         assert_eq!(t("xdp.frags"), Some(ProgType::Xdp));
         assert_eq!(t("classifier"), Some(ProgType::SchedCls));
