@@ -9,9 +9,9 @@ mod kernel;
 
 use bpfsmith::insn::{Callee, Pseudo};
 use bpfsmith::load::{
-    log_level, BtfInfo, FuncInfo, LineInfo, LoadError, LoadOptions, LoadedObject, MapBtf, MapError,
-    ProgramBtf, TestRun,
+    log_level, BtfSource, LoadError, LoadOptions, LoadedObject, MapError, TestRun,
 };
+use bpfsmith::object::btf::{FuncInfo, LineInfo, MapBtf, ObjectBtf, ProgBtfInfo};
 use bpfsmith::prelude::*;
 use bpfsmith::program::{ProgType, Reloc, RelocKind};
 use bpfsmith::sys::{self, MapCreate};
@@ -452,7 +452,14 @@ fn function_relocations_append_the_callee() {
     assert_eq!(prog.insns()[1], Insn::Call(Callee::Local(1)));
     assert_eq!(run(&loaded, "caller"), 42);
 
-    let err = caller_and_text("nowhere").load().unwrap_err();
+    // Without BTF the loader's own relocation check speaks (with BTF, the encoder refuses the
+    // same relocation first).
+    let err = caller_and_text("nowhere")
+        .load_with(&LoadOptions {
+            btf: BtfSource::Without,
+            ..Default::default()
+        })
+        .unwrap_err();
     assert!(
         matches!(&err, LoadError::Relocation { program, insn: 1, reason } if program == "caller" && reason.contains("`nowhere`")),
         "{err}"
@@ -549,24 +556,33 @@ fn btf_func_and_line_info_reach_the_kernel() {
     let mut p = ProgramBuilder::new("answer", Section::SOCKET);
     p.mov(R0, 42).exit();
     obj.add_program(p.finish().unwrap()).unwrap();
-    let info = BtfInfo {
+    let info = ObjectBtf {
         btf: btf.blob(),
-        programs: vec![ProgramBtf {
-            program: "answer".into(),
+        programs: vec![ProgBtfInfo {
             func_info: vec![FuncInfo {
                 insn_off: 0,
                 type_id: func,
             }],
             line_info: vec![
-                LineInfo::new(0, file, line1, 1, 5),
-                LineInfo::new(1, file, line2, 2, 5),
+                LineInfo {
+                    insn_off: 0,
+                    file_name_off: file,
+                    line_off: line1,
+                    line_col: LineInfo::pack(1, 5),
+                },
+                LineInfo {
+                    insn_off: 1,
+                    file_name_off: file,
+                    line_off: line2,
+                    line_col: LineInfo::pack(2, 5),
+                },
             ],
         }],
         maps: vec![],
     };
     let loaded = obj
         .load_with(&LoadOptions {
-            btf: Some(info),
+            btf: BtfSource::Given(info),
             log_level: log_level::EVERY_INSN,
             ..Default::default()
         })
@@ -594,18 +610,26 @@ fn btf_records_of_appended_callees_are_shifted() {
     let file = btf.str("calls.rs");
     let text = btf.str("...");
     let rec = |insn_off, type_id| FuncInfo { insn_off, type_id };
-    let info = BtfInfo {
+    let info = ObjectBtf {
         btf: btf.blob(),
         programs: vec![
-            ProgramBtf {
-                program: "caller".into(),
+            ProgBtfInfo {
                 func_info: vec![rec(0, caller)],
-                line_info: vec![LineInfo::new(0, file, text, 10, 1)],
+                line_info: vec![LineInfo {
+                    insn_off: 0,
+                    file_name_off: file,
+                    line_off: text,
+                    line_col: LineInfo::pack(10, 1),
+                }],
             },
-            ProgramBtf {
-                program: "twice".into(),
+            ProgBtfInfo {
                 func_info: vec![rec(0, twice)],
-                line_info: vec![LineInfo::new(0, file, text, 20, 1)],
+                line_info: vec![LineInfo {
+                    insn_off: 0,
+                    file_name_off: file,
+                    line_off: text,
+                    line_col: LineInfo::pack(20, 1),
+                }],
             },
         ],
         maps: vec![],
@@ -614,7 +638,7 @@ fn btf_records_of_appended_callees_are_shifted() {
     // `twice` lands at slot 3.
     let loaded = caller_and_text("twice")
         .load_with(&LoadOptions {
-            btf: Some(info),
+            btf: BtfSource::Given(info),
             ..Default::default()
         })
         .unwrap();
@@ -632,7 +656,7 @@ fn broken_btf_is_refused_with_its_log() {
     blob[0] = 0; // magic
     let err = ret_42()
         .load_with(&LoadOptions {
-            btf: Some(BtfInfo {
+            btf: BtfSource::Given(ObjectBtf {
                 btf: blob,
                 ..Default::default()
             }),
@@ -673,17 +697,17 @@ fn map_btf_ids_are_passed_except_for_queue_and_stack() {
     obj.map("events", MapDef::queue::<i32>(4)).unwrap();
     let loaded = obj
         .load_with(&LoadOptions {
-            btf: Some(BtfInfo {
+            btf: BtfSource::Given(ObjectBtf {
                 btf: blob,
                 programs: vec![],
                 maps: vec![
                     MapBtf {
-                        map: "counts".into(),
+                        var_type_id: 0,
                         key_type_id: int,
                         value_type_id: int,
                     },
                     MapBtf {
-                        map: "events".into(),
+                        var_type_id: 0,
                         key_type_id: 0,
                         value_type_id: int,
                     },

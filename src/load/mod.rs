@@ -42,7 +42,6 @@
 //! loader appends that program's instructions to the caller's and points the call at the
 //! callee. Programs in `.text` are not loaded on their own.
 
-mod btf_info;
 mod map;
 mod program;
 
@@ -50,12 +49,12 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-pub use btf_info::{BtfInfo, FuncInfo, LineInfo, MapBtf, ProgramBtf};
 pub use map::{flags, Map, MapError, Queue, Stack};
 pub use program::{log_level, LoadedProgram, TestRun, TestRunResult, DEFAULT_LOG_SIZE};
 
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{MapDefError, MapValue};
+use crate::object::btf::ObjectBtf;
 use crate::object::Object;
 use crate::program::{ProgType, RelocKind, Section};
 use crate::sys::{self, FuncInfoRec, LineInfoRec, MapCreate, ProgLoad, SysError};
@@ -74,10 +73,26 @@ pub struct LoadOptions {
     pub log_level: u32,
     /// First log buffer size in bytes (0: [`DEFAULT_LOG_SIZE`]); it grows as needed.
     pub log_size: usize,
-    /// BTF to load first and pass with the maps and programs.
-    pub btf: Option<BtfInfo>,
+    /// Where the BTF comes from (by default the object's own, so that the verifier log shows
+    /// the source lines).
+    pub btf: BtfSource,
     /// `prog_flags` for every program (`BPF_F_STRICT_ALIGNMENT` = 1, ...).
     pub prog_flags: u32,
+}
+
+/// The BTF a load passes to the kernel (`BPF_BTF_LOAD`, then the maps' type ids and the
+/// programs' func_info / line_info).
+#[derive(Clone, Debug, Default)]
+pub enum BtfSource {
+    /// Encode the object's own BTF ([`Object::btf`]): map types, one FUNC per function, and
+    /// line info from each instruction's source location.
+    #[default]
+    FromObject,
+    /// This BTF (e.g. the one an ELF file carried, [`crate::object::ElfObject`]); programs and
+    /// maps in the object's order.
+    Given(ObjectBtf),
+    /// No BTF: no line info in the verifier log.
+    Without,
 }
 
 /// What is needed to create BPF objects.
@@ -139,6 +154,9 @@ pub enum LoadError {
         /// The BTF log.
         log: String,
     },
+    /// The object's own BTF could not be encoded.
+    #[error("encoding the object's BTF: {0}")]
+    BtfEncode(crate::object::ElfError),
     /// The verifier refused a program.
     #[error("the verifier refused program `{program}` ({}){}", sys::errno_name(*errno).unwrap_or("error"), log_excerpt(log))]
     Verifier {
@@ -232,20 +250,33 @@ impl LoadedObject {
         } else {
             options.log_size
         };
-        let btf = match &options.btf {
-            Some(b) if !b.btf.is_empty() => Some(load_btf(&b.btf, log_size)?),
-            _ => None,
+        let encoded;
+        let info: Option<&ObjectBtf> = match &options.btf {
+            BtfSource::FromObject => {
+                encoded = obj.btf().map_err(LoadError::BtfEncode)?;
+                Some(&encoded)
+            }
+            BtfSource::Given(b) => Some(b),
+            BtfSource::Without => None,
+        };
+        let info = info.filter(|b| !b.btf.is_empty());
+        let btf = match info {
+            Some(b) => Some(load_btf(&b.btf, log_size)?),
+            None => None,
         };
 
         let mut maps = Vec::with_capacity(obj.maps.len());
-        for m in &obj.maps {
+        for (mi, m) in obj.maps.iter().enumerate() {
             m.def.check().map_err(|source| LoadError::BadMap {
                 map: m.name.clone(),
                 source,
             })?;
-            let map_btf = match (&btf, &options.btf) {
+            // Queue and stack maps take no BTF ids (the kernel refuses them), as libbpf knows.
+            let map_btf = match (&btf, info) {
                 (Some(fd), Some(info)) if !m.def.map_type.is_queue_or_stack() => info
-                    .map(&m.name)
+                    .maps
+                    .get(mi)
+                    .filter(|t| t.value_type_id != 0)
                     .map(|t| (fd.as_fd(), t.key_type_id, t.value_type_id)),
                 _ => None,
             };
@@ -291,7 +322,7 @@ impl LoadedObject {
                     })
                 }
             };
-            let linked = link(obj, index, &map_fds, options.btf.as_ref())?;
+            let linked = link(obj, index, &map_fds, info)?;
             let bytes = crate::insn::encode(&linked.insns);
             let mut prog_flags = options.prog_flags;
             if p.section.name().starts_with("xdp.frags") {
@@ -449,7 +480,7 @@ fn link(
     obj: &Object,
     index: usize,
     map_fds: &HashMap<&str, i32>,
-    btf: Option<&BtfInfo>,
+    btf: Option<&ObjectBtf>,
 ) -> Result<Linked, LoadError> {
     let main = &obj.programs[index];
     let mut insns = main.insns.clone();
@@ -575,7 +606,7 @@ fn link(
     let mut recs = ProgramBtfRecs::default();
     if let Some(btf) = btf {
         for &(pi, base) in &units {
-            let Some(pb) = btf.program(&obj.programs[pi].name) else {
+            let Some(pb) = btf.programs.get(pi) else {
                 continue;
             };
             let shift = slots[base] as u32;
