@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod demo;
 pub mod explain;
 pub mod helpers;
+pub mod input;
 pub mod insn;
 pub mod maps;
 pub mod object;

@@ -1,8 +1,9 @@
 //! The `bpfsmith` command: argument parsing and output only; every feature lives in the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Build, assemble, write, load and debug eBPF programs by hand.
 #[derive(Parser)]
@@ -12,10 +13,18 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum StyleArg {
+    /// LLVM's syntax, as llvm-objdump prints it.
+    Llvm,
+    /// The kernel's syntax, as the verifier log prints it.
+    Kernel,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Build the seed scenario (push, pop and peek on a queue and a stack) with the DSL and show
-    /// what it emits.
+    /// Build the seed scenario (push, pop and peek on a queue and a stack) with the DSL, show
+    /// what it emits, load it, run it and read the maps back.
     Demo,
     /// Explain a verifier message (or part of one), a helper (name or number) or a register.
     Explain {
@@ -23,19 +32,52 @@ enum Command {
         #[arg(required = true, num_args = 1..)]
         topic: Vec<String>,
     },
+    /// List every program of an ELF object, with its section, maps, relocations and source lines.
+    Dis {
+        /// The object file.
+        file: PathBuf,
+        /// Instruction syntax.
+        #[arg(long, value_enum, default_value = "llvm")]
+        style: StyleArg,
+    },
+    /// Load every program of an object (or one) into the kernel and show the verifier's verdict.
+    Load {
+        /// The object file.
+        file: PathBuf,
+        /// Load only this program.
+        #[arg(long)]
+        prog: Option<String>,
+        /// Verifier log level: 1 explains a refusal, 2 shows every instruction.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+        log_level: u32,
+    },
+    /// Load an object, push values into its queue/stack maps, test-run a program, and drain the
+    /// maps.
+    Run {
+        /// The object file.
+        file: PathBuf,
+        /// The program to run (default: the first).
+        #[arg(long)]
+        prog: Option<String>,
+        /// Input data: hex bytes, or @FILE (default: 64 zero bytes).
+        #[arg(long)]
+        data: Option<String>,
+        /// How many runs (the duration is their mean).
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// Values to push before the run: MAP=V1,V2,... (repeatable).
+        #[arg(long)]
+        push: Vec<String>,
+        /// Print exactly one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            let obj = bpfsmith::demo::object();
-            println!("bpfsmith demo: the seed scenario, built with the Rust DSL (src/demo.rs)");
-            println!("Each program pushes 10, 20, 30, 40 (BPF_ANY), 50 (BPF_ANY: -E2BIG),");
-            println!("50 again (BPF_EXIST: drops the oldest), then peeks and pops.\n");
-            print!("{}", bpfsmith::demo::listing_report(&obj));
-            demo_in_kernel(&obj)
-        }
+        Command::Demo => demo(),
         Command::Explain { topic } => {
             let topic = bpfsmith::explain::explain(&topic.join(" "));
             print!("{}", topic.render());
@@ -44,7 +86,46 @@ fn main() -> ExitCode {
                 _ => ExitCode::SUCCESS,
             }
         }
+        Command::Dis { file, style } => {
+            let input = match bpfsmith::input::open(&file) {
+                Ok(i) => i,
+                Err(e) => return fail(e),
+            };
+            let style = match style {
+                StyleArg::Llvm => bpfsmith::text::Style::Llvm,
+                StyleArg::Kernel => bpfsmith::text::Style::Kernel,
+            };
+            print!("{}", bpfsmith::text::object_listing(&input.object, style));
+            ExitCode::SUCCESS
+        }
+        Command::Load {
+            file,
+            prog,
+            log_level,
+        } => load(&file, prog.as_deref(), log_level),
+        Command::Run {
+            file,
+            prog,
+            data,
+            repeat,
+            push,
+            json,
+        } => run(&file, prog, data, repeat, &push, json),
     }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}
+
+fn demo() -> ExitCode {
+    let obj = bpfsmith::demo::object();
+    println!("bpfsmith demo: the seed scenario, built with the Rust DSL (src/demo.rs)");
+    println!("Each program pushes 10, 20, 30, 40 (BPF_ANY), 50 (BPF_ANY: -E2BIG),");
+    println!("50 again (BPF_EXIST: drops the oldest), then peeks and pops.\n");
+    print!("{}", bpfsmith::demo::listing_report(&obj));
+    demo_in_kernel(&obj)
 }
 
 /// The kernel part of the demo: load, run, read the maps back; explain what was skipped when
@@ -98,10 +179,7 @@ fn demo_in_kernel(obj: &bpfsmith::object::Object) -> ExitCode {
             println!("Everything above needed no kernel; run as root to see the programs run.");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(e),
     }
 }
 
@@ -109,4 +187,163 @@ fn demo_in_kernel(obj: &bpfsmith::object::Object) -> ExitCode {
 fn demo_in_kernel(_obj: &bpfsmith::object::Object) -> ExitCode {
     println!("\nskipped: loading and running in the kernel (BPF needs Linux)");
     ExitCode::SUCCESS
+}
+
+#[cfg(target_os = "linux")]
+fn load(file: &std::path::Path, prog: Option<&str>, log_level: u32) -> ExitCode {
+    use bpfsmith::load::{LoadError, LoadOptions};
+    let mut input = match bpfsmith::input::open(file) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    if let Some(name) = prog {
+        if let Err(e) = input.keep_program(name) {
+            return fail(e);
+        }
+    }
+    let options = LoadOptions {
+        log_level,
+        btf: input.btf_source(),
+        ..Default::default()
+    };
+    match input.object.load_with(&options) {
+        Ok(loaded) => {
+            for p in loaded.programs() {
+                println!("{}: accepted by the verifier ({})", p.name(), p.prog_type());
+                if let Some(log) = p.log() {
+                    print!("{log}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(LoadError::Verifier {
+            program,
+            errno,
+            log,
+        }) => {
+            println!("{program}: refused by the verifier (errno {errno})");
+            print!("{log}");
+            ExitCode::FAILURE
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn run(
+    file: &std::path::Path,
+    prog: Option<String>,
+    data: Option<String>,
+    repeat: u32,
+    push: &[String],
+    json: bool,
+) -> ExitCode {
+    use bpfsmith::load::run::{run, value_bytes, RunRequest};
+    use bpfsmith::load::LoadError;
+    let input = match bpfsmith::input::open(file) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let data = match data.map(|d| parse_data(&d)).transpose() {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let mut pushes = Vec::new();
+    for p in push {
+        let Some((map, values)) = p.split_once('=') else {
+            return fail(format!("--push {p}: expected MAP=V1,V2,..."));
+        };
+        let Some(m) = input.object.maps.iter().find(|m| m.name == map) else {
+            return fail(format!("--push {p}: the object has no map `{map}`"));
+        };
+        let mut vs = Vec::new();
+        for v in values.split(',').filter(|v| !v.is_empty()) {
+            match value_bytes(v, m.def.value_size) {
+                Some(b) => vs.push(b),
+                None => {
+                    return fail(format!(
+                        "--push {p}: `{v}` is not a {}-byte value",
+                        m.def.value_size
+                    ))
+                }
+            }
+        }
+        pushes.push((map.to_owned(), vs));
+    }
+    let req = RunRequest {
+        program: prog,
+        data,
+        repeat,
+        push: pushes,
+        log_level: 0,
+    };
+    match run(&input.object, input.btf_source(), &req) {
+        Ok(report) => {
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                println!(
+                    "{}: r0 = {} ({:#x}), {} ns per run",
+                    report.program, report.retval, report.retval, report.duration_ns
+                );
+                for (name, values) in &report.maps {
+                    let vs: Vec<String> = values
+                        .iter()
+                        .map(|v| match v {
+                            bpfsmith::load::run::MapValueOut::Uint(n) => n.to_string(),
+                            bpfsmith::load::run::MapValueOut::Bytes(b) => {
+                                b.iter().map(|x| format!("{x:02x}")).collect()
+                            }
+                        })
+                        .collect();
+                    println!("map {name} (pop order): [{}]", vs.join(", "));
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(bpfsmith::load::run::RunError::Load(LoadError::Verifier {
+            program,
+            errno,
+            log,
+        })) => {
+            eprintln!("{program}: refused by the verifier (errno {errno})");
+            eprint!("{log}");
+            ExitCode::FAILURE
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `--data`: hex bytes, or `@FILE`.
+#[cfg(target_os = "linux")]
+fn parse_data(d: &str) -> Result<Vec<u8>, String> {
+    if let Some(path) = d.strip_prefix('@') {
+        return std::fs::read(path).map_err(|e| format!("--data @{path}: {e}"));
+    }
+    let h: String = d.chars().filter(|c| !c.is_whitespace()).collect();
+    let h = h.strip_prefix("0x").unwrap_or(&h);
+    if h.len() % 2 != 0 {
+        return Err(format!("--data {d}: an odd number of hex digits"));
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).map_err(|_| format!("--data {d}: not hex")))
+        .collect()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn load(_: &std::path::Path, _: Option<&str>, _: u32) -> ExitCode {
+    fail("loading needs Linux")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run(
+    _: &std::path::Path,
+    _: Option<String>,
+    _: Option<String>,
+    _: u32,
+    _: &[String],
+    _: bool,
+) -> ExitCode {
+    fail("running needs Linux")
 }

@@ -44,6 +44,7 @@
 
 mod map;
 mod program;
+pub mod run;
 
 use std::collections::HashMap;
 use std::ffi::CString;

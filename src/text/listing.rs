@@ -177,3 +177,45 @@ fn llvm_annotated_offset(insn: &Insn) -> Option<i64> {
         _ => None,
     }
 }
+
+/// The listing of a whole object, as `bpfsmith dis` prints it: license, maps, then each
+/// program with its section, its relocations and, when the object has line info, its source
+/// lines.
+pub fn object_listing(obj: &crate::object::Object, style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "license: {:?}", obj.license);
+    if !obj.maps.is_empty() {
+        let _ = writeln!(out, "maps:");
+        for m in &obj.maps {
+            let d = &m.def;
+            let _ = writeln!(
+                out,
+                "  {}: type={} key_size={} value_size={} max_entries={} flags={:#x}",
+                m.name, d.map_type, d.key_size, d.value_size, d.max_entries, d.map_flags
+            );
+        }
+    }
+    let opts = ListingOptions {
+        style,
+        source: true,
+        symbolic: false,
+        abi: false,
+    };
+    for p in &obj.programs {
+        let kind = p
+            .section
+            .kind()
+            .map_or("not loadable on its own", |k| k.prog_type.name());
+        let _ = writeln!(
+            out,
+            "\nprogram {} (section {}, {}): {} instructions, {} slots",
+            p.name,
+            p.section,
+            kind,
+            p.insns.len(),
+            p.slot_count()
+        );
+        write_listing(&mut out, p, &opts);
+    }
+    out
+}

@@ -33,4 +33,4 @@ pub use print::{
 
 mod listing;
 
-pub use listing::{listing, write_listing, ListingOptions, Style};
+pub use listing::{listing, object_listing, write_listing, ListingOptions, Style};

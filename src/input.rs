@@ -1,0 +1,98 @@
+//! A program file named on the command line: an ELF object (ours or clang's) or, once the
+//! assembler reads it, an assembly file.
+
+use std::path::Path;
+
+use crate::object::{ElfError, ElfObject, Object};
+
+/// An object read from a file, with the BTF a loader should use.
+#[derive(Clone, Debug)]
+pub struct Input {
+    /// The object.
+    pub object: Object,
+    /// The BTF the file carried (clang's, with its line info), if any.
+    pub btf: Option<crate::object::btf::ObjectBtf>,
+}
+
+/// Why a file could not be read as a program.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// `--prog` named a program the file does not have.
+    #[error("no program `{name}` (the file has: {have})")]
+    NoProgram {
+        /// The name asked for.
+        name: String,
+        /// The programs there are.
+        have: String,
+    },
+    /// An ELF file that could not be read.
+    #[error("{path}: {source}")]
+    Elf {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        source: ElfError,
+    },
+}
+
+/// Read `path` as an ELF object.
+pub fn open(path: &Path) -> Result<Input, InputError> {
+    let e = ElfObject::read(path).map_err(|source| InputError::Elf {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(Input {
+        object: e.object,
+        btf: e.btf,
+    })
+}
+
+impl Input {
+    /// Keep only the program `name` (and the `.text` functions it may call).
+    pub fn keep_program(&mut self, name: &str) -> Result<(), InputError> {
+        let have = |o: &Object| {
+            o.programs
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(index) = self.object.programs.iter().position(|p| p.name == name) else {
+            return Err(InputError::NoProgram {
+                name: name.to_owned(),
+                have: have(&self.object),
+            });
+        };
+        let keep: Vec<bool> = self
+            .object
+            .programs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| i == index || p.section == crate::program::Section::TEXT)
+            .collect();
+        let mut i = 0;
+        self.object.programs.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        if let Some(btf) = &mut self.btf {
+            let mut i = 0;
+            btf.programs.retain(|_| {
+                i += 1;
+                keep.get(i - 1).copied().unwrap_or(false)
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Input {
+    /// The BTF choice for loading: the file's own BTF when it had one, else the object's.
+    pub fn btf_source(&self) -> crate::load::BtfSource {
+        match &self.btf {
+            Some(b) => crate::load::BtfSource::Given(b.clone()),
+            None => crate::load::BtfSource::FromObject,
+        }
+    }
+}

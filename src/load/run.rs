@@ -1,0 +1,283 @@
+//! Load an object, fill its queue/stack maps, test-run one program, drain the maps: what
+//! `bpfsmith run` does, as a library call.
+
+use std::fmt::Write;
+
+use crate::load::{BtfSource, LoadError, LoadOptions, MapError, TestRun};
+use crate::object::Object;
+use crate::sys::SysError;
+
+/// What to run and with what.
+#[derive(Clone, Debug, Default)]
+pub struct RunRequest {
+    /// The program to run (`None`: the object's only loadable program, or its first).
+    pub program: Option<String>,
+    /// The input packet or context data (`None`: 64 zero bytes, enough for socket filters,
+    /// tc and XDP, which need an Ethernet header's 14).
+    pub data: Option<Vec<u8>>,
+    /// How many runs (`duration_ns` is their mean).
+    pub repeat: u32,
+    /// Values to push into queue/stack maps before the run, per map, in push order.
+    pub push: Vec<(String, Vec<Vec<u8>>)>,
+    /// Verifier log level for the load.
+    pub log_level: u32,
+}
+
+/// A value read back from a map: a number for 1-, 2-, 4- and 8-byte values, bytes otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapValueOut {
+    /// A little-endian unsigned integer.
+    Uint(u64),
+    /// Any other size.
+    Bytes(Vec<u8>),
+}
+
+impl MapValueOut {
+    fn from_bytes(b: &[u8]) -> MapValueOut {
+        match b.len() {
+            1 | 2 | 4 | 8 => {
+                let mut w = [0u8; 8];
+                w[..b.len()].copy_from_slice(b);
+                MapValueOut::Uint(u64::from_le_bytes(w))
+            }
+            _ => MapValueOut::Bytes(b.to_vec()),
+        }
+    }
+}
+
+/// What a run gave back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// The program that ran.
+    pub program: String,
+    /// Its return value as the kernel reports it (32 bits).
+    pub retval: u32,
+    /// Mean duration of one run in nanoseconds.
+    pub duration_ns: u32,
+    /// The output data.
+    pub data_out: Vec<u8>,
+    /// Every queue/stack map's contents after the run, drained in pop order.
+    pub maps: Vec<(String, Vec<MapValueOut>)>,
+    /// The verifier's log, when a log level was asked for.
+    pub log: Option<String>,
+}
+
+fn hex(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+impl RunReport {
+    /// The report as one JSON object: `{"program": NAME, "retval": N, "duration_ns": N,
+    /// "data_out": HEX, "maps": {MAP: [values in pop order]}}`, values as unsigned integers for
+    /// 1-, 2-, 4- and 8-byte values and as hex strings otherwise.
+    pub fn to_json(&self) -> String {
+        use serde_json::{json, Map, Value};
+        let mut maps = Map::new();
+        for (name, values) in &self.maps {
+            let vs = values
+                .iter()
+                .map(|v| match v {
+                    MapValueOut::Uint(n) => json!(n),
+                    MapValueOut::Bytes(b) => json!(hex(b)),
+                })
+                .collect();
+            maps.insert(name.clone(), Value::Array(vs));
+        }
+        json!({
+            "program": self.program,
+            "retval": self.retval,
+            "duration_ns": self.duration_ns,
+            "data_out": hex(&self.data_out),
+            "maps": maps,
+        })
+        .to_string()
+    }
+}
+
+/// Why a run did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Loading failed (privileges, the verifier ...).
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// No program of that name, or none loadable.
+    #[error("no program `{0}` to run (the object has: {1})")]
+    NoProgram(String, String),
+    /// `--push` named a map that is not a queue or stack of the object.
+    #[error("cannot push into `{0}`: the object has no queue or stack map of that name")]
+    NoQueue(String),
+    /// A pushed value does not have the map's value size.
+    #[error("map `{map}` holds {value_size}-byte values; `{value}` does not fit")]
+    BadValue {
+        /// The map.
+        map: String,
+        /// Its value size.
+        value_size: u32,
+        /// The value as given.
+        value: String,
+    },
+    /// Pushing or draining failed.
+    #[error("map `{map}`: {source}")]
+    Map {
+        /// The map.
+        map: String,
+        /// The error.
+        source: MapError,
+    },
+    /// `BPF_PROG_TEST_RUN` failed.
+    #[error("running `{program}`: {source}")]
+    TestRun {
+        /// The program.
+        program: String,
+        /// The error.
+        source: SysError,
+    },
+}
+
+/// Encode a number given on the command line into a map value of `size` bytes: integers for
+/// 1, 2, 4 and 8 bytes (decimal, `0x` hex, or negative), `0x`-prefixed hex bytes otherwise.
+pub fn value_bytes(text: &str, size: u32) -> Option<Vec<u8>> {
+    let t = text.trim();
+    if matches!(size, 1 | 2 | 4 | 8) {
+        let v: u64 = if let Some(h) = t.strip_prefix("0x") {
+            u64::from_str_radix(h, 16).ok()?
+        } else if let Some(n) = t.strip_prefix('-') {
+            n.parse::<u64>().ok()?.wrapping_neg()
+        } else {
+            t.parse().ok()?
+        };
+        let bytes = v.to_le_bytes();
+        // The value must fit: the dropped high bytes are all zeros (or all ones for negatives).
+        let rest = &bytes[size as usize..];
+        let negative = t.starts_with('-');
+        if !rest.iter().all(|&b| b == if negative { 0xff } else { 0 }) {
+            return None;
+        }
+        return Some(bytes[..size as usize].to_vec());
+    }
+    let h = t.strip_prefix("0x")?;
+    if h.len() != size as usize * 2 {
+        return None;
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Load `obj`, push the requested values, run one program, drain every queue/stack map.
+pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, RunError> {
+    let loaded = obj.load_with(&LoadOptions {
+        log_level: req.log_level,
+        btf,
+        ..Default::default()
+    })?;
+    for (name, values) in &req.push {
+        let map = loaded
+            .map(name)
+            .filter(|m| m.def().map_type.is_queue_or_stack())
+            .ok_or_else(|| RunError::NoQueue(name.clone()))?;
+        for v in values {
+            map.update(&[], v, 0).map_err(|source| RunError::Map {
+                map: name.clone(),
+                source,
+            })?;
+        }
+    }
+    let names = || {
+        loaded
+            .programs()
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let prog = match &req.program {
+        Some(n) => loaded
+            .program(n)
+            .ok_or_else(|| RunError::NoProgram(n.clone(), names()))?,
+        None => loaded
+            .programs()
+            .first()
+            .ok_or_else(|| RunError::NoProgram("(any)".into(), names()))?,
+    };
+    let data = req.data.clone().unwrap_or_else(|| vec![0; 64]);
+    let out = prog
+        .test_run(&TestRun {
+            data: &data,
+            data_out_size: data.len().max(4096),
+            repeat: req.repeat,
+            ..Default::default()
+        })
+        .map_err(|source| RunError::TestRun {
+            program: prog.name().to_owned(),
+            source,
+        })?;
+    let mut maps = Vec::new();
+    for m in loaded.maps() {
+        if !m.def().map_type.is_queue_or_stack() {
+            continue;
+        }
+        let mut values = Vec::new();
+        loop {
+            match m.lookup_and_delete(&[], 0) {
+                Ok(v) => values.push(MapValueOut::from_bytes(&v)),
+                Err(e) if e.errno() == Some(libc::ENOENT) => break,
+                Err(source) => {
+                    return Err(RunError::Map {
+                        map: m.name().to_owned(),
+                        source,
+                    })
+                }
+            }
+        }
+        maps.push((m.name().to_owned(), values));
+    }
+    Ok(RunReport {
+        program: prog.name().to_owned(),
+        retval: out.retval,
+        duration_ns: out.duration_ns,
+        data_out: out.data_out,
+        maps,
+        log: prog.log().map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_from_the_command_line() {
+        assert_eq!(value_bytes("258", 2), Some(vec![2, 1]));
+        assert_eq!(value_bytes("0x10", 4), Some(vec![0x10, 0, 0, 0]));
+        assert_eq!(value_bytes("-1", 4), Some(vec![0xff; 4]));
+        assert_eq!(value_bytes("256", 1), None);
+        assert_eq!(value_bytes("0x0102ab", 3), Some(vec![1, 2, 0xab]));
+        assert_eq!(value_bytes("12", 3), None);
+    }
+
+    #[test]
+    fn json_shape() {
+        let r = RunReport {
+            program: "p".into(),
+            retval: 7,
+            duration_ns: 12,
+            data_out: vec![0xab],
+            maps: vec![(
+                "q".into(),
+                vec![MapValueOut::Uint(3), MapValueOut::Bytes(vec![1, 2, 3])],
+            )],
+            log: None,
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["program"], "p");
+        assert_eq!(v["retval"], 7);
+        assert_eq!(v["data_out"], "ab");
+        assert_eq!(v["maps"]["q"], serde_json::json!([3, "010203"]));
+    }
+}
