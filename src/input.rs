@@ -31,7 +31,7 @@ pub enum InputError {
         /// The file.
         path: String,
         /// What is wrong.
-        source: ElfError,
+        source: Box<ElfError>,
     },
 }
 
