@@ -39,7 +39,7 @@ pub enum InputError {
 pub fn open(path: &Path) -> Result<Input, InputError> {
     let e = ElfObject::read(path).map_err(|source| InputError::Elf {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Input {
         object: e.object,
