@@ -95,8 +95,14 @@ fn main() -> ExitCode {
                 StyleArg::Llvm => bpfsmith::text::Style::Llvm,
                 StyleArg::Kernel => bpfsmith::text::Style::Kernel,
             };
-            print!("{}", bpfsmith::text::object_listing(&input.object, style));
-            ExitCode::SUCCESS
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            match bpfsmith::text::write_object_listing(&mut w, &input.object, style) {
+                Ok(()) => ExitCode::SUCCESS,
+                // A closed pipe (`| head`) is not an error worth a message.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
         }
         Command::Load {
             file,

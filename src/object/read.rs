@@ -1265,7 +1265,10 @@ impl<'a> LineIndex<'a> {
             }
         };
         if line > 0 {
-            file_lines[f].insert(line, text.replace('\n', " "));
+            // Most records repeat a line already seen: look before allocating.
+            file_lines[f]
+                .entry(line)
+                .or_insert_with(|| text.replace('\n', " "));
         }
         Some(SourceLoc {
             file: FileId(f as u32),

@@ -79,6 +79,18 @@ pub fn listing(prog: &Program, opts: &ListingOptions) -> String {
 
 /// Append the listing of `prog` to `out` (see [`listing`]).
 pub fn write_listing(out: &mut String, prog: &Program, opts: &ListingOptions) {
+    write_listing_chunked(out, prog, opts, &mut |_| {});
+}
+
+/// As [`write_listing`], handing `out` to `flush` whenever it holds 64 KiB or more, so that a
+/// long listing can stream out without being held in memory whole (`flush` is expected to
+/// empty it).
+pub fn write_listing_chunked(
+    out: &mut String,
+    prog: &Program,
+    opts: &ListingOptions,
+    flush: &mut dyn FnMut(&mut String),
+) {
     let slots = prog.slot_offsets();
     // Headers: functions and labels, by instruction index. Functions come first at a shared
     // index, as objdump orders symbols of one address by name only when it must pick one.
@@ -96,7 +108,11 @@ pub fn write_listing(out: &mut String, prog: &Program, opts: &ListingOptions) {
     let mut next_header = 0;
     let mut relocs = prog.relocs.iter().peekable();
     let mut last_line = None;
+    let mut lines = LineCache::new(prog);
     for (i, insn) in prog.insns.iter().enumerate() {
+        if out.len() >= 1 << 16 {
+            flush(out);
+        }
         let slot = slots[i];
         while let Some(&(at, name)) = headers.get(next_header) {
             if at > i {
@@ -112,11 +128,11 @@ pub fn write_listing(out: &mut String, prog: &Program, opts: &ListingOptions) {
             if let Some(loc) = prog.locs.get(i).copied().flatten() {
                 if last_line != Some((loc.file, loc.line)) {
                     last_line = Some((loc.file, loc.line));
-                    let text = prog.line_text(loc.file, loc.line).unwrap_or_default();
                     let path = prog
                         .files
                         .get(loc.file.0 as usize)
                         .map_or("", |f| f.path.as_str());
+                    let text = lines.get(loc.file.0 as usize, loc.line);
                     let _ = writeln!(out, "; {} @ {}:{}", text.trim(), path, loc.line);
                 }
             }
@@ -182,6 +198,18 @@ fn llvm_annotated_offset(insn: &Insn) -> Option<i64> {
 /// program with its section, its relocations and, when the object has line info, its source
 /// lines.
 pub fn object_listing(obj: &crate::object::Object, style: Style) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_object_listing(&mut out, obj, style);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`object_listing`], streamed to `w`.
+pub fn write_object_listing(
+    w: &mut dyn std::io::Write,
+    obj: &crate::object::Object,
+    style: Style,
+) -> std::io::Result<()> {
     let mut out = String::new();
     let _ = writeln!(out, "license: {:?}", obj.license);
     if !obj.maps.is_empty() {
@@ -201,6 +229,7 @@ pub fn object_listing(obj: &crate::object::Object, style: Style) -> String {
         symbolic: false,
         abi: false,
     };
+    let mut result = Ok(());
     for p in &obj.programs {
         let kind = p
             .section
@@ -215,7 +244,62 @@ pub fn object_listing(obj: &crate::object::Object, style: Style) -> String {
             p.insns.len(),
             p.slot_count()
         );
-        write_listing(&mut out, p, &opts);
+        write_listing_chunked(&mut out, p, &opts, &mut |buf: &mut String| {
+            if result.is_ok() {
+                result = w.write_all(buf.as_bytes());
+            }
+            buf.clear();
+        });
     }
-    out
+    result?;
+    w.write_all(out.as_bytes())
+}
+
+/// The lines of each source file of a program, split once per listing (a listing asks for a
+/// line at every source line change, which can be every instruction).
+struct LineCache<'p> {
+    prog: &'p Program,
+    // Per file, once loaded: the text (kept, or read from disk) and where each line starts.
+    files: Vec<Option<Option<(std::borrow::Cow<'p, str>, Vec<usize>)>>>,
+}
+
+impl<'p> LineCache<'p> {
+    fn new(prog: &'p Program) -> Self {
+        LineCache {
+            prog,
+            files: vec![None; prog.files.len()],
+        }
+    }
+
+    fn get(&mut self, file: usize, line: u32) -> &str {
+        let Some(slot) = self.files.get_mut(file) else {
+            return "";
+        };
+        let prog = self.prog;
+        let entry = slot.get_or_insert_with(|| {
+            let f = &prog.files[file];
+            let text = match &f.text {
+                Some(t) => Some(std::borrow::Cow::Borrowed(&**t)),
+                None => std::fs::read_to_string(&f.path)
+                    .ok()
+                    .map(std::borrow::Cow::Owned),
+            };
+            text.map(|t| {
+                let mut starts = vec![0];
+                starts.extend(t.match_indices('\n').map(|(i, _)| i + 1));
+                (t, starts)
+            })
+        });
+        let Some((text, starts)) = entry else {
+            return "";
+        };
+        let Some(i) = (line as usize).checked_sub(1) else {
+            return "";
+        };
+        let Some(&start) = starts.get(i) else {
+            return "";
+        };
+        let end = starts.get(i + 1).map_or(text.len(), |&e| e - 1);
+        text.get(start..end).unwrap_or("").trim_end_matches('\r')
+    }
 }

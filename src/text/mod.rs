@@ -33,4 +33,7 @@ pub use print::{
 
 mod listing;
 
-pub use listing::{listing, object_listing, write_listing, ListingOptions, Style};
+pub use listing::{
+    listing, object_listing, write_listing, write_listing_chunked, write_object_listing,
+    ListingOptions, Style,
+};
