@@ -257,10 +257,13 @@ pub fn write_object_listing(
 
 /// The lines of each source file of a program, split once per listing (a listing asks for a
 /// line at every source line change, which can be every instruction).
+/// A file's text and where each of its lines starts.
+type SplitText<'p> = (std::borrow::Cow<'p, str>, Vec<usize>);
+
 struct LineCache<'p> {
     prog: &'p Program,
     // Per file, once loaded: the text (kept, or read from disk) and where each line starts.
-    files: Vec<Option<Option<(std::borrow::Cow<'p, str>, Vec<usize>)>>>,
+    files: Vec<Option<Option<SplitText<'p>>>>,
 }
 
 impl<'p> LineCache<'p> {
