@@ -1,9 +1,114 @@
 //! bpfsmith: build eBPF programs by hand, without a C compiler.
 //!
-//! The pipeline, one module per box: [`program`] (the builder DSL) produces a
-//! [`program::Program`] of [`insn::Insn`]s; an [`object::Object`] gathers programs, [`maps`] and
-//! a license; [`text`] prints listings in LLVM's and the kernel's syntax; [`snapshot`] turns
-//! them into insta snapshots.
+//! # The helper ABI, by example
+//!
+//! An eBPF program calls a kernel helper with `call N`. The arguments go in `r1` to `r5`, the
+//! result comes back in `r0`, and the call clobbers `r1`-`r5`: only `r0`, the callee-saved
+//! `r6`-`r9` and the frame pointer `r10` hold their values afterwards. Memory arguments are
+//! pointers, usually into the 512-byte stack frame below `r10`.
+//!
+//! The queue/stack helpers follow that pattern:
+//!
+//! | helper | r1 | r2 | r3 | r0 |
+//! |---|---|---|---|---|
+//! | 87 `bpf_map_push_elem` | the map | pointer to the value (initialised) | flags: `BPF_ANY` 0 or `BPF_EXIST` 2 | 0, `-E2BIG` when full, `-EINVAL` for other flags |
+//! | 88 `bpf_map_pop_elem` | the map | pointer to a value-sized buffer | | 0, or `-ENOENT` when empty (buffer zeroed) |
+//! | 89 `bpf_map_peek_elem` | the map | pointer to a value-sized buffer | | 0, or `-ENOENT` when empty (buffer zeroed) |
+//!
+//! ## Calling a helper by hand
+//!
+//! A map is loaded into `r1` with a two-slot `ld_imm64` that the loader patches with the map's
+//! file descriptor; the value pointer is `r10` plus a negative offset:
+//!
+//! ```
+//! use bpfsmith::prelude::*;
+//!
+//! let mut obj = Object::new("GPL");
+//! let queue = obj.map("queue", MapDef::queue::<u32>(8)).unwrap();
+//!
+//! let mut p = ProgramBuilder::new("by_hand", Section::SOCKET);
+//! p.store(Size::U32, R10, -4, 42);     // the value, on the stack
+//! p.ld_map(R1, &queue);                // r1 = queue ll (a relocation against `queue`)
+//! p.mov(R2, R10).add(R2, -4);          // r2 = r10 - 4
+//! p.mov(R3, 0);                        // r3 = BPF_ANY
+//! p.call(Helper::MapPushElem);         // call 87; r0 = 0 or -E2BIG
+//! p.exit();                            // return r0
+//! let by_hand = p.finish().unwrap();
+//!
+//! // The typed operation emits exactly the same instructions, and checks them first.
+//! let mut p = ProgramBuilder::new("typed", Section::SOCKET);
+//! p.store(Size::U32, R10, -4, 42);
+//! p.push(&queue, StackSlot::of::<u32>(-4), PushFlags::ANY);
+//! p.exit();
+//! assert_eq!(p.finish().unwrap().insns, by_hand.insns);
+//! ```
+//!
+//! ## What the checks catch
+//!
+//! The typed operations refuse at build time what the kernel would refuse later, and say
+//! which Rust line did it:
+//!
+//! ```
+//! use bpfsmith::prelude::*;
+//!
+//! let mut obj = Object::new("GPL");
+//! let counts = obj.map("counts", MapDef::hash::<u32, u64>(16)).unwrap();
+//! let mut p = ProgramBuilder::new("wrong", Section::SOCKET);
+//! p.pop(&counts, StackSlot::at(-8)).exit();  // pop needs a queue or stack map
+//! let err = p.finish().unwrap_err().to_string();
+//! assert!(err.contains("cannot pass map_type 1 into func bpf_map_pop_elem#88"));
+//! assert!(err.contains("src/lib.rs:"));
+//! ```
+//!
+//! ## Reading what you emitted
+//!
+//! Listings print in LLVM's syntax (what `llvm-objdump` shows) or the kernel's (what the
+//! verifier log shows), with the helper's convention beside each call:
+//!
+//! ```
+//! use bpfsmith::prelude::*;
+//! use bpfsmith::text::{listing, ListingOptions, Style};
+//!
+//! let mut obj = Object::new("GPL");
+//! let stack = obj.map("stack", MapDef::stack::<u64>(4)).unwrap();
+//! let mut p = ProgramBuilder::new("peek", Section::SOCKET);
+//! p.peek(&stack, StackSlot::at(-8)).exit();
+//! let prog = p.finish().unwrap();
+//!
+//! let llvm = listing(&prog, &ListingOptions { abi: true, ..Default::default() });
+//! assert!(llvm.contains("call 0x59 # bpf_map_peek_elem: r1 = map, r2 = value -> r0"));
+//! let kernel = listing(&prog, &ListingOptions { style: Style::Kernel, ..Default::default() });
+//! assert!(kernel.contains("4: (85) call bpf_map_peek_elem#89"));
+//! ```
+//!
+//! ## Into the kernel
+//!
+//! An [`object::Object`] writes a relocatable ELF file that libbpf, bpftool and LLVM's tools
+//! read ([`object::Object::write_elf`]), and loads straight into the kernel
+//! ([`object::Object::load`], root or CAP_BPF), where [`load::Queue`] and [`load::Stack`] give
+//! user space the same maps:
+//!
+//! ```no_run
+//! use bpfsmith::prelude::*;
+//! use bpfsmith::load::TestRun;
+//!
+//! let obj = bpfsmith::demo::object();
+//! obj.write_elf("/tmp/seed.o")?;                      // bpftool prog loadall /tmp/seed.o ...
+//! let loaded = obj.load()?;
+//! let run = loaded.program("queue_prog").unwrap().test_run(&TestRun { data: &[0; 64], ..Default::default() })?;
+//! assert_eq!(run.retval, 20);
+//! assert_eq!(loaded.queue::<u32>("queue")?.drain()?, vec![30, 40, 50]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The pipeline
+//!
+//! One module per box: [`program`] (the builder DSL) and [`text`] (the assembler and the
+//! printers) produce [`program::Program`]s of [`insn::Insn`]s; an [`object::Object`] gathers
+//! programs, [`maps`] and a license and reads and writes ELF with BTF; `load` (over `sys`, the
+//! only `unsafe` code) puts objects in the kernel and runs them; [`verifier`] parses the
+//! verifier's log; [`explain`] and [`helpers`] teach; [`snapshot`] turns listings into insta
+//! snapshots.
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
