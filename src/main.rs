@@ -131,6 +131,24 @@ fn demo() -> ExitCode {
     println!("Each program pushes 10, 20, 30, 40 (BPF_ANY), 50 (BPF_ANY: -E2BIG),");
     println!("50 again (BPF_EXIST: drops the oldest), then peeks and pops.\n");
     print!("{}", bpfsmith::demo::listing_report(&obj));
+    let dir = std::env::temp_dir().join("bpfsmith-demo");
+    let path = dir.join("seed.o");
+    match std::fs::create_dir_all(&dir)
+        .map_err(|e| e.to_string())
+        .and_then(|_| obj.write_elf(&path).map_err(|e| e.to_string()))
+    {
+        Ok(()) => {
+            println!(
+                "\nELF object: {} (inspect it with `bpfsmith dis`, `readelf -a`,",
+                path.display()
+            );
+            println!("`bpftool btf dump file`, `llvm-objdump-22 -dr`)");
+        }
+        Err(e) => println!(
+            "\nskipped: writing the ELF object to {} ({e})",
+            path.display()
+        ),
+    }
     demo_in_kernel(&obj)
 }
 
