@@ -34,3 +34,15 @@ pub use print::{
 mod listing;
 
 pub use listing::{listing, write_listing, ListingOptions, Style};
+
+mod diag;
+mod lex;
+mod parse;
+
+pub mod asm;
+pub mod conformance;
+
+pub use asm::{
+    assemble, assemble_file, assemble_file_with, assemble_with, AsmFileError, AsmOptions,
+};
+pub use diag::{AsmError, AsmErrorKind, AsmErrors};
