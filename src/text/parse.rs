@@ -308,7 +308,7 @@ impl<'a> P<'a, '_> {
             Some(None) => Err(PErr::new(
                 span,
                 K::UnknownRegister,
-                format!("unknown register `{}`", self.text(t)),
+                format!("unknown register `{}`", self.span_text(span)),
             )
             .help("registers are r0 to r10 (w0 to w10 for their 32-bit halves)")),
             None => Err(self.unexpected(t, "a register")),
@@ -512,6 +512,18 @@ impl<'a> P<'a, '_> {
 
     /// `[base+off]` (the mnemonic dialect).
     fn bracket_addr(&mut self) -> R<(Reg, i16)> {
+        if self.is_reg_next() {
+            let r = self.reg()?;
+            return Err(PErr::new(
+                r.span,
+                K::Syntax,
+                format!(
+                    "expected a memory operand like `[%r1+8]`, found the register `{}`",
+                    self.span_text(r.span)
+                ),
+            )
+            .help(format!("write `[{}+0]`", self.span_text(r.span))));
+        }
         self.expect(T::LBrack, "a memory operand like `[%r1+8]`")?;
         let a = self.base_off()?;
         self.expect(T::RBrack, "`]` closing the memory operand")?;
