@@ -226,8 +226,18 @@ fn find_comment_end(s: &[u8], from: usize, end: usize) -> Option<usize> {
     None
 }
 
-/// The end of a number that starts at `i` (a digit).
-fn number_end(s: &[u8], mut i: usize, end: usize) -> usize {
+/// The end of a number that starts at `i` (a digit), including C's integer suffixes
+/// (`5ll`, `5UL`), which LLVM's lexer reads and ignores: `r1 = 5ll` is `r1 = 5`, not a
+/// 64-bit load.
+fn number_end(s: &[u8], i: usize, end: usize) -> usize {
+    let mut e = digits_end(s, i, end);
+    while e < end && matches!(s[e], b'l' | b'L' | b'u' | b'U') {
+        e += 1;
+    }
+    e
+}
+
+fn digits_end(s: &[u8], mut i: usize, end: usize) -> usize {
     let next = |k: usize| if k < end { s[k] } else { 0 };
     if s[i] == b'0' && matches!(next(i + 1), b'x' | b'X') {
         i += 2;
@@ -334,7 +344,10 @@ mod tests {
                 (T::Ident, "r1"),
             ]
         );
-        assert_eq!(kinds("r1 = 5ll"), kinds("r1 = 5 ll"));
+        assert_eq!(
+            kinds("r1 = 5ll"),
+            vec![(T::Ident, "r1"), (T::Assign, "="), (T::Num, "5ll")]
+        );
     }
 
     #[test]

@@ -373,7 +373,7 @@ impl<'a> P<'a, '_> {
     }
 
     fn magnitude(&self, t: Tok) -> R<(u64, bool)> {
-        let text = self.text(t);
+        let text = self.text(t).trim_end_matches(['l', 'L', 'u', 'U']);
         let b = text.as_bytes();
         let (digits, radix) = if b.len() >= 2 && b[0] == b'0' && matches!(b[1], b'x' | b'X') {
             (&text[2..], 16)
