@@ -117,7 +117,9 @@ impl AsmError {
             .map_or(source.len(), |i| start + i);
         let end = floor_char_boundary(source, end.clamp(start, line_end));
         let line_text = source[line_start..line_end].trim_end_matches('\r');
-        let column = source[line_start..start].chars().count() as u32 + 1;
+        // A position in the line's trailing `\r`s shows just past its text.
+        let column =
+            (source[line_start..start].chars().count()).min(line_text.chars().count()) as u32 + 1;
         let width = (source[start..end].chars().count() as u32).max(1);
         AsmError {
             path: path.to_owned(),

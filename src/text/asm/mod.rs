@@ -1283,14 +1283,10 @@ impl<'a> Asm<'a> {
                                 format!("unknown map flag `{n}`"),
                             );
                             let upper = n.to_ascii_uppercase();
-                            let full = if upper.starts_with("BPF_F_") {
-                                upper
-                            } else {
-                                format!("BPF_F_{upper}")
-                            };
+                            let bare = upper.strip_prefix("BPF_F_").unwrap_or(&upper);
                             e.notes.push(
-                                match suggest(&full, FLAG_NAMES.iter().map(|(n, _)| *n)) {
-                                    Some(s) => format!("help: did you mean `{s}`?"),
+                                match suggest(bare, FLAG_NAMES.iter().map(|(n, _)| &n[6..])) {
+                                    Some(s) => format!("help: did you mean `BPF_F_{s}`?"),
                                     None => {
                                         "help: flags are numbers or BPF_F_* names joined by `|`"
                                             .into()
