@@ -273,7 +273,7 @@ mod tests {
         let e = t.program("x.data", &AsmOptions::default()).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("x.data:4:12: error: unknown register"),
+                .starts_with("x.data:4:7: error: unknown register `%r11`"),
             "{e}"
         );
     }

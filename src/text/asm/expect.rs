@@ -18,11 +18,13 @@
 //!
 //! ```
 //! use bpfsmith::text::asm::expect::Expectations;
-//! let src = "# Push from user space, pop in the program.\n\
-//!            # push-before: queue = 1 2 3\n\
-//!            # expect-retval: 1\n\
-//!            # expect-map: queue = 2 3\n\
-//!            .map queue, type=queue, value_size=4, max_entries=8\n";
+//! let src = concat!(
+//!     "# Push from user space, pop in the program.\n",
+//!     "# push-before: queue = 1 2 3\n",
+//!     "# expect-retval: 1\n",
+//!     "# expect-map: queue = 2 3\n",
+//!     ".map queue, type=queue, value_size=4, max_entries=8\n",
+//! );
 //! let e = Expectations::parse(src).unwrap();
 //! assert!(e.load_ok);
 //! assert_eq!(e.retval, Some(1));
