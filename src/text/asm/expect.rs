@@ -12,6 +12,7 @@
 //! | `push-before` | `MAP = V1 V2 ...` | push these values into the map from user space before the run (repeatable) |
 //! | `expect-map` | `MAP = V1 V2 ...` | afterwards, popping the map until empty gives exactly these values, in order (repeatable; `MAP =` alone: empty) |
 //! | `run` | `PROGRAM` | which program to load and run, when the file has several (default: the first) |
+//! | `load-with` | `CAP_BPF` | load with CAP_BPF but without CAP_PERFMON and CAP_SYS_ADMIN (as a non-root service would): the verifier is stricter then, e.g. it refuses reads of uninitialised stack, which it allows root |
 //!
 //! Integers are decimal or `0x` hexadecimal, with an optional `-`. Map values are stored in
 //! the map's value size (little-endian).
@@ -49,6 +50,8 @@ pub struct Expectations {
     pub maps_after: Vec<(String, Vec<u64>)>,
     /// The program to run, when not the first.
     pub program: Option<String>,
+    /// Load with only CAP_BPF (no CAP_PERFMON, no CAP_SYS_ADMIN): `# load-with: CAP_BPF`.
+    pub cap_bpf_only: bool,
 }
 
 /// A header line that does not follow the format: its 1-based line and what is wrong.
@@ -75,6 +78,7 @@ const KEYS: &[&str] = &[
     "push-before",
     "expect-map",
     "run",
+    "load-with",
 ];
 
 fn int(s: &str) -> Option<i64> {
@@ -148,6 +152,14 @@ impl Expectations {
                     );
                 }
                 "run" => e.program = Some(value.to_owned()),
+                "load-with" => {
+                    if value != "CAP_BPF" {
+                        return Err(err(format!(
+                            "load-with takes CAP_BPF (the only reduced privilege set), not `{value}`"
+                        )));
+                    }
+                    e.cap_bpf_only = true;
+                }
                 _ => {
                     let (map, vals) = value
                         .split_once('=')
