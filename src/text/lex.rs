@@ -102,10 +102,7 @@ impl<'a> Lexer<'a> {
     #[inline]
     pub fn line_end(&self, from: usize) -> usize {
         match self.src.get(from..) {
-            Some(rest) => rest
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(self.src.len(), |i| from + i),
+            Some(rest) => memchr::memchr(b'\n', rest).map_or(self.src.len(), |i| from + i),
             None => self.src.len(),
         }
     }

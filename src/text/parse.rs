@@ -165,8 +165,34 @@ fn eq_kw(text: &str, kw: &str) -> bool {
     text.eq_ignore_ascii_case(kw)
 }
 
+/// A short name in lower case, on the stack (names longer than 24 bytes become empty: no
+/// keyword is that long).
+struct Lower {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Lower {
+    fn new(text: &str) -> Lower {
+        let mut buf = [0u8; 24];
+        let len = if text.len() <= buf.len() {
+            for (d, s) in buf.iter_mut().zip(text.bytes()) {
+                *d = s.to_ascii_lowercase();
+            }
+            text.len()
+        } else {
+            0
+        };
+        Lower { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
 fn size_name(text: &str) -> Option<(Size, bool)> {
-    Some(match text.to_ascii_lowercase().as_str() {
+    Some(match Lower::new(text).as_str() {
         "u8" => (Size::U8, false),
         "u16" => (Size::U16, false),
         "u32" => (Size::U32, false),
@@ -815,7 +841,7 @@ impl<'a> P<'a, '_> {
                 // (s8)r2: sign-extending move.
                 self.i += 1;
                 let ty = self.expect_ident("`s8`, `s16` or `s32`")?;
-                let bits = match self.text(ty).to_ascii_lowercase().as_str() {
+                let bits = match Lower::new(self.text(ty)).as_str() {
                     "s8" => 8u8,
                     "s16" => 16,
                     "s32" => 32,
@@ -879,8 +905,9 @@ impl<'a> P<'a, '_> {
                 Sym::None,
             ));
         }
-        let name = self.text(t).to_ascii_lowercase();
-        let endian = match name.as_str() {
+        let lower = Lower::new(self.text(t));
+        let name = lower.as_str();
+        let endian = match name {
             "be16" => Some((Endian::ToBe, 16)),
             "be32" => Some((Endian::ToBe, 32)),
             "be64" => Some((Endian::ToBe, 64)),
@@ -931,7 +958,7 @@ impl<'a> P<'a, '_> {
                 wide,
             ))
         };
-        match name.as_str() {
+        match name {
             "addr_space_cast" => {
                 self.i += 1;
                 self.expect(T::LParen, "`(`")?;
@@ -1010,7 +1037,7 @@ impl<'a> P<'a, '_> {
                 ))
             }
             _ => {
-                if let Some((op, wide)) = fetch(&name) {
+                if let Some((op, wide)) = fetch(name) {
                     self.i += 1;
                     self.expect(T::LParen, "`(`")?;
                     let (size, signed, ty, base, off) = self.typed_addr()?;

@@ -84,8 +84,9 @@
 
 pub mod expect;
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -99,6 +100,30 @@ use crate::object::{Object, ObjectError};
 use crate::program::{
     FileId, Function, Program, ProgramBuilder, Reloc, RelocKind, Section, SourceLoc,
 };
+
+/// FNV-1a: label and symbol names are short, and SipHash showed in profiles.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// Choices for what the source leaves open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -337,7 +362,7 @@ impl<'a> Asm<'a> {
             license: None,
             maps: Vec::new(),
             bad_maps: Vec::new(),
-            globals: HashMap::new(),
+            globals: HashMap::default(),
             section: SectionState {
                 name: opts.default_section.name().to_owned(),
                 exec: true,
@@ -736,7 +761,7 @@ impl<'a> Asm<'a> {
             name,
             name_span,
             b,
-            labels: HashMap::new(),
+            labels: HashMap::default(),
             fixups: Vec::new(),
             n: 0,
             slots: 0,
