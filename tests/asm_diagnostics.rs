@@ -493,6 +493,57 @@ fn programs_and_directives() {
     );
 }
 
+/// Lines of a verifier log assemble: the slot and opcode columns are read, the register
+/// state after `;` and the `; source` lines are skipped, and the opcode settles what the
+/// kernel's text leaves open.
+#[test]
+fn verifier_log_lines() {
+    let log = "\
+func#0 @0
+0: R1=ctx() R10=fp0
+; int x = 0; @ prog.c:3
+0: (18) r1 = 0xffff88810478bc00       ; R1=map_ptr(ks=4,vs=4)
+2: (bf) r2 = r10                      ; R2=fp0 R10=fp0
+3: (07) r2 += -4                      ; R2=fp-4
+4: (85) call bpf_map_pop_elem#88
+5: (b7) r0 = 0                        ; R0=0
+6: (95) exit
+";
+    // Log lines that are not instructions are errors of their own: keep the instructions.
+    let insns: String = log
+        .lines()
+        .filter(|l| l.starts_with(';') || l.contains(": ("))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let obj = assemble("log.s", &insns).unwrap_or_else(|e| panic!("{e}"));
+    let p = &obj.programs[0];
+    assert_eq!(p.insns.len(), 6);
+    assert_eq!(
+        p.insns[0],
+        bpfsmith::insn::Insn::LdImm64 {
+            dst: bpfsmith::insn::Reg::R1,
+            pseudo: bpfsmith::insn::Pseudo::Imm,
+            imm: 0xffff88810478bc00u64 as i64
+        }
+    );
+    one(
+        "0: (07) r1 = r2\n1: (95) exit\n",
+        K::Syntax,
+        1,
+        9,
+        7,
+        "encodes as opcode (bf), but the line's opcode column says (07)",
+    );
+    one(
+        "0: (8d) call bpf_unspec#0\n1: (95) exit\n",
+        K::Syntax,
+        1,
+        14,
+        10,
+        "callx",
+    );
+}
+
 /// All errors of a file in one run, in line order.
 #[test]
 fn every_error_in_one_run() {

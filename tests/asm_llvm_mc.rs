@@ -500,6 +500,53 @@ fn bytes_and_relocations_match_llvm_mc() {
     assert_eq!(ours, llvm.relocs, "relocations differ");
     assert_eq!(ours.len(), 11);
 
+    // 4. llvm-objdump-22's own output (raw bytes, relocation lines, `<sym+0x..>`) of those
+    //    objects assembles back to the same bytes and relocations.
+    if let Some(objdump) = tools::require_tool("llvm-objdump-22") {
+        for name in ["forms_plain", "ld_imm64", "maps"] {
+            let o = dir.path().join(format!("{name}.o"));
+            if name == "forms_plain" {
+                let body = jump_safe_forms();
+                let mut src = String::from("\t.text\n");
+                src.push_str(&"\tr0 = 0\n".repeat(pad));
+                for l in &body {
+                    src.push('\t');
+                    src.push_str(l);
+                    src.push('\n');
+                }
+                src.push_str(&"\texit\n".repeat(pad));
+                llvm_mc(&mc, dir.path(), name, &src);
+            }
+            let text = tools::run(Command::new(&objdump).arg("-dr").arg(&o));
+            let maps = ".map queue, type=queue, value_size=4, max_entries=4\n\
+                        .map stack, type=stack, value_size=8, max_entries=4\n\
+                        .map arr, type=array, key_size=4, value_size=8, max_entries=1\n";
+            let src = format!("{maps}{text}");
+            let obj = bpfsmith::text::assemble("objdump.s", &src).unwrap_or_else(|e| {
+                panic!(
+                    "{}",
+                    e.to_string()
+                        .lines()
+                        .take(40)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            });
+            let llvm = std::fs::read(&o).unwrap();
+            let elf = Elf::parse(&llvm).unwrap();
+            let text_sh = elf
+                .section_headers
+                .iter()
+                .find(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(".text"))
+                .unwrap();
+            let prog = &obj.programs[0];
+            compare(name, &src, prog, &llvm[text_sh.file_range().unwrap()]);
+            if name == "maps" {
+                assert_eq!(prog.relocs.len(), 11);
+            }
+        }
+    }
+
     println!("llvm-mc-22: {forms_compared} instruction forms compared, all byte-identical");
     tools::notice(&format!(
         "asm_llvm_mc: {forms_compared} instruction forms compared with llvm-mc-22, all byte-identical"

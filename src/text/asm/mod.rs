@@ -38,10 +38,12 @@
 //! a helper's name (`bpf_map_push_elem`, or without `bpf_`) and no function of the program has
 //! that name.
 //!
-//! Instructions before any global label form one program named [`AsmOptions::default_name`]
-//! in the current section, or in [`AsmOptions::default_section`] when none was chosen
-//! (or `.text`): conformance programs and bare listings assemble without any directive. An
-//! objdump header at address 0 (`0000000000000000 <name>:`) names that program.
+//! Instructions of a section before any global label form a program named
+//! [`AsmOptions::default_name`], in that section, or in [`AsmOptions::default_section`] when
+//! no section was chosen (or `.text`): conformance programs and bare listings assemble
+//! without any directive. An objdump header at address 0 (`0000000000000000 <name>:`) names
+//! that program. Going back to a section continues its last program, as assemblers continue
+//! a section where they left it. bpf-to-bpf calls stay inside one program (its section).
 //!
 //! Our own directives: `.license "GPL"` (default [`AsmOptions::default_license`]) and
 //! `.map NAME, type=queue, value_size=4, max_entries=10` (also `key_size=`, `flags=` as numbers
@@ -266,6 +268,8 @@ struct Prog<'a> {
     last: Option<Last>,
     /// Whether an objdump header at address 0 may still name it.
     nameable: bool,
+    /// The section it was started in (as the directive named it).
+    section_name: String,
 }
 
 struct SectionState {
@@ -289,7 +293,6 @@ struct Asm<'a> {
     section: SectionState,
     progs: Vec<Prog<'a>>,
     cur: Option<usize>,
-    default_used: bool,
     line: u32,
     line_start: usize,
     toks: Vec<Tok>,
@@ -370,7 +373,6 @@ impl<'a> Asm<'a> {
             },
             progs: Vec::new(),
             cur: None,
-            default_used: false,
             line: 1,
             line_start: 0,
             toks: Vec::with_capacity(32),
@@ -522,6 +524,10 @@ impl<'a> Asm<'a> {
                     let name_start = (after + 2) as u32;
                     let span = (name_start, name_start + close as u32);
                     let name = self.text(span);
+                    if !valid_symbol(name) {
+                        // objdump's stand-in for a section without symbols: `<.text>`.
+                        return Prefix::Handled;
+                    }
                     let addr = u64::from_str_radix(&self.src[i..after], 16).ok();
                     self.define_label(name, span, addr);
                     return Prefix::Handled;
@@ -596,7 +602,7 @@ impl<'a> Asm<'a> {
 
     /// objdump's `file.o:\tfile format elf64-bpf`.
     fn is_file_format_line(&self, toks: &[Tok]) -> bool {
-        let Some(c) = toks.iter().take(8).position(|t| t.kind == T::Colon) else {
+        let Some(c) = toks.iter().position(|t| t.kind == T::Colon) else {
             return false;
         };
         matches!(toks.get(c + 1..c + 3), Some([a, b]) if self.tok_text(*a) == "file" && self.tok_text(*b) == "format")
@@ -732,13 +738,6 @@ impl<'a> Asm<'a> {
             .push("help: start a code section with `.section NAME` (e.g. `socket`, `xdp`) or `.text`".into());
             return None;
         }
-        if self.default_used {
-            self.err(span, K::Program, "instruction outside any program")
-                .notes
-                .push("help: start a program with `.globl NAME` and a `NAME:` label".into());
-            return None;
-        }
-        self.default_used = true;
         let section = if self.section.explicit && self.section.name != ".text" {
             Section::new(self.section.name.clone())
         } else {
@@ -769,6 +768,7 @@ impl<'a> Asm<'a> {
             last_exit: None,
             last: None,
             nameable,
+            section_name: self.section.name.clone(),
         });
         self.cur = Some(self.progs.len() - 1);
         self.progs.len() - 1
@@ -808,7 +808,6 @@ impl<'a> Asm<'a> {
             let named = match self.cur {
                 Some(c) if self.progs[c].nameable => Some(c),
                 None if self.section.exec => {
-                    self.default_used = true;
                     let section = if self.section.explicit && self.section.name != ".text" {
                         Section::new(self.section.name.clone())
                     } else {
@@ -882,9 +881,11 @@ impl<'a> Asm<'a> {
         );
     }
 
+    /// Switch sections. Code that follows continues the last program of that section, as
+    /// assemblers continue a section where it was left.
     fn set_section(&mut self, name: &str, exec: bool) {
         if self.section.name != name || !self.section.explicit {
-            self.cur = None;
+            self.cur = self.progs.iter().rposition(|p| p.section_name == name);
         }
         self.section = SectionState {
             name: name.to_owned(),
@@ -1507,7 +1508,15 @@ impl<'a> Asm<'a> {
                         _ => match Helper::from_name(name) {
                             Some(h) => prog.insns[i] = Insn::Call(Callee::Helper(h.id() as i32)),
                             None => {
+                                let other = elsewhere
+                                    .iter()
+                                    .find(|(pn, ls)| *pn != p.name && ls.contains(&name))
+                                    .map(|(pn, _)| pn.clone());
                                 let e = self.err_on(f.line, span, K::UnknownHelper, format!("`{name}` is neither a helper nor a function of program `{}`", p.name));
+                                if let Some(o) = other {
+                                    e.notes.push(format!("note: `{name}` is in program `{o}`; a bpf-to-bpf call stays inside its program: put the function in the same section, after the program's `exit`"));
+                                    continue;
+                                }
                                 let bare = name.strip_prefix("bpf_").unwrap_or(name);
                                 let cands = Helper::ALL
                                     .iter()
