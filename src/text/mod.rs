@@ -37,3 +37,15 @@ pub use listing::{
     listing, object_listing, write_listing, write_listing_chunked, write_object_listing,
     ListingOptions, Style,
 };
+
+mod diag;
+mod lex;
+mod parse;
+
+pub mod asm;
+pub mod conformance;
+
+pub use asm::{
+    assemble, assemble_file, assemble_file_with, assemble_with, AsmFileError, AsmOptions,
+};
+pub use diag::{AsmError, AsmErrorKind, AsmErrors};

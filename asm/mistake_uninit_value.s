@@ -1,0 +1,24 @@
+# A classic mistake: pushing from a stack slot that was never written. bpf_map_push_elem
+# reads value_size bytes from r2; the verifier tracks every byte of the stack frame and
+# refuses to let a helper read bytes the program has not initialised.
+# The fix: store the value first, e.g. `*(u32 *)(r10 - 4) = 42`.
+# (Linux 6.18's wording; older kernels say "invalid indirect read from stack R2 off -4+0 size 4".)
+# The check applies to programs loaded without CAP_PERFMON (and CAP_SYS_ADMIN): a service
+# with only CAP_BPF gets this error, while root may read uninitialised stack.
+#
+# load-with: CAP_BPF
+# expect-verifier-error: invalid read from stack R2 off=-4 size=4
+
+.license "GPL"
+.map queue, type=queue, value_size=4, max_entries=4
+
+.section socket
+.globl uninit_value
+uninit_value:
+	r1 = queue ll
+	r2 = r10
+	r2 += -4                        # r10-4 .. r10-1 hold nothing yet
+	r3 = 0
+	call bpf_map_push_elem
+	r0 = 0
+	exit

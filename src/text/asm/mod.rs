@@ -1,0 +1,1802 @@
+//! The text assembler: `.s` files into an [`Object`] of programs and maps.
+//!
+//! # What it reads
+//!
+//! One statement per line (LLVM's `;` also separates statements on one line), in either of two
+//! dialects, freely mixed:
+//!
+//! * **LLVM's BPF syntax**, everything `llvm-mc-22 -triple bpfel -mcpu=v4` accepts
+//!   (`r1 += r2`, `w0 = *(u8 *)(r2 + 4)`, `if w1 s< 5 goto L`, `lock *(u64 *)(r1 + 8) += r2`,
+//!   `r0 = cmpxchg_64(r1 + 8, r0, r2)`, `r1 = queue ll`, `call bpf_map_push_elem` ...), and
+//!   what the printers of [`crate::text`] print: `llvm-objdump` listings (a leading `N:\t`,
+//!   raw bytes, `<sym+0x8>` annotations, `ld_pseudo\tr1, 0x1, 0x5`, `0000000000000018 <L>:`
+//!   headers, `R_BPF_64_64 queue` relocation lines, `Disassembly of section xdp:`) and the
+//!   kernel's verifier-log spelling (`N: (op) insn ; state`, `*(u32 *)(r10 -4)`,
+//!   `goto pc+3`, `call bpf_map_push_elem#87`, `r2 = atomic64_fetch_add(...)`).
+//! * **The mnemonic dialect** of the eBPF conformance suite (`mov32 %r0, 1`,
+//!   `ldxdw %r0, [%r1+8]`, `jne %r1, 0, label`, `lock fetch add [%r10-8], %r1`, `lddw`,
+//!   `call local f`, `call %r2`). As in that suite, a jump to `exit` where no label `exit` is
+//!   defined goes to the program's first `exit` instruction.
+//!
+//! Comments: `#` (not in the kernel's `name#id`), `//`, `/* ... */` (across lines), and lines
+//! that start with `;` (the source annotations of verifier logs and objdump).
+//!
+//! Immediates are decimal, hexadecimal (`0x`), binary (`0b`) or, in LLVM syntax as in llvm-mc,
+//! octal with a leading `0`. A 32-bit immediate takes -2^31 ..= 2^32-1 in LLVM syntax (the
+//! bit pattern, as llvm-mc); the mnemonic dialect takes signed decimal or a hex bit pattern,
+//! as the conformance suite's assembler. Where llvm-mc only warns that an immediate is out of
+//! range and truncates it, this assembler refuses it.
+//!
+//! # Programs, sections, labels
+//!
+//! `.section NAME[,"flags",@progbits]` and `.text` select a section; sections whose flags lack
+//! `x`, and `.maps`, `license`, `.data*`, `.rodata*`, `.bss*` without flags, hold no code. A
+//! global label (`.globl name` then `name:`) in a code section starts a program; the section
+//! name gives its type by libbpf's conventions (`socket`, `xdp`, `tc`, `tracepoint/...`).
+//! Other labels are local to their program; a label that `call NAME` calls (or that
+//! `rN = NAME ll` loads) is a bpf-to-bpf function. `call NAME` is a helper call when `NAME` is
+//! a helper's name (`bpf_map_push_elem`, or without `bpf_`) and no function of the program has
+//! that name.
+//!
+//! Instructions of a section before any global label form a program named
+//! [`AsmOptions::default_name`], in that section, or in [`AsmOptions::default_section`] when
+//! no section was chosen (or `.text`): conformance programs and bare listings assemble
+//! without any directive. An objdump header at address 0 (`0000000000000000 <name>:`) names
+//! that program. Going back to a section continues its last program, as assemblers continue
+//! a section where they left it. bpf-to-bpf calls stay inside one program (its section).
+//!
+//! Our own directives: `.license "GPL"` (default [`AsmOptions::default_license`]) and
+//! `.map NAME, type=queue, value_size=4, max_entries=10` (also `key_size=`, `flags=` as numbers
+//! or `BPF_F_*` names joined by `|`), checked against the kernel's creation rules. Maps may be
+//! declared before or after their use. `.globl`/`.global` are read; `.type`, `.size`,
+//! `.p2align`, `.align`, `.balign`, `.file`, `.loc`, `.ident`, `.addrsig`, `.hidden` are
+//! accepted and ignored. Data directives (`.byte`, `.zero` ...) are refused.
+//!
+//! # Checks
+//!
+//! Besides the syntax, every operand range, label (undefined, duplicate, past the end), jump
+//! (offset width, landing outside the program or inside an `ld_imm64`), map, helper name and
+//! `.map` rule is checked, and each program and function must end in `exit` or `goto`: the
+//! verifier refuses code that can fall off its end. All errors of a file are reported in one
+//! run ([`AsmErrors`]), each with its line, column and a caret.
+//!
+//! ```
+//! let src = "\
+//! .map queue, type=queue, value_size=4, max_entries=10
+//! .section socket
+//! .globl push_one
+//! push_one:
+//!     *(u32 *)(r10 - 4) = 42
+//!     r1 = queue ll
+//!     r2 = r10
+//!     r2 += -4
+//!     r3 = 0
+//!     call bpf_map_push_elem
+//!     exit
+//! ";
+//! let obj = bpfsmith::text::assemble("push.s", src).unwrap();
+//! let prog = &obj.programs[0];
+//! assert_eq!((prog.name.as_str(), prog.section.name()), ("push_one", "socket"));
+//! assert_eq!(prog.relocs[0].symbol, "queue");
+//! assert_eq!(prog.source(0).unwrap().line, 5);
+//!
+//! let err = bpfsmith::text::assemble("bad.s", "r11 = 1\nexit\n").unwrap_err();
+//! assert!(err.to_string().starts_with("bad.s:1:1: error: unknown register `r11`"));
+//! ```
+
+pub mod expect;
+
+use std::collections::HashMap as StdHashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::diag::{suggest, AsmError, AsmErrorKind as K, AsmErrors};
+use super::lex::{Lexer, Tok, T};
+use super::parse::{looks_like_register, parse_insn, Span, Sym};
+use crate::helpers::Helper;
+use crate::insn::{Callee, Insn, Pseudo};
+use crate::maps::{flags, MapDef, MapDefError, MapType, TypeDesc};
+use crate::object::{Object, ObjectError};
+use crate::program::{
+    FileId, Function, Program, ProgramBuilder, Reloc, RelocKind, Section, SourceLoc,
+};
+
+/// FNV-1a: label and symbol names are short, and SipHash showed in profiles.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// Choices for what the source leaves open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsmOptions {
+    /// The section of instructions that come before any global label, when no `.section`
+    /// chose one (default `socket`; the conformance suite runs programs as `xdp`).
+    pub default_section: Section,
+    /// The name of the program those instructions form (default `main`).
+    pub default_name: String,
+    /// The license when the file has no `.license` (default `GPL`).
+    pub default_license: String,
+}
+
+impl Default for AsmOptions {
+    fn default() -> Self {
+        AsmOptions {
+            default_section: Section::SOCKET,
+            default_name: "main".to_owned(),
+            default_license: "GPL".to_owned(),
+        }
+    }
+}
+
+/// Assemble `source` with the default [`AsmOptions`]. `path` is the file name that messages
+/// and source locations show.
+pub fn assemble(path: &str, source: &str) -> Result<Object, AsmErrors> {
+    assemble_with(path, source, &AsmOptions::default())
+}
+
+/// Assemble `source` with `opts`.
+pub fn assemble_with(path: &str, source: &str, opts: &AsmOptions) -> Result<Object, AsmErrors> {
+    assemble_text(path, Arc::from(source), opts)
+}
+
+/// Why [`assemble_file`] failed.
+#[derive(Debug)]
+pub enum AsmFileError {
+    /// The file could not be read.
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        error: std::io::Error,
+    },
+    /// The text does not assemble.
+    Asm(AsmErrors),
+}
+
+impl fmt::Display for AsmFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsmFileError::Io { path, error } => write!(f, "error: cannot read {path}: {error}"),
+            AsmFileError::Asm(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AsmFileError {}
+
+/// Read and assemble the file at `path` (default [`AsmOptions`]): everything the `bpfsmith
+/// asm` command does except writing the ELF object.
+pub fn assemble_file(path: impl AsRef<Path>) -> Result<Object, AsmFileError> {
+    assemble_file_with(path, &AsmOptions::default())
+}
+
+/// [`assemble_file`] with `opts`.
+pub fn assemble_file_with(
+    path: impl AsRef<Path>,
+    opts: &AsmOptions,
+) -> Result<Object, AsmFileError> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| AsmFileError::Io {
+        path: shown.clone(),
+        error,
+    })?;
+    assemble_text(&shown, Arc::from(text), opts).map_err(AsmFileError::Asm)
+}
+
+fn assemble_text(path: &str, text: Arc<str>, opts: &AsmOptions) -> Result<Object, AsmErrors> {
+    if text.len() >= u32::MAX as usize {
+        let e = AsmError::in_line(
+            path,
+            "",
+            1,
+            0,
+            0,
+            0,
+            K::Program,
+            "the input is 4 GiB or larger, which the assembler does not take",
+        );
+        return Err(AsmErrors(vec![e]));
+    }
+    let src: &str = &text;
+    let mut a = Asm::new(path, src, text.clone(), opts);
+    a.run();
+    a.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A label of a program.
+struct LabelDef {
+    /// The instruction it is bound to.
+    at: u32,
+    line: u32,
+    /// The program's own name at instruction 0.
+    entry: bool,
+    /// Called or loaded as a function.
+    function: bool,
+    /// The instruction before the label, for the fall-through check of functions.
+    prev: Option<Last>,
+}
+
+/// The last instruction emitted: its kind (for the fall-through checks) and where it is.
+#[derive(Clone, Copy)]
+struct Last {
+    insn: Insn,
+    span: Span,
+    line: u32,
+}
+
+struct Fix<'a> {
+    insn: u32,
+    sym: Sym<'a>,
+    line: u32,
+}
+
+struct Prog<'a> {
+    name: String,
+    /// The global label that started it (`None`: the default program).
+    name_span: Option<(Span, u32)>,
+    b: ProgramBuilder,
+    labels: HashMap<&'a str, LabelDef>,
+    fixups: Vec<Fix<'a>>,
+    n: u32,
+    slots: u64,
+    first_exit: Option<u32>,
+    last_exit: Option<u32>,
+    last: Option<Last>,
+    /// Whether an objdump header at address 0 may still name it.
+    nameable: bool,
+    /// The section it was started in (as the directive named it).
+    section_name: String,
+}
+
+struct SectionState {
+    name: String,
+    exec: bool,
+    /// Chosen by a directive (not the default).
+    explicit: bool,
+}
+
+struct Asm<'a> {
+    path: &'a str,
+    src: &'a str,
+    text: Arc<str>,
+    opts: &'a AsmOptions,
+    errors: Vec<AsmError>,
+    license: Option<(String, Span, u32)>,
+    maps: Vec<MapDecl<'a>>,
+    /// Maps whose `.map` line has an error: references to them are not reported again.
+    bad_maps: Vec<&'a str>,
+    globals: HashMap<&'a str, Span>,
+    section: SectionState,
+    progs: Vec<Prog<'a>>,
+    cur: Option<usize>,
+    line: u32,
+    line_start: usize,
+    toks: Vec<Tok>,
+}
+
+struct MapDecl<'a> {
+    name: &'a str,
+    def: MapDef,
+    span: Span,
+    line: u32,
+}
+
+const DATA_SECTIONS: &[&str] = &[".maps", "maps", "license", ".BTF", ".BTF.ext"];
+const DATA_PREFIXES: &[&str] = &[".data", ".rodata", ".bss"];
+const IGNORED_DIRECTIVES: &[&str] = &[
+    ".type",
+    ".size",
+    ".p2align",
+    ".align",
+    ".balign",
+    ".file",
+    ".loc",
+    ".ident",
+    ".addrsig",
+    ".addrsig_sym",
+    ".hidden",
+];
+const DATA_DIRECTIVES: &[&str] = &[
+    ".byte", ".short", ".half", ".word", ".long", ".int", ".quad", ".zero", ".space", ".fill",
+    ".ascii", ".asciz", ".string", ".skip",
+];
+const KNOWN_DIRECTIVES: &[&str] = &[
+    ".text",
+    ".section",
+    ".globl",
+    ".global",
+    ".license",
+    ".map",
+    ".type",
+    ".size",
+    ".p2align",
+    ".align",
+    ".balign",
+    ".file",
+    ".loc",
+    ".ident",
+    ".addrsig",
+    ".addrsig_sym",
+    ".hidden",
+];
+
+fn is_terminator(i: &Insn) -> bool {
+    matches!(i, Insn::Exit | Insn::Ja { .. } | Insn::JaLong { .. })
+}
+
+fn valid_symbol(name: &str) -> bool {
+    let mut c = name.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')
+}
+
+impl<'a> Asm<'a> {
+    fn new(path: &'a str, src: &'a str, text: Arc<str>, opts: &'a AsmOptions) -> Asm<'a> {
+        Asm {
+            path,
+            src,
+            text,
+            opts,
+            errors: Vec::new(),
+            license: None,
+            maps: Vec::new(),
+            bad_maps: Vec::new(),
+            globals: HashMap::default(),
+            section: SectionState {
+                name: opts.default_section.name().to_owned(),
+                exec: true,
+                explicit: false,
+            },
+            progs: Vec::new(),
+            cur: None,
+            line: 1,
+            line_start: 0,
+            toks: Vec::with_capacity(32),
+        }
+    }
+
+    // ---- errors ----
+
+    /// An error on the current line.
+    fn err(&mut self, span: Span, kind: K, msg: impl Into<String>) -> &mut AsmError {
+        let e = AsmError::in_line(
+            self.path,
+            self.src,
+            self.line,
+            self.line_start,
+            span.0 as usize,
+            span.1 as usize,
+            kind,
+            msg,
+        );
+        self.errors.push(e);
+        self.errors.last_mut().expect("just pushed")
+    }
+
+    /// An error on an earlier line.
+    fn err_on(&mut self, line: u32, span: Span, kind: K, msg: impl Into<String>) -> &mut AsmError {
+        let start = (span.0 as usize).min(self.src.len());
+        let line_start = self
+            .src
+            .get(..start)
+            .and_then(|s| s.rfind('\n'))
+            .map_or(0, |i| i + 1);
+        let e = AsmError::in_line(
+            self.path,
+            self.src,
+            line,
+            line_start,
+            start,
+            span.1 as usize,
+            kind,
+            msg,
+        );
+        self.errors.push(e);
+        self.errors.last_mut().expect("just pushed")
+    }
+
+    fn text(&self, span: Span) -> &'a str {
+        let src: &'a str = self.src;
+        src.get(span.0 as usize..span.1 as usize).unwrap_or("")
+    }
+
+    fn tok_text(&self, t: Tok) -> &'a str {
+        self.text((t.start, t.end))
+    }
+
+    // ---- the line loop ----
+
+    fn run(&mut self) {
+        let bytes = self.src.as_bytes();
+        let mut lx = Lexer::new(bytes);
+        let mut pos = 0usize;
+        let mut toks = std::mem::take(&mut self.toks);
+        loop {
+            let end = lx.line_end(pos);
+            self.line_start = pos;
+            self.one_line(&mut lx, pos, end, &mut toks);
+            if end >= bytes.len() {
+                break;
+            }
+            pos = end + 1;
+            self.line += 1;
+        }
+        if let Some(open) = lx.open_comment {
+            let line = self.src[..open].bytes().filter(|&b| b == b'\n').count() as u32 + 1;
+            self.err_on(
+                line,
+                (open as u32, open as u32 + 2),
+                K::Syntax,
+                "this `/*` comment never ends",
+            )
+            .notes
+            .push("help: close it with `*/`".to_owned());
+        }
+    }
+
+    fn one_line(&mut self, lx: &mut Lexer<'a>, pos: usize, end: usize, toks: &mut Vec<Tok>) {
+        let bytes = self.src.as_bytes();
+        let mut from = pos;
+        let mut kernel_op = None;
+        if lx.open_comment.is_none() {
+            let mut i = pos;
+            while i < end && matches!(bytes[i], b' ' | b'\t' | b'\r') {
+                i += 1;
+            }
+            match bytes.get(i) {
+                Some(b';') => return,
+                Some(b'0'..=b'9' | b'a'..=b'f') if i < end => match self.prefix(i, end) {
+                    Prefix::None => {}
+                    Prefix::Handled => return,
+                    Prefix::Slot { after, op } => {
+                        from = after;
+                        kernel_op = op;
+                    }
+                },
+                Some(b'D') if self.src[i..end].starts_with("Disassembly of section ") => {
+                    let name = self.src[i + 23..end].trim_end().trim_end_matches(':');
+                    self.set_section(name, true);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        lx.lex(from, end, toks);
+        if toks.is_empty() || self.is_file_format_line(toks) {
+            return;
+        }
+        if kernel_op.is_some() {
+            // A verifier-log line: the register state follows `;`.
+            if let Some(k) = toks.iter().position(|t| t.kind == T::Semi) {
+                toks.truncate(k);
+            }
+            self.statement(toks, kernel_op);
+            return;
+        }
+        let mut start = 0;
+        for k in 0..=toks.len() {
+            if k == toks.len() || toks[k].kind == T::Semi {
+                if k > start {
+                    self.statement(&toks[start..k], None);
+                }
+                start = k + 1;
+            }
+        }
+    }
+
+    /// Objdump and verifier-log line shapes that start with a hex digit.
+    fn prefix(&mut self, i: usize, end: usize) -> Prefix {
+        let b = self.src.as_bytes();
+        let hex_run = b[i..end]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
+        let after = i + hex_run;
+        // `0000000000000018 <label>:`: an objdump symbol header.
+        if hex_run == 16 && b.get(after) == Some(&b' ') && b.get(after + 1) == Some(&b'<') {
+            let rest = &self.src[after + 2..end];
+            if let Some(close) = rest.find(">:") {
+                if rest[close + 2..].trim().is_empty() {
+                    let name_start = (after + 2) as u32;
+                    let span = (name_start, name_start + close as u32);
+                    let name = self.text(span);
+                    if !valid_symbol(name) {
+                        // objdump's stand-in for a section without symbols: `<.text>`.
+                        return Prefix::Handled;
+                    }
+                    let addr = u64::from_str_radix(&self.src[i..after], 16).ok();
+                    self.define_label(name, span, addr);
+                    return Prefix::Handled;
+                }
+            }
+        }
+        // `\t\t0000000000000000:  R_BPF_64_64\tqueue`: an objdump relocation.
+        if hex_run == 16 && b.get(after) == Some(&b':') {
+            let line = &self.src[..end];
+            let mut k = after + 1;
+            while k < end && matches!(b[k], b' ' | b'\t') {
+                k += 1;
+            }
+            if line[k..].starts_with("R_BPF_") {
+                let kind_end = k + line[k..].find([' ', '\t']).unwrap_or(end - k);
+                let mut s0 = kind_end;
+                while s0 < end && matches!(b[s0], b' ' | b'\t') {
+                    s0 += 1;
+                }
+                let s1 = s0 + line[s0..].find([' ', '\t', '\r']).unwrap_or(end - s0);
+                let kind = &line[k..kind_end];
+                let sym = &line[s0..s1];
+                let off = u64::from_str_radix(&self.src[i..after], 16).unwrap_or(u64::MAX);
+                self.reloc_line(
+                    kind,
+                    off,
+                    sym,
+                    (s0 as u32, s1 as u32),
+                    (i as u32, after as u32),
+                );
+                return Prefix::Handled;
+            }
+        }
+        // `12:\t...` (objdump) or `12: (bf) ...` (verifier log): a slot number.
+        let digits = b[i..end].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0
+            && b.get(i + digits) == Some(&b':')
+            && matches!(b.get(i + digits + 1), Some(b' ' | b'\t'))
+        {
+            let mut k = i + digits + 1;
+            while k < end && matches!(b[k], b' ' | b'\t') {
+                k += 1;
+            }
+            // The kernel's opcode column: `(bf) `.
+            if k + 4 < end
+                && b[k] == b'('
+                && b[k + 1].is_ascii_hexdigit()
+                && b[k + 2].is_ascii_hexdigit()
+                && b[k + 3] == b')'
+                && b[k + 4] == b' '
+            {
+                let op = u8::from_str_radix(&self.src[k + 1..k + 3], 16).ok();
+                return Prefix::Slot { after: k + 5, op };
+            }
+            // objdump's raw bytes: `b7 00 00 00 2a 00 00 00\t`.
+            let mut r = k;
+            while r + 2 < end
+                && b[r].is_ascii_hexdigit()
+                && b[r + 1].is_ascii_hexdigit()
+                && matches!(b[r + 2], b' ' | b'\t')
+            {
+                r += 3;
+                if b[r - 1] == b'\t' {
+                    k = r;
+                    break;
+                }
+            }
+            return Prefix::Slot { after: k, op: None };
+        }
+        Prefix::None
+    }
+
+    /// objdump's `file.o:\tfile format elf64-bpf`.
+    fn is_file_format_line(&self, toks: &[Tok]) -> bool {
+        let Some(c) = toks.iter().position(|t| t.kind == T::Colon) else {
+            return false;
+        };
+        matches!(toks.get(c + 1..c + 3), Some([a, b]) if self.tok_text(*a) == "file" && self.tok_text(*b) == "format")
+    }
+
+    fn reloc_line(&mut self, kind: &str, off: u64, sym: &'a str, span: Span, off_span: Span) {
+        let Some(pi) = self.cur else {
+            self.err(span, K::Syntax, "a relocation line outside any program");
+            return;
+        };
+        let p = &self.progs[pi];
+        let Some(last) = p.last else {
+            self.err(span, K::Syntax, "a relocation line before any instruction");
+            return;
+        };
+        let slot = p.slots - last.insn.slots() as u64;
+        if off != slot * 8 {
+            self.err(
+                off_span,
+                K::Syntax,
+                format!(
+                    "this relocation is at offset {off:#x}, but the instruction above it is at {:#x}",
+                    slot * 8
+                ),
+            );
+            return;
+        }
+        let sym = match (kind, last.insn) {
+            ("R_BPF_64_64", Insn::LdImm64 { .. }) => Sym::Load(sym, span),
+            ("R_BPF_64_32", Insn::Call(_)) => Sym::Call(sym, span),
+            _ => {
+                self.err(
+                    span,
+                    K::Syntax,
+                    format!("a {kind} relocation does not apply to the instruction above it"),
+                )
+                .notes
+                .push("note: R_BPF_64_64 goes with `rN = 0 ll`, R_BPF_64_32 with `call`".into());
+                return;
+            }
+        };
+        let line = self.line;
+        let p = &mut self.progs[pi];
+        let insn = p.n - 1;
+        p.fixups.retain(|f| f.insn != insn);
+        p.fixups.push(Fix { insn, sym, line });
+    }
+
+    // ---- statements ----
+
+    fn statement(&mut self, toks: &[Tok], kernel_op: Option<u8>) {
+        let mut i = 0;
+        while i + 1 < toks.len()
+            && toks[i].kind == T::Ident
+            && toks[i + 1].kind == T::Colon
+            && kernel_op.is_none()
+        {
+            let span = (toks[i].start, toks[i].end);
+            let name = self.text(span);
+            self.define_label(name, span, None);
+            i += 2;
+        }
+        let rest = &toks[i..];
+        let Some(&first) = rest.first() else { return };
+        if first.kind == T::Ident && self.tok_text(first).starts_with('.') && kernel_op.is_none() {
+            self.directive(rest);
+            return;
+        }
+        self.instruction(rest, kernel_op);
+    }
+
+    fn instruction(&mut self, toks: &[Tok], kernel_op: Option<u8>) {
+        let first = toks[0];
+        let end = toks[toks.len() - 1].end;
+        let span = (first.start, end);
+        let Some(pi) = self.program_for_code(span) else {
+            return;
+        };
+        let parsed = parse_insn(self.src, toks, kernel_op);
+        let line = self.line;
+        let column = first.start - self.line_start as u32 + 1;
+        let (insn, sym, ok) = match parsed {
+            Ok(p) => (p.insn, p.sym, true),
+            Err(e) => {
+                let err = self.err(e.span, e.kind, e.msg);
+                if let Some(h) = e.help {
+                    err.notes.push(format!("help: {h}"));
+                }
+                // A stand-in keeps the slot numbering of what follows.
+                (Insn::Exit, Sym::None, false)
+            }
+        };
+        let p = &mut self.progs[pi];
+        p.b.set_location(Some(SourceLoc {
+            file: FileId(0),
+            line,
+            column,
+        }));
+        p.b.emit(insn);
+        if sym != Sym::None {
+            p.fixups.push(Fix {
+                insn: p.n,
+                sym,
+                line,
+            });
+        }
+        if ok && insn == Insn::Exit {
+            if p.first_exit.is_none() {
+                p.first_exit = Some(p.n);
+            }
+            p.last_exit = Some(p.n);
+        }
+        p.last = Some(Last { insn, span, line });
+        p.n += 1;
+        p.slots += insn.slots() as u64;
+        p.nameable = false;
+    }
+
+    /// The program the next instruction or label goes to, starting the default program when
+    /// there is none yet.
+    fn program_for_code(&mut self, span: Span) -> Option<usize> {
+        if let Some(c) = self.cur {
+            return Some(c);
+        }
+        if !self.section.exec {
+            let name = self.section.name.clone();
+            self.err(
+                span,
+                K::Program,
+                format!("code in data section `{name}`"),
+            )
+            .notes
+            .push("help: start a code section with `.section NAME` (e.g. `socket`, `xdp`) or `.text`".into());
+            return None;
+        }
+        let section = if self.section.explicit && self.section.name != ".text" {
+            Section::new(self.section.name.clone())
+        } else {
+            self.opts.default_section.clone()
+        };
+        let name = self.opts.default_name.clone();
+        Some(self.start_program(name, None, section))
+    }
+
+    fn start_program(
+        &mut self,
+        name: String,
+        name_span: Option<(Span, u32)>,
+        section: Section,
+    ) -> usize {
+        let mut b = ProgramBuilder::new(name.clone(), section.clone());
+        b.add_file(self.path, Some(self.text.clone()));
+        let nameable = name_span.is_none();
+        self.progs.push(Prog {
+            name,
+            name_span,
+            b,
+            labels: HashMap::default(),
+            fixups: Vec::new(),
+            n: 0,
+            slots: 0,
+            first_exit: None,
+            last_exit: None,
+            last: None,
+            nameable,
+            section_name: self.section.name.clone(),
+        });
+        self.cur = Some(self.progs.len() - 1);
+        self.progs.len() - 1
+    }
+
+    fn define_label(&mut self, name: &'a str, span: Span, header: Option<u64>) {
+        if looks_like_register(name) {
+            self.err(
+                span,
+                K::Syntax,
+                format!("`{name}` is a register and cannot be a label"),
+            );
+            return;
+        }
+        let line = self.line;
+        if self.globals.contains_key(name) && self.section.exec {
+            let section = if self.section.explicit {
+                Section::new(self.section.name.clone())
+            } else {
+                self.opts.default_section.clone()
+            };
+            let pi = self.start_program(name.to_owned(), Some((span, line)), section);
+            self.progs[pi].labels.insert(
+                name,
+                LabelDef {
+                    at: 0,
+                    line,
+                    entry: true,
+                    function: false,
+                    prev: None,
+                },
+            );
+            return;
+        }
+        if header == Some(0) {
+            // An objdump header at address 0 names the program it starts.
+            let named = match self.cur {
+                Some(c) if self.progs[c].nameable => Some(c),
+                None if self.section.exec => {
+                    let section = if self.section.explicit && self.section.name != ".text" {
+                        Section::new(self.section.name.clone())
+                    } else {
+                        self.opts.default_section.clone()
+                    };
+                    Some(self.start_program(name.to_owned(), None, section))
+                }
+                _ => None,
+            };
+            if let Some(c) = named {
+                let p = &mut self.progs[c];
+                p.name = name.to_owned();
+                p.nameable = false;
+                p.labels.insert(
+                    name,
+                    LabelDef {
+                        at: 0,
+                        line,
+                        entry: true,
+                        function: false,
+                        prev: None,
+                    },
+                );
+                return;
+            }
+        }
+        if !self.section.exec {
+            let sec = self.section.name.clone();
+            self.err(
+                span,
+                K::Program,
+                format!("label `{name}` in data section `{sec}`"),
+            )
+            .notes
+            .push(
+                "help: declare maps with `.map NAME, type=..., value_size=..., max_entries=...`"
+                    .into(),
+            );
+            return;
+        }
+        let Some(pi) = self.program_for_code(span) else {
+            return;
+        };
+        let p = &mut self.progs[pi];
+        if let Some(first) = p.labels.get(name) {
+            let first_line = first.line;
+            let first_entry = first.entry;
+            let e = self.err(
+                span,
+                K::DuplicateLabel,
+                format!("label `{name}` is defined twice"),
+            );
+            e.notes.push(if first_entry {
+                format!("note: `{name}` is the program's name (line {first_line})")
+            } else {
+                format!("note: first defined on line {first_line}")
+            });
+            return;
+        }
+        let at = p.n;
+        let prev = p.last;
+        p.labels.insert(
+            name,
+            LabelDef {
+                at,
+                line,
+                entry: false,
+                function: false,
+                prev,
+            },
+        );
+    }
+
+    /// Switch sections. Code that follows continues the last program of that section, as
+    /// assemblers continue a section where it was left.
+    fn set_section(&mut self, name: &str, exec: bool) {
+        if self.section.name != name || !self.section.explicit {
+            self.cur = self.progs.iter().rposition(|p| p.section_name == name);
+        }
+        self.section = SectionState {
+            name: name.to_owned(),
+            exec,
+            explicit: true,
+        };
+    }
+
+    // ---- directives ----
+
+    fn directive(&mut self, toks: &[Tok]) {
+        let d = toks[0];
+        let name = self.tok_text(d);
+        let args = &toks[1..];
+        match name {
+            ".text" => {
+                if let Some(t) = args.first() {
+                    self.err(
+                        (t.start, t.end),
+                        K::BadDirective,
+                        "`.text` takes no arguments",
+                    );
+                    return;
+                }
+                self.set_section(".text", true);
+            }
+            ".section" => self.section_directive(d, args),
+            ".globl" | ".global" => {
+                let mut expect_name = true;
+                for t in args {
+                    match (expect_name, t.kind) {
+                        (true, T::Ident) => {
+                            let s = self.tok_text(*t);
+                            self.globals.insert(s, (t.start, t.end));
+                            expect_name = false;
+                        }
+                        (false, T::Comma) => expect_name = true,
+                        _ => {
+                            self.err(
+                                (t.start, t.end),
+                                K::BadDirective,
+                                format!("expected a symbol name in `{name}`"),
+                            );
+                            return;
+                        }
+                    }
+                }
+                if expect_name {
+                    let at = args.last().map_or(d.end, |t| t.end);
+                    self.err(
+                        (d.start, at),
+                        K::BadDirective,
+                        format!("`{name}` needs a symbol name"),
+                    );
+                }
+            }
+            ".license" => self.license_directive(d, args),
+            ".map" => self.map_directive(d, args),
+            n if IGNORED_DIRECTIVES.contains(&n) || n.starts_with(".cfi_") => {}
+            n if DATA_DIRECTIVES.contains(&n) => {
+                self.err(
+                    (d.start, d.end),
+                    K::BadDirective,
+                    format!("data directive `{n}` is not supported"),
+                )
+                .notes
+                .push(
+                    "help: declare maps with `.map` and the license with `.license \"GPL\"`".into(),
+                );
+            }
+            n => {
+                let e = self.err(
+                    (d.start, d.end),
+                    K::BadDirective,
+                    format!("unknown directive `{n}`"),
+                );
+                match suggest(n, KNOWN_DIRECTIVES.iter().copied()) {
+                    Some(s) => e.notes.push(format!("help: did you mean `{s}`?")),
+                    None => e.notes.push(
+                        "help: the directives are .section, .text, .globl, .license and .map"
+                            .into(),
+                    ),
+                }
+            }
+        }
+    }
+
+    fn section_directive(&mut self, d: Tok, args: &[Tok]) {
+        let comma = args
+            .iter()
+            .position(|t| t.kind == T::Comma)
+            .unwrap_or(args.len());
+        let name_toks = &args[..comma];
+        let (Some(first), Some(last)) = (name_toks.first(), name_toks.last()) else {
+            self.err(
+                (d.start, d.end),
+                K::BadDirective,
+                "`.section` needs a section name",
+            );
+            return;
+        };
+        let span = (first.start, last.end);
+        let raw = self.text(span);
+        let name = if first.kind == T::Str && name_toks.len() == 1 {
+            &raw[1..raw.len() - 1]
+        } else {
+            raw
+        };
+        if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '"') {
+            self.err(
+                span,
+                K::BadDirective,
+                format!("`{raw}` is not a section name"),
+            );
+            return;
+        }
+        let flags = args.get(comma + 1).copied();
+        let exec = match flags {
+            Some(t) if t.kind == T::Str => self.tok_text(t).contains('x'),
+            Some(t) => {
+                self.err(
+                    (t.start, t.end),
+                    K::BadDirective,
+                    "expected the section flags as a string, like \"ax\"",
+                );
+                return;
+            }
+            None => {
+                !(DATA_SECTIONS.contains(&name)
+                    || DATA_PREFIXES
+                        .iter()
+                        .any(|p| name == *p || name.starts_with(&format!("{p}."))))
+            }
+        };
+        self.set_section(name, exec);
+    }
+
+    fn license_directive(&mut self, d: Tok, args: &[Tok]) {
+        let line = self.line;
+        let [t] = args else {
+            let span = match (args.first(), args.last()) {
+                (Some(a), Some(b)) => (a.start, b.end),
+                _ => (d.start, d.end),
+            };
+            self.err(
+                span,
+                K::BadDirective,
+                "`.license` takes one string, like `.license \"GPL\"`",
+            );
+            return;
+        };
+        if t.kind != T::Str {
+            self.err(
+                (t.start, t.end),
+                K::BadDirective,
+                "expected the license as a string, like \"GPL\"",
+            );
+            return;
+        }
+        let raw = self.tok_text(*t);
+        let mut s = String::new();
+        let mut chars = raw[1..raw.len() - 1].chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(e @ ('\\' | '"')) => s.push(e),
+                    _ => {
+                        self.err(
+                            (t.start, t.end),
+                            K::BadDirective,
+                            "only `\\\\` and `\\\"` escapes are allowed in the license",
+                        );
+                        return;
+                    }
+                },
+                '\0' => {
+                    self.err(
+                        (t.start, t.end),
+                        K::BadDirective,
+                        "the license cannot contain a NUL",
+                    );
+                    return;
+                }
+                c => s.push(c),
+            }
+        }
+        if let Some((_, _, first)) = &self.license {
+            let first = *first;
+            self.err((d.start, t.end), K::BadDirective, "a second `.license`")
+                .notes
+                .push(format!("note: the license is set on line {first}"));
+            return;
+        }
+        self.license = Some((s, (t.start, t.end), line));
+    }
+
+    fn map_directive(&mut self, d: Tok, args: &[Tok]) {
+        let line = self.line;
+        let Some(&name_tok) = args.first() else {
+            self.err(
+                (d.start, d.end),
+                K::BadMap,
+                "`.map` needs a name: `.map NAME, type=queue, value_size=4, max_entries=10`",
+            );
+            return;
+        };
+        if name_tok.kind != T::Ident {
+            self.err(
+                (name_tok.start, name_tok.end),
+                K::BadMap,
+                "expected the map's name",
+            );
+            return;
+        }
+        let name = self.tok_text(name_tok);
+        let name_span = (name_tok.start, name_tok.end);
+        if !valid_symbol(name) || looks_like_register(name) {
+            self.err(name_span, K::BadMap, format!("`{name}` is not a valid map name"))
+                .notes
+                .push("help: use letters, digits, `_` and `.`, not starting with a digit, and not a register name".into());
+            return;
+        }
+        if let Some(prev) = self.maps.iter().find(|m| m.name == name) {
+            let first = prev.line;
+            self.err(
+                name_span,
+                K::BadMap,
+                format!("map `{name}` is declared twice"),
+            )
+            .notes
+            .push(format!("note: first declared on line {first}"));
+            return;
+        }
+        self.bad_maps.push(name);
+        // key=value pairs, separated by commas.
+        let mut vals: [Option<(u32, Span)>; 4] = [None; 4]; // key_size, value_size, max_entries, flags
+        let mut ty: Option<(MapType, Span)> = None;
+        let mut i = 1;
+        let dir_span = (d.start, args.last().map_or(d.end, |t| t.end));
+        loop {
+            if i >= args.len() {
+                break;
+            }
+            if args[i].kind != T::Comma {
+                self.err(
+                    (args[i].start, args[i].end),
+                    K::BadMap,
+                    "expected `,` before the next `key=value`",
+                );
+                return;
+            }
+            i += 1;
+            let Some(&key) = args.get(i) else {
+                self.err(
+                    (args[i - 1].start, args[i - 1].end),
+                    K::BadMap,
+                    "expected `key=value` after `,`",
+                );
+                return;
+            };
+            if key.kind != T::Ident || args.get(i + 1).map(|t| t.kind) != Some(T::Assign) {
+                self.err(
+                    (key.start, key.end),
+                    K::BadMap,
+                    "expected `key=value` (type, key_size, value_size, max_entries, flags)",
+                );
+                return;
+            }
+            let vstart = i + 2;
+            let mut vend = vstart;
+            while vend < args.len() && args[vend].kind != T::Comma {
+                vend += 1;
+            }
+            let value = &args[vstart..vend];
+            let kv_span = (key.start, value.last().map_or(args[i + 1].end, |t| t.end));
+            i = vend;
+            let key_name = self.tok_text(key);
+            if value.is_empty() {
+                self.err(kv_span, K::BadMap, format!("`{key_name}=` needs a value"));
+                return;
+            }
+            let slot = match key_name {
+                "type" => None,
+                "key_size" => Some(0),
+                "value_size" => Some(1),
+                "max_entries" => Some(2),
+                "flags" | "map_flags" => Some(3),
+                other => {
+                    let e = self.err(
+                        (key.start, key.end),
+                        K::BadMap,
+                        format!("unknown map key `{other}`"),
+                    );
+                    e.notes.push(match suggest(other, ["type", "key_size", "value_size", "max_entries", "flags"]) {
+                        Some(s) => format!("help: did you mean `{s}`?"),
+                        None => "help: the keys are type, key_size, value_size, max_entries and flags".into(),
+                    });
+                    return;
+                }
+            };
+            let dup = match slot {
+                None => ty.is_some(),
+                Some(k) => vals[k].is_some(),
+            };
+            if dup {
+                self.err(kv_span, K::BadMap, format!("`{key_name}` is given twice"));
+                return;
+            }
+            match slot {
+                None => {
+                    let vt = value[0];
+                    let tname = self.text((vt.start, value[value.len() - 1].end));
+                    match MapType::from_name(tname).filter(|_| value.len() == 1) {
+                        Some(t) => ty = Some((t, kv_span)),
+                        None => {
+                            let e = self.err(
+                                (vt.start, value[value.len() - 1].end),
+                                K::BadMap,
+                                format!("unknown map type `{tname}`"),
+                            );
+                            let lower = tname.to_ascii_lowercase();
+                            e.notes.push(match suggest(&lower, MapType::ALL.iter().map(|t| t.name())) {
+                                Some(s) => format!("help: did you mean `{s}`?"),
+                                None => "help: use the kernel's name without BPF_MAP_TYPE_: queue, stack, hash, array, ...".into(),
+                            });
+                            return;
+                        }
+                    }
+                }
+                Some(3) => match self.flags_value(value) {
+                    Some(f) => vals[3] = Some((f, kv_span)),
+                    None => return,
+                },
+                Some(k) => {
+                    let vt = value[0];
+                    let parsed = if value.len() == 1 && vt.kind == T::Num {
+                        parse_u32(self.tok_text(vt))
+                    } else {
+                        None
+                    };
+                    match parsed {
+                        Some(v) => vals[k] = Some((v, kv_span)),
+                        None => {
+                            let vspan = (vt.start, value[value.len() - 1].end);
+                            self.err(
+                                vspan,
+                                K::BadMap,
+                                format!("`{key_name}` takes a number from 0 to 4294967295"),
+                            );
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        let Some((map_type, type_span)) = ty else {
+            self.err(dir_span, K::BadMap, format!("map `{name}` needs a type"))
+                .notes
+                .push("help: add `type=queue` (or stack, hash, array, ...)".into());
+            return;
+        };
+        let v = |k: usize| vals[k].map_or(0, |(v, _)| v);
+        let mut def = MapDef::new(map_type, v(0), v(1), v(2)).with_flags(v(3));
+        def.key_type = int_type(def.key_size);
+        def.value_type = int_type(def.value_size);
+        if let Err(rule) = def.check() {
+            let key = match rule {
+                MapDefError::QueueStackKey { .. }
+                | MapDefError::ZeroKeySize { .. }
+                | MapDefError::ArrayKey { .. } => Some(0),
+                MapDefError::ZeroValueSize { .. } => Some(1),
+                MapDefError::ZeroMaxEntries { .. } => Some(2),
+                MapDefError::QueueStackNoPrealloc { .. }
+                | MapDefError::UnsupportedFlags { .. }
+                | MapDefError::ProgAccessFlags
+                | MapDefError::UserAccessFlags => Some(3),
+                _ => None,
+            };
+            let (span, missing) = match key.map(|k| vals[k]) {
+                Some(Some((_, s))) => (s, None),
+                Some(None) => (name_span, key),
+                None => (type_span, None),
+            };
+            let e = self.err(span, K::BadMap, format!("map `{name}`: {rule}"));
+            if let Some(k) = missing {
+                let key = ["key_size", "value_size", "max_entries", "flags"][k];
+                e.notes
+                    .push(format!("help: `{key}` was not given and defaults to 0"));
+            }
+            return;
+        }
+        self.bad_maps.retain(|m| *m != name);
+        self.maps.push(MapDecl {
+            name,
+            def,
+            span: name_span,
+            line,
+        });
+    }
+
+    fn flags_value(&mut self, value: &[Tok]) -> Option<u32> {
+        let mut f = 0u32;
+        let mut want_term = true;
+        for &t in value {
+            match (want_term, t.kind) {
+                (true, T::Num) => match parse_u32(self.tok_text(t)) {
+                    Some(v) => f |= v,
+                    None => {
+                        self.err((t.start, t.end), K::BadMap, "flags are 32 bits");
+                        return None;
+                    }
+                },
+                (true, T::Ident) => {
+                    let n = self.tok_text(t);
+                    match flag_by_name(n) {
+                        Some(v) => f |= v,
+                        None => {
+                            let e = self.err(
+                                (t.start, t.end),
+                                K::BadMap,
+                                format!("unknown map flag `{n}`"),
+                            );
+                            let upper = n.to_ascii_uppercase();
+                            let bare = upper.strip_prefix("BPF_F_").unwrap_or(&upper);
+                            e.notes.push(
+                                match suggest(bare, FLAG_NAMES.iter().map(|(n, _)| &n[6..])) {
+                                    Some(s) => format!("help: did you mean `BPF_F_{s}`?"),
+                                    None => {
+                                        "help: flags are numbers or BPF_F_* names joined by `|`"
+                                            .into()
+                                    }
+                                },
+                            );
+                            return None;
+                        }
+                    }
+                }
+                (false, T::Pipe) => {}
+                _ => {
+                    self.err(
+                        (t.start, t.end),
+                        K::BadMap,
+                        "flags are numbers or BPF_F_* names joined by `|`",
+                    );
+                    return None;
+                }
+            }
+            want_term = !want_term;
+        }
+        if want_term {
+            let t = value[value.len() - 1];
+            self.err((t.start, t.end), K::BadMap, "expected a flag after `|`");
+            return None;
+        }
+        Some(f)
+    }
+
+    // ---- the end ----
+
+    fn finish(mut self) -> Result<Object, AsmErrors> {
+        let progs = std::mem::take(&mut self.progs);
+        let mut done = Vec::with_capacity(progs.len());
+        let map_names: HashMap<&str, ()> = self.maps.iter().map(|m| (m.name, ())).collect();
+        // Labels of every program, to say where a label lives when a jump cannot reach it.
+        let elsewhere: Vec<(String, Vec<&'a str>)> = progs
+            .iter()
+            .map(|p| (p.name.clone(), p.labels.keys().copied().collect()))
+            .collect();
+        for p in progs {
+            if let Some(prog) = self.finish_program(p, &map_names, &elsewhere) {
+                done.push(prog);
+            }
+        }
+        if done.is_empty() && self.errors.is_empty() {
+            let end = self.src.len() as u32;
+            self.err_on(
+                self.line,
+                (end, end),
+                K::Program,
+                "no instructions: there is nothing to assemble",
+            );
+        }
+        let license = self
+            .license
+            .as_ref()
+            .map_or(self.opts.default_license.clone(), |l| l.0.clone());
+        let mut obj = Object::new(&license);
+        for m in std::mem::take(&mut self.maps) {
+            if let Err(e) = obj.map(m.name, m.def) {
+                self.err_on(m.line, m.span, K::BadMap, e.to_string());
+            }
+        }
+        for (prog, at) in done {
+            let name = prog.name.clone();
+            if let Err(e) = obj.add_program(prog) {
+                let (span, line) = at;
+                let msg = match &e {
+                    ObjectError::DuplicateName(n) if *n == name => {
+                        format!("program name `{n}` is already used by a map or another program")
+                    }
+                    ObjectError::DuplicateName(n) => {
+                        format!("function name `{n}` is already used by a map or another program")
+                    }
+                    _ => e.to_string(),
+                };
+                self.err_on(line, span, K::Program, msg);
+            }
+        }
+        if self.errors.is_empty() {
+            Ok(obj)
+        } else {
+            self.errors.sort_by_key(|e| (e.line, e.column));
+            Err(AsmErrors(self.errors))
+        }
+    }
+
+    /// Resolve the program's symbols and check its ends; returns the program and where its
+    /// name was given (for errors when adding it to the object).
+    fn finish_program(
+        &mut self,
+        mut p: Prog<'a>,
+        maps: &HashMap<&str, ()>,
+        elsewhere: &[(String, Vec<&'a str>)],
+    ) -> Option<(Program, (Span, u32))> {
+        let name_at = p.name_span.or_else(|| p.last.map(|l| (l.span, l.line)));
+        let Some(last) = p.last else {
+            let (span, line) = p.name_span.unwrap_or(((0, 0), 1));
+            let name = p.name.clone();
+            self.err_on(
+                line,
+                span,
+                K::Program,
+                format!("program `{name}` has no instructions"),
+            );
+            return None;
+        };
+        let errors_before = self.errors.len();
+        let mut prog = match p.b.finish() {
+            Ok(prog) => prog,
+            Err(e) => {
+                // The builder only reports an empty program, which was checked above.
+                self.err_on(last.line, last.span, K::Program, e.to_string());
+                return None;
+            }
+        };
+        let slots = prog.slot_offsets();
+        let n = prog.insns.len();
+        let total = slots[n] as i64;
+        let mut relocs = Vec::new();
+        let mut numeric_functions: Vec<(usize, Span, u32)> = Vec::new();
+        for f in std::mem::take(&mut p.fixups) {
+            let i = f.insn as usize;
+            let from = slots[i] as i64 + 1;
+            match f.sym {
+                Sym::None => {}
+                Sym::Label(name, span) => {
+                    let target = match p.labels.get(name) {
+                        Some(l) => Some(l.at as usize),
+                        None if name == "exit" => p.first_exit.map(|e| e as usize),
+                        None => None,
+                    };
+                    let Some(target) = target else {
+                        self.undefined_label(&p.name, &p.labels, name, span, f.line, elsewhere);
+                        continue;
+                    };
+                    if target >= n {
+                        self.err_on(f.line, span, K::JumpRange, format!("label `{name}` is after the last instruction: a jump there would leave the program"));
+                        continue;
+                    }
+                    let off = slots[target] as i64 - from;
+                    if self.patch_branch(&mut prog.insns[i], off, name, span, f.line) {
+                        if let (Insn::Call(Callee::Local(_)), Some(l)) =
+                            (prog.insns[i], p.labels.get_mut(name))
+                        {
+                            l.function = true;
+                        }
+                    }
+                }
+                Sym::Offset(span) => {
+                    let off = prog.insns[i].branch_offset().unwrap_or(0) as i64;
+                    let target = from + off;
+                    if !(0..total).contains(&target) {
+                        self.err_on(
+                            f.line,
+                            span,
+                            K::JumpRange,
+                            format!(
+                            "this jump lands at slot {target}, outside the program (slots 0 to {})",
+                            total - 1
+                        ),
+                        );
+                        continue;
+                    }
+                    match slots.binary_search(&(target as usize)) {
+                        Ok(t) => {
+                            if matches!(prog.insns[i], Insn::Call(Callee::Local(_))) {
+                                numeric_functions.push((t, span, f.line));
+                            }
+                        }
+                        Err(_) => {
+                            self.err_on(
+                                f.line,
+                                span,
+                                K::JumpRange,
+                                format!(
+                                "this jump lands at slot {target}, the second half of an ld_imm64"
+                            ),
+                            );
+                        }
+                    }
+                }
+                Sym::Call(name, span) => {
+                    match p.labels.get_mut(name) {
+                        Some(l) if (l.at as usize) < n => {
+                            l.function = true;
+                            let off = slots[l.at as usize] as i64 - from;
+                            prog.insns[i] = Insn::Call(Callee::Local(0));
+                            self.patch_branch(&mut prog.insns[i], off, name, span, f.line);
+                        }
+                        _ => match Helper::from_name(name) {
+                            Some(h) => prog.insns[i] = Insn::Call(Callee::Helper(h.id() as i32)),
+                            None => {
+                                let other = elsewhere
+                                    .iter()
+                                    .find(|(pn, ls)| *pn != p.name && ls.contains(&name))
+                                    .map(|(pn, _)| pn.clone());
+                                let e = self.err_on(f.line, span, K::UnknownHelper, format!("`{name}` is neither a helper nor a function of program `{}`", p.name));
+                                if let Some(o) = other {
+                                    e.notes.push(format!("note: `{name}` is in program `{o}`; a bpf-to-bpf call stays inside its program: put the function in the same section, after the program's `exit`"));
+                                    continue;
+                                }
+                                let bare = name.strip_prefix("bpf_").unwrap_or(name);
+                                let cands = Helper::ALL
+                                    .iter()
+                                    .map(|h| &h.name()[4..])
+                                    .chain(p.labels.keys().copied());
+                                if let Some(s) = suggest(bare, cands) {
+                                    let s = if Helper::from_name(s).is_some()
+                                        && !p.labels.contains_key(s)
+                                    {
+                                        format!("bpf_{s}")
+                                    } else {
+                                        s.to_owned()
+                                    };
+                                    e.notes.push(format!("help: did you mean `{s}`?"));
+                                }
+                            }
+                        },
+                    }
+                }
+                Sym::Load(name, span) => {
+                    if let Some(l) = p.labels.get_mut(name).filter(|l| (l.at as usize) < n) {
+                        l.function = true;
+                        let off = slots[l.at as usize] as i64 - from;
+                        if let Insn::LdImm64 { dst, .. } = prog.insns[i] {
+                            prog.insns[i] = Insn::LdImm64 {
+                                dst,
+                                pseudo: Pseudo::Func,
+                                imm: off,
+                            };
+                        }
+                    } else if maps.contains_key(name) {
+                        if let Insn::LdImm64 { dst, .. } = prog.insns[i] {
+                            prog.insns[i] = Insn::LdImm64 {
+                                dst,
+                                pseudo: Pseudo::Imm,
+                                imm: 0,
+                            };
+                        }
+                        relocs.push(Reloc {
+                            insn: i,
+                            symbol: name.to_owned(),
+                            kind: RelocKind::Map,
+                        });
+                    } else if !self.bad_maps.contains(&name) {
+                        let e = self.err_on(
+                            f.line,
+                            span,
+                            K::UnknownMap,
+                            format!("unknown map `{name}`"),
+                        );
+                        match suggest(name, maps.keys().copied()) {
+                            Some(s) => e.notes.push(format!("help: did you mean `{s}`?")),
+                            None => e.notes.push(format!(
+                                "help: declare it: `.map {name}, type=queue, value_size=4, max_entries=16`"
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        // Fall-through checks: the program's end, and the end of each function before the next.
+        if !is_terminator(&last.insn) {
+            let e = self.err_on(
+                last.line,
+                last.span,
+                K::FallsOffEnd,
+                format!(
+                    "program `{}` falls off the end: its last instruction is not `exit` or `goto`",
+                    p.name
+                ),
+            );
+            match p.last_exit {
+                Some(x) if (x as usize) + 1 < n => e.notes.push(format!(
+                    "note: this instruction comes after the last `exit` (instruction {x}), so execution runs past the end"
+                )),
+                _ => e.notes.push("help: end the program with `exit`".into()),
+            }
+        }
+        let mut fn_at: Vec<(usize, String)> = Vec::new();
+        let mut labels: Vec<(usize, String)> = Vec::new();
+        for (name, l) in &p.labels {
+            let at = l.at as usize;
+            if l.entry || at >= n {
+                continue;
+            }
+            if l.function {
+                if at > 0 {
+                    fn_at.push((at, (*name).to_owned()));
+                    if let Some(prev) = l.prev.filter(|prev| !is_terminator(&prev.insn)) {
+                        self.err_on(
+                            prev.line,
+                            prev.span,
+                            K::FallsOffEnd,
+                            format!("execution falls through from here into function `{name}`"),
+                        )
+                        .notes
+                        .push(format!(
+                            "help: end the code before `{name}:` with `exit` or `goto`"
+                        ));
+                    }
+                }
+            } else {
+                labels.push((at, (*name).to_owned()));
+            }
+        }
+        for (at, span, line) in numeric_functions {
+            if at == 0 || fn_at.iter().any(|(a, _)| *a == at) {
+                continue;
+            }
+            if !is_terminator(&prog.insns[at - 1]) {
+                self.err_on(line, span, K::FallsOffEnd, format!(
+                    "this call's target, instruction {at}, follows an instruction that falls through into it"
+                ));
+                continue;
+            }
+            let name = match labels.iter().position(|(a, _)| *a == at) {
+                Some(pos) => labels.remove(pos).1,
+                None => format!("{}_fn{}", p.name, slots[at]),
+            };
+            fn_at.push((at, name));
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        labels.sort();
+        fn_at.sort();
+        let mut functions = vec![Function {
+            name: p.name.clone(),
+            insn: 0,
+        }];
+        functions.extend(
+            fn_at
+                .into_iter()
+                .map(|(insn, name)| Function { name, insn }),
+        );
+        relocs.sort_by_key(|r| r.insn);
+        prog.name = p.name.clone();
+        prog.labels = labels;
+        prog.functions = functions;
+        prog.relocs = relocs;
+        Some((prog, name_at.unwrap_or(((0, 0), 1))))
+    }
+
+    /// Set a branch's offset, or report that it does not fit. Returns whether it was set.
+    fn patch_branch(
+        &mut self,
+        insn: &mut Insn,
+        off: i64,
+        label: &str,
+        span: Span,
+        line: u32,
+    ) -> bool {
+        let (fits, bits, hint) = match insn {
+            Insn::Jump { off: o, .. } | Insn::Ja { off: o } | Insn::MayGoto { off: o } => {
+                match i16::try_from(off) {
+                    Ok(v) => {
+                        *o = v;
+                        (true, 16, "")
+                    }
+                    Err(_) => (
+                        false,
+                        16,
+                        if matches!(insn, Insn::Jump { .. }) {
+                            "invert the condition and jump over a `gotol`"
+                        } else {
+                            "use `gotol`, which has a 32-bit offset"
+                        },
+                    ),
+                }
+            }
+            Insn::JaLong { imm } | Insn::Call(Callee::Local(imm)) => match i32::try_from(off) {
+                Ok(v) => {
+                    *imm = v;
+                    (true, 32, "")
+                }
+                Err(_) => (false, 32, ""),
+            },
+            _ => (true, 0, ""),
+        };
+        if !fits {
+            let e = self.err_on(
+                line,
+                span,
+                K::JumpRange,
+                format!(
+                    "the jump to `{label}` needs offset {off}, which does not fit in {bits} bits"
+                ),
+            );
+            if !hint.is_empty() {
+                e.notes.push(format!("help: {hint}"));
+            }
+        }
+        fits
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn undefined_label(
+        &mut self,
+        pname: &str,
+        labels: &HashMap<&'a str, LabelDef>,
+        name: &str,
+        span: Span,
+        line: u32,
+        elsewhere: &[(String, Vec<&'a str>)],
+    ) {
+        let other = elsewhere
+            .iter()
+            .find(|(pn, ls)| pn != pname && ls.contains(&name))
+            .map(|(pn, _)| pn.clone());
+        let cands: Vec<&str> = labels.keys().copied().collect();
+        let e = self.err_on(
+            line,
+            span,
+            K::UndefinedLabel,
+            format!("undefined label `{name}` in program `{pname}`"),
+        );
+        if let Some(o) = other {
+            e.notes.push(format!(
+                "note: `{name}` is a label of program `{o}`; jumps cannot leave their program"
+            ));
+        } else if let Some(s) = suggest(name, cands) {
+            e.notes.push(format!("help: did you mean `{s}`?"));
+        }
+    }
+}
+
+enum Prefix {
+    /// Not a special line.
+    None,
+    /// A line fully handled (a header or a relocation).
+    Handled,
+    /// A slot number (and maybe the kernel's opcode): the instruction starts at `after`.
+    Slot { after: usize, op: Option<u8> },
+}
+
+fn parse_u32(text: &str) -> Option<u32> {
+    let t = text.as_bytes();
+    if t.len() > 2 && t[0] == b'0' && matches!(t[1], b'x' | b'X') {
+        u32::from_str_radix(&text[2..], 16).ok()
+    } else {
+        text.parse().ok()
+    }
+}
+
+const FLAG_NAMES: &[(&str, u32)] = &[
+    ("BPF_F_NO_PREALLOC", flags::NO_PREALLOC),
+    ("BPF_F_NO_COMMON_LRU", flags::NO_COMMON_LRU),
+    ("BPF_F_NUMA_NODE", flags::NUMA_NODE),
+    ("BPF_F_RDONLY", flags::RDONLY),
+    ("BPF_F_WRONLY", flags::WRONLY),
+    ("BPF_F_STACK_BUILD_ID", flags::STACK_BUILD_ID),
+    ("BPF_F_ZERO_SEED", flags::ZERO_SEED),
+    ("BPF_F_RDONLY_PROG", flags::RDONLY_PROG),
+    ("BPF_F_WRONLY_PROG", flags::WRONLY_PROG),
+    ("BPF_F_CLONE", flags::CLONE),
+    ("BPF_F_MMAPABLE", flags::MMAPABLE),
+    ("BPF_F_PRESERVE_ELEMS", flags::PRESERVE_ELEMS),
+    ("BPF_F_INNER_MAP", flags::INNER_MAP),
+];
+
+fn flag_by_name(n: &str) -> Option<u32> {
+    FLAG_NAMES.iter().find_map(|&(full, v)| {
+        (n.eq_ignore_ascii_case(full) || n.eq_ignore_ascii_case(&full[6..])).then_some(v)
+    })
+}
+
+/// The BTF shape of a key or value of `size` bytes: an unsigned integer of 1, 2, 4 or 8 bytes,
+/// otherwise a byte array.
+fn int_type(size: u32) -> Option<TypeDesc> {
+    let name = match size {
+        0 => return None,
+        1 => "unsigned char",
+        2 => "unsigned short",
+        4 => "unsigned int",
+        8 => "unsigned long long",
+        n => return Some(TypeDesc::Bytes(n)),
+    };
+    Some(TypeDesc::Int {
+        name,
+        size,
+        signed: false,
+    })
+}

@@ -1,0 +1,709 @@
+//! Assembler diagnostics: each kind of mistake gives its error at the right line and column,
+//! with the caret under the offending token; every error of a file comes out in one run; and
+//! no input, however malformed, makes the assembler panic or point outside the input.
+
+use bpfsmith::text::{assemble, AsmError, AsmErrorKind as K, AsmErrors};
+use proptest::prelude::*;
+
+fn errors(src: &str) -> AsmErrors {
+    match assemble("t.s", src) {
+        Ok(obj) => panic!(
+            "expected errors, got {} programs for:\n{src}",
+            obj.programs.len()
+        ),
+        Err(e) => {
+            check_positions(src, &e);
+            e
+        }
+    }
+}
+
+/// The one error of `src`: its kind, line, column, caret width and a piece of its message.
+#[track_caller]
+fn one(src: &str, kind: K, line: u32, column: u32, width: u32, text: &str) -> AsmError {
+    let e = errors(src);
+    assert_eq!(e.len(), 1, "{e}");
+    let err = e.0[0].clone();
+    assert_eq!(err.kind, kind, "{e}");
+    assert_eq!(
+        (err.line, err.column, err.width),
+        (line, column, width),
+        "{e}"
+    );
+    assert!(err.message.contains(text), "`{text}` not in: {e}");
+    err
+}
+
+/// Every error points at a line of the input, at a column inside it (or just past its end),
+/// and shows that line's text.
+fn check_positions(src: &str, errs: &AsmErrors) {
+    let lines: Vec<&str> = src.split('\n').collect();
+    assert!(!errs.is_empty());
+    for e in errs {
+        assert!(
+            e.line >= 1 && (e.line as usize) <= lines.len(),
+            "line {} of {}: {e}",
+            e.line,
+            lines.len()
+        );
+        let text = lines[e.line as usize - 1].trim_end_matches('\r');
+        assert_eq!(e.line_text, text, "{e}");
+        let len = text.chars().count() as u32;
+        assert!(
+            e.column >= 1 && e.column <= len + 1,
+            "column {} of a {len}-char line: {e}",
+            e.column
+        );
+        assert!(e.width >= 1);
+        // Rendering never panics and shows the caret.
+        assert!(e.to_string().contains('^'));
+    }
+}
+
+#[test]
+fn rendering() {
+    let e = errors("\tr0 = 0\n\tr11 = 5\n\texit\n");
+    assert_eq!(
+        e.to_string(),
+        "t.s:2:2: error: unknown register `r11`\n  |\n2 |     r11 = 5\n  |     ^~~\n  = help: registers are r0 to r10 (w0 to w10 for their 32-bit halves)\n\nerror: aborting due to 1 error"
+    );
+}
+
+#[test]
+fn unknown_register() {
+    one(
+        "r11 = 1\nexit\n",
+        K::UnknownRegister,
+        1,
+        1,
+        3,
+        "unknown register `r11`",
+    );
+    one(
+        "r1 = r12\nexit\n",
+        K::UnknownRegister,
+        1,
+        6,
+        3,
+        "unknown register `r12`",
+    );
+    one(
+        "mov %r0, %r11\nexit\n",
+        K::UnknownRegister,
+        1,
+        10,
+        4,
+        "unknown register `%r11`",
+    );
+    one("w1 += r2\nexit\n", K::WrongRegister, 1, 7, 2, "same width");
+}
+
+#[test]
+fn immediate_out_of_range() {
+    one(
+        "r1 = 4294967296\nexit\n",
+        K::ImmediateRange,
+        1,
+        6,
+        10,
+        "does not fit in 32 bits",
+    );
+    one(
+        "r1 += -2147483649\nexit\n",
+        K::ImmediateRange,
+        1,
+        7,
+        11,
+        "does not fit in 32 bits",
+    );
+    one(
+        "r1 = 18446744073709551616 ll\nexit\n",
+        K::ImmediateRange,
+        1,
+        6,
+        20,
+        "does not fit in 64 bits",
+    );
+    one(
+        "add32 %r0, 2147483648\nexit\n",
+        K::ImmediateRange,
+        1,
+        12,
+        10,
+        "in decimal",
+    );
+    one(
+        "r0 = *(u32 *)(r1 + 32768)\nexit\n",
+        K::OffsetRange,
+        1,
+        18,
+        7,
+        "16 bits",
+    );
+    one(
+        "r1 = addr_space_cast(r2, 65536, 0)\nexit\n",
+        K::ImmediateRange,
+        1,
+        26,
+        5,
+        "16 bits",
+    );
+}
+
+#[test]
+fn labels() {
+    one(
+        "goto nowhere\nexit\n",
+        K::UndefinedLabel,
+        1,
+        6,
+        7,
+        "undefined label `nowhere`",
+    );
+    let e = one("goto ot\nout:\nexit\n", K::UndefinedLabel, 1, 6, 2, "`ot`");
+    assert_eq!(e.notes, vec!["help: did you mean `out`?"]);
+    let e = one(
+        "a:\nr0 = 0\na:\nexit\n",
+        K::DuplicateLabel,
+        3,
+        1,
+        1,
+        "label `a` is defined twice",
+    );
+    assert_eq!(e.notes, vec!["note: first defined on line 1"]);
+    one(
+        "goto end\nexit\nend:\n",
+        K::JumpRange,
+        1,
+        6,
+        3,
+        "after the last instruction",
+    );
+    // A label of another program is out of reach.
+    let e = one(
+        ".globl a\n.globl b\na:\ngoto there\nexit\nb:\nthere:\nexit\n",
+        K::UndefinedLabel,
+        4,
+        6,
+        5,
+        "undefined label `there` in program `a`",
+    );
+    assert!(e.notes[0].contains("program `b`"), "{:?}", e.notes);
+    // Conformance style: `exit` is the first exit when no label has that name.
+    assert!(assemble("t.s", "jne %r1, 0, exit\nmov %r0, 1\nexit\n").is_ok());
+}
+
+#[test]
+fn jumps_out_of_range() {
+    let mut src = String::from("goto far\n");
+    src.push_str(&"r0 = 0\n".repeat(40_000));
+    src.push_str("far:\nexit\n");
+    let e = one(
+        &src,
+        K::JumpRange,
+        1,
+        6,
+        3,
+        "needs offset 40000, which does not fit in 16 bits",
+    );
+    assert_eq!(
+        e.notes,
+        vec!["help: use `gotol`, which has a 32-bit offset"]
+    );
+    assert!(assemble("t.s", &src.replacen("goto far", "gotol far", 1)).is_ok());
+    let src = src.replacen("goto far", "if r1 > 0 goto far", 1);
+    let e = one(&src, K::JumpRange, 1, 16, 3, "16 bits");
+    assert!(e.notes[0].contains("invert the condition"));
+    one(
+        "goto +5\nexit\n",
+        K::JumpRange,
+        1,
+        6,
+        2,
+        "outside the program",
+    );
+    one(
+        "goto -2\nexit\n",
+        K::JumpRange,
+        1,
+        6,
+        2,
+        "outside the program",
+    );
+    one(
+        "goto +1\nr1 = 1 ll\nexit\n",
+        K::JumpRange,
+        1,
+        6,
+        2,
+        "second half of an ld_imm64",
+    );
+    one(
+        "if r1 > 2 goto +40000\nexit\n",
+        K::JumpRange,
+        1,
+        16,
+        6,
+        "16 bits",
+    );
+}
+
+#[test]
+fn maps_and_helpers() {
+    let e = one(
+        ".map queue, type=queue, value_size=4, max_entries=4\nr1 = qeue ll\nexit\n",
+        K::UnknownMap,
+        2,
+        6,
+        4,
+        "unknown map `qeue`",
+    );
+    assert_eq!(e.notes, vec!["help: did you mean `queue`?"]);
+    let e = one(
+        "call bpf_map_pushelem\nexit\n",
+        K::UnknownHelper,
+        1,
+        6,
+        16,
+        "neither a helper nor a function",
+    );
+    assert_eq!(e.notes, vec!["help: did you mean `bpf_map_push_elem`?"]);
+    one(
+        "call bpf_map_push_elem#88\nexit\n",
+        K::UnknownHelper,
+        1,
+        6,
+        20,
+        "is number 87, not 88",
+    );
+    // A function of the file wins over a helper of the same name.
+    let obj = assemble("t.s", "call map_push_elem\nexit\nmap_push_elem:\nexit\n").unwrap();
+    assert_eq!(obj.programs[0].functions.len(), 2);
+    // Helpers by name, with or without `bpf_`.
+    let obj = assemble("t.s", "call bpf_map_pop_elem\ncall map_peek_elem\nexit\n").unwrap();
+    assert_eq!(obj.programs[0].bytes()[4], 88);
+    assert_eq!(obj.programs[0].bytes()[12], 89);
+}
+
+/// Every `.map` rule, with the caret under the offending `key=value`.
+#[test]
+fn bad_map_directives() {
+    let map = |args: &str| format!(".map m, {args}\nexit\n");
+    let cases: &[(&str, u32, u32, &str)] = &[
+        (
+            "type=queue, key_size=4, value_size=4, max_entries=4",
+            21,
+            10,
+            "no key: key_size must be 0",
+        ),
+        ("type=queue, max_entries=4", 6, 1, "value_size > 0"),
+        (
+            "type=stack, value_size=4, max_entries=0",
+            35,
+            13,
+            "max_entries > 0",
+        ),
+        (
+            "type=queue, value_size=4, max_entries=4, flags=BPF_F_NO_PREALLOC",
+            50,
+            23,
+            "BPF_F_NO_PREALLOC",
+        ),
+        (
+            "type=queue, value_size=4, max_entries=4, flags=BPF_F_MMAPABLE",
+            50,
+            20,
+            "0x400 is refused",
+        ),
+        (
+            "type=queue, value_size=4, max_entries=4, flags=RDONLY_PROG|WRONLY_PROG",
+            50,
+            29,
+            "exclude each other",
+        ),
+        (
+            "type=stack, value_size=4, max_entries=4, flags=0x8|0x10",
+            50,
+            14,
+            "BPF_F_RDONLY and BPF_F_WRONLY",
+        ),
+        (
+            "type=array, key_size=8, value_size=4, max_entries=4",
+            21,
+            10,
+            "key_size must be 4",
+        ),
+        (
+            "type=hash, value_size=4, max_entries=4",
+            6,
+            1,
+            "key_size > 0",
+        ),
+        (
+            "type=unspec, value_size=4, max_entries=4",
+            9,
+            11,
+            "cannot be created",
+        ),
+        ("type=queu, value_size=4", 14, 4, "unknown map type `queu`"),
+        (
+            "type=queue, value_sise=4",
+            21,
+            10,
+            "unknown map key `value_sise`",
+        ),
+        ("type=queue, type=stack", 21, 10, "`type` is given twice"),
+        ("value_size=4, max_entries=4", 1, 35, "needs a type"),
+        (
+            "type=queue, value_size=4, max_entries=4, flags=BPF_F_NOPE",
+            56,
+            10,
+            "unknown map flag",
+        ),
+        ("type=queue, value_size=four", 32, 4, "takes a number"),
+        (
+            "type=queue, value_size=4, max_entries=4294967296",
+            47,
+            10,
+            "takes a number",
+        ),
+    ];
+    for &(args, col, width, text) in cases {
+        let src = map(args);
+        one(&src, K::BadMap, 1, col, width, text);
+    }
+    one(
+        ".map 9m, type=queue\nexit\n",
+        K::BadMap,
+        1,
+        6,
+        1,
+        "expected the map's name",
+    );
+    one(
+        ".map r1, type=queue, value_size=4, max_entries=1\nexit\n",
+        K::BadMap,
+        1,
+        6,
+        2,
+        "not a valid map name",
+    );
+    let e = one(
+        ".map q, type=queue, value_size=4, max_entries=1\n.map q, type=stack, value_size=4, max_entries=1\nexit\n",
+        K::BadMap,
+        2,
+        6,
+        1,
+        "declared twice",
+    );
+    assert_eq!(e.notes, vec!["note: first declared on line 1"]);
+    // A map with an error is not reported again where it is used.
+    let e = errors(".map q, type=queue, max_entries=1\nr1 = q ll\nexit\n");
+    assert_eq!(e.len(), 1);
+}
+
+#[test]
+fn falling_off_the_end() {
+    let e = one(
+        "r0 = 0\nexit\nr0 = 1\n",
+        K::FallsOffEnd,
+        3,
+        1,
+        6,
+        "falls off the end",
+    );
+    assert!(
+        e.notes[0].contains("after the last `exit`"),
+        "{:?}",
+        e.notes
+    );
+    one(
+        "r0 = 0\nif r0 > 1 goto -2\n",
+        K::FallsOffEnd,
+        2,
+        1,
+        17,
+        "falls off the end",
+    );
+    one(
+        "call f\nr0 = 0\nf:\nexit\n",
+        K::FallsOffEnd,
+        2,
+        1,
+        6,
+        "falls through from here into function `f`",
+    );
+    // `goto` back is a fine last instruction.
+    assert!(assemble("t.s", "L: r0 = 0\ngoto L\n").is_ok());
+}
+
+#[test]
+fn programs_and_directives() {
+    one("", K::Program, 1, 1, 1, "no instructions");
+    one(
+        ".section .maps\nr0 = 0\n",
+        K::Program,
+        2,
+        1,
+        6,
+        "code in data section `.maps`",
+    );
+    one(
+        ".globl f\n.section xdp\nf:\n.section tc\nexit\n",
+        K::Program,
+        3,
+        1,
+        1,
+        "program `f` has no instructions",
+    );
+    one(
+        ".frobnicate\nexit\n",
+        K::BadDirective,
+        1,
+        1,
+        11,
+        "unknown directive",
+    );
+    one(
+        ".zero 8\nexit\n",
+        K::BadDirective,
+        1,
+        1,
+        5,
+        "data directive",
+    );
+    one(
+        ".license GPL\nexit\n",
+        K::BadDirective,
+        1,
+        10,
+        3,
+        "as a string",
+    );
+    one("exit /* open\n", K::Syntax, 1, 6, 2, "never ends");
+    let obj = assemble(
+        "t.s",
+        ".license \"Dual BSD/GPL\"\n.section tracepoint/syscalls/sys_enter_write,\"ax\",@progbits\n.globl tp\n.type tp,@function\ntp:\nr0 = 0\nexit\n.size tp, .-tp\n",
+    )
+    .unwrap();
+    assert_eq!(obj.license, "Dual BSD/GPL");
+    assert_eq!(
+        obj.programs[0].section.name(),
+        "tracepoint/syscalls/sys_enter_write"
+    );
+}
+
+/// Lines of a verifier log assemble: the slot and opcode columns are read, the register
+/// state after `;` and the `; source` lines are skipped, and the opcode settles what the
+/// kernel's text leaves open.
+#[test]
+fn verifier_log_lines() {
+    let log = "\
+func#0 @0
+0: R1=ctx() R10=fp0
+; int x = 0; @ prog.c:3
+0: (18) r1 = 0xffff88810478bc00       ; R1=map_ptr(ks=4,vs=4)
+2: (bf) r2 = r10                      ; R2=fp0 R10=fp0
+3: (07) r2 += -4                      ; R2=fp-4
+4: (85) call bpf_map_pop_elem#88
+5: (b7) r0 = 0                        ; R0=0
+6: (95) exit
+";
+    // Log lines that are not instructions are errors of their own: keep the instructions.
+    let insns: String = log
+        .lines()
+        .filter(|l| l.starts_with(';') || l.contains(": ("))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let obj = assemble("log.s", &insns).unwrap_or_else(|e| panic!("{e}"));
+    let p = &obj.programs[0];
+    assert_eq!(p.insns.len(), 6);
+    assert_eq!(
+        p.insns[0],
+        bpfsmith::insn::Insn::LdImm64 {
+            dst: bpfsmith::insn::Reg::R1,
+            pseudo: bpfsmith::insn::Pseudo::Imm,
+            imm: 0xffff88810478bc00u64 as i64
+        }
+    );
+    one(
+        "0: (07) r1 = r2\n1: (95) exit\n",
+        K::Syntax,
+        1,
+        9,
+        7,
+        "encodes as opcode (bf), but the line's opcode column says (07)",
+    );
+    one(
+        "0: (8d) call bpf_unspec#0\n1: (95) exit\n",
+        K::Syntax,
+        1,
+        14,
+        10,
+        "callx",
+    );
+}
+
+/// All errors of a file in one run, in line order.
+#[test]
+fn every_error_in_one_run() {
+    let src = "\
+.map q, type=queue, value_size=4, max_entries=0
+\tr11 = 1
+\tw1 += r2
+\tgoto nowhere
+\tr1 = q ll
+\tcall bpf_nope
+\tldxq %r0, [%r1]
+\tr0 = 1
+";
+    let e = errors(src);
+    let kinds: Vec<(u32, K)> = e.iter().map(|e| (e.line, e.kind)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (1, K::BadMap),
+            (2, K::UnknownRegister),
+            (3, K::WrongRegister),
+            (4, K::UndefinedLabel),
+            (6, K::UnknownHelper),
+            (7, K::UnknownMnemonic),
+            (8, K::FallsOffEnd),
+        ]
+    );
+    assert!(e.to_string().ends_with("error: aborting due to 7 errors"));
+}
+
+/// Valid programs to mutate: every example of `asm/` and a corpus of both dialects.
+fn corpus() -> Vec<String> {
+    let mut v = vec![
+        "\
+.map queue, type=queue, value_size=4, max_entries=10
+.license \"GPL\"
+.section socket
+.globl prog
+prog:
+\t*(u32 *)(r10 - 4) = 42 # store
+\tr1 = queue ll
+\tr2 = r10; r2 += -4
+\tr3 = 0
+\tcall bpf_map_push_elem
+\tif r0 != 0 goto fail
+\tr0 = atomic_fetch_add((u64 *)(r10 - 16), r0)
+\tcall f
+\texit
+fail:
+\tw0 = -1
+\texit
+f:\tr0 = 0x10 ll
+\texit
+"
+        .to_owned(),
+        "\
+# mnemonic dialect\n\
+mov32 %r0, 0\n\
+ldxdw %r1, [%r1+8]\n\
+lock fetch add [%r10-8], %r1\n\
+jne %r0, 0x10, exit\n\
+call local func1\n\
+exit\n\
+func1:\n\
+mov %r0, 1\n\
+exit\n"
+            .to_owned(),
+        "0: (b7) r0 = 0\n1: (18) r1 = 0x5 ; queue\n3: (85) call bpf_map_push_elem#87\n4: (95) exit\n"
+            .to_owned(),
+        "0000000000000000 <p>:\n       0:\tb7 00 00 00 2a 00 00 00\tr0 = 0x2a\n       1:\tif r1 == 0x0 goto +0x0 <d>\n\n0000000000000010 <d>:\n       2:\texit\n".to_owned(),
+    ];
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/asm");
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        let mut files: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for p in files {
+            if p.extension().is_some_and(|e| e == "s") {
+                v.push(std::fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    v
+}
+
+fn no_panic(src: &str) {
+    match std::panic::catch_unwind(|| assemble("fuzz.s", src)) {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => check_positions(src, &e),
+        Err(_) => panic!("the assembler panicked on:\n{src:?}"),
+    }
+}
+
+#[test]
+fn corpus_assembles() {
+    for src in corpus() {
+        if let Err(e) = assemble("corpus.s", &src) {
+            panic!("{e}\n{src}");
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Edit {
+    Insert(usize, char),
+    Delete(usize),
+    Replace(usize, char),
+}
+
+fn edit_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        4 => proptest::sample::select(
+            " \t\n;:#/*()[]+-=<>&|^%!,.\"@$0123456789abcdefghlrsuwxX_".chars().collect::<Vec<_>>()
+        ),
+        1 => any::<char>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn random_text_never_panics(src in "\\PC{0,200}") {
+        no_panic(&src);
+    }
+
+    #[test]
+    fn random_asm_like_text_never_panics(
+        src in proptest::collection::vec(edit_char(), 0..300).prop_map(|v| v.into_iter().collect::<String>())
+    ) {
+        no_panic(&src);
+    }
+
+    #[test]
+    fn mutated_programs_never_panic(
+        which in any::<prop::sample::Index>(),
+        edits in proptest::collection::vec(
+            prop_oneof![
+                (any::<prop::sample::Index>(), edit_char()).prop_map(|(i, c)| (0u8, i, c)),
+                any::<prop::sample::Index>().prop_map(|i| (1u8, i, ' ')),
+                (any::<prop::sample::Index>(), edit_char()).prop_map(|(i, c)| (2u8, i, c)),
+            ],
+            1..8,
+        )
+    ) {
+        let corpus = corpus();
+        let mut chars: Vec<char> = which.get(&corpus).chars().collect();
+        for (kind, at, c) in edits {
+            let edit = match kind {
+                0 => Edit::Insert(at.index(chars.len() + 1), c),
+                1 if !chars.is_empty() => Edit::Delete(at.index(chars.len())),
+                2 if !chars.is_empty() => Edit::Replace(at.index(chars.len()), c),
+                _ => continue,
+            };
+            match edit {
+                Edit::Insert(i, c) => chars.insert(i, c),
+                Edit::Delete(i) => { chars.remove(i); }
+                Edit::Replace(i, c) => chars[i] = c,
+            }
+        }
+        let src: String = chars.into_iter().collect();
+        no_panic(&src);
+    }
+}

@@ -1,0 +1,555 @@
+//! Differential test: the assembler against `llvm-mc-22 -triple bpfel -mcpu=v4`.
+//!
+//! Instruction lines of every form LLVM's BPF assembler accepts (each operation, register
+//! combinations, boundary immediates and offsets, both register views where LLVM takes both,
+//! decimal/hex/octal/binary numbers, label and numeric targets, local calls, spacing and case
+//! variants) are assembled by llvm-mc into an object and by bpfsmith; the `.text` bytes (read
+//! with goblin) must be equal, slot by slot, and so must the relocations of map references.
+//! Skipped with a notice when llvm-mc-22 is missing, unless `BPFSMITH_REQUIRE_INTEROP=1`.
+
+#[path = "common/tools.rs"]
+mod tools;
+
+use std::path::Path;
+use std::process::Command;
+
+use bpfsmith::program::Program;
+use goblin::elf::Elf;
+
+const R: [&str; 11] = [
+    "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10",
+];
+const W: [&str; 11] = [
+    "w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "w9", "w10",
+];
+
+/// 32-bit immediates LLVM accepts without a warning, in every notation.
+const IMM32: [&str; 16] = [
+    "0",
+    "1",
+    "-1",
+    "2147483647",
+    "-2147483648",
+    "4294967295",
+    "0xffffffff",
+    "0x7fffffff",
+    "-0x80000000",
+    "0x10",
+    "0X1F",
+    "017",
+    "0b101",
+    "65535",
+    "-32768",
+    "2147483648",
+];
+
+/// Memory offsets: `+ N` / `- N` up to the 16-bit bounds.
+const OFFS: [&str; 7] = ["+ 0", "+ 1", "- 1", "+ 32767", "- 32768", "+ 0x10", "- 0x8"];
+
+/// Jump offsets.
+const JOFFS: [&str; 6] = ["+0", "+1", "-1", "+32767", "-32768", "+0x10"];
+
+const ALU_OPS: [&str; 14] = [
+    "+=", "-=", "*=", "/=", "%=", "|=", "&=", "^=", "<<=", ">>=", "s>>=", "s/=", "s%=", "=",
+];
+const CONDS: [&str; 11] = [
+    "==", "!=", ">", ">=", "<", "<=", "&", "s>", "s>=", "s<", "s<=",
+];
+
+/// Lines that fit one program with numeric jumps: no `ld_imm64` (a jump could land in its
+/// second slot), padded so that offsets of ±32768 stay inside the program.
+fn jump_safe_forms() -> Vec<String> {
+    let mut v = Vec::new();
+    // ALU, register and immediate, 64 and 32 bits.
+    for op in ALU_OPS {
+        for regs in [&R, &W] {
+            for d in regs {
+                for s in regs {
+                    v.push(format!("{d} {op} {s}"));
+                }
+            }
+            for imm in IMM32 {
+                for d in regs {
+                    v.push(format!("{d} {op} {imm}"));
+                }
+            }
+        }
+    }
+    for regs in [&R, &W] {
+        for d in regs {
+            v.push(format!("{d} = -{d}"));
+        }
+    }
+    for d in R {
+        for e in [
+            "be16", "be32", "be64", "le16", "le32", "le64", "bswap16", "bswap32", "bswap64",
+        ] {
+            v.push(format!("{d} = {e} {d}"));
+        }
+    }
+    for d in 0..11 {
+        for s in 0..11 {
+            for b in ["s8", "s16", "s32"] {
+                v.push(format!("{} = ({b}){}", R[d], R[s]));
+            }
+            for b in ["s8", "s16"] {
+                v.push(format!("{} = ({b}){}", W[d], W[s]));
+            }
+            for (a, b) in [("0", "1"), ("1", "0"), ("65535", "0"), ("0x3", "0x4")] {
+                v.push(format!("{} = addr_space_cast({}, {a}, {b})", R[d], R[s]));
+            }
+        }
+    }
+    // Loads: unsigned into r or w below 64 bits, sign-extending into r.
+    let loads: [(&str, &[&str; 11]); 10] = [
+        ("u8", &R),
+        ("u16", &R),
+        ("u32", &R),
+        ("u64", &R),
+        ("u8", &W),
+        ("u16", &W),
+        ("u32", &W),
+        ("s8", &R),
+        ("s16", &R),
+        ("s32", &R),
+    ];
+    for (ty, regs) in loads {
+        for dst in regs {
+            for base in R {
+                for off in OFFS {
+                    v.push(format!("{dst} = *({ty} *)({base} {off})"));
+                }
+            }
+        }
+    }
+    // Stores of registers and immediates.
+    let stores: [(&str, &[&str; 11]); 7] = [
+        ("u8", &R),
+        ("u16", &R),
+        ("u32", &R),
+        ("u64", &R),
+        ("u8", &W),
+        ("u16", &W),
+        ("u32", &W),
+    ];
+    for (ty, regs) in stores {
+        for base in R {
+            for src in regs {
+                for off in OFFS {
+                    v.push(format!("*({ty} *)({base} {off}) = {src}"));
+                }
+            }
+        }
+    }
+    for ty in ["u8", "u16", "u32", "u64"] {
+        for (b, base) in R.iter().enumerate() {
+            for (i, imm) in IMM32.iter().enumerate() {
+                let off = OFFS[(b + i) % OFFS.len()];
+                v.push(format!("*({ty} *)({base} {off}) = {imm}"));
+            }
+        }
+    }
+    // Atomics.
+    for (ty, regs) in [("u32", &W), ("u32", &R), ("u64", &R)] {
+        for (b, base) in R.iter().enumerate() {
+            for (s, src) in regs.iter().enumerate() {
+                let off = OFFS[(b + s) % OFFS.len()];
+                for op in ["+=", "|=", "&=", "^="] {
+                    // LLVM takes `rN` for a 32-bit `+=` only.
+                    if ty == "u32" && regs[0] == "r0" && op != "+=" {
+                        continue;
+                    }
+                    v.push(format!("lock *({ty} *)({base} {off}) {op} {src}"));
+                }
+            }
+        }
+    }
+    for (ty, regs) in [("u32", &W), ("u64", &R)] {
+        for (b, base) in R.iter().enumerate() {
+            for (s, src) in regs.iter().enumerate() {
+                let off = OFFS[(b * 5 + s) % OFFS.len()];
+                for op in ["add", "and", "or", "xor"] {
+                    v.push(format!(
+                        "{src} = atomic_fetch_{op}(({ty} *)({base} {off}), {src})"
+                    ));
+                }
+            }
+        }
+    }
+    for (b, base) in R.iter().enumerate() {
+        for s in 0..11 {
+            let off = OFFS[(b + s) % OFFS.len()];
+            v.push(format!("{} = xchg_64({base} {off}, {})", R[s], R[s]));
+            v.push(format!("{} = xchg32_32({base} {off}, {})", W[s], W[s]));
+            v.push(format!("r0 = cmpxchg_64({base} {off}, r0, {})", R[s]));
+            v.push(format!("w0 = cmpxchg32_32({base} {off}, w0, {})", W[s]));
+            for (ty, regs) in [("u8", &W), ("u16", &W), ("u32", &W), ("u64", &R)] {
+                v.push(format!(
+                    "{} = load_acquire(({ty} *)({base} {off}))",
+                    regs[s]
+                ));
+                v.push(format!(
+                    "store_release(({ty} *)({base} {off}), {})",
+                    regs[s]
+                ));
+            }
+        }
+    }
+    // Legacy packet loads.
+    for ty in ["u8", "u16", "u32"] {
+        for imm in ["0", "4", "-1", "2147483647", "0x10"] {
+            v.push(format!("r0 = *({ty} *)skb[{imm}]"));
+        }
+        for s in R {
+            v.push(format!("r0 = *({ty} *)skb[{s}]"));
+        }
+    }
+    // Conditional jumps, register and immediate, 64 and 32 bits.
+    for c in CONDS {
+        for regs in [&R, &W] {
+            for (d, dst) in regs.iter().enumerate() {
+                for src in regs {
+                    for off in JOFFS {
+                        v.push(format!("if {dst} {c} {src} goto {off}"));
+                    }
+                }
+                for (i, imm) in IMM32.iter().enumerate() {
+                    let off = JOFFS[(d + i) % JOFFS.len()];
+                    v.push(format!("if {dst} {c} {imm} goto {off}"));
+                }
+            }
+        }
+    }
+    for off in JOFFS {
+        v.push(format!("goto {off}"));
+        v.push(format!("may_goto {off}"));
+    }
+    for off in ["+0", "+1", "-1", "+100", "-100", "+32767", "-32768"] {
+        v.push(format!("gotol {off}"));
+    }
+    v.push("goto 3".into());
+    v.push("if r1 > r2 goto 3".into());
+    // Calls.
+    for imm in [
+        "0",
+        "1",
+        "87",
+        "88",
+        "89",
+        "211",
+        "-1",
+        "0x57",
+        "4294967295",
+    ] {
+        v.push(format!("call {imm}"));
+    }
+    for r in R {
+        v.push(format!("callx {r}"));
+    }
+    v.push("exit".into());
+    // Spelling variants llvm-mc accepts.
+    for s in [
+        "r1=r2",
+        "r1+=5",
+        "W1 += 5",
+        "R1 = r2",
+        "EXIT",
+        "If r1 > r2 goto +1",
+        "if r1>r2 goto+3",
+        "if r1 s > r2 goto +1",
+        "r1 s >>= 1",
+        "*(u32*)(r1+0)=r2",
+        "r1=*(u32*)(r1-4)",
+        "lock *(u64*)(r1+8)+=r2",
+        "r1 = 5 # a comment",
+        "r1 = 5 // a comment",
+        "r1 = 5 /* trailing */",
+        "r1 = 5 ; r2 = 6",
+        "r1 = (s8) r2",
+        "\tr1 =\tr2",
+    ] {
+        v.push(s.into());
+    }
+    v
+}
+
+/// Label targets and local calls: each block defines its labels after its jumps.
+fn label_forms() -> Vec<String> {
+    let mut v = Vec::new();
+    for (i, c) in CONDS.iter().enumerate() {
+        v.push(format!("if r{} {c} r{} goto La{i}", i % 11, (i + 3) % 11));
+        v.push(format!("if w{} {c} {} goto La{i}", i % 11, i * 7));
+        v.push(format!("goto La{i}"));
+        v.push(format!("gotol La{i}"));
+        v.push(format!("may_goto La{i}"));
+        v.push(format!("La{i}:"));
+        v.push(format!("if r1 {c} 0 goto La{i}"));
+    }
+    for i in 0..20 {
+        v.push(format!("call Lf{i}"));
+        v.push("exit".into());
+        v.push(format!("Lf{i}:"));
+        v.push(format!("r0 = {i}"));
+    }
+    v.push("exit".into());
+    v
+}
+
+/// `ld_imm64` forms (kept out of the program with numeric jumps).
+fn ld_imm64_forms() -> Vec<String> {
+    let mut v = Vec::new();
+    let imms = [
+        "0",
+        "0x0",
+        "1",
+        "-1",
+        "0xffffffffffffffff",
+        "18446744073709551615",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "0x123456789abcdef0",
+        "4294967296",
+        "0x80000000",
+        "017",
+    ];
+    for r in R {
+        for imm in imms {
+            v.push(format!("{r} = {imm} ll"));
+        }
+        for p in 0..7 {
+            for imm in ["0", "5", "0xffffffff", "-1"] {
+                v.push(format!("ld_pseudo {r}, {p}, {imm}"));
+            }
+        }
+    }
+    v.push("r1 = 5ll".into());
+    v
+}
+
+fn map_ref_forms() -> Vec<String> {
+    let mut v = Vec::new();
+    for (i, r) in R.iter().enumerate() {
+        let m = ["queue", "stack", "arr"][i % 3];
+        v.push(format!("{r} = {m} ll"));
+        v.push(format!("{r} += 1"));
+    }
+    v.push("exit".into());
+    v
+}
+
+struct LlvmObject {
+    text: Vec<u8>,
+    /// (byte offset, relocation type, symbol name)
+    relocs: Vec<(u64, u32, String)>,
+}
+
+fn llvm_mc(mc: &Path, dir: &Path, name: &str, src: &str) -> LlvmObject {
+    let s = dir.join(format!("{name}.s"));
+    let o = dir.join(format!("{name}.o"));
+    std::fs::write(&s, src).unwrap();
+    let out = Command::new(mc)
+        .args(["-triple", "bpfel", "-mcpu=v4", "-filetype=obj", "-o"])
+        .arg(&o)
+        .arg(&s)
+        .output()
+        .expect("run llvm-mc");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "llvm-mc-22 did not take {name}.s silently:\n{}",
+        stderr.lines().take(40).collect::<Vec<_>>().join("\n")
+    );
+    let bytes = std::fs::read(&o).unwrap();
+    let elf = Elf::parse(&bytes).expect("parse llvm-mc's object");
+    let (text_idx, text) = elf
+        .section_headers
+        .iter()
+        .enumerate()
+        .find(|(_, sh)| elf.shdr_strtab.get_at(sh.sh_name) == Some(".text"))
+        .expect("a .text section");
+    let range = text.file_range().unwrap_or(0..0);
+    let mut relocs = Vec::new();
+    for (idx, rs) in &elf.shdr_relocs {
+        if elf.section_headers[*idx].sh_info as usize != text_idx {
+            continue;
+        }
+        for r in rs.iter() {
+            let sym = elf.syms.get(r.r_sym).expect("reloc symbol");
+            let name = elf.strtab.get_at(sym.st_name).unwrap_or("").to_owned();
+            relocs.push((r.r_offset, r.r_type, name));
+        }
+    }
+    LlvmObject {
+        text: bytes[range].to_vec(),
+        relocs,
+    }
+}
+
+/// Compare our program's bytes with llvm-mc's, slot by slot, naming the source line of the
+/// first differences.
+fn compare(name: &str, src: &str, prog: &Program, llvm: &[u8]) {
+    let ours = prog.bytes();
+    let lines: Vec<&str> = src.lines().collect();
+    let slots = prog.slot_offsets();
+    let mut diffs = Vec::new();
+    for (i, insn) in prog.insns.iter().enumerate() {
+        let (a, b) = (slots[i] * 8, slots[i + 1] * 8);
+        let theirs = llvm.get(a..b);
+        if theirs != Some(&ours[a..b]) {
+            let line = prog.locs[i].map_or(0, |l| l.line as usize);
+            diffs.push(format!(
+                "{name}.s:{line}: `{}`: ours {:02x?} ({insn:?}), llvm-mc {:02x?}",
+                lines.get(line.wrapping_sub(1)).unwrap_or(&""),
+                &ours[a..b],
+                theirs
+            ));
+            if diffs.len() >= 20 {
+                break;
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(ours.len(), llvm.len(), "{name}: section sizes differ");
+}
+
+#[test]
+fn bytes_and_relocations_match_llvm_mc() {
+    let Some(mc) = tools::require_tool("llvm-mc-22") else {
+        return;
+    };
+    let dir = tools::TempDir::new("asm-llvm-mc");
+    let mut forms_compared = 0usize;
+
+    // 1. Every non-ld_imm64 form, in one program padded for ±32768-slot jumps.
+    let body = jump_safe_forms();
+    let labels = label_forms();
+    forms_compared += body.len() + labels.iter().filter(|l| !l.ends_with(':')).count();
+    let pad = 32769;
+    let mut src = String::with_capacity((body.len() + 2 * pad) * 24);
+    src.push_str("\t.text\n");
+    for _ in 0..pad {
+        src.push_str("\tr0 = 0\n");
+    }
+    for l in body.iter().chain(&labels) {
+        if l.ends_with(':') {
+            src.push_str(l);
+        } else {
+            src.push('\t');
+            src.push_str(l);
+        }
+        src.push('\n');
+    }
+    for _ in 0..pad {
+        src.push_str("\texit\n");
+    }
+    let llvm = llvm_mc(&mc, dir.path(), "forms", &src);
+    let obj = bpfsmith::text::assemble("forms.s", &src).unwrap_or_else(|e| {
+        panic!(
+            "{}",
+            e.to_string()
+                .lines()
+                .take(60)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    assert_eq!(obj.programs.len(), 1);
+    compare("forms", &src, &obj.programs[0], &llvm.text);
+    assert!(
+        llvm.relocs.is_empty(),
+        "{:?}",
+        &llvm.relocs[..3.min(llvm.relocs.len())]
+    );
+    // The local calls became functions.
+    assert_eq!(obj.programs[0].functions.len(), 21);
+
+    // 2. ld_imm64 and ld_pseudo.
+    let lds = ld_imm64_forms();
+    forms_compared += lds.len();
+    let mut src = String::from("\t.text\n");
+    for l in &lds {
+        src.push('\t');
+        src.push_str(l);
+        src.push('\n');
+    }
+    src.push_str("\texit\n");
+    let llvm = llvm_mc(&mc, dir.path(), "ld_imm64", &src);
+    let obj = bpfsmith::text::assemble("ld_imm64.s", &src).unwrap_or_else(|e| panic!("{e}"));
+    compare("ld_imm64", &src, &obj.programs[0], &llvm.text);
+
+    // 3. Map references: the same bytes and an R_BPF_64_64 relocation at each.
+    let maps = map_ref_forms();
+    forms_compared += maps.len();
+    let body: String = maps.iter().map(|l| format!("\t{l}\n")).collect();
+    let llvm = llvm_mc(&mc, dir.path(), "maps", &format!("\t.text\n{body}"));
+    let ours_src = format!(
+        ".map queue, type=queue, value_size=4, max_entries=4\n\
+         .map stack, type=stack, value_size=8, max_entries=4\n\
+         .map arr, type=array, key_size=4, value_size=8, max_entries=1\n\
+         \t.text\n{body}"
+    );
+    let obj = bpfsmith::text::assemble("maps.s", &ours_src).unwrap_or_else(|e| panic!("{e}"));
+    let prog = &obj.programs[0];
+    compare("maps", &ours_src, prog, &llvm.text);
+    let slots = prog.slot_offsets();
+    let ours: Vec<(u64, u32, String)> = prog
+        .relocs
+        .iter()
+        .map(|r| ((slots[r.insn] * 8) as u64, 1, r.symbol.clone()))
+        .collect();
+    assert_eq!(ours, llvm.relocs, "relocations differ");
+    assert_eq!(ours.len(), 11);
+
+    // 4. llvm-objdump-22's own output (raw bytes, relocation lines, `<sym+0x..>`) of those
+    //    objects assembles back to the same bytes and relocations.
+    if let Some(objdump) = tools::require_tool("llvm-objdump-22") {
+        for name in ["forms_plain", "ld_imm64", "maps"] {
+            let o = dir.path().join(format!("{name}.o"));
+            if name == "forms_plain" {
+                let body = jump_safe_forms();
+                let mut src = String::from("\t.text\n");
+                src.push_str(&"\tr0 = 0\n".repeat(pad));
+                for l in &body {
+                    src.push('\t');
+                    src.push_str(l);
+                    src.push('\n');
+                }
+                src.push_str(&"\texit\n".repeat(pad));
+                llvm_mc(&mc, dir.path(), name, &src);
+            }
+            let text = tools::run(Command::new(&objdump).arg("-dr").arg(&o));
+            let maps = ".map queue, type=queue, value_size=4, max_entries=4\n\
+                        .map stack, type=stack, value_size=8, max_entries=4\n\
+                        .map arr, type=array, key_size=4, value_size=8, max_entries=1\n";
+            let src = format!("{maps}{text}");
+            let obj = bpfsmith::text::assemble("objdump.s", &src).unwrap_or_else(|e| {
+                panic!(
+                    "{}",
+                    e.to_string()
+                        .lines()
+                        .take(40)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            });
+            let llvm = std::fs::read(&o).unwrap();
+            let elf = Elf::parse(&llvm).unwrap();
+            let text_sh = elf
+                .section_headers
+                .iter()
+                .find(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(".text"))
+                .unwrap();
+            let prog = &obj.programs[0];
+            compare(name, &src, prog, &llvm[text_sh.file_range().unwrap()]);
+            if name == "maps" {
+                assert_eq!(prog.relocs.len(), 11);
+            }
+        }
+    }
+
+    println!("llvm-mc-22: {forms_compared} instruction forms compared, all byte-identical");
+    tools::notice(&format!(
+        "asm_llvm_mc: {forms_compared} instruction forms compared with llvm-mc-22, all byte-identical"
+    ));
+    assert!(forms_compared > 30_000, "{forms_compared}");
+}
