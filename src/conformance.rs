@@ -1,138 +1,14 @@
 //! The public eBPF conformance suite (bpf_conformance) on the real kernel.
 //!
-//! Each `.data` file holds a program (assembly or raw words), optional input memory and the
-//! expected 64-bit `r0`. It runs the way the suite's Linux plugin does: as an XDP program
-//! through `BPF_PROG_TEST_RUN`, with the memory as the packet (padded to 14 bytes), a prologue
-//! that bounds-checks the packet and sets r1 = its start and r2 = its length, the test body
-//! called as a bpf-to-bpf function, and the body's full 64-bit `r0` stored into a one-entry
-//! array map and read back from user space (test_run's own return value has only 32 bits).
+//! Each `.data` file ([`crate::text::conformance::ConformanceTest`]) holds a program (assembly
+//! or raw words), optional input memory and the expected 64-bit `r0`. It runs the way the
+//! suite's Linux plugin does: as an XDP program through `BPF_PROG_TEST_RUN`, with the memory as
+//! the packet (padded to 14 bytes), a prologue that bounds-checks the packet and sets r1 = its
+//! start and r2 = its length, the test body called as a bpf-to-bpf function, and the body's
+//! full 64-bit `r0` stored into a one-entry array map and read back from user space
+//! (test_run's own return value has only 32 bits).
 
 use std::path::{Path, PathBuf};
-
-use crate::insn::Insn;
-
-/// One test file: its program and what it expects.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DataFile {
-    /// The `-- asm` section.
-    pub asm: Option<String>,
-    /// The `-- raw` section: one little-endian 64-bit word per slot.
-    pub raw: Option<Vec<u64>>,
-    /// The `-- mem` section's bytes (empty when absent).
-    pub mem: Vec<u8>,
-    /// Whether a `-- mem` section was present.
-    pub has_mem: bool,
-    /// The `-- result` section: the expected `r0`.
-    pub result: Option<u64>,
-    /// The `-- error` section: the expected error text.
-    pub error: Option<String>,
-}
-
-/// A `.data` file that could not be read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {what}")]
-pub struct DataError {
-    /// The file.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// What is wrong.
-    pub what: String,
-}
-
-fn parse_u64(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()
-    } else if let Some(d) = s.strip_prefix('-') {
-        d.parse::<u64>().ok().map(|v| v.wrapping_neg())
-    } else {
-        s.parse().ok()
-    }
-}
-
-impl DataFile {
-    /// Parse the text of a `.data` file (`file` names it in errors).
-    pub fn parse(file: &str, text: &str) -> Result<DataFile, DataError> {
-        let mut out = DataFile::default();
-        let mut section: Option<(String, usize, String)> = None;
-        let err = |line, what: String| DataError {
-            file: file.to_owned(),
-            line,
-            what,
-        };
-        let finish =
-            |out: &mut DataFile, s: Option<(String, usize, String)>| -> Result<(), DataError> {
-                let Some((name, line, body)) = s else {
-                    return Ok(());
-                };
-                match name.as_str() {
-                    "asm" => out.asm = Some(body),
-                    "raw" => {
-                        let mut words = Vec::new();
-                        for (i, l) in body.lines().enumerate() {
-                            let l = l.split('#').next().unwrap_or("").trim();
-                            if l.is_empty() {
-                                continue;
-                            }
-                            words.push(parse_u64(l).ok_or_else(|| {
-                                err(line + 1 + i, format!("`{l}` is not a 64-bit word"))
-                            })?);
-                        }
-                        out.raw = Some(words);
-                    }
-                    "mem" => {
-                        out.has_mem = true;
-                        for (i, l) in body.lines().enumerate() {
-                            for tok in l.split('#').next().unwrap_or("").split_whitespace() {
-                                let b = u8::from_str_radix(tok, 16).map_err(|_| {
-                                    err(line + 1 + i, format!("`{tok}` is not a hex byte"))
-                                })?;
-                                out.mem.push(b);
-                            }
-                        }
-                    }
-                    "result" => {
-                        let v = body
-                            .lines()
-                            .map(|l| l.split('#').next().unwrap_or("").trim())
-                            .find(|l| !l.is_empty());
-                        out.result =
-                            Some(v.and_then(parse_u64).ok_or_else(|| {
-                                err(line, "the result is not a number".to_owned())
-                            })?);
-                    }
-                    "error" => out.error = Some(body.trim().to_owned()),
-                    _ => {} // informational sections
-                }
-                Ok(())
-            };
-        for (i, line) in text.lines().enumerate() {
-            if let Some(name) = line.strip_prefix("-- ") {
-                let prev = section.take();
-                finish(&mut out, prev)?;
-                section = Some((name.trim().to_owned(), i + 1, String::new()));
-            } else if let Some((_, _, body)) = &mut section {
-                body.push_str(line);
-                body.push('\n');
-            }
-        }
-        let last = section.take();
-        finish(&mut out, last)?;
-        Ok(out)
-    }
-
-    /// Read and parse a `.data` file.
-    pub fn read(path: &Path) -> Result<DataFile, DataError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| DataError {
-            file: name.clone(),
-            line: 0,
-            what: e.to_string(),
-        })?;
-        DataFile::parse(&name, &text)
-    }
-}
 
 /// Whether the suite's own Linux runs leave a file out (names with `imm-` or `intmin-`, and
 /// the callx group).
@@ -150,27 +26,27 @@ pub fn data_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// The instructions of a `-- raw` section.
-pub fn raw_insns(words: &[u64]) -> Result<Vec<Insn>, crate::insn::DecodeError> {
-    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    crate::insn::decode(&bytes)
-}
-
 #[cfg(target_os = "linux")]
-pub use kernel::{run_body, RunError};
+pub use kernel::{run_body, run_dir, run_file, FileOutcome, RunError, Summary, Verdict};
 
 #[cfg(target_os = "linux")]
 mod kernel {
-    use crate::insn::{Cond, Insn, Reg, Size};
+    use std::fmt;
+    use std::path::Path;
+
+    use super::{data_files, excluded_on_linux};
+    use crate::insn::{Cond, Reg, Size};
     use crate::load::{LoadError, TestRun};
     use crate::maps::MapDef;
     use crate::object::Object;
-    use crate::program::{ProgramBuilder, Section};
+    use crate::program::{Program, ProgramBuilder, Section};
+    use crate::text::conformance::ConformanceTest;
+    use crate::text::AsmOptions;
 
     /// Why a test program did not produce a result.
     #[derive(Debug, thiserror::Error)]
     pub enum RunError {
-        /// The wrapper could not be built (a body that is not a valid program).
+        /// The wrapper could not be built.
         #[error("building the test program: {0}")]
         Build(String),
         /// The kernel refused to load it (the verifier log is in the error).
@@ -189,9 +65,10 @@ mod kernel {
     /// test_run needs at least an Ethernet header of packet.
     const MIN_PACKET: usize = 14;
 
-    /// Run `body` (a test program ending in `exit`) on the kernel with `mem` as its memory:
-    /// r1 = start of `mem`, r2 = its length. Returns the body's 64-bit `r0`.
-    pub fn run_body(body: &[Insn], mem: &[u8]) -> Result<u64, RunError> {
+    /// Run `body` (a test program ending in `exit`, possibly with bpf-to-bpf functions of its
+    /// own) on the kernel with `mem` as its memory: r1 = start of `mem`, r2 = its length.
+    /// Returns the body's 64-bit `r0`.
+    pub fn run_body(body: &Program, mem: &[u8]) -> Result<u64, RunError> {
         let mut obj = Object::new("GPL");
         let result = obj
             .map("result", MapDef::array::<u64>(1))
@@ -199,7 +76,7 @@ mod kernel {
         let len =
             i32::try_from(mem.len()).map_err(|_| RunError::Build("memory too large".into()))?;
         let mut p = ProgramBuilder::new("conformance", Section::XDP);
-        let out = p.label("out");
+        let out = p.label("wrapper_out");
         let test = p.function("test_body");
         // The packet pointers of xdp_md, checked against the memory's length so that the body
         // may access all of it.
@@ -219,7 +96,13 @@ mod kernel {
         p.store_reg(Size::U64, Reg::R0, 0, Reg::R6);
         p.bind(out).mov(Reg::R0, XDP_PASS).exit();
         p.bind(test);
-        for insn in body {
+        // The body's own functions stay functions (the kernel wants one func_info each).
+        let mut starts = body.functions.iter().skip(1).peekable();
+        for (i, insn) in body.insns.iter().enumerate() {
+            while let Some(f) = starts.next_if(|f| f.insn == i) {
+                let l = p.function(format!("test_{}", f.name));
+                p.bind(l);
+            }
             p.emit(*insn);
         }
         let prog = p.finish().map_err(|e| RunError::Build(e.to_string()))?;
@@ -245,26 +128,146 @@ mod kernel {
         let bytes: [u8; 8] = v.get(..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]);
         Ok(u64::from_le_bytes(bytes))
     }
+
+    /// How one file fared.
+    #[derive(Debug)]
+    pub enum Verdict {
+        /// The result matched, or an expected error happened.
+        Passed(String),
+        /// The result did not match, or an error happened that the file does not expect.
+        Failed(String),
+    }
+
+    /// One file's outcome.
+    #[derive(Debug)]
+    pub struct FileOutcome {
+        /// The file name.
+        pub name: String,
+        /// Whether the suite's Linux runs exclude it (it ran anyway).
+        pub excluded: bool,
+        /// What happened.
+        pub verdict: Verdict,
+    }
+
+    impl fmt::Display for FileOutcome {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let (word, detail) = match &self.verdict {
+                Verdict::Passed(d) => ("PASS", d),
+                Verdict::Failed(d) => ("FAIL", d),
+            };
+            let tag = if self.excluded {
+                " (excluded on Linux, run anyway)"
+            } else {
+                ""
+            };
+            write!(f, "{word} {}{tag}: {detail}", self.name)
+        }
+    }
+
+    /// Run one `.data` file.
+    pub fn run_file(path: &Path) -> FileOutcome {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let excluded = excluded_on_linux(&name);
+        let verdict = verdict(path, &name);
+        FileOutcome {
+            name,
+            excluded,
+            verdict,
+        }
+    }
+
+    fn verdict(path: &Path, name: &str) -> Verdict {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return Verdict::Failed(format!("cannot read: {e}")),
+        };
+        let test = match ConformanceTest::parse(&text) {
+            Ok(t) => t,
+            Err(e) => return Verdict::Failed(format!("malformed: {e}")),
+        };
+        let opts = AsmOptions {
+            default_section: Section::XDP,
+            ..Default::default()
+        };
+        let outcome = test
+            .program(name, &opts)
+            .map_err(|e| format!("does not assemble: {e}"))
+            .and_then(|body| run_body(&body, &test.mem).map_err(|e| short_error(&e)));
+        match (outcome, &test.result, &test.error) {
+            (Ok(got), Some(want), _) if got == *want => Verdict::Passed(format!("r0 = {got:#x}")),
+            (Ok(got), Some(want), _) => {
+                Verdict::Failed(format!("r0 = {got:#x}, expected {want:#x}"))
+            }
+            (Ok(got), None, Some(e)) => {
+                Verdict::Failed(format!("r0 = {got:#x}, expected an error ({e})"))
+            }
+            (Ok(got), None, None) => {
+                Verdict::Passed(format!("r0 = {got:#x} (the file expects nothing)"))
+            }
+            (Err(e), _, Some(want)) => Verdict::Passed(format!("error as expected ({want}): {e}")),
+            (Err(e), _, None) => Verdict::Failed(e),
+        }
+    }
+
+    /// A one-line summary of a run error (the verifier's message rather than its whole log).
+    fn short_error(e: &RunError) -> String {
+        match e {
+            RunError::Load(LoadError::Verifier { log, .. }) => {
+                let last = log.lines().rev().find(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("processed ")
+                        && !l.starts_with("verification time")
+                        && !l.starts_with("stack depth")
+                });
+                format!("the verifier refused it: {}", last.unwrap_or("(empty log)"))
+            }
+            e => e.to_string(),
+        }
+    }
+
+    /// The counts of a run over a directory.
+    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+    pub struct Summary {
+        /// Files outside the Linux exclusions that passed.
+        pub passed: usize,
+        /// Files outside the Linux exclusions that failed.
+        pub failed: usize,
+        /// Files the suite's Linux runs exclude (run anyway; their outcome is printed).
+        pub skipped: usize,
+    }
+
+    impl fmt::Display for Summary {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(
+                f,
+                "{} passed, {} failed, {} skipped",
+                self.passed, self.failed, self.skipped
+            )
+        }
+    }
+
+    /// Run every `.data` file of `dir`, calling `each` with every outcome.
+    pub fn run_dir(dir: &Path, each: &mut dyn FnMut(&FileOutcome)) -> std::io::Result<Summary> {
+        let mut s = Summary::default();
+        for path in data_files(dir)? {
+            let o = run_file(&path);
+            each(&o);
+            match (o.excluded, &o.verdict) {
+                (true, _) => s.skipped += 1,
+                (false, Verdict::Passed(_)) => s.passed += 1,
+                (false, Verdict::Failed(_)) => s.failed += 1,
+            }
+        }
+        Ok(s)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_every_section() {
-        let text =
-            "# c\n-- asm\nmov %r0, 1\nexit\n-- mem\n00 01\nff\n-- result\n0x10\n-- c\nanything\n";
-        let d = DataFile::parse("t.data", text).unwrap();
-        assert_eq!(d.asm.as_deref(), Some("mov %r0, 1\nexit\n"));
-        assert_eq!(d.mem, vec![0, 1, 0xff]);
-        assert_eq!(d.result, Some(16));
-        let e = DataFile::parse("t.data", "-- mem\nzz\n").unwrap_err();
-        assert_eq!(e.to_string(), "t.data:2: `zz` is not a hex byte");
-        let raw =
-            DataFile::parse("t.data", "-- raw\n0x00000000000000b7\n0x0000000000000095\n").unwrap();
-        assert_eq!(raw_insns(&raw.raw.unwrap()).unwrap().len(), 2);
-    }
 
     #[test]
     fn linux_exclusions() {

@@ -1,5 +1,5 @@
-//! A program file named on the command line: an ELF object (ours or clang's) or, once the
-//! assembler reads it, an assembly file.
+//! A program file named on the command line: an ELF object (ours or clang's), or an assembly
+//! file (`.s`), assembled in memory.
 
 use std::path::Path;
 
@@ -25,6 +25,9 @@ pub enum InputError {
         /// The programs there are.
         have: String,
     },
+    /// An assembly file that does not assemble (every error of the file).
+    #[error("{0}")]
+    Asm(crate::text::AsmFileError),
     /// An ELF file that could not be read.
     #[error("{path}: {source}")]
     Elf {
@@ -35,8 +38,12 @@ pub enum InputError {
     },
 }
 
-/// Read `path` as an ELF object.
+/// Read `path`: assembled when its name ends in `.s`, read as ELF otherwise.
 pub fn open(path: &Path) -> Result<Input, InputError> {
+    if path.extension().is_some_and(|e| e == "s" || e == "S") {
+        let object = crate::text::assemble_file(path).map_err(InputError::Asm)?;
+        return Ok(Input { object, btf: None });
+    }
     let e = ElfObject::read(path).map_err(|source| InputError::Elf {
         path: path.display().to_string(),
         source: Box::new(source),

@@ -32,6 +32,21 @@ enum Command {
         #[arg(required = true, num_args = 1..)]
         topic: Vec<String>,
     },
+    /// Assemble a `.s` file (LLVM's syntax, the kernel's, or the conformance suite's mnemonics)
+    /// into an ELF object.
+    Asm {
+        /// The assembly file.
+        file: PathBuf,
+        /// The object to write (default: FILE with `.o` beside it).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Run the conformance suite's `.data` files in the kernel (as XDP programs through
+    /// BPF_PROG_TEST_RUN) and print one line per file.
+    Conformance {
+        /// The folder of `.data` files (e.g. ../shared/bpf_conformance/tests).
+        dir: PathBuf,
+    },
     /// List every program of an ELF object, with its section, maps, relocations and source lines.
     Dis {
         /// The object file.
@@ -42,7 +57,7 @@ enum Command {
     },
     /// Load every program of an object (or one) into the kernel and show the verifier's verdict.
     Load {
-        /// The object file.
+        /// The object file, or an assembly file (`.s`).
         file: PathBuf,
         /// Load only this program.
         #[arg(long)]
@@ -54,7 +69,7 @@ enum Command {
     /// Load an object, push values into its queue/stack maps, test-run a program, and drain the
     /// maps.
     Run {
-        /// The object file.
+        /// The object file, or an assembly file (`.s`).
         file: PathBuf,
         /// The program to run (default: the first).
         #[arg(long)]
@@ -86,6 +101,30 @@ fn main() -> ExitCode {
                 _ => ExitCode::SUCCESS,
             }
         }
+        Command::Asm { file, output } => {
+            let obj = match bpfsmith::text::assemble_file(&file) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let out = output.unwrap_or_else(|| file.with_extension("o"));
+            match obj.write_elf(&out) {
+                Ok(()) => {
+                    let n: usize = obj.programs.iter().map(|p| p.insns.len()).sum();
+                    eprintln!(
+                        "wrote {}: {} programs, {} maps, {n} instructions",
+                        out.display(),
+                        obj.programs.len(),
+                        obj.maps.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Conformance { dir } => conformance(&dir),
         Command::Dis { file, style } => {
             let input = match bpfsmith::input::open(&file) {
                 Ok(i) => i,
@@ -370,4 +409,24 @@ fn run(
     _: bool,
 ) -> ExitCode {
     fail("running needs Linux")
+}
+
+#[cfg(target_os = "linux")]
+fn conformance(dir: &std::path::Path) -> ExitCode {
+    match bpfsmith::conformance::run_dir(dir, &mut |o| println!("{o}")) {
+        Ok(summary) => {
+            println!("{summary}");
+            if summary.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => fail(format!("{}: {e}", dir.display())),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn conformance(_: &std::path::Path) -> ExitCode {
+    fail("the conformance suite runs in the Linux kernel")
 }

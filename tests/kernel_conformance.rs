@@ -1,12 +1,15 @@
-//! The conformance runner on the real kernel (the suite itself: see `conformance_suite` below
-//! once the assembler reads the mnemonic dialect).
+//! The conformance suite (`../shared/bpf_conformance`) on the real kernel: every file outside
+//! the suite's own Linux exclusions must pass; the excluded ones run too and their outcome is
+//! printed.
 #![cfg(target_os = "linux")]
 
 #[macro_use]
 #[path = "common/kernel.rs"]
 mod kernel;
 
-use bpfsmith::conformance::run_body;
+use std::path::PathBuf;
+
+use bpfsmith::conformance::{run_body, run_dir, Verdict};
 use bpfsmith::insn::{AluOp, Insn, Operand, Pseudo, Size, Width};
 use bpfsmith::prelude::*;
 
@@ -14,7 +17,7 @@ use bpfsmith::prelude::*;
 fn the_runner_returns_all_64_bits_of_r0_and_gives_the_body_its_memory() {
     require_kernel!("the_runner_returns_all_64_bits_of_r0_and_gives_the_body_its_memory");
     // r0 = 0x1122334455667788: more than test_run's 32-bit retval can carry.
-    let wide = [
+    let wide = vec![
         Insn::LdImm64 {
             dst: R0,
             pseudo: Pseudo::Imm,
@@ -22,10 +25,11 @@ fn the_runner_returns_all_64_bits_of_r0_and_gives_the_body_its_memory() {
         },
         Insn::Exit,
     ];
+    let wide = Program::from_insns("t", Section::XDP, wide);
     assert_eq!(run_body(&wide, &[]).unwrap(), 0x1122_3344_5566_7788);
     // r0 = mem[2] + r2 (the length).
     let mem = [0xaa, 0xbb, 0xcc, 0xdd];
-    let body = [
+    let body = vec![
         Insn::Load {
             size: Size::U8,
             sign: false,
@@ -41,5 +45,57 @@ fn the_runner_returns_all_64_bits_of_r0_and_gives_the_body_its_memory() {
         },
         Insn::Exit,
     ];
-    assert_eq!(run_body(&body, &mem).unwrap(), 0xcc + 4);
+    assert_eq!(
+        run_body(&Program::from_insns("t", Section::XDP, body), &mem).unwrap(),
+        0xcc + 4
+    );
+}
+
+fn suite() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/bpf_conformance/tests"
+    ));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let required = std::env::var("BPFSMITH_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "the conformance suite is not at {} and BPFSMITH_REQUIRE_INTEROP=1",
+        dir.display()
+    );
+    eprintln!(
+        "notice: skipping the conformance suite: {} is missing",
+        dir.display()
+    );
+    None
+}
+
+#[test]
+fn conformance_suite_passes_outside_the_linux_exclusions() {
+    require_kernel!("conformance_suite_passes_outside_the_linux_exclusions");
+    let Some(dir) = suite() else { return };
+    let mut failures = Vec::new();
+    let mut excluded = Vec::new();
+    let summary = run_dir(&dir, &mut |o| {
+        if o.excluded {
+            excluded.push(o.to_string());
+        } else if let Verdict::Failed(_) = o.verdict {
+            failures.push(o.to_string());
+        }
+    })
+    .unwrap();
+    eprintln!("conformance: {summary}");
+    for e in &excluded {
+        eprintln!("  {e}");
+    }
+    assert_eq!(summary.skipped, 29, "28 imm-/intmin- files and callx.data");
+    assert!(summary.passed >= 284, "{summary}");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
