@@ -1,0 +1,250 @@
+//! Every `asm/*.s` example on the real kernel, checked against the outcome its header states:
+//! loaded (with bpfsmith's loader, and as an ELF object by bpftool/libbpf) or refused with the
+//! stated verifier message, its return value and its maps' contents; and the instruction lines
+//! of the level-2 verifier log equal bpfsmith's kernel-style listing.
+#![cfg(target_os = "linux")]
+
+#[macro_use]
+#[path = "common/kernel.rs"]
+mod kernel;
+#[path = "common/tools.rs"]
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bpfsmith::insn::Insn;
+use bpfsmith::load::{LoadError, LoadOptions, TestRun};
+use bpfsmith::object::Object;
+use bpfsmith::text::asm::expect::Expectations;
+use bpfsmith::text::{assemble_file, write_kernel};
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("asm");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "s"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 12, "the asm/ examples are missing");
+    v
+}
+
+fn expectations(path: &Path) -> Expectations {
+    Expectations::parse(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+}
+
+/// `(slot, text)` of a `N: (op) text ; state` log line.
+fn insn_line(line: &str) -> Option<(usize, &str)> {
+    let (idx, rest) = line.split_once(": ")?;
+    let idx = idx.parse().ok()?;
+    rest.starts_with('(').then(|| {
+        (
+            idx,
+            rest.split_once(';').map_or(rest, |(t, _)| t).trim_end(),
+        )
+    })
+}
+
+/// Every instruction line of a level-2 log is our kernel-style listing of that instruction.
+fn compare_log(obj: &Object, name: &str, log: &str) -> usize {
+    let prog = obj.programs.iter().find(|p| p.name == name).unwrap();
+    let slots = prog.slot_offsets();
+    let mut compared = 0;
+    for line in log.lines() {
+        let Some((slot, text)) = insn_line(line) else {
+            continue;
+        };
+        // Callees appended from `.text` follow the program's own slots.
+        let Ok(i) = slots.binary_search(&slot) else {
+            continue;
+        };
+        let Some(insn) = prog.insns.get(i) else {
+            continue;
+        };
+        let mut ours = String::new();
+        write_kernel(&mut ours, insn);
+        if let Insn::LdImm64 { .. } = insn {
+            // The kernel prints the map address it patched in.
+            assert_eq!(
+                ours.split(" = ").next(),
+                text.split(" = ").next(),
+                "{name}: {line}"
+            );
+        } else {
+            assert_eq!(ours, text, "{name}: slot {slot}");
+        }
+        compared += 1;
+    }
+    compared
+}
+
+#[test]
+fn every_example_does_what_its_header_says() {
+    require_kernel!("every_example_does_what_its_header_says");
+    for path in examples() {
+        let exp = expectations(&path);
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let obj = assemble_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        if exp.cap_bpf_only {
+            check_with_cap_bpf_only(&path, &exp);
+            continue;
+        }
+        let result = obj.load_with(&LoadOptions {
+            log_level: 2,
+            ..Default::default()
+        });
+        if !exp.load_ok {
+            let Err(LoadError::Verifier { log, .. }) = result else {
+                panic!(
+                    "{file}: expected a refusal by the verifier, got {:?}",
+                    result.map(|_| ())
+                );
+            };
+            let want = exp.verifier_error.as_deref().unwrap_or("");
+            assert!(log.contains(want), "{file}: the log lacks {want:?}:\n{log}");
+            continue;
+        }
+        let loaded = result.unwrap_or_else(|e| panic!("{file}: {e}"));
+        for p in loaded.programs() {
+            let n = compare_log(&obj, p.name(), p.log().unwrap());
+            assert!(n >= 1, "{file}: no instruction line compared");
+        }
+        for (map, values) in &exp.push_before {
+            let m = loaded.map(map).unwrap();
+            for v in values {
+                let size = m.def().value_size as usize;
+                m.update(&[], &v.to_le_bytes()[..size], 0).unwrap();
+            }
+        }
+        let prog = match &exp.program {
+            Some(n) => loaded.program(n).unwrap(),
+            None => &loaded.programs()[0],
+        };
+        let run = prog
+            .test_run(&TestRun {
+                data: &[0; 64],
+                ..Default::default()
+            })
+            .unwrap();
+        if let Some(r) = exp.retval {
+            assert_eq!(run.retval, r as u32, "{file}: return value");
+        }
+        for (map, values) in &exp.maps_after {
+            let m = loaded.map(map).unwrap();
+            let mut got = Vec::new();
+            while let Ok(v) = m.lookup_and_delete(&[], 0) {
+                let mut w = [0u8; 8];
+                w[..v.len()].copy_from_slice(&v);
+                got.push(u64::from_le_bytes(w));
+            }
+            assert_eq!(&got, values, "{file}: map {map}");
+        }
+    }
+}
+
+/// Root may read uninitialised stack; with CAP_BPF alone (no CAP_PERFMON, no CAP_SYS_ADMIN) the
+/// verifier refuses it. Runs `bpfsmith load` with those capabilities out of the bounding set.
+fn check_with_cap_bpf_only(path: &Path, exp: &Expectations) {
+    let Some(setpriv) = tools::require_tool("setpriv") else {
+        return;
+    };
+    let out = Command::new(setpriv)
+        .args(["--bounding-set", "-perfmon,-sys_admin", "--"])
+        .arg(env!("CARGO_BIN_EXE_bpfsmith"))
+        .arg("load")
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "{}: loaded with CAP_BPF only:\n{text}",
+        path.display()
+    );
+    let want = exp.verifier_error.as_deref().unwrap_or("");
+    assert!(
+        text.contains(want),
+        "{}: the log lacks {want:?}:\n{text}",
+        path.display()
+    );
+}
+
+/// The examples meant to load, written as ELF objects, load in libbpf through bpftool, show
+/// their maps as defined, and return the expected value through `bpftool prog run`.
+#[test]
+fn bpftool_loads_and_runs_every_loadable_example() {
+    require_kernel!("bpftool_loads_and_runs_every_loadable_example");
+    let Some(bpftool) = tools::require_tool("bpftool") else {
+        return;
+    };
+    let _ = Command::new("mount")
+        .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+        .output();
+    let tmp = tools::TempDir::new("asm-bpftool");
+    let data = tmp.path().join("data");
+    std::fs::write(&data, [0u8; 64]).unwrap();
+    for path in examples() {
+        let exp = expectations(&path);
+        if !exp.load_ok || !exp.push_before.is_empty() {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let obj = assemble_file(&path).unwrap();
+        let o = tmp.path().join(format!("{stem}.o"));
+        obj.write_elf(&o).unwrap();
+        let pin = format!("/sys/fs/bpf/bpfsmith-asm-{}-{stem}", std::process::id());
+        let load = Command::new(&bpftool)
+            .args(["prog", "loadall"])
+            .arg(&o)
+            .arg(&pin)
+            .output()
+            .unwrap();
+        assert!(
+            load.status.success(),
+            "{stem}: bpftool refused it: {}",
+            String::from_utf8_lossy(&load.stderr)
+        );
+        let prog = exp
+            .program
+            .clone()
+            .unwrap_or_else(|| obj.programs[0].name.clone());
+        let run = Command::new(&bpftool)
+            .args(["prog", "run", "pinned"])
+            .arg(format!("{pin}/{prog}"))
+            .arg("data_in")
+            .arg(&data)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&run.stdout).into_owned();
+        let shown = Command::new(&bpftool)
+            .args(["-j", "map", "show"])
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&pin);
+        assert!(
+            run.status.success(),
+            "{stem}: bpftool prog run failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        if let Some(r) = exp.retval {
+            assert!(
+                out.contains(&format!("Return value: {}", r as u32)),
+                "{stem}: {out}"
+            );
+        }
+        // Each map shows with the type, sizes and capacity of its definition.
+        let maps: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+        for m in &obj.maps {
+            let found = maps.as_array().unwrap().iter().any(|j| {
+                j["name"] == m.name.as_str()
+                    && j["type"] == m.def.map_type.name()
+                    && j["bytes_value"] == m.def.value_size
+                    && j["max_entries"] == m.def.max_entries
+            });
+            assert!(found, "{stem}: map {} not shown as defined", m.name);
+        }
+    }
+}
