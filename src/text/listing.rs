@@ -105,6 +105,13 @@ pub fn write_listing_chunked(
         .iter()
         .filter_map(|&(i, n)| slots.get(i).map(|&s| (s, n)))
         .collect();
+    let function_at = |target: i64| -> Option<&str> {
+        let f = prog
+            .functions
+            .iter()
+            .find(|f| slots.get(f.insn).is_some_and(|&s| s as i64 == target))?;
+        Some(f.name.as_str())
+    };
     let mut next_header = 0;
     let mut relocs = prog.relocs.iter().peekable();
     let mut last_line = None;
@@ -149,6 +156,14 @@ pub fn write_listing_chunked(
                         if opts.symbolic && r.kind == RelocKind::Map =>
                     {
                         let _ = write!(out, "{dst} = {} ll", r.symbol);
+                    }
+                    // A bpf-to-bpf call by its callee's name, which the assembler reads back.
+                    (_, Insn::Call(Callee::Local(imm)))
+                        if opts.symbolic
+                            && function_at(slot as i64 + 1 + *imm as i64).is_some() =>
+                    {
+                        let name = function_at(slot as i64 + 1 + *imm as i64).unwrap_or_default();
+                        let _ = write!(out, "call {name}");
                     }
                     _ => write_llvm(out, insn),
                 }
