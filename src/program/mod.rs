@@ -220,6 +220,73 @@ impl Program {
     }
 }
 
+/// A file's text and where each of its lines starts.
+type SplitText<'p> = (std::borrow::Cow<'p, str>, Vec<usize>);
+
+/// The source lines of a program's files, each file split into lines once, so that looking up
+/// a line is constant time (listings and the BTF encoder ask for one per instruction).
+///
+/// ```
+/// use bpfsmith::program::{FileId, Program, Section, SourceLines};
+/// let mut prog = Program::from_insns("p", Section::SOCKET, vec![]);
+/// prog.files.push(bpfsmith::program::SourceFile { path: "a.s".into(), text: Some("one\ntwo\r\n".into()) });
+/// let mut lines = SourceLines::new(&prog);
+/// assert_eq!(lines.get(FileId(0), 2), "two");
+/// assert_eq!(lines.get(FileId(0), 3), "");
+/// ```
+pub struct SourceLines<'p> {
+    prog: &'p Program,
+    // Per file, once looked at: the text (kept, or read from disk) split into lines.
+    files: Vec<Option<Option<SplitText<'p>>>>,
+}
+
+impl<'p> SourceLines<'p> {
+    /// An empty cache over `prog`'s files.
+    pub fn new(prog: &'p Program) -> Self {
+        SourceLines {
+            prog,
+            files: vec![None; prog.files.len()],
+        }
+    }
+
+    /// Line `line` (1-based) of `file`, without its line break; `""` when unknown.
+    pub fn get(&mut self, file: FileId, line: u32) -> &str {
+        let index = file.0 as usize;
+        let Some(slot) = self.files.get_mut(index) else {
+            return "";
+        };
+        let prog = self.prog;
+        let entry = slot.get_or_insert_with(|| {
+            let f = &prog.files[index];
+            let text = match &f.text {
+                Some(t) => Some(std::borrow::Cow::Borrowed(&**t)),
+                None => std::fs::read_to_string(&f.path)
+                    .ok()
+                    .map(std::borrow::Cow::Owned),
+            };
+            text.map(|t| {
+                let mut starts = vec![0];
+                starts.extend(t.match_indices('\n').map(|(i, _)| i + 1));
+                (t, starts)
+            })
+        });
+        let Some((text, starts)) = entry else {
+            return "";
+        };
+        let Some(i) = (line as usize).checked_sub(1) else {
+            return "";
+        };
+        let Some(&start) = starts.get(i) else {
+            return "";
+        };
+        if start >= text.len() && i + 1 >= starts.len() {
+            return "";
+        }
+        let end = starts.get(i + 1).map_or(text.len(), |&e| e - 1);
+        text.get(start..end).unwrap_or("").trim_end_matches('\r')
+    }
+}
+
 /// A label: a position in the program that jumps and calls can target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Label(u32);

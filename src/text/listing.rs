@@ -115,7 +115,7 @@ pub fn write_listing_chunked(
     let mut next_header = 0;
     let mut relocs = prog.relocs.iter().peekable();
     let mut last_line = None;
-    let mut lines = LineCache::new(prog);
+    let mut lines = crate::program::SourceLines::new(prog);
     for (i, insn) in prog.insns.iter().enumerate() {
         if out.len() >= 1 << 16 {
             flush(out);
@@ -139,7 +139,7 @@ pub fn write_listing_chunked(
                         .files
                         .get(loc.file.0 as usize)
                         .map_or("", |f| f.path.as_str());
-                    let text = lines.get(loc.file.0 as usize, loc.line);
+                    let text = lines.get(loc.file, loc.line);
                     let _ = writeln!(out, "; {} @ {}:{}", text.trim(), path, loc.line);
                 }
             }
@@ -268,56 +268,4 @@ pub fn write_object_listing(
     }
     result?;
     w.write_all(out.as_bytes())
-}
-
-/// The lines of each source file of a program, split once per listing (a listing asks for a
-/// line at every source line change, which can be every instruction).
-/// A file's text and where each of its lines starts.
-type SplitText<'p> = (std::borrow::Cow<'p, str>, Vec<usize>);
-
-struct LineCache<'p> {
-    prog: &'p Program,
-    // Per file, once loaded: the text (kept, or read from disk) and where each line starts.
-    files: Vec<Option<Option<SplitText<'p>>>>,
-}
-
-impl<'p> LineCache<'p> {
-    fn new(prog: &'p Program) -> Self {
-        LineCache {
-            prog,
-            files: vec![None; prog.files.len()],
-        }
-    }
-
-    fn get(&mut self, file: usize, line: u32) -> &str {
-        let Some(slot) = self.files.get_mut(file) else {
-            return "";
-        };
-        let prog = self.prog;
-        let entry = slot.get_or_insert_with(|| {
-            let f = &prog.files[file];
-            let text = match &f.text {
-                Some(t) => Some(std::borrow::Cow::Borrowed(&**t)),
-                None => std::fs::read_to_string(&f.path)
-                    .ok()
-                    .map(std::borrow::Cow::Owned),
-            };
-            text.map(|t| {
-                let mut starts = vec![0];
-                starts.extend(t.match_indices('\n').map(|(i, _)| i + 1));
-                (t, starts)
-            })
-        });
-        let Some((text, starts)) = entry else {
-            return "";
-        };
-        let Some(i) = (line as usize).checked_sub(1) else {
-            return "";
-        };
-        let Some(&start) = starts.get(i) else {
-            return "";
-        };
-        let end = starts.get(i + 1).map_or(text.len(), |&e| e - 1);
-        text.get(start..end).unwrap_or("").trim_end_matches('\r')
-    }
 }

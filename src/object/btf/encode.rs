@@ -1,7 +1,6 @@
 //! The BTF encoder: a deduplicating type builder, and the types and records of an object.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::{
     FuncInfo, Kind, LineInfo, MapBtf, ObjectBtf, ProgBtfInfo, BTF_MAGIC, FUNC_GLOBAL, FUNC_STATIC,
@@ -10,7 +9,7 @@ use super::{
 use crate::maps::{MapDef, TypeDesc};
 use crate::object::write::Layout;
 use crate::object::{ElfError, Object};
-use crate::program::{FileId, Program};
+use crate::program::SourceLines;
 
 /// Builds a `.BTF` blob: types are added one by one (identical types are added once) and
 /// [`BtfBuilder::finish`] gives the bytes.
@@ -226,38 +225,6 @@ pub(crate) struct EncodedBtf {
     pub info: ObjectBtf,
 }
 
-/// Source lines of the files the programs point into, read once per file.
-#[derive(Default)]
-struct LineCache {
-    files: HashMap<String, Option<Arc<Vec<String>>>>,
-}
-
-impl LineCache {
-    /// The text of `line` in `file` of `prog`: the kept text, or the file on disk (the same
-    /// rule as [`Program::line_text`], without reading the file once per line).
-    fn line(&mut self, prog: &Program, file: FileId, line: u32) -> Option<String> {
-        let f = prog.files.get(file.0 as usize)?;
-        let lines = match &f.text {
-            Some(t) => {
-                return t
-                    .lines()
-                    .nth(line.checked_sub(1)? as usize)
-                    .map(str::to_owned)
-            }
-            None => self
-                .files
-                .entry(f.path.clone())
-                .or_insert_with(|| {
-                    std::fs::read_to_string(&f.path)
-                        .ok()
-                        .map(|t| Arc::new(t.lines().map(str::to_owned).collect()))
-                })
-                .clone()?,
-        };
-        lines.get(line.checked_sub(1)? as usize).cloned()
-    }
-}
-
 /// One `.BTF.ext` record list of one ELF section.
 struct ExtSec {
     name_off: u32,
@@ -323,11 +290,12 @@ pub(crate) fn encode_object(obj: &Object, layout: &Layout) -> Result<EncodedBtf,
             lines: Vec::new(),
         })
         .collect();
-    let mut cache = LineCache::default();
+    let mut source_lines: Vec<Option<SourceLines>> = obj.programs.iter().map(|_| None).collect();
     let mut slot_offsets: Vec<Option<Vec<usize>>> = vec![None; obj.programs.len()];
     for piece in &layout.pieces {
         let prog = &obj.programs[piece.prog];
         let offs = slot_offsets[piece.prog].get_or_insert_with(|| prog.slot_offsets());
+        let lines = source_lines[piece.prog].get_or_insert_with(|| SourceLines::new(prog));
         let func = &prog.functions[piece.func];
         if !valid_identifier(&func.name) {
             return Err(ElfError::BadBtfName {
@@ -363,10 +331,10 @@ pub(crate) fn encode_object(obj: &Object, layout: &Layout) -> Result<EncodedBtf,
                         .files
                         .get(l.file.0 as usize)
                         .map_or("", |f| f.path.as_str());
-                    let text = cache.line(prog, l.file, l.line).unwrap_or_default();
+                    let text = lines.get(l.file, l.line);
                     (
                         b.string(path),
-                        b.string(&text),
+                        b.string(text),
                         LineInfo::pack(l.line, l.column),
                     )
                 }
