@@ -78,12 +78,12 @@ mod view;
 pub use html::render_html;
 pub use source_map::{MappedInsn, Mismatch, SourceInfo, SourceMap};
 pub use trace::{
-    regs_written_by_text, trace_before, walk_log, Clobbered, Origin, Trace, TracedFrame,
-    TracedReg, TracedSlot,
+    regs_written_by_text, trace_before, walk_log, Clobbered, Origin, Trace, TracedFrame, TracedReg,
+    TracedSlot,
 };
 pub use view::{
     describe_slot, describe_value, failing_insn, operands, path_summary, render_accepted,
-    render_log_text, render_report, stats_line, uses, uses_from_text, MemUse, OperandReport,
+    render_log_text, render_report, stats_line, uses, uses_from_text, Jump, MemUse, OperandReport,
     OriginKind, OriginLine, ReportOptions, Uses,
 };
 

@@ -302,9 +302,20 @@ impl SourceMap {
     /// Up to `before` instructions before `slot`, the one at `slot` (when known), and up to
     /// `after` after it, in slot order.
     pub fn around(&self, slot: u32, before: usize, after: usize) -> Vec<&MappedInsn> {
-        let mut head: Vec<&MappedInsn> = self.insns.range(..slot).rev().take(before).map(|(_, m)| m).collect();
+        let mut head: Vec<&MappedInsn> = self
+            .insns
+            .range(..slot)
+            .rev()
+            .take(before)
+            .map(|(_, m)| m)
+            .collect();
         head.reverse();
-        head.extend(self.insns.range(slot..).take(after + 1).map(|(_, m)| m));
+        head.extend(
+            self.insns
+                .range(slot..)
+                .take(after.saturating_add(1))
+                .map(|(_, m)| m),
+        );
         head
     }
 
@@ -377,7 +388,8 @@ mod tests {
                 Insn::Exit,
             ],
         );
-        let text = "; r0 = 0 @ a.s:3\n0: (b7) r0 = 0\n; exit @ a.s:4\n1: (95) exit\n2: (07) r1 += 1\n";
+        let text =
+            "; r0 = 0 @ a.s:3\n0: (b7) r0 = 0\n; exit @ a.s:4\n1: (95) exit\n2: (07) r1 += 1\n";
         let log = VerifierLog::parse(text);
         let map = SourceMap::new(&log, Some(&prog));
         assert_eq!(map.source(1).unwrap().location(), "a.s:4");

@@ -524,10 +524,7 @@ mod tests {
         assert_eq!(regs_written_by_text("w1 += 3"), vec![1]);
         assert_eq!(regs_written_by_text("r1 s>>= 3"), vec![1]);
         assert_eq!(regs_written_by_text("r0 = *(u64 *)(r0 +0)"), vec![0]);
-        assert_eq!(
-            regs_written_by_text("call bpf_map_push_elem#87"),
-            vec![0]
-        );
+        assert_eq!(regs_written_by_text("call bpf_map_push_elem#87"), vec![0]);
         assert!(regs_written_by_text("if r1 == 0x0 goto pc+1").is_empty());
         assert!(regs_written_by_text("*(u32 *)(r10 -4) = r1").is_empty());
         assert!(regs_written_by_text("exit").is_empty());
@@ -596,7 +593,13 @@ processed 6 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
             }
         });
         let at_4 = at_4.unwrap();
-        assert_eq!(at_4.reg(7).unwrap().origin, Origin { record: 1, narrowed: Some(6) });
+        assert_eq!(
+            at_4.reg(7).unwrap().origin,
+            Origin {
+                record: 1,
+                narrowed: Some(6)
+            }
+        );
         assert!(at_4.reg(0).is_none());
     }
 }

@@ -137,7 +137,11 @@ pub fn uses(insn: &Insn) -> Uses {
             u.writes = Some(dst.num());
         }
         Insn::Load {
-            size, dst, src, off, ..
+            size,
+            dst,
+            src,
+            off,
+            ..
         } => {
             u.read(src, "address");
             u.mem = Some(MemUse {
@@ -156,7 +160,10 @@ pub fn uses(insn: &Insn) -> Uses {
             });
         }
         Insn::Store {
-            size, dst, off, src,
+            size,
+            dst,
+            off,
+            src,
         } => {
             u.read(dst, "address");
             u.read(src, "stored value");
@@ -258,7 +265,11 @@ fn mem_in(s: &str) -> Option<MemUse> {
     let (base, rest) = reg_at(rest)?;
     let rest = rest.trim_start();
     let end = rest.find(')')?;
-    let off: i16 = rest[..end].replace(' ', "").trim_start_matches('+').parse().ok()?;
+    let off: i16 = rest[..end]
+        .replace(' ', "")
+        .trim_start_matches('+')
+        .parse()
+        .ok()?;
     Some(MemUse {
         base,
         off,
@@ -271,7 +282,9 @@ pub fn uses_from_text(text: &str) -> Uses {
     let t = text.trim();
     let mut u = Uses::default();
     if let Some(call) = t.strip_prefix("call ") {
-        let id = call.rsplit_once('#').and_then(|(_, n)| n.trim().parse().ok());
+        let id = call
+            .rsplit_once('#')
+            .and_then(|(_, n)| n.trim().parse().ok());
         match id {
             Some(id) if !call.starts_with("pc") => {
                 u.helper = Some(id);
@@ -352,6 +365,17 @@ pub struct OriginLine {
     pub source: Option<SourceInfo>,
     /// The value held then (for [`OriginKind::HeldBefore`]).
     pub value: Option<String>,
+    /// For a conditional jump: whether it was taken, and where to.
+    pub jump: Option<Jump>,
+}
+
+/// The outcome of a conditional jump on the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jump {
+    /// Taken, to this slot.
+    Taken(u32),
+    /// Not taken: the path went on with the next instruction.
+    NotTaken,
 }
 
 impl OriginLine {
@@ -370,12 +394,13 @@ impl OriginLine {
                 "set at program entry (r1 = the context, r10 = the frame pointer)".to_owned()
             }
             OriginKind::ShownBy => format!("first shown by {at}"),
-            OriginKind::NarrowedBy => match self.slot {
-                Some(_) => format!("narrowed by {at}"),
-                None => format!("narrowed by the branch taken at {at}"),
+            OriginKind::NarrowedBy => match self.jump {
+                Some(Jump::Taken(to)) => format!("narrowed by {at} (taken, to {to})"),
+                Some(Jump::NotTaken) => format!("narrowed by {at} (not taken)"),
+                None => format!("narrowed by {at}"),
             },
             OriginKind::ClobberedBy => {
-                format!("not readable: clobbered by {at} (r0-r5 do not survive a helper call)")
+                format!("not readable: clobbered by {at} (r0-r5 do not survive a call)")
             }
             OriginKind::HeldBefore => match &self.value {
                 Some(v) => format!("before that call it held {v}, set at {at}"),
@@ -532,14 +557,6 @@ fn slots_covering(start: i64, size: u32) -> Vec<i32> {
     v
 }
 
-/// The slot index (in the log) of record `record`, when it is an instruction.
-fn record_slot(log: &VerifierLog<'_>, record: usize) -> Option<u32> {
-    match log.records().get(record)?.kind {
-        Kind::Insn(l) => Some(l.insn),
-        _ => None,
-    }
-}
-
 /// The listing text of slot `slot`: the map's, or the log's at `record`.
 fn insn_text(log: &VerifierLog<'_>, map: &SourceMap, slot: u32, record: Option<usize>) -> String {
     if let Some(m) = map.get(slot) {
@@ -557,23 +574,43 @@ fn origin_line(
     kind: OriginKind,
     record: usize,
 ) -> OriginLine {
-    let slot = record_slot(log, record);
+    let (slot, jump) = match log.records().get(record).map(|r| r.kind) {
+        Some(Kind::Insn(l)) => {
+            let jump = match l.glued_target {
+                Some(t) => Some(Jump::Taken(t)),
+                None if l.text.starts_with("if ") => Some(Jump::NotTaken),
+                None => None,
+            };
+            (Some(l.insn), jump)
+        }
+        // `from A to B`: the jump at A, taken.
+        Some(Kind::Branch { from, to, .. }) => (Some(from), Some(Jump::Taken(to))),
+        _ => (None, None),
+    };
+    let jump = jump.filter(|_| kind == OriginKind::NarrowedBy);
+    let text_record = match log.records().get(record).map(|r| r.kind) {
+        Some(Kind::Insn(_)) => Some(record),
+        _ => slot.and_then(|s| log.insn_records(s).next()),
+    };
     OriginLine {
         kind,
         record: Some(record),
         slot,
-        text: slot.map(|s| insn_text(log, map, s, Some(record))),
+        text: slot.map(|s| insn_text(log, map, s, text_record)),
         source: slot.and_then(|s| map.source(s).cloned()),
         value: None,
+        jump,
     }
 }
 
 /// Whether record `record` is the program's entry state: a state line before any instruction.
 fn is_entry(log: &VerifierLog<'_>, record: usize) -> bool {
-    matches!(log.records().get(record).map(|r| r.kind), Some(Kind::State { insn: 0, .. }))
-        && !log.records()[..record]
-            .iter()
-            .any(|r| matches!(r.kind, Kind::Insn(_)))
+    matches!(
+        log.records().get(record).map(|r| r.kind),
+        Some(Kind::State { insn: 0, .. })
+    ) && !log.records()[..record]
+        .iter()
+        .any(|r| matches!(r.kind, Kind::Insn(_)))
 }
 
 /// The origin lines of a value with origin `o`.
@@ -587,8 +624,12 @@ fn origin_lines(log: &VerifierLog<'_>, map: &SourceMap, o: Origin) -> Vec<Origin
             text: None,
             source: None,
             value: None,
+            jump: None,
         }
-    } else if record_slot(log, o.record).is_some() {
+    } else if matches!(
+        log.records().get(o.record).map(|r| r.kind),
+        Some(Kind::Insn(_))
+    ) {
         origin_line(log, map, OriginKind::SetBy, o.record)
     } else {
         origin_line(log, map, OriginKind::ShownBy, o.record)
@@ -645,6 +686,7 @@ fn reg_report(
                     text: None,
                     source: None,
                     value: None,
+                    jump: None,
                 }),
             }
             OperandReport {
@@ -656,6 +698,11 @@ fn reg_report(
             }
         }
     }
+}
+
+/// Whether an operand report says the register held nothing and nothing set it.
+fn never_set(op: &OperandReport) -> bool {
+    op.value.is_none() && op.origin.iter().all(|o| o.kind == OriginKind::NeverSet)
 }
 
 /// `R1_w=map_ptr(...)` → `map_ptr(...)`.
@@ -705,11 +752,10 @@ pub fn operands(log: &VerifierLog<'_>, map: &SourceMap, slot: u32) -> Vec<Operan
         }
     };
     if let Some(e) = &err {
-        for line in &e.lines {
-            for n in regs_named(line) {
-                if !u.regs.iter().any(|(r, _)| *r == n) {
-                    u.regs.push((n, "named in the message"));
-                }
+        // The headline only: later lines of a message are often state dumps.
+        for n in regs_named(e.headline()) {
+            if !u.regs.iter().any(|(r, _)| *r == n) {
+                u.regs.push((n, "named in the message"));
             }
         }
         if e.headline().contains("frame pointer") && !u.regs.iter().any(|(r, _)| *r == 10) {
@@ -728,7 +774,13 @@ pub fn operands(log: &VerifierLog<'_>, map: &SourceMap, slot: u32) -> Vec<Operan
             let k = (n as usize).checked_sub(1)?;
             (u.helper.is_some() && i == k).then(|| a.get(k).map(|a| a.kind))?
         });
-        out.push(reg_report(log, map, &trace, n, role, arg));
+        let report = reg_report(log, map, &trace, n, role, arg);
+        // A helper whose arguments are not described: r1-r5 are shown when they hold
+        // something (or the message names them).
+        if role == "argument" && u.helper.is_some() && info.is_none() && never_set(&report) {
+            continue;
+        }
+        out.push(report);
         // Stack memory a helper argument points to.
         if let (Some(kind), Some(r)) = (arg, trace.reg(n)) {
             if let Some(p) = r.state.value.as_pointer() {
@@ -806,7 +858,10 @@ fn regs_named(line: &str) -> Vec<u8> {
             if d > 0 && d <= 2 {
                 if let Ok(n) = line[i + 1..i + 1 + d].parse::<u8>() {
                     let end = b.get(i + 1 + d);
-                    if n <= 10 && end.is_none_or(|c| !c.is_ascii_alphanumeric() || *c == b'_') && !out.contains(&n) {
+                    if n <= 10
+                        && end.is_none_or(|c| !c.is_ascii_alphanumeric() || *c == b'_')
+                        && !out.contains(&n)
+                    {
                         out.push(n);
                     }
                 }
@@ -817,11 +872,11 @@ fn regs_named(line: &str) -> Vec<u8> {
 }
 
 /// The instruction slots along the failing path (or the last path explored), in order.
-fn path_slots<'a>(log: &VerifierLog<'a>) -> Vec<(u32, &'a str)> {
+fn path_slots<'a>(log: &VerifierLog<'a>) -> Vec<(u32, u8, &'a str)> {
     log.path()
         .into_iter()
         .filter_map(|i| match log.records()[i].kind {
-            Kind::Insn(l) => Some((l.insn, l.text)),
+            Kind::Insn(l) => Some((l.insn, l.opcode, l.text)),
             _ => None,
         })
         .collect()
@@ -832,15 +887,16 @@ fn path_slots<'a>(log: &VerifierLog<'a>) -> Vec<(u32, &'a str)> {
 /// end. `end` is appended to the last instruction (`✗` for the failing one).
 pub fn path_summary(log: &VerifierLog<'_>, end: &str) -> String {
     let path = path_slots(log);
-    let Some(&(first, _)) = path.first() else {
+    let Some(&(first, ..)) = path.first() else {
         return String::new();
     };
     let mut tokens: Vec<String> = vec![first.to_string()];
     let mut last_token_slot = Some(first);
     for w in path.windows(2) {
-        let (a, text) = w[0];
-        let (b, _) = w[1];
-        let width = if text.contains(" ll") || log_is_ld_imm64(text) { 2 } else { 1 };
+        let (a, opcode, text) = w[0];
+        let (b, ..) = w[1];
+        // `ld_imm64` (opcode 0x18) takes two slots.
+        let width = if opcode == 0x18 { 2 } else { 1 };
         let fall = b == a + width;
         let note = if text.starts_with("if ") {
             Some(if fall { "(not taken)" } else { "(taken)" })
@@ -874,7 +930,7 @@ pub fn path_summary(log: &VerifierLog<'_>, end: &str) -> String {
             }
         }
     }
-    let (last, _) = *path.last().unwrap();
+    let (last, ..) = *path.last().unwrap();
     let last_tok = if end.is_empty() {
         last.to_string()
     } else {
@@ -896,16 +952,8 @@ pub fn path_summary(log: &VerifierLog<'_>, end: &str) -> String {
     tokens.join(" → ")
 }
 
-/// The kernel prints an `ld_imm64` as `rN = 0x...` with opcode 0x18; from the text alone a
-/// 64-bit constant that does not fit 32 bits says so.
-fn log_is_ld_imm64(text: &str) -> bool {
-    text.split(" = ")
-        .nth(1)
-        .and_then(|v| v.strip_prefix("0x"))
-        .is_some_and(|h| h.len() > 8)
-}
-
-/// Statistics in one line.
+/// Statistics in one line: `processed 7 instructions (limit 1000000) · states 0 (peak 0, at
+/// most 0 per instruction) · stack depth 8 bytes · verified in 21 µs`.
 pub fn stats_line(s: &Stats) -> String {
     let mut parts = Vec::new();
     if let Some(p) = s.processed_insns {
@@ -913,26 +961,27 @@ pub fn stats_line(s: &Stats) -> String {
             .insn_limit
             .map(|l| format!(" (limit {l})"))
             .unwrap_or_default();
-        parts.push(format!("{p} instructions processed{limit}"));
+        parts.push(format!("processed {p} instructions{limit}"));
     }
     if let Some(t) = s.total_states {
-        let peak = s.peak_states.map(|p| format!(", peak {p}")).unwrap_or_default();
-        let per = s
-            .max_states_per_insn
-            .map(|m| format!(", at most {m} per instruction"))
-            .unwrap_or_default();
-        parts.push(format!("{t} states{peak}{per}"));
+        let mut more = Vec::new();
+        if let Some(p) = s.peak_states {
+            more.push(format!("peak {p}"));
+        }
+        if let Some(m) = s.max_states_per_insn {
+            more.push(format!("at most {m} per instruction"));
+        }
+        let more = if more.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", more.join(", "))
+        };
+        parts.push(format!("states {t}{more}"));
     }
     if let Some(d) = s.total_stack_depth() {
         let split = if s.stack_depth.len() > 1 {
-            format!(
-                " ({})",
-                s.stack_depth
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join("+")
-            )
+            let each: Vec<String> = s.stack_depth.iter().map(u32::to_string).collect();
+            format!(" ({})", each.join("+"))
         } else {
             String::new()
         };
@@ -944,24 +993,26 @@ pub fn stats_line(s: &Stats) -> String {
     if parts.is_empty() {
         "none in this log".to_owned()
     } else {
-        parts.join(", ")
+        parts.join(" · ")
     }
 }
 
 /// Word-wrap `text` at `width` columns, continuation lines indented by `indent` spaces.
 fn wrap(text: &str, width: usize, indent: usize) -> String {
     let mut out = String::new();
-    let mut col = 0;
+    let mut col = indent;
+    let mut first = true;
     for word in text.split_whitespace() {
         let w = word.chars().count();
-        if col > 0 && col + 1 + w > width {
+        if !first && col + 1 + w > width {
             out.push('\n');
             out.push_str(&" ".repeat(indent));
             col = indent;
-        } else if col > 0 {
+        } else if !first {
             out.push(' ');
             col += 1;
         }
+        first = false;
         out.push_str(word);
         col += w;
     }
@@ -1026,17 +1077,33 @@ fn write_operand(out: &mut String, op: &OperandReport, paint: &Paint) {
     };
     let value = match &op.value {
         Some(v) => format!("{} = {v}", paint.p(BOLD, &name)),
-        None => format!("{} has no value", paint.p(BOLD, &name)),
+        None => format!("{}: {}", paint.p(BOLD, &name), op.meaning),
     };
-    let meaning = if op.value.is_some() {
-        format!("  {}", paint.p(DIM, &format!("— {}", op.meaning)))
+    let plain_len =
+        2 + name.chars().count() + 3 + op.value.as_deref().map_or(0, |v| v.chars().count());
+    if op.value.is_some() {
+        let meaning = paint.p(DIM, &format!("— {}", op.meaning));
+        if plain_len + 4 + op.meaning.chars().count() <= WIDTH {
+            let _ = writeln!(out, "  {value}  {meaning}");
+        } else {
+            let _ = writeln!(out, "  {value}");
+            let _ = writeln!(out, "      {meaning}");
+        }
     } else {
-        String::new()
-    };
-    let _ = writeln!(out, "  {value}{meaning}");
+        let _ = writeln!(out, "  {value}");
+    }
     for o in &op.origin {
+        let head = o.headline();
         let src = source_suffix(o.source.as_ref(), paint);
-        let _ = writeln!(out, "      {}{src}", o.headline());
+        let plain = source_suffix(o.source.as_ref(), &Paint { on: false });
+        if 6 + head.chars().count() + plain.chars().count() <= WIDTH {
+            let _ = writeln!(out, "      {head}{src}");
+        } else {
+            let _ = writeln!(out, "      {head}");
+            if !src.is_empty() {
+                let _ = writeln!(out, "        {}", src.trim_start());
+            }
+        }
     }
 }
 
@@ -1053,14 +1120,13 @@ pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOption
     // 1. The message and what it means.
     let mut lines = err.lines.iter();
     let head = lines.next().copied().unwrap_or("");
-    let _ = writeln!(
-        out,
-        "{} {}",
-        paint.p(ERROR, "error:"),
-        paint.p(BOLD, head)
-    );
+    let _ = writeln!(out, "{} {}", paint.p(ERROR, "error:"), paint.p(BOLD, head));
     let more: Vec<&&str> = lines.collect();
-    let shown = if opts.full { more.len() } else { more.len().min(MESSAGE_LINES - 1) };
+    let shown = if opts.full {
+        more.len()
+    } else {
+        more.len().min(MESSAGE_LINES - 1)
+    };
     for l in &more[..shown] {
         let _ = writeln!(out, "       {}", truncate(l, WIDTH));
     }
@@ -1074,7 +1140,10 @@ pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOption
             let _ = writeln!(
                 out,
                 "  {}",
-                paint.p(DIM, "(this message is not in the catalogue of `bpfsmith explain`)")
+                paint.p(
+                    DIM,
+                    "(this message is not in the catalogue of `bpfsmith explain`)"
+                )
             );
         }
     }
@@ -1116,25 +1185,33 @@ pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOption
                 let _ = writeln!(
                     out,
                     "   {}",
-                    paint.p(DIM, "(no source line: the log has none, and no program was given)")
+                    paint.p(
+                        DIM,
+                        "(no source line: the log has none, and no program was given)"
+                    )
                 );
             }
         }
         out.push('\n');
         let _ = writeln!(out, "{}", paint.p(HEAD, "listing around it:"));
-        write_listing(&mut out, log, map, slot, if opts.full { usize::MAX } else { 3 }, &paint);
+        write_listing(
+            &mut out,
+            log,
+            map,
+            slot,
+            if opts.full { usize::MAX } else { 3 },
+            &paint,
+        );
 
         // 3. The operands.
         let ops = operands(log, map, slot);
         if !ops.is_empty() {
             out.push('\n');
-            let what = match helper_abi(log, map, slot) {
-                Some(abi) => format!(
-                    "what {slot} uses ({abi}), and where each value came from on this path:"
-                ),
-                None => format!("what {slot} uses, and where each value came from on this path:"),
-            };
+            let what = format!("what {slot} uses, and where each value came from on this path:");
             let _ = writeln!(out, "{}", paint.p(HEAD, &what));
+            if let Some(abi) = helper_abi(log, map, slot) {
+                let _ = writeln!(out, "  {}", paint.p(DIM, &format!("({abi})")));
+            }
             for op in &ops {
                 write_operand(&mut out, op, &paint);
             }
@@ -1153,12 +1230,15 @@ pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOption
             out,
             "{} {}",
             paint.p(HEAD, "path:"),
-            wrap(&summary, WIDTH - 6, 6)
+            wrap(&summary, WIDTH, 6)
         );
         let _ = writeln!(
             out,
             "      {}",
-            paint.p(DIM, &format!("({n} instructions on this path; ✗ = refused here)"))
+            paint.p(
+                DIM,
+                &format!("({n} instructions on this path; ✗ = refused here)")
+            )
         );
     }
 
@@ -1167,17 +1247,24 @@ pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOption
         out,
         "{} {}",
         paint.p(HEAD, "stats:"),
-        wrap(&stats_line(&log.stats()), WIDTH - 7, 7)
+        wrap(&stats_line(&log.stats()), WIDTH, 7)
     );
     if opts.full {
         out.push('\n');
-        let _ = writeln!(out, "{}", paint.p(HEAD, "the whole log, with source lines:"));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.p(HEAD, "the whole log, with source lines:")
+        );
         write_annotated_log(&mut out, log, map, failing.and_then(|f| f.1), &paint);
     } else {
         let _ = writeln!(
             out,
             "{}",
-            paint.p(DIM, "(--full: every register, the whole path and the whole log with source lines)")
+            paint.p(
+                DIM,
+                "(--full: every register, the whole path and the whole log with source lines)"
+            )
         );
     }
     out
@@ -1211,7 +1298,7 @@ fn write_explanation(out: &mut String, m: &Message, paint: &Paint) {
         ("usual cause:  ", m.cause),
         ("fix:          ", m.fix),
     ] {
-        let _ = writeln!(out, "  {} {}", paint.p(BOLD, label), wrap(text, WIDTH - 17, 17));
+        let _ = writeln!(out, "  {} {}", paint.p(BOLD, label), wrap(text, WIDTH, 17));
     }
 }
 
@@ -1235,7 +1322,11 @@ fn write_listing(
         let text = insn_text(log, map, slot, log.insn_records(slot).last());
         around.push((slot, text, None));
     }
-    let width = around.iter().map(|(s, ..)| s.to_string().len()).max().unwrap_or(1);
+    let width = around
+        .iter()
+        .map(|(s, ..)| s.to_string().len())
+        .max()
+        .unwrap_or(1);
     let mut last: Option<SourceInfo> = None;
     for (s, text, src) in around {
         if let Some(src) = &src {
@@ -1244,7 +1335,10 @@ fn write_listing(
                 let _ = writeln!(
                     out,
                     "    {}",
-                    paint.p(SOURCE, &format!("; {} @ {}", truncate(t, 70), src.short_location()))
+                    paint.p(
+                        SOURCE,
+                        &format!("; {} @ {}", truncate(t, 70), src.short_location())
+                    )
                 );
             }
             last = Some(src.clone());
@@ -1279,10 +1373,14 @@ fn write_full_state(
     let _ = writeln!(
         out,
         "{}",
-        paint.p(HEAD, &format!("everything known before {slot} (frame {}):", trace.frame))
+        paint.p(
+            HEAD,
+            &format!("everything known before {slot} (frame {}):", trace.frame)
+        )
     );
     for n in 0..=10u8 {
-        if trace.reg(n).is_some() || trace.clobbered(n).is_some() {
+        let held = trace.clobbered(n).is_some_and(|c| c.before.is_some());
+        if trace.reg(n).is_some() || held {
             write_operand(out, &reg_report(log, map, &trace, n, "", None), paint);
         }
     }
@@ -1334,7 +1432,8 @@ fn write_annotated_log(
             Kind::Insn(l) => {
                 if let Some(src) = map.source(l.insn) {
                     let shown = last.as_ref().is_some_and(|p| {
-                        p.line == src.line && p.file.rsplit('/').next() == src.file.rsplit('/').next()
+                        p.line == src.line
+                            && p.file.rsplit('/').next() == src.file.rsplit('/').next()
                     });
                     if !shown {
                         let t = src.text.as_deref().unwrap_or("");
@@ -1382,7 +1481,7 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
         out,
         "{} {}",
         paint.p(HEAD, "stats:"),
-        wrap(&stats_line(&log.stats()), WIDTH - 7, 7)
+        wrap(&stats_line(&log.stats()), WIDTH, 7)
     );
     if count == 0 {
         let _ = writeln!(
@@ -1414,7 +1513,11 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
                     }
                 }
                 let text = insn_text(log, map, l.insn, Some(i));
-                let _ = writeln!(out, "  {}: {text}", paint.p(SLOT, &format!("{:>4}", l.insn)));
+                let _ = writeln!(
+                    out,
+                    "  {}: {text}",
+                    paint.p(SLOT, &format!("{:>4}", l.insn))
+                );
                 let (set, rest) = state_entries(t, i);
                 let mut line = String::new();
                 if !set.is_empty() {
@@ -1441,18 +1544,28 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
                 let _ = writeln!(
                     out,
                     "\n  {}",
-                    paint.p(HEAD, &format!("from {from} to {to}: the branch at {from} taken{how}"))
+                    paint.p(
+                        HEAD,
+                        &format!("from {from} to {to}: the branch at {from} taken{how}")
+                    )
                 );
             }
             Kind::Safe { insn } => {
                 let _ = writeln!(
                     out,
                     "          {}",
-                    paint.p(DIM, &format!("{insn}: safe (a state already verified covers this one)"))
+                    paint.p(
+                        DIM,
+                        &format!("{insn}: safe (a state already verified covers this one)")
+                    )
                 );
             }
             Kind::Func { func, insn } => {
-                let _ = writeln!(out, "  {}", paint.p(HEAD, &format!("function {func} starts at {insn}")));
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    paint.p(HEAD, &format!("function {func} starts at {insn}"))
+                );
             }
             Kind::FrameHeader(_) | Kind::FrameState(_) => {
                 let _ = writeln!(out, "          {}", paint.p(DIM, r.raw.trim()));
@@ -1529,7 +1642,14 @@ mod tests {
             src: R1,
         });
         assert_eq!(st.regs, vec![(10, "address"), (1, "stored value")]);
-        assert_eq!(st.mem, Some(MemUse { base: 10, off: -4, size: 4 }));
+        assert_eq!(
+            st.mem,
+            Some(MemUse {
+                base: 10,
+                off: -4,
+                size: 4
+            })
+        );
         let mov = uses(&Insn::Alu {
             width: crate::insn::Width::W64,
             op: crate::insn::AluOp::Mov,
@@ -1556,10 +1676,24 @@ mod tests {
         assert_eq!(uses_from_text("r10 += -4").regs, vec![(10, "operand")]);
         let ld = uses_from_text("r0 = *(u64 *)(r0 +0)");
         assert_eq!(ld.regs, vec![(0, "address")]);
-        assert_eq!(ld.mem, Some(MemUse { base: 0, off: 0, size: 8 }));
+        assert_eq!(
+            ld.mem,
+            Some(MemUse {
+                base: 0,
+                off: 0,
+                size: 8
+            })
+        );
         let st = uses_from_text("*(u32 *)(r10 -4) = r1");
         assert_eq!(st.regs, vec![(10, "address"), (1, "stored value")]);
-        assert_eq!(st.mem, Some(MemUse { base: 10, off: -4, size: 4 }));
+        assert_eq!(
+            st.mem,
+            Some(MemUse {
+                base: 10,
+                off: -4,
+                size: 4
+            })
+        );
         assert_eq!(
             uses_from_text("if r7 > r8 goto pc+5").regs,
             vec![(7, "compared"), (8, "compared")]
@@ -1576,7 +1710,10 @@ mod tests {
             "fp-8..fp-5 never written, fp-4..fp-1 data"
         );
         assert_eq!(regs_named("R1 type=scalar expected=map_ptr"), vec![1]);
-        assert_eq!(regs_named("invalid read from stack R2 off=-4 size=4"), vec![2]);
+        assert_eq!(
+            regs_named("invalid read from stack R2 off=-4 size=4"),
+            vec![2]
+        );
         assert_eq!(regs_in("*(u32 *)(r10 -4) = w1"), vec![10, 1]);
     }
 }
