@@ -45,3 +45,11 @@ fn dump() {
         }
     }
 }
+
+#[test]
+fn dump_html() {
+    let text = fixture("branch_refused.level2");
+    let log = VerifierLog::parse(&text);
+    let page = render_html(&log, &SourceMap::from_log_only(&log), "branch_refused");
+    std::fs::write("/tmp/vw/page.html", page).unwrap();
+}

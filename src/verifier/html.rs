@@ -114,11 +114,10 @@ main { display:grid; grid-template-columns: minmax(0, 3fr) minmax(300px, 2fr); g
 #log .delta { color:var(--dim); }
 body.pathonly #log > div:not(.onpath):not(.errline) { display:none; }
 #state { position:sticky; top:0; align-self:start; max-height:100vh; overflow:auto; padding:10px 14px; }
-#state table { border-collapse:collapse; width:100%; }
-#state td { border-bottom:1px solid var(--line); padding:2px 6px 2px 0; vertical-align:top; }
-#state td.name { font-weight:bold; white-space:nowrap; }
-#state tr.set td.name, #state tr.set td.value { color:var(--set); }
-#state td.origin { color:var(--dim); }
+#state .entry { border-bottom:1px solid var(--line); padding:3px 0; overflow-wrap:anywhere; }
+#state .entry .name { font-weight:bold; display:inline-block; min-width:3.5em; }
+#state .entry.set .name, #state .entry.set .value { color:var(--set); }
+#state .entry .origin { color:var(--dim); margin-left:3.5em; }
 #state .note { color:var(--dim); margin:4px 0 8px 0; white-space:pre-wrap; }
 a { color:var(--path); text-decoration:none; }
 a:hover { text-decoration:underline; }
@@ -177,19 +176,19 @@ const JS: &str = r##"
     if (failing) {
       panel.appendChild(el("div", "note", "The verifier refused this instruction; this is what it knew before it."));
     }
-    var table = el("table");
+    var list = el("div", "entries");
     st.forEach(function (e) {
-      var tr = el("tr", e[4] ? "set" : "");
-      tr.appendChild(el("td", "name", e[0]));
-      tr.appendChild(el("td", "value", e[1]));
-      var o = el("td", "origin");
-      if (e[2] !== null) { o.appendChild(link(e[2], e[4] ? "set here: " : "from ")); }
-      else { o.appendChild(el("span", null, "program entry")); }
+      var row = el("div", e[4] ? "entry set" : "entry");
+      row.appendChild(el("span", "name", e[0]));
+      row.appendChild(el("span", "value", e[1]));
+      var o = el("div", "origin");
+      if (e[2] !== null) { o.appendChild(link(e[2], e[4] && e[3] === null ? "set here: " : "set at ")); }
+      else { o.appendChild(el("span", null, "set at program entry")); }
       if (e[3] !== null) { o.appendChild(el("br")); o.appendChild(link(e[3], "narrowed by ")); }
-      tr.appendChild(o);
-      table.appendChild(tr);
+      row.appendChild(o);
+      list.appendChild(row);
     });
-    panel.appendChild(table);
+    panel.appendChild(list);
   }
   function select(line, scroll) {
     if (!line) { return; }
@@ -564,7 +563,9 @@ processed 6 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         assert!(page.contains("R1 type=scalar expected=map_ptr"));
         assert!(page.contains("\"2\":[[\"r1\",\"0\",2,null,true]"));
         // No external resource of any kind.
-        for bad in ["http:", "https:", " src=", "<link", "@import", "url(", "<iframe", "<img"] {
+        for bad in [
+            "http:", "https:", " src=", "<link", "@import", "url(", "<iframe", "<img",
+        ] {
             assert!(!page.contains(bad), "{bad}");
         }
         let ok = VerifierLog::parse("processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n");
