@@ -29,7 +29,7 @@ fn refused(case: &Case, log_level: u32) -> String {
         Err(LoadError::Verifier { program, log, .. }) => {
             assert_eq!(program, case.program);
             if let Ok(dir) = std::env::var("BPFSMITH_VIEWER_CAPTURE") {
-                let path = format!("{dir}/{}.level{log_level}.log", case.program);
+                let path = format!("{dir}/{}.level{}.log", case.program, log_level.max(1));
                 std::fs::write(&path, &log).unwrap();
             }
             log
