@@ -85,6 +85,8 @@ pub struct Trace<'a> {
     pub frames: Vec<TracedFrame<'a>>,
     /// The frame of the last callee that returned, until the return's state lines are read.
     returned: Option<TracedFrame<'a>>,
+    /// The caller's registers at the last bpf-to-bpf call, for the callee's arguments.
+    call_args: Option<Box<[Option<TracedReg<'a>>; 11]>>,
     /// The last instruction record stepped since the last full state (older kernels print an
     /// instruction's result as a state line of its own after it).
     last_insn: Option<usize>,
@@ -379,9 +381,9 @@ impl<'a> Trace<'a> {
                     // The callee's arguments are the caller's r1-r5.
                     FrameHeader::Callee if f > 0 => {
                         let mut p = self.frames.get(f as usize).cloned().unwrap_or_default();
-                        if let Some(caller) = self.frames.get(f as usize - 1) {
+                        if let Some(caller) = &self.call_args {
                             for n in 1..=5 {
-                                if let (Some(c), Some(r)) = (&caller.regs[n], st.reg(n as u8)) {
+                                if let (Some(c), Some(r)) = (&caller[n], st.reg(n as u8)) {
                                     p.regs[n] = Some(TracedReg {
                                         state: r.clone(),
                                         origin: c.origin,
@@ -427,6 +429,9 @@ impl<'a> Trace<'a> {
         self.after_header = None;
         if is_helper_call_text(l.text) {
             self.clobber_call_regs(record);
+        } else if l.text.starts_with("call pc") {
+            let regs = self.current().map(|f| f.regs.clone()).unwrap_or_default();
+            self.call_args = Some(Box::new(regs));
         }
         if l.glued_target.is_some() {
             // Level 1: the jump, and the state at the target it goes on with.
