@@ -7,7 +7,8 @@
 //! records of the failing path marked. Clicking an instruction (or moving with the arrow keys or
 //! `j`/`k`) shows the whole state after it in a side panel: every register and stack slot, what
 //! the instruction set, and for each value the instruction that gave it (a link to that line).
-//! A checkbox hides everything but the failing path.
+//! A checkbox hides everything but the failing path. `page.html#r12` opens with log record 12
+//! selected, `page.html?pathonly` with the path alone.
 //!
 //! ```
 //! use bpfsmith::verifier::{render_html, SourceMap, VerifierLog};
@@ -215,8 +216,15 @@ const JS: &str = r##"
       if (selected) { selected.scrollIntoView({ block: "center" }); }
     });
   }
-  var first = document.querySelector("#log .failing") || insns[0];
-  select(first, false);
+  // `page.html#r12` selects log record 12; `page.html?pathonly` starts on the path alone.
+  var wanted = /^#r\d+$/.test(location.hash) ? document.getElementById(location.hash.slice(1)) : null;
+  if (wanted && !wanted.classList.contains("insn")) { wanted = null; }
+  if (toggle && /(^|[?&])pathonly\b/.test(location.search)) {
+    toggle.checked = true;
+    document.body.classList.add("pathonly");
+  }
+  var first = wanted || document.querySelector("#log .failing") || insns[0];
+  select(first, wanted !== null);
   document.body.setAttribute("data-ready", "1");
 })();
 "##;
