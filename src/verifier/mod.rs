@@ -16,6 +16,11 @@
 //! (every register and slot known before an instruction on that path, each with the record
 //! that last set it: "where did this come from?") and [`VerifierLog::stats`].
 //!
+//! The viewer sits on top: a [`SourceMap`] joins log slots to the program's instructions and
+//! source lines ([`source_map`]), a [`Trace`] replays a path keeping where each value came from
+//! ([`trace`]), [`render_report`] and [`render_accepted`] write the terminal report ([`view`]),
+//! and [`render_html`] one self-contained page ([`html`]).
+//!
 //! What the parser assumes, and where it guesses:
 //!
 //! - **The error** is the run of unknown lines just before the trailing stats (`verification
@@ -68,12 +73,12 @@
 //! assert_eq!(log.stats().processed_insns, Some(6));
 //! ```
 
-mod html;
+pub mod html;
 mod line;
-mod source_map;
+pub mod source_map;
 mod state;
-mod trace;
-mod view;
+pub mod trace;
+pub mod view;
 
 pub use html::render_html;
 pub use source_map::{MappedInsn, Mismatch, SourceInfo, SourceMap};

@@ -244,7 +244,7 @@ fn regs_in(s: &str) -> Vec<u8> {
                 let ends = rest
                     .bytes()
                     .next()
-                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == b'_'));
+                    .map_or(true, |c| !(c.is_ascii_alphanumeric() || c == b'_'));
                 if ends && !out.contains(&n) {
                     out.push(n);
                 }
@@ -859,7 +859,7 @@ fn regs_named(line: &str) -> Vec<u8> {
                 if let Ok(n) = line[i + 1..i + 1 + d].parse::<u8>() {
                     let end = b.get(i + 1 + d);
                     if n <= 10
-                        && end.is_none_or(|c| !c.is_ascii_alphanumeric() || *c == b'_')
+                        && end.map_or(true, |c| !c.is_ascii_alphanumeric() || *c == b'_')
                         && !out.contains(&n)
                     {
                         out.push(n);
@@ -1330,7 +1330,7 @@ fn write_listing(
     let mut last: Option<SourceInfo> = None;
     for (s, text, src) in around {
         if let Some(src) = &src {
-            if last.as_ref().is_none_or(|l| !l.same_line(src)) {
+            if !last.as_ref().is_some_and(|l| l.same_line(src)) {
                 let t = src.text.as_deref().unwrap_or("");
                 let _ = writeln!(
                     out,
@@ -1502,7 +1502,7 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
         match r.kind {
             Kind::Insn(l) => {
                 if let Some(src) = map.source(l.insn) {
-                    if last.as_ref().is_none_or(|p| !p.same_line(src)) {
+                    if !last.as_ref().is_some_and(|p| p.same_line(src)) {
                         let txt = src.text.as_deref().unwrap_or("");
                         let _ = writeln!(
                             out,
