@@ -332,3 +332,53 @@ fn a_log_from_another_program_is_flagged() {
         "{out}"
     );
 }
+
+/// A long level-2 log (the real ones one after the other, ending with a refusal) renders in
+/// every form; the page carries whole states for at most 5000 instructions.
+#[test]
+fn long_logs_render() {
+    let mut names: Vec<_> = std::fs::read_dir(DIR)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".level2.log"))
+        .collect();
+    names.sort();
+    let mut block = String::new();
+    for n in names {
+        block.push_str(&std::fs::read_to_string(n).unwrap());
+    }
+    let mut text = String::new();
+    while text.lines().count() < 100_000 {
+        text.push_str(&block);
+    }
+    text.push_str(&fixture("read_after_call.level2"));
+    let t0 = std::time::Instant::now();
+    let log = VerifierLog::parse(&text);
+    let map = SourceMap::from_log_only(&log);
+    let out = render_report(&log, &map, &PLAIN);
+    assert!(out.starts_with("error: R1 !read_ok"), "{out}");
+    assert!(out.lines().count() <= 60);
+    let t1 = t0.elapsed();
+    let full = render_report(
+        &log,
+        &map,
+        &ReportOptions {
+            color: false,
+            full: true,
+        },
+    );
+    assert!(full.lines().count() > 100_000);
+    let t2 = t0.elapsed();
+    let page = render_html(&log, &map, "long");
+    let t3 = t0.elapsed();
+    let states = page.matches("\":[[").count();
+    assert!(states <= 5001, "{states}");
+    // Timings are printed, not asserted (benchmarks measure; tests check).
+    eprintln!(
+        "long log: {} lines; report {t1:?}, full {:?}, html {:?} ({} bytes)",
+        log.records().len(),
+        t2 - t1,
+        t3 - t2,
+        page.len()
+    );
+}

@@ -231,17 +231,17 @@ const JS: &str = r##"
 
 /// One state entry for the page: name, value, origin record (`None`: program entry),
 /// narrowing record, whether record `at` set it.
-fn state_json(log: &VerifierLog<'_>, t: &Trace<'_>, at: usize) -> String {
+fn state_json(log: &VerifierLog<'_>, t: &Trace<'_>, at: usize, first_insn: usize) -> String {
     let Some(f) = t.current() else {
         return "[]".to_owned();
     };
+    // A state line before the first instruction is the program's entry state.
     let entry_rec = |r: usize| -> String {
-        let entry = matches!(
-            log.records().get(r).map(|x| x.kind),
-            Some(Kind::State { .. })
-        ) && !log.records()[..r]
-            .iter()
-            .any(|x| matches!(x.kind, Kind::Insn(_)));
+        let entry = r < first_insn
+            && matches!(
+                log.records().get(r).map(|x| x.kind),
+                Some(Kind::State { .. })
+            );
         if entry {
             "null".to_owned()
         } else {
@@ -419,15 +419,16 @@ pub fn render_html(log: &VerifierLog<'_>, map: &SourceMap, title: &str) -> Strin
     // The log, with source lines, and the states after each instruction.
     let mut states: HashMap<usize, String> = HashMap::new();
     let mut count = 0usize;
+    let first_insn = log.insns().next().map_or(usize::MAX, |(i, _)| i);
     walk_log(log, |i, t| {
         if matches!(log.records()[i].kind, Kind::Insn(_)) && count < MAX_STATES {
             count += 1;
-            states.insert(i, state_json(log, t, i));
+            states.insert(i, state_json(log, t, i, first_insn));
         }
     });
     if let Some(f) = failing {
         if let (Some(r), Some(t)) = (f.1, super::trace::trace_before(log, f.0)) {
-            states.insert(r, state_json(log, &t, usize::MAX));
+            states.insert(r, state_json(log, &t, usize::MAX, first_insn));
         }
     }
     let mut last: Option<SourceInfo> = None;
