@@ -257,3 +257,43 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn an_accepted_program_instruction_by_instruction() {
+    require_kernel!("an_accepted_program_instruction_by_instruction");
+    let obj = bpfsmith::demo::object();
+    let loaded = obj
+        .load_with(&LoadOptions {
+            log_level: 2,
+            ..Default::default()
+        })
+        .expect("the demo loads");
+    let prog = obj.program("queue_prog").unwrap();
+    let text = loaded
+        .program("queue_prog")
+        .unwrap()
+        .log()
+        .expect("a level-2 log");
+    let log = VerifierLog::parse(text);
+    assert!(log.error().is_none());
+    let map = SourceMap::new(&log, Some(prog));
+    assert_eq!(map.mismatches(&log), vec![]);
+    let out = render_report(&log, &map, &ReportOptions::default());
+    assert!(
+        out.starts_with("accepted: the verifier accepted program `queue_prog`\n"),
+        "{out}"
+    );
+    // Every instruction line, each under its Rust line, with what it set.
+    for (_, l) in log.insns() {
+        assert!(
+            out.contains(l.text) || l.text.contains("0xffff"),
+            "{}",
+            l.text
+        );
+    }
+    assert!(out.contains("@ src/demo.rs:"), "{out}");
+    assert!(out.contains("set r2=fp-4"), "{out}");
+    assert!(out.contains("narrowed r0=0"), "a jump narrows, it does not set: {out}");
+    assert!(out.contains("the branch at"), "{out}");
+    assert!(out.contains("processed "), "{out}");
+}

@@ -148,7 +148,7 @@ fn same_slot(a: &StackSlotState<'_>, b: &StackSlotState<'_>) -> bool {
 #[derive(Clone, Copy)]
 enum Apply<'r> {
     /// The result of instruction `record`, which writes these registers (and, for a store,
-    /// memory).
+    /// the slots it prints: since 6.2 a store prints the slots it wrote).
     Insn {
         record: usize,
         writes: &'r [u8],
@@ -214,11 +214,6 @@ impl<'a> TracedFrame<'a> {
             let prev = self.slot(s.off);
             let origin = match (prev, how) {
                 (Some(p), Apply::Insn { store: false, .. }) if same_slot(&p.state, s) => p.origin,
-                (Some(p), Apply::Insn { store: true, .. }) if same_slot(&p.state, s) => {
-                    // A store of the same bytes again, or a store elsewhere that printed
-                    // this slot: keep the first writer unless the slot is the one written.
-                    p.origin
-                }
                 (Some(p), Apply::Restate { .. }) if same_slot(&p.state, s) => p.origin,
                 (_, Apply::Insn { record, .. }) => Origin {
                     record,

@@ -1463,8 +1463,8 @@ fn entry(name: &str, raw: &str) -> String {
 }
 
 /// An accepted program's level-2 log, instruction by instruction: the source line above each
-/// run of instructions from one line, each instruction with what it set and the whole state
-/// after it, the `from A to B` branches as they are taken up, and the stats. A log without
+/// run of instructions from one line, each instruction with what it set (or, for a jump,
+/// narrowed) and the whole state after it, the `from A to B` branches as they are taken up, and the stats. A log without
 /// instructions (level 1 or 4 of an accepted program: only the stats) says to load with
 /// level 2. With [`ReportOptions::full`], the log's other lines too (live registers,
 /// precision tracking).
@@ -1518,10 +1518,14 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
                     "  {}: {text}",
                     paint.p(SLOT, &format!("{:>4}", l.insn))
                 );
-                let (set, rest) = state_entries(t, i);
+                let [set, narrowed, rest] = state_entries(t, i);
                 let mut line = String::new();
                 if !set.is_empty() {
                     line.push_str(&paint.p(BOLD, &format!("set {}", set.join(" "))));
+                    line.push_str("  ");
+                }
+                if !narrowed.is_empty() {
+                    line.push_str(&paint.p(BOLD, &format!("narrowed {}", narrowed.join(" "))));
                     line.push_str("  ");
                 }
                 if !rest.is_empty() {
@@ -1585,33 +1589,32 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
     out
 }
 
-/// The entries of the current frame after record `record`: those it set (or narrowed), and
-/// the others.
-fn state_entries(t: &Trace<'_>, record: usize) -> (Vec<String>, Vec<String>) {
-    let mut set = Vec::new();
-    let mut rest = Vec::new();
+/// The entries of the current frame after record `record`: those it set, those it narrowed
+/// (a conditional jump), and the others.
+fn state_entries(t: &Trace<'_>, record: usize) -> [Vec<String>; 3] {
+    let mut out: [Vec<String>; 3] = Default::default();
     let Some(f) = t.current() else {
-        return (set, rest);
+        return out;
+    };
+    let mut put = |e: String, o: Origin| {
+        let k = if o.record == record {
+            0
+        } else if o.narrowed == Some(record) {
+            1
+        } else {
+            2
+        };
+        out[k].push(e);
     };
     for (n, r) in f.regs.iter().enumerate() {
         if let Some(r) = r {
-            let e = entry(&format!("r{n}"), r.state.raw);
-            if r.origin.record == record || r.origin.narrowed == Some(record) {
-                set.push(e);
-            } else {
-                rest.push(e);
-            }
+            put(entry(&format!("r{n}"), r.state.raw), r.origin);
         }
     }
     for s in &f.slots {
-        let e = entry(&format!("fp{}", s.state.off), s.state.raw);
-        if s.origin.record == record || s.origin.narrowed == Some(record) {
-            set.push(e);
-        } else {
-            rest.push(e);
-        }
+        put(entry(&format!("fp{}", s.state.off), s.state.raw), s.origin);
     }
-    (set, rest)
+    out
 }
 
 /// The report of a log given as text (saved from `bpftool -d`, a CI artifact, another
