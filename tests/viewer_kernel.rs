@@ -293,7 +293,10 @@ fn an_accepted_program_instruction_by_instruction() {
     }
     assert!(out.contains("@ src/demo.rs:"), "{out}");
     assert!(out.contains("set r2=fp-4"), "{out}");
-    assert!(out.contains("narrowed r0=0"), "a jump narrows, it does not set: {out}");
+    assert!(
+        out.contains("narrowed r0=0"),
+        "a jump narrows, it does not set: {out}"
+    );
     assert!(out.contains("the branch at"), "{out}");
     assert!(out.contains("processed "), "{out}");
 }

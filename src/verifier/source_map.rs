@@ -263,6 +263,21 @@ impl SourceMap {
         map
     }
 
+    /// Of `programs` (an object's, say), the first the log was made from: every instruction
+    /// the log shows has the program's opcode at its slot. For `bpfsmith log FILE --object O`,
+    /// where the log does not say which program it is about.
+    pub fn pick_program<'p>(
+        log: &VerifierLog<'_>,
+        programs: impl IntoIterator<Item = &'p Program>,
+    ) -> Option<&'p Program> {
+        if log.insns().next().is_none() {
+            return None;
+        }
+        programs
+            .into_iter()
+            .find(|p| SourceMap::from_program(p).mismatches(log).is_empty())
+    }
+
     /// The name of the program the map was built from, if any.
     pub fn program_name(&self) -> Option<&str> {
         self.program.as_deref()
@@ -319,9 +334,9 @@ impl SourceMap {
         head
     }
 
-    /// The slots where `log` shows an instruction with another opcode than the map's (or one
-    /// the map does not have). Empty when the log was made from this program (or when the map
-    /// was built from the log alone).
+    /// The slots where `log` shows an instruction with another opcode than the program's (or
+    /// one a map built from a program alone does not have). Empty when the log was made from
+    /// this program, or when the map was built from the log alone.
     pub fn mismatches(&self, log: &VerifierLog<'_>) -> Vec<Mismatch> {
         let mut out: Vec<Mismatch> = Vec::new();
         for (_, l) in log.insns() {
@@ -397,5 +412,15 @@ mod tests {
         assert_eq!(map.mismatches(&log), vec![]);
         let other = VerifierLog::parse("0: (bf) r0 = r1\n");
         assert_eq!(map.mismatches(&other).len(), 1);
+        let two = [
+            prog.clone(),
+            Program::from_insns("q", Section::SOCKET, vec![Insn::Exit]),
+        ];
+        let exit_only = VerifierLog::parse("0: (95) exit\n");
+        assert_eq!(
+            SourceMap::pick_program(&exit_only, &two).map(|p| p.name.as_str()),
+            Some("q")
+        );
+        assert_eq!(SourceMap::pick_program(&other, &two), None);
     }
 }
