@@ -400,3 +400,36 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn older_formats() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |n: &str| {
+        std::fs::read_to_string(format!("{root}/tests/fixtures/verifier/older/{n}.log")).unwrap()
+    };
+    // An error found before verification: no instruction to show.
+    let out = report(&read("v4.14-level1-back-edge"));
+    assert!(
+        out.contains("at instruction 2 (found before verification started"),
+        "{out}"
+    );
+    // 5.x prints an instruction's result on the state line after it; a jump narrows.
+    let text = read("v5-level2-accepted");
+    let log = VerifierLog::parse(&text);
+    let rec_of = |insn: u32| log.insn_records(insn).next().unwrap();
+    let t = trace_before(&log, 4).unwrap();
+    let r2 = t.reg(2).unwrap();
+    assert_eq!(r2.origin.record, rec_of(2), "r2 &= 255 set it");
+    assert_eq!(
+        r2.origin.narrowed,
+        Some(rec_of(3)),
+        "the jump at 3 narrowed it"
+    );
+    assert_eq!(t.reg(0).unwrap().origin.record, rec_of(0));
+    let out = report(&text);
+    assert!(
+        out.contains("; int x = 0;\n"),
+        "no ` @ ?` for a line without a file: {out}"
+    );
+    assert!(out.contains("narrowed r2="), "{out}");
+}

@@ -311,7 +311,7 @@ fn write_operand(out: &mut String, op: &OperandReport) {
 }
 
 fn source_text(s: &SourceInfo) -> String {
-    format!("; {} @ {}", s.text.as_deref().unwrap_or(""), s.location())
+    s.comment(false)
 }
 
 /// The log as one self-contained HTML page titled `title`. See the [module docs](self).

@@ -77,6 +77,21 @@ impl SourceInfo {
         }
     }
 
+    /// The line as the kernel annotates a log: `; text @ file:line`, or `; text` when the
+    /// file is unknown (`short` keeps only the file's name).
+    pub fn comment(&self, short: bool) -> String {
+        let text = self.text.as_deref().unwrap_or("");
+        if self.file.is_empty() && self.line.is_none() {
+            return format!("; {text}");
+        }
+        let at = if short {
+            self.short_location()
+        } else {
+            self.location()
+        };
+        format!("; {text} @ {at}")
+    }
+
     /// Whether two infos name the same source line.
     pub fn same_line(&self, other: &SourceInfo) -> bool {
         self.file == other.file && self.line == other.line && self.text == other.text

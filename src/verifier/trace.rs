@@ -90,6 +90,8 @@ pub struct Trace<'a> {
     /// The last instruction record stepped since the last full state (older kernels print an
     /// instruction's result as a state line of its own after it).
     last_insn: Option<usize>,
+    /// The registers that instruction writes.
+    last_writes: Vec<u8>,
     after_header: Option<FrameHeader>,
 }
 
@@ -154,8 +156,13 @@ enum Apply<'r> {
         writes: &'r [u8],
         store: bool,
     },
-    /// A state line repeating what is known: new values are attributed to `attribute`.
-    Restate { attribute: usize },
+    /// A state line repeating what is known: new values are attributed to `attribute`, the
+    /// last instruction (which writes `writes`: a changed register it does not write was
+    /// narrowed), or the state line itself.
+    Restate {
+        attribute: usize,
+        writes: Option<&'r [u8]>,
+    },
 }
 
 impl<'a> TracedFrame<'a> {
@@ -196,8 +203,12 @@ impl<'a> TracedFrame<'a> {
                         narrowed: None,
                     },
                 },
-                Apply::Restate { attribute, .. } => match prev {
+                Apply::Restate { attribute, writes } => match prev {
                     Some(p) if same_value(&p.state.value, &r.value) => p.origin,
+                    Some(p) if writes.is_some_and(|w| !w.contains(&r.reg)) => Origin {
+                        record: p.origin.record,
+                        narrowed: Some(attribute),
+                    },
                     _ => Origin {
                         record: attribute,
                         narrowed: None,
@@ -351,10 +362,7 @@ impl<'a> Trace<'a> {
                 self.snapshot(&state.parse(), record, None);
                 self.after_header = None;
             }
-            Kind::State { state, .. } => {
-                let attribute = self.last_insn.unwrap_or(record);
-                self.delta(&state.parse(), Apply::Restate { attribute });
-            }
+            Kind::State { state, .. } => self.restate(state, record),
             Kind::FrameHeader(h) => self.after_header = Some(h),
             Kind::FrameState(state) => self.frame_state(state, record),
             Kind::Insn(l) => self.insn(l, record),
@@ -362,13 +370,22 @@ impl<'a> Trace<'a> {
         }
     }
 
+    /// A state line outside a frame header: what the last instruction did (older kernels), or
+    /// a restatement.
+    fn restate(&mut self, state: StateText<'a>, record: usize) {
+        let writes = std::mem::take(&mut self.last_writes);
+        let how = Apply::Restate {
+            attribute: self.last_insn.unwrap_or(record),
+            writes: self.last_insn.map(|_| writes.as_slice()),
+        };
+        self.delta(&state.parse(), how);
+        self.last_writes = writes;
+    }
+
     fn frame_state(&mut self, state: StateText<'a>, record: usize) {
         let st = state.parse();
         match self.after_header {
-            None => {
-                let attribute = self.last_insn.unwrap_or(record);
-                self.delta(&st, Apply::Restate { attribute });
-            }
+            None => self.restate(state, record),
             Some(h) => {
                 let cur = self.frame;
                 let f = st.frame.unwrap_or(0);
@@ -447,6 +464,7 @@ impl<'a> Trace<'a> {
             self.frame -= 1;
         }
         self.last_insn = Some(record);
+        self.last_writes = writes;
     }
 
     /// Replay `path` (record indexes in execution order, as [`VerifierLog::path`] gives).

@@ -1161,7 +1161,21 @@ pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOption
     }
 
     // 2. Where.
-    if let Some((slot, record)) = failing {
+    if let Some((slot, record)) = failing.filter(|&(s, r)| {
+        let known = !insn_text(log, map, s, r).is_empty();
+        if !known {
+            let _ = writeln!(
+                out,
+                "\n{} {}",
+                paint.p(HEAD, "at"),
+                paint.p(
+                    BOLD,
+                    &format!("instruction {s} (found before verification started: the log shows no instruction)")
+                )
+            );
+        }
+        known
+    }) {
         out.push('\n');
         let text = insn_text(log, map, slot, record);
         let _ = writeln!(
@@ -1331,14 +1345,10 @@ fn write_listing(
     for (s, text, src) in around {
         if let Some(src) = &src {
             if !last.as_ref().is_some_and(|l| l.same_line(src)) {
-                let t = src.text.as_deref().unwrap_or("");
                 let _ = writeln!(
                     out,
                     "    {}",
-                    paint.p(
-                        SOURCE,
-                        &format!("; {} @ {}", truncate(t, 70), src.short_location())
-                    )
+                    paint.p(SOURCE, &truncate(&src.comment(true), 90))
                 );
             }
             last = Some(src.clone());
@@ -1436,12 +1446,7 @@ fn write_annotated_log(
                             && p.file.rsplit('/').next() == src.file.rsplit('/').next()
                     });
                     if !shown {
-                        let t = src.text.as_deref().unwrap_or("");
-                        let _ = writeln!(
-                            out,
-                            "{gutter} {}",
-                            paint.p(SOURCE, &format!("; {t} @ {}", src.location()))
-                        );
+                        let _ = writeln!(out, "{gutter} {}", paint.p(SOURCE, &src.comment(false)));
                         last = Some(src.clone());
                     }
                 }
@@ -1497,18 +1502,27 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
     out.push('\n');
     let mut last: Option<SourceInfo> = None;
     let records = log.records();
+    // The last instruction shown: its record, where its state line is in `out`, its glued
+    // target. Lines of precision tracking may come between it and its state line.
+    let mut pending: Option<(usize, usize, usize, Option<u32>)> = None;
     walk_log(log, |i, t| {
         let r = &records[i];
+        if matches!(
+            r.kind,
+            Kind::Source(_)
+                | Kind::Branch { .. }
+                | Kind::Safe { .. }
+                | Kind::Func { .. }
+                | Kind::FrameHeader(_)
+                | Kind::FrameState(_)
+        ) {
+            pending = None;
+        }
         match r.kind {
             Kind::Insn(l) => {
                 if let Some(src) = map.source(l.insn) {
                     if !last.as_ref().is_some_and(|p| p.same_line(src)) {
-                        let txt = src.text.as_deref().unwrap_or("");
-                        let _ = writeln!(
-                            out,
-                            "  {}",
-                            paint.p(SOURCE, &format!("; {txt} @ {}", src.location()))
-                        );
+                        let _ = writeln!(out, "  {}", paint.p(SOURCE, &src.comment(false)));
                         last = Some(src.clone());
                     }
                 }
@@ -1518,24 +1532,18 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
                     "  {}: {text}",
                     paint.p(SLOT, &format!("{:>4}", l.insn))
                 );
-                let [set, narrowed, rest] = state_entries(t, i);
-                let mut line = String::new();
-                if !set.is_empty() {
-                    line.push_str(&paint.p(BOLD, &format!("set {}", set.join(" "))));
-                    line.push_str("  ");
-                }
-                if !narrowed.is_empty() {
-                    line.push_str(&paint.p(BOLD, &format!("narrowed {}", narrowed.join(" "))));
-                    line.push_str("  ");
-                }
-                if !rest.is_empty() {
-                    line.push_str(&paint.p(DIM, &format!("known {}", rest.join(" "))));
-                }
-                if let Some(target) = l.glued_target {
-                    line = format!("{} {line}", paint.p(DIM, &format!("(then at {target}:)")));
-                }
-                if !line.is_empty() {
-                    let _ = writeln!(out, "          {line}");
+                let start = out.len();
+                write_state_line(&mut out, t, i, l.glued_target, &paint);
+                pending = Some((i, start, out.len(), l.glued_target));
+            }
+            // Older kernels print an instruction's result on a state line after it: show the
+            // instruction's line again with it.
+            Kind::State { .. } if pending.is_some() => {
+                if let Some((rec, start, end, glued)) = pending {
+                    let mut line = String::new();
+                    write_state_line(&mut line, t, rec, glued, &paint);
+                    out.replace_range(start..end, &line);
+                    pending = Some((rec, start, start + line.len(), glued));
                 }
             }
             Kind::Branch { from, to, safe, .. } => {
@@ -1587,6 +1595,35 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
         }
     });
     out
+}
+
+/// The state line under instruction record `record`: `set r2=fp-4  known r1=... r10=fp0`.
+fn write_state_line(
+    out: &mut String,
+    t: &Trace<'_>,
+    record: usize,
+    glued: Option<u32>,
+    paint: &Paint,
+) {
+    let [set, narrowed, rest] = state_entries(t, record);
+    let mut line = String::new();
+    if !set.is_empty() {
+        line.push_str(&paint.p(BOLD, &format!("set {}", set.join(" "))));
+        line.push_str("  ");
+    }
+    if !narrowed.is_empty() {
+        line.push_str(&paint.p(BOLD, &format!("narrowed {}", narrowed.join(" "))));
+        line.push_str("  ");
+    }
+    if !rest.is_empty() {
+        line.push_str(&paint.p(DIM, &format!("known {}", rest.join(" "))));
+    }
+    if let Some(target) = glued {
+        line = format!("{} {line}", paint.p(DIM, &format!("(then at {target}:)")));
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "          {}", line.trim_end());
+    }
 }
 
 /// The entries of the current frame after record `record`: those it set, those it narrowed
