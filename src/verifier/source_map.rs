@@ -285,9 +285,8 @@ impl SourceMap {
         log: &VerifierLog<'_>,
         programs: impl IntoIterator<Item = &'p Program>,
     ) -> Option<&'p Program> {
-        if log.insns().next().is_none() {
-            return None;
-        }
+        // A log without instructions matches every program: say none.
+        log.insns().next()?;
         programs
             .into_iter()
             .find(|p| SourceMap::from_program(p).mismatches(log).is_empty())
