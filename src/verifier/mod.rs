@@ -16,6 +16,11 @@
 //! (every register and slot known before an instruction on that path, each with the record
 //! that last set it: "where did this come from?") and [`VerifierLog::stats`].
 //!
+//! The viewer sits on top: a [`SourceMap`] joins log slots to the program's instructions and
+//! source lines ([`source_map`]), a [`Trace`] replays a path keeping where each value came from
+//! ([`trace`]), [`render_report`] and [`render_accepted`] write the terminal report ([`view`]),
+//! and [`render_html`] one self-contained page ([`html`]).
+//!
 //! What the parser assumes, and where it guesses:
 //!
 //! - **The error** is the run of unknown lines just before the trailing stats (`verification
@@ -68,8 +73,24 @@
 //! assert_eq!(log.stats().processed_insns, Some(6));
 //! ```
 
+pub mod html;
 mod line;
+pub mod source_map;
 mod state;
+pub mod trace;
+pub mod view;
+
+pub use html::render_html;
+pub use source_map::{MappedInsn, Mismatch, SourceInfo, SourceMap};
+pub use trace::{
+    regs_written_by_text, trace_before, walk_log, Clobbered, Origin, Trace, TracedFrame, TracedReg,
+    TracedSlot,
+};
+pub use view::{
+    describe_slot, describe_value, failing_insn, operands, path_summary, render_accepted,
+    render_log_text, render_report, stats_line, uses, uses_from_text, Jump, MemUse, OperandReport,
+    OriginKind, OriginLine, ReportOptions, Uses,
+};
 
 pub use line::{classify, FrameHeader, InsnLine, Kind, LiveRegsLine, MarkPrecise, SourceLine};
 pub use state::{
