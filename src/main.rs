@@ -21,6 +21,17 @@ enum StyleArg {
     Kernel,
 }
 
+/// How to show a verifier log.
+#[derive(clap::Args, Clone, Default)]
+struct ViewArgs {
+    /// Show everything: every register, the whole path, the whole log with source lines.
+    #[arg(long)]
+    full: bool,
+    /// Also write the log as one self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Build the seed scenario (push, pop and peek on a queue and a stack) with the DSL, show
@@ -65,6 +76,8 @@ enum Command {
         /// Verifier log level: 1 explains a refusal, 2 shows every instruction.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
         log_level: u32,
+        #[command(flatten)]
+        view: ViewArgs,
     },
     /// Load an object, push values into its queue/stack maps, test-run a program, and drain the
     /// maps.
@@ -86,6 +99,19 @@ enum Command {
         /// Print exactly one JSON object on stdout.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
+    /// Show a verifier log saved elsewhere (bpftool -d, a CI artifact, another loader) in the
+    /// viewer, joined to an object's source lines when one is given.
+    Log {
+        /// The saved log.
+        file: PathBuf,
+        /// The object (or `.s` file) the log came from.
+        #[arg(long)]
+        object: Option<PathBuf>,
+        #[command(flatten)]
+        view: ViewArgs,
     },
 }
 
@@ -147,7 +173,8 @@ fn main() -> ExitCode {
             file,
             prog,
             log_level,
-        } => load(&file, prog.as_deref(), log_level),
+            view,
+        } => load(&file, prog.as_deref(), log_level, &view),
         Command::Run {
             file,
             prog,
@@ -155,7 +182,32 @@ fn main() -> ExitCode {
             repeat,
             push,
             json,
-        } => run(&file, prog, data, repeat, &push, json),
+            view,
+        } => run(&file, prog, data, repeat, &push, json, &view),
+        Command::Log { file, object, view } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => return fail(format!("{}: {e}", file.display())),
+            };
+            let input = match object.as_deref().map(bpfsmith::input::open).transpose() {
+                Ok(i) => i,
+                Err(e) => return fail(e),
+            };
+            let programs = input
+                .as_ref()
+                .map(|i| i.object.programs.as_slice())
+                .unwrap_or_default();
+            let parsed = bpfsmith::verifier::VerifierLog::parse(&text);
+            let program = bpfsmith::verifier::SourceMap::pick_program(&parsed, programs);
+            show_log(
+                &text,
+                program,
+                &file.display().to_string(),
+                &view,
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -252,8 +304,37 @@ fn demo_in_kernel(_obj: &bpfsmith::object::Object) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Show a verifier log in the viewer (colours on a terminal), and write the HTML page when
+/// asked.
+fn show_log(
+    log: &str,
+    program: Option<&bpfsmith::program::Program>,
+    title: &str,
+    view: &ViewArgs,
+    out: &mut dyn std::io::Write,
+) {
+    use std::io::IsTerminal;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let opts = bpfsmith::verifier::ReportOptions {
+        color,
+        full: view.full,
+    };
+    let _ = write!(
+        out,
+        "{}",
+        bpfsmith::verifier::render_log_text(log, program, &opts)
+    );
+    if let Some(path) = &view.html {
+        let page = bpfsmith::verifier::render_log_html(log, program, title);
+        match std::fs::write(path, page) {
+            Ok(()) => eprintln!("wrote {}", path.display()),
+            Err(e) => eprintln!("error: {}: {e}", path.display()),
+        }
+    }
+}
+
 #[cfg(target_os = "linux")]
-fn load(file: &std::path::Path, prog: Option<&str>, log_level: u32) -> ExitCode {
+fn load(file: &std::path::Path, prog: Option<&str>, log_level: u32, view: &ViewArgs) -> ExitCode {
     use bpfsmith::load::{LoadError, LoadOptions};
     let mut input = match bpfsmith::input::open(file) {
         Ok(i) => i,
@@ -274,7 +355,13 @@ fn load(file: &std::path::Path, prog: Option<&str>, log_level: u32) -> ExitCode 
             for p in loaded.programs() {
                 println!("{}: accepted by the verifier ({})", p.name(), p.prog_type());
                 if let Some(log) = p.log() {
-                    print!("{log}");
+                    show_log(
+                        log,
+                        input.object.program(p.name()),
+                        p.name(),
+                        view,
+                        &mut std::io::stdout(),
+                    );
                 }
             }
             ExitCode::SUCCESS
@@ -284,8 +371,15 @@ fn load(file: &std::path::Path, prog: Option<&str>, log_level: u32) -> ExitCode 
             errno,
             log,
         }) => {
-            println!("{program}: refused by the verifier (errno {errno})");
-            print!("{log}");
+            let name = bpfsmith::sys::errno_name(errno).unwrap_or("error");
+            println!("{program}: refused by the verifier ({name})\n");
+            show_log(
+                &log,
+                input.object.program(&program),
+                &program,
+                view,
+                &mut std::io::stdout(),
+            );
             ExitCode::FAILURE
         }
         Err(e) => fail(e),
@@ -300,6 +394,7 @@ fn run(
     repeat: u32,
     push: &[String],
     json: bool,
+    view: &ViewArgs,
 ) -> ExitCode {
     use bpfsmith::load::run::{run, value_bytes, RunRequest};
     use bpfsmith::load::LoadError;
@@ -369,8 +464,17 @@ fn run(
             errno,
             log,
         })) => {
-            eprintln!("{program}: refused by the verifier (errno {errno})");
-            eprint!("{log}");
+            // stdout stays for the result (one JSON object with --json): the report goes to
+            // stderr.
+            let name = bpfsmith::sys::errno_name(errno).unwrap_or("error");
+            eprintln!("{program}: refused by the verifier ({name})\n");
+            show_log(
+                &log,
+                input.object.program(&program),
+                &program,
+                view,
+                &mut std::io::stderr(),
+            );
             ExitCode::FAILURE
         }
         Err(e) => fail(e),
@@ -395,7 +499,7 @@ fn parse_data(d: &str) -> Result<Vec<u8>, String> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn load(_: &std::path::Path, _: Option<&str>, _: u32) -> ExitCode {
+fn load(_: &std::path::Path, _: Option<&str>, _: u32, _: &ViewArgs) -> ExitCode {
     fail("loading needs Linux")
 }
 
@@ -407,6 +511,7 @@ fn run(
     _: u32,
     _: &[String],
     _: bool,
+    _: &ViewArgs,
 ) -> ExitCode {
     fail("running needs Linux")
 }

@@ -80,7 +80,7 @@ mod state;
 pub mod trace;
 pub mod view;
 
-pub use html::render_html;
+pub use html::{render_html, render_log_html};
 pub use source_map::{MappedInsn, Mismatch, SourceInfo, SourceMap};
 pub use trace::{
     regs_written_by_text, trace_before, walk_log, Clobbered, Origin, Trace, TracedFrame, TracedReg,

@@ -276,8 +276,7 @@ pub(crate) fn encode_object(obj: &Object, layout: &Layout) -> Result<EncodedBtf,
         b.datasec(".maps", layout.maps_size as u32, &secinfo);
     }
 
-    let void_ptr = b.ptr(0);
-    let entry_proto = b.func_proto(int, &[("ctx", void_ptr)]);
+    let entry_proto = b.func_proto(int, &[]);
     let sub_proto = b.func_proto(int, &[]);
 
     let mut programs = vec![ProgBtfInfo::default(); obj.programs.len()];
