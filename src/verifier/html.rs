@@ -539,6 +539,14 @@ pub fn render_html(log: &VerifierLog<'_>, map: &SourceMap, title: &str) -> Strin
     out
 }
 
+/// The page of a log given as text, joined to `program`'s source lines when given (else the
+/// log's own annotations): [`render_html`] over [`SourceMap::new`].
+pub fn render_log_html(text: &str, program: Option<&Program>, title: &str) -> String {
+    let log = VerifierLog::parse(text);
+    let map = SourceMap::new(&log, program);
+    render_html(&log, &map, title)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,12 +590,4 @@ processed 6 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         let page = render_html(&ok, &SourceMap::from_log_only(&ok), "ok");
         assert!(page.contains("id=\"accepted\""));
     }
-}
-
-/// The page of a log given as text, joined to `program`'s source lines when given (else the
-/// log's own annotations): [`render_html`] over [`SourceMap::new`].
-pub fn render_log_html(text: &str, program: Option<&Program>, title: &str) -> String {
-    let log = VerifierLog::parse(text);
-    let map = SourceMap::new(&log, program);
-    render_html(&log, &map, title)
 }
