@@ -26,4 +26,5 @@ print(f"whole process, median of hyperfine runs:")
 print(f"  bpfsmith run          {a*1e3:8.2f} ms")
 print(f"  bpftool loadall+run   {b*1e3:8.2f} ms")
 print(f"  ratio bpfsmith/bpftool {a/b:7.3f}")
+print(f"RESULT\trun the seed object (whole process)\t{a*1e3:.2f} ms\tbpftool prog loadall + prog run: {b*1e3:.2f} ms\t{a/b:.2f}")
 PY
