@@ -424,38 +424,9 @@ struct RawProgInfo {
 }
 impl Attr for RawProgInfo {}
 
-/// A `struct bpf_func_info` record: the function starting at slot `insn_off` has BTF type
-/// `type_id` (a `FUNC`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct FuncInfoRec {
-    /// Slot index of the function's first instruction.
-    pub insn_off: u32,
-    /// BTF id of the function's `FUNC` type.
-    pub type_id: u32,
-}
-
-/// A `struct bpf_line_info` record: the instruction at slot `insn_off` comes from this line.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct LineInfoRec {
-    /// Slot index of the instruction.
-    pub insn_off: u32,
-    /// Offset of the file name in the BTF string section.
-    pub file_name_off: u32,
-    /// Offset of the line's text in the BTF string section.
-    pub line_off: u32,
-    /// `line << 10 | column` (the column is 10 bits).
-    pub line_col: u32,
-}
-
-impl LineInfoRec {
-    /// Pack a line and column as the kernel does (`line << 10 | col`, column clamped to 10
-    /// bits).
-    pub fn line_col(line: u32, column: u32) -> u32 {
-        (line << 10) | column.min(0x3ff)
-    }
-}
+// The kernel's `struct bpf_func_info` and `struct bpf_line_info` are the BTF records of
+// `crate::object::btf`, which are `#[repr(C)]` for this purpose.
+pub use crate::object::btf::{FuncInfo, LineInfo};
 
 // Layouts, checked against include/uapi/linux/bpf.h.
 const _: () = {
@@ -493,8 +464,8 @@ const _: () = {
     assert!(offset_of!(RawProgInfo, btf_id) == 128);
     assert!(offset_of!(RawProgInfo, verified_insns) == 216);
     assert!(size_of::<RawProgInfo>() == 232);
-    assert!(size_of::<FuncInfoRec>() == 8);
-    assert!(size_of::<LineInfoRec>() == 16);
+    assert!(size_of::<FuncInfo>() == 8);
+    assert!(size_of::<LineInfo>() == 16);
 };
 
 /// Issue one command.
@@ -982,9 +953,9 @@ pub struct ProgLoad<'a> {
     /// BTF describing the program; required with `func_info` or `line_info`.
     pub btf_fd: Option<BorrowedFd<'a>>,
     /// One record per function (slot offsets, ascending, the first at 0).
-    pub func_info: &'a [FuncInfoRec],
+    pub func_info: &'a [FuncInfo],
     /// Line records (slot offsets, ascending, the first at 0).
-    pub line_info: &'a [LineInfoRec],
+    pub line_info: &'a [LineInfo],
     /// `attach_btf_id` for tracing programs.
     pub attach_btf_id: u32,
     /// `attach_prog_fd` / `attach_btf_obj_fd`.
@@ -1025,14 +996,14 @@ pub fn prog_load(req: &mut ProgLoad<'_>) -> Logged<OwnedFd> {
         func_info_rec_size: if req.func_info.is_empty() {
             0
         } else {
-            size_of::<FuncInfoRec>() as u32
+            size_of::<FuncInfo>() as u32
         },
         func_info: ptr(req.func_info),
         func_info_cnt: req.func_info.len() as u32,
         line_info_rec_size: if req.line_info.is_empty() {
             0
         } else {
-            size_of::<LineInfoRec>() as u32
+            size_of::<LineInfo>() as u32
         },
         line_info: ptr(req.line_info),
         line_info_cnt: req.line_info.len() as u32,

@@ -58,7 +58,7 @@ use crate::maps::{MapDefError, MapValue};
 use crate::object::btf::ObjectBtf;
 use crate::object::Object;
 use crate::program::{ProgType, RelocKind, Section};
-use crate::sys::{self, FuncInfoRec, LineInfoRec, MapCreate, ProgLoad, SysError};
+use crate::sys::{self, FuncInfo, LineInfo, MapCreate, ProgLoad, SysError};
 use program::{load_with_policy, with_growing_log, LogPolicy, ProgramBtfRecs};
 
 /// `BPF_F_XDP_HAS_FRAGS`: an XDP program that handles multi-buffer packets (`xdp.frags`
@@ -611,18 +611,14 @@ fn link(
                 continue;
             };
             let shift = slots[base] as u32;
-            recs.func_info
-                .extend(pb.func_info.iter().map(|f| FuncInfoRec {
-                    insn_off: f.insn_off + shift,
-                    type_id: f.type_id,
-                }));
-            recs.line_info
-                .extend(pb.line_info.iter().map(|l| LineInfoRec {
-                    insn_off: l.insn_off + shift,
-                    file_name_off: l.file_name_off,
-                    line_off: l.line_off,
-                    line_col: l.line_col,
-                }));
+            recs.func_info.extend(pb.func_info.iter().map(|f| FuncInfo {
+                insn_off: f.insn_off + shift,
+                ..*f
+            }));
+            recs.line_info.extend(pb.line_info.iter().map(|l| LineInfo {
+                insn_off: l.insn_off + shift,
+                ..*l
+            }));
         }
         recs.func_info.sort_by_key(|f| f.insn_off);
         recs.line_info.sort_by_key(|l| l.insn_off);

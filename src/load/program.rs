@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::insn::Insn;
 use crate::program::{ProgType, Section};
-use crate::sys::{self, FuncInfoRec, LineInfoRec, LogBuf, Logged, ProgLoad, SysError};
+use crate::sys::{self, FuncInfo, LineInfo, LogBuf, Logged, ProgLoad, SysError};
 
 /// The first log buffer size when a log is wanted.
 pub const DEFAULT_LOG_SIZE: usize = 64 * 1024;
@@ -299,6 +299,6 @@ impl AsFd for LoadedProgram {
 /// Records ready for `BPF_PROG_LOAD`.
 #[derive(Debug, Default)]
 pub(crate) struct ProgramBtfRecs {
-    pub func_info: Vec<FuncInfoRec>,
-    pub line_info: Vec<LineInfoRec>,
+    pub func_info: Vec<FuncInfo>,
+    pub line_info: Vec<LineInfo>,
 }

@@ -782,44 +782,22 @@ impl ProgramBuilder {
     #[track_caller]
     #[inline]
     pub fn mov<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        let insn = Insn::Alu {
-            width: V::WIDTH,
-            op: AluOp::Mov,
-            dst: dst.reg(),
-            src: src.into().operand(),
-        };
-        self.push_insn(insn, loc);
-        self
+        // `alu` is #[track_caller] too: the location recorded is still our caller's.
+        self.alu(AluOp::Mov, dst, src)
     }
 
     /// `dst += src`.
     #[track_caller]
     #[inline]
     pub fn add<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        let insn = Insn::Alu {
-            width: V::WIDTH,
-            op: AluOp::Add,
-            dst: dst.reg(),
-            src: src.into().operand(),
-        };
-        self.push_insn(insn, loc);
-        self
+        self.alu(AluOp::Add, dst, src)
     }
 
     /// `dst -= src`.
     #[track_caller]
+    #[inline]
     pub fn sub<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        let insn = Insn::Alu {
-            width: V::WIDTH,
-            op: AluOp::Sub,
-            dst: dst.reg(),
-            src: src.into().operand(),
-        };
-        self.push_insn(insn, loc);
-        self
+        self.alu(AluOp::Sub, dst, src)
     }
 
     /// `dst = -dst`.

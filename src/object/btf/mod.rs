@@ -150,8 +150,10 @@ impl Kind {
     }
 }
 
-/// One `func_info` record as `BPF_PROG_LOAD` takes it (`struct bpf_func_info`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// One `func_info` record as `BPF_PROG_LOAD` takes it (`struct bpf_func_info`, the same
+/// layout: the syscall layer passes these records to the kernel as they are).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FuncInfo {
     /// Slot index of the function's first instruction in the loaded program.
     pub insn_off: u32,
@@ -159,8 +161,10 @@ pub struct FuncInfo {
     pub type_id: u32,
 }
 
-/// One `line_info` record as `BPF_PROG_LOAD` takes it (`struct bpf_line_info`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// One `line_info` record as `BPF_PROG_LOAD` takes it (`struct bpf_line_info`, the same
+/// layout: the syscall layer passes these records to the kernel as they are).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LineInfo {
     /// Slot index of the first instruction of the line in the loaded program.
     pub insn_off: u32,
