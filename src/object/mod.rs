@@ -7,10 +7,12 @@
 pub mod btf;
 mod error;
 pub mod read;
+pub mod view;
 pub mod write;
 
 pub use error::{ElfError, ElfErrorKind, LayoutError};
 pub use read::ElfObject;
+pub use view::{ObjectView, ProgramView};
 
 use crate::maps::{MapDef, MapDefError};
 use crate::program::{MapRef, Program, RelocKind};
