@@ -8,6 +8,7 @@ use crate::insn::{Callee, Insn, SLOT_SIZE};
 use crate::object::{Map, Object, ObjectView, ProgramView};
 use crate::program::{Function, Program, RelocKind, Section, SourceFile, SourceLoc};
 
+use super::print::{dec_padded, hex_padded};
 use super::{write_kernel, write_llvm, write_llvm_target_annotation};
 
 /// Which instruction printer a listing uses.
@@ -233,7 +234,10 @@ fn write_body<P: Listable>(
             if i > 0 || next_header > 0 {
                 out.push('\n');
             }
-            let _ = writeln!(out, "{:016x} <{}>:", slot * SLOT_SIZE, name);
+            hex_padded(out, (slot * SLOT_SIZE) as u64, 16);
+            out.push_str(" <");
+            out.push_str(name);
+            out.push_str(">:\n");
             next_header += 1;
         }
         if opts.source {
@@ -244,8 +248,13 @@ fn write_body<P: Listable>(
                         .files()
                         .get(loc.file.0 as usize)
                         .map_or("", |f| f.path.as_str());
-                    let text = lines.get(loc.file.0 as usize, loc.line);
-                    let _ = writeln!(out, "; {} @ {}:{}", text.trim(), path, loc.line);
+                    out.push_str("; ");
+                    out.push_str(lines.get(loc.file.0 as usize, loc.line).trim());
+                    out.push_str(" @ ");
+                    out.push_str(path);
+                    out.push(':');
+                    dec_padded(out, loc.line as u64, 0);
+                    out.push('\n');
                 }
             }
         }
@@ -254,7 +263,8 @@ fn write_body<P: Listable>(
         let insn = &insn;
         match opts.style {
             Style::Llvm => {
-                let _ = write!(out, "{slot:>8}:\t");
+                dec_padded(out, slot as u64, 8);
+                out.push_str(":\t");
                 match (reloc, insn) {
                     (Some((_, symbol, RelocKind::Map)), Insn::LdImm64 { dst, .. })
                         if opts.symbolic =>
@@ -280,11 +290,18 @@ fn write_body<P: Listable>(
                         RelocKind::Map => "R_BPF_64_64",
                         RelocKind::Function => "R_BPF_64_32",
                     };
-                    let _ = writeln!(out, "\t\t{:016x}:  {kind}\t{symbol}", slot * SLOT_SIZE);
+                    out.push_str("\t\t");
+                    hex_padded(out, (slot * SLOT_SIZE) as u64, 16);
+                    out.push_str(":  ");
+                    out.push_str(kind);
+                    out.push('\t');
+                    out.push_str(symbol);
+                    out.push('\n');
                 }
             }
             Style::Kernel => {
-                let _ = write!(out, "{slot}: ");
+                dec_padded(out, slot as u64, 0);
+                out.push_str(": ");
                 write_kernel(out, insn);
                 if let Some((_, symbol, _)) = reloc.filter(|_| opts.symbolic) {
                     let _ = write!(out, " ; {symbol}");
