@@ -1433,8 +1433,11 @@ pub(super) struct Sources {
     paths: HashMap<u32, PathEntry>,
     pub(super) files: Vec<SourceFile>,
     lines: Vec<BTreeMap<u32, String>>,
-    /// The file and line of the last record added (most records repeat it).
-    last: Option<(usize, u32)>,
+    /// The path of the last record added (records of one file follow each other).
+    last_path: Option<(u32, PathEntry)>,
+    /// Lines already added, a few of them, by line number modulo their count: a loop's lines
+    /// come back again and again.
+    seen: [Option<(usize, u32)>; 32],
 }
 
 #[derive(Clone, Copy)]
@@ -1449,17 +1452,22 @@ impl Sources {
     /// Add the file and line text of a record (in program order).
     fn add(&mut self, btf: &Btf, l: &ExtLine) {
         let line = l.line_col >> 10;
-        let entry = self.paths.entry(l.file_name_off).or_insert_with(|| PathEntry {
-            empty: btf.name(l.file_name_off).unwrap_or("").is_empty(),
-            file: None,
-        });
+        let off = l.file_name_off;
+        let mut entry = match self.last_path {
+            Some((last, entry)) if last == off => entry,
+            _ => *self.paths.entry(off).or_insert_with(|| PathEntry {
+                empty: btf.name(off).unwrap_or("").is_empty(),
+                file: None,
+            }),
+        };
+        self.last_path = Some((off, entry));
         if entry.empty && line == 0 {
             return;
         }
         let f = match entry.file {
             Some(f) => f.0 as usize,
             None => {
-                let path = btf.name(l.file_name_off).unwrap_or("");
+                let path = btf.name(off).unwrap_or("");
                 let f = match self.files.iter().position(|f| f.path == path) {
                     Some(f) => f,
                     None => {
@@ -1472,15 +1480,24 @@ impl Sources {
                     }
                 };
                 entry.file = Some(FileId(f as u32));
+                self.paths.insert(off, entry);
+                self.last_path = Some((off, entry));
                 f
             }
         };
-        if line > 0 && self.last != Some((f, line)) {
-            self.last = Some((f, line));
-            self.lines[f]
-                .entry(line)
-                .or_insert_with(|| btf.name(l.line_off).unwrap_or("").replace('\n', " "));
+        self.add_line(btf, l, f, line);
+    }
+
+    /// Give line `line` of file `f` the text of `l` unless it has one.
+    fn add_line(&mut self, btf: &Btf, l: &ExtLine, f: usize, line: u32) {
+        let seen = &mut self.seen[line as usize % 32];
+        if line == 0 || *seen == Some((f, line)) {
+            return;
         }
+        *seen = Some((f, line));
+        self.lines[f]
+            .entry(line)
+            .or_insert_with(|| btf.name(l.line_off).unwrap_or("").replace('\n', " "));
     }
 
     /// Give each file its text.

@@ -249,7 +249,7 @@ fn write_body<P: Listable>(
                         .get(loc.file.0 as usize)
                         .map_or("", |f| f.path.as_str());
                     out.push_str("; ");
-                    out.push_str(lines.get(loc.file.0 as usize, loc.line).trim());
+                    out.push_str(lines.trimmed_line(loc.file.0 as usize, loc.line));
                     out.push_str(" @ ");
                     out.push_str(path);
                     out.push(':');
@@ -414,14 +414,14 @@ fn write_programs<P: Listable>(
     w.write_all(out.as_bytes())
 }
 
-/// The lines of each source file of a program, split once per listing (a listing asks for a
-/// line at every source line change, which can be every instruction).
-/// A file's text and where each of its lines starts.
-type SplitText<'p> = (std::borrow::Cow<'p, str>, Vec<usize>);
+/// A file's text and the byte range of each of its lines, trimmed.
+type SplitText<'p> = (std::borrow::Cow<'p, str>, Vec<std::ops::Range<usize>>);
 
+/// The lines of each source file of a program, split and trimmed once per listing (a listing
+/// asks for a line at every source line change, which can be every instruction).
 struct LineCache<'p> {
     files_of: &'p [SourceFile],
-    // Per file, once loaded: the text (kept, or read from disk) and where each line starts.
+    // Per file, once loaded: the text (kept, or read from disk) and its lines.
     files: Vec<Option<Option<SplitText<'p>>>>,
 }
 
@@ -433,7 +433,9 @@ impl<'p> LineCache<'p> {
         }
     }
 
-    fn get(&mut self, file: usize, line: u32) -> &str {
+    /// Line `line` (1-based) of `file`, without a trailing `\r` and trimmed; empty when the
+    /// file or the line is unknown.
+    fn trimmed_line(&mut self, file: usize, line: u32) -> &str {
         let Some(slot) = self.files.get_mut(file) else {
             return "";
         };
@@ -447,21 +449,27 @@ impl<'p> LineCache<'p> {
                     .map(std::borrow::Cow::Owned),
             };
             text.map(|t| {
-                let mut starts = vec![0];
-                starts.extend(t.match_indices('\n').map(|(i, _)| i + 1));
-                (t, starts)
+                let mut lines = Vec::new();
+                let mut start = 0;
+                for l in t.split('\n') {
+                    let cut = l.trim_end_matches('\r');
+                    let lead = cut.len() - cut.trim_start().len();
+                    let trimmed = cut.trim();
+                    lines.push(start + lead..start + lead + trimmed.len());
+                    start += l.len() + 1;
+                }
+                (t, lines)
             })
         });
-        let Some((text, starts)) = entry else {
+        let Some((text, lines)) = entry else {
             return "";
         };
         let Some(i) = (line as usize).checked_sub(1) else {
             return "";
         };
-        let Some(&start) = starts.get(i) else {
-            return "";
-        };
-        let end = starts.get(i + 1).map_or(text.len(), |&e| e - 1);
-        text.get(start..end).unwrap_or("").trim_end_matches('\r')
+        lines
+            .get(i)
+            .and_then(|r| text.get(r.clone()))
+            .unwrap_or("")
     }
 }
