@@ -1110,12 +1110,10 @@ impl Iterator for Decoder<'_> {
             });
         }
         self.done = true;
-        (self.bytes.len() % SLOT_SIZE != 0).then(|| {
-            Err(DecodeError {
-                slot: whole,
-                reason: DecodeReason::TrailingBytes(self.bytes.len() % SLOT_SIZE),
-            })
-        })
+        (self.bytes.len() % SLOT_SIZE != 0).then_some(Err(DecodeError {
+            slot: whole,
+            reason: DecodeReason::TrailingBytes(self.bytes.len() % SLOT_SIZE),
+        }))
     }
 }
 

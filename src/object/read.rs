@@ -787,53 +787,52 @@ impl<'a> Reader<'a> {
                     )
                 };
                 let shndx = sym.shndx as usize;
-                let t =
-                    match r_type {
-                        R_BPF_64_64 => {
-                            let Insn::LdImm64 { imm, .. } = insn else {
-                                return Err(wrong_insn("R_BPF_64_64", "an ld_imm64 (0x18)"));
-                            };
-                            if sym.shndx == SHN_UNDEF {
-                                return Err(unsupported("an extern symbol (ksym, kconfig)"));
-                            }
-                            if self.sections.get(shndx).is_some_and(|s| s.name == ".maps") {
-                                let name = if sym.kind == STT_SECTION {
-                                    let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
-                                    map_offsets.iter().position(|&o| o == off)
-                                } else {
-                                    maps.iter().position(|m| m.name == sym.name)
-                                };
-                                Target::Map(name.ok_or_else(|| {
-                                    at(tname, roff, K::MapNotInBtf(sym_name()))
-                                })?)
-                            } else if self.is_exec(shndx) {
+                let t = match r_type {
+                    R_BPF_64_64 => {
+                        let Insn::LdImm64 { imm, .. } = insn else {
+                            return Err(wrong_insn("R_BPF_64_64", "an ld_imm64 (0x18)"));
+                        };
+                        if sym.shndx == SHN_UNDEF {
+                            return Err(unsupported("an extern symbol (ksym, kconfig)"));
+                        }
+                        if self.sections.get(shndx).is_some_and(|s| s.name == ".maps") {
+                            let name = if sym.kind == STT_SECTION {
                                 let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
-                                Target::Func(shndx, off)
-                            } else if shndx >= SHN_LORESERVE as usize {
-                                return Err(unsupported("a special-section symbol"));
+                                map_offsets.iter().position(|&o| o == off)
                             } else {
-                                return Err(unsupported("global data"));
-                            }
-                        }
-                        R_BPF_64_32 => {
-                            let Insn::Call(callee) = insn else {
-                                return Err(wrong_insn("R_BPF_64_32", "a call (0x85)"));
+                                maps.iter().position(|m| m.name == sym.name)
                             };
-                            match callee {
-                                Callee::Local(imm) if self.is_exec(shndx) => {
-                                    let off = (sym.value as i64)
-                                        .wrapping_add((imm as i64 + 1).wrapping_mul(8));
-                                    Target::Func(shndx, off as u64)
-                                }
-                                Callee::Local(_) if sym.shndx == SHN_UNDEF => {
-                                    return Err(unsupported("an extern function"))
-                                }
-                                Callee::Local(_) => return Err(unsupported("a call into data")),
-                                _ => return Err(unsupported("a call to an extern kfunc")),
-                            }
+                            Target::Map(
+                                name.ok_or_else(|| at(tname, roff, K::MapNotInBtf(sym_name())))?,
+                            )
+                        } else if self.is_exec(shndx) {
+                            let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
+                            Target::Func(shndx, off)
+                        } else if shndx >= SHN_LORESERVE as usize {
+                            return Err(unsupported("a special-section symbol"));
+                        } else {
+                            return Err(unsupported("global data"));
                         }
-                        other => return Err(at(&rs.name, here, K::RelocType(other))),
-                    };
+                    }
+                    R_BPF_64_32 => {
+                        let Insn::Call(callee) = insn else {
+                            return Err(wrong_insn("R_BPF_64_32", "a call (0x85)"));
+                        };
+                        match callee {
+                            Callee::Local(imm) if self.is_exec(shndx) => {
+                                let off = (sym.value as i64)
+                                    .wrapping_add((imm as i64 + 1).wrapping_mul(8));
+                                Target::Func(shndx, off as u64)
+                            }
+                            Callee::Local(_) if sym.shndx == SHN_UNDEF => {
+                                return Err(unsupported("an extern function"))
+                            }
+                            Callee::Local(_) => return Err(unsupported("a call into data")),
+                            _ => return Err(unsupported("a call to an extern kfunc")),
+                        }
+                    }
+                    other => return Err(at(&rs.name, here, K::RelocType(other))),
+                };
                 out.push(((p, slot), t));
             }
         }

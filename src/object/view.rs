@@ -85,7 +85,9 @@ impl<'a> ObjectView<'a> {
 
     /// The programs, in the order of [`Object::programs`].
     pub fn programs(&self) -> impl ExactSizeIterator<Item = ProgramView<'_>> + '_ {
-        self.programs.iter().map(move |plan| ProgramView { view: self, plan })
+        self.programs
+            .iter()
+            .map(move |plan| ProgramView { view: self, plan })
     }
 
     /// The object [`ElfObject::parse`](super::ElfObject::parse) gives, with the loader's
@@ -248,8 +250,7 @@ impl<'v> ProgramView<'v> {
                     .lines_in(p)
                     .take_while(|l| l.insn_off as u64 <= last)
                     .map(|l| LineInfo {
-                        insn_off: (pl.slot as u64 + (l.insn_off as u64 - p.bytes.start) / 8)
-                            as u32,
+                        insn_off: (pl.slot as u64 + (l.insn_off as u64 - p.bytes.start) / 8) as u32,
                         file_name_off: l.file_name_off,
                         line_off: l.line_off,
                         line_col: l.line_col,

@@ -467,9 +467,6 @@ impl<'p> LineCache<'p> {
         let Some(i) = (line as usize).checked_sub(1) else {
             return "";
         };
-        lines
-            .get(i)
-            .and_then(|r| text.get(r.clone()))
-            .unwrap_or("")
+        lines.get(i).and_then(|r| text.get(r.clone())).unwrap_or("")
     }
 }
