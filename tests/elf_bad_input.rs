@@ -10,8 +10,8 @@ mod interop;
 use bpfsmith::insn::DecodeReason;
 use bpfsmith::object::btf::{Btf, BtfErrorKind, Kind};
 use bpfsmith::object::{ElfError, ElfErrorKind as K, ElfObject, ObjectView};
-use bpfsmith::text::{object_listing, view_listing, Style};
 use bpfsmith::prelude::*;
+use bpfsmith::text::{object_listing, view_listing, Style};
 use goblin::elf::Elf;
 use proptest::prelude::*;
 

@@ -187,18 +187,9 @@ impl ElfObject {
     }
 }
 
-impl<'a> ObjectView<'a> {
-    /// Read an eBPF object from ELF bytes as [`ElfObject::parse`] does, with the same checks and
-    /// errors, but keep each program's instructions and source locations where they are in the
-    /// bytes: they are decoded each time they are walked
-    /// ([`ProgramView::insns`](super::ProgramView::insns),
-    /// [`ProgramView::locs`](super::ProgramView::locs)). For walking a large object once
-    /// (listing it) without holding it decoded in memory;
-    /// [`ProgramView::to_program`](super::ProgramView::to_program) gives the program `parse`
-    /// gives.
-    pub fn parse(bytes: &'a [u8]) -> Result<ObjectView<'a>, ElfError> {
-        Reader::open(bytes)?.view().map(|(view, ..)| view)
-    }
+/// The view of an object's bytes (see [`ObjectView::parse`]).
+pub(super) fn view(bytes: &[u8]) -> Result<ObjectView<'_>, ElfError> {
+    Reader::open(bytes)?.view().map(|(view, ..)| view)
 }
 
 /// Section headers and data, with names.
@@ -672,7 +663,9 @@ impl<'a> Reader<'a> {
             };
             for (sym, name, global, bytes) in list {
                 let data = &sec.data[bytes.start as usize..bytes.end as usize];
-                let starts = Starts::decode(data)
+                let mut flow = Flow::default();
+                let len = data.len() / SLOT_SIZE;
+                let starts = Starts::decode(data, |slot, insn| flow.note(slot, insn, len))
                     .map_err(|e| at(&sec.name, bytes.start + e.slot as u64 * 8, K::Insn(e)))?;
                 pieces.push(Piece {
                     section: si,
@@ -682,6 +675,7 @@ impl<'a> Reader<'a> {
                     sym,
                     data,
                     starts,
+                    flow,
                 });
             }
         }
@@ -851,67 +845,66 @@ impl<'a> Reader<'a> {
             .position(|p| p.section == sec && p.bytes.start == off)
     }
 
-    /// Resolve calls and jumps of every piece: (piece, slot) -> callee piece.
+    /// Resolve the calls and function addresses of every piece: (piece, slot) -> callee
+    /// piece. Also the place where a jump out of its function is an error.
     fn edges(&self, pieces: &[Piece], targets: &Targets) -> Result<Edges, ElfError> {
+        /// What happens at a slot, in slot order.
+        enum Event {
+            /// A call or function address into a section at a byte offset.
+            Call(usize, i64),
+            /// A jump to this slot, outside the function.
+            JumpOut(i64),
+        }
         let mut edges = BTreeMap::new();
         for (pi, p) in pieces.iter().enumerate() {
             let sec = &self.sections[p.section].name;
-            let mut relocated = targets_of(targets, pi).iter().peekable();
-            for (i, insn) in p.insns() {
-                let here = p.bytes.start + i as u64 * 8;
-                let call_target = |section: usize, target: i64| {
-                    u64::try_from(target)
-                        .ok()
-                        .and_then(|t| Self::piece_at(pieces, section, t))
-                        .ok_or_else(|| {
-                            at(
-                                sec,
-                                here,
-                                K::CallTarget {
-                                    section: self.sections[section].name.clone(),
-                                    target,
-                                },
-                            )
-                        })
-                };
-                while relocated.next_if(|((_, slot), _)| *slot < i).is_some() {}
-                let target = relocated
-                    .peek()
-                    .filter(|((_, slot), _)| *slot == i)
-                    .map(|(_, t)| t);
-                match (target, &insn) {
-                    (Some(Target::Func(s, off)), _) => {
-                        edges.insert((pi, i), call_target(*s, *off as i64)?);
+            let relocated = targets_of(targets, pi);
+            let here = |slot: usize| p.bytes.start + slot as u64 * 8;
+            let mut events: Vec<(usize, Event)> = relocated
+                .iter()
+                .filter_map(|&((_, slot), ref t)| match *t {
+                    Target::Func(s, off) => Some((slot, Event::Call(s, off as i64))),
+                    Target::Map(_) => None,
+                })
+                .collect();
+            for &(slot, imm) in &p.flow.calls {
+                if relocated
+                    .binary_search_by_key(&slot, |&((_, s), _)| s)
+                    .is_ok()
+                {
+                    continue; // relocated: the relocation says where it goes
+                }
+                let target = (here(slot) as i64).wrapping_add(imm.wrapping_add(1).wrapping_mul(8));
+                if target >= p.bytes.start as i64 && target < p.bytes.end as i64 {
+                    continue; // a call inside the function: kept as is
+                }
+                events.push((slot, Event::Call(p.section, target)));
+            }
+            if let Some((slot, target)) = p.flow.jump_out {
+                events.push((slot, Event::JumpOut(target)));
+            }
+            events.sort_by_key(|&(slot, _)| slot);
+            for (slot, event) in events {
+                match event {
+                    Event::Call(section, target) => {
+                        let to = u64::try_from(target)
+                            .ok()
+                            .and_then(|t| Self::piece_at(pieces, section, t))
+                            .ok_or_else(|| {
+                                at(
+                                    sec,
+                                    here(slot),
+                                    K::CallTarget {
+                                        section: self.sections[section].name.clone(),
+                                        target,
+                                    },
+                                )
+                            })?;
+                        edges.insert((pi, slot), to);
                     }
-                    (Some(Target::Map(_)), _) => {}
-                    (None, Insn::Call(Callee::Local(_)))
-                    | (
-                        None,
-                        Insn::LdImm64 {
-                            pseudo: Pseudo::Func,
-                            ..
-                        },
-                    ) => {
-                        let imm = match insn {
-                            Insn::Call(Callee::Local(imm)) => imm as i64,
-                            Insn::LdImm64 { imm, .. } => imm,
-                            _ => 0,
-                        };
-                        let target = here as i64 + (imm + 1) * 8;
-                        if target >= p.bytes.start as i64 && target < p.bytes.end as i64 {
-                            continue; // a call inside the function: kept as is
-                        }
-                        edges.insert((pi, i), call_target(p.section, target)?);
-                    }
-                    (None, insn) => {
-                        if let Some(off) = insn.branch_offset() {
-                            let slot = (here - p.bytes.start) as i64 / 8;
-                            let target = slot + 1 + off as i64;
-                            let len = ((p.bytes.end - p.bytes.start) / 8) as usize;
-                            if target < 0 || target >= len as i64 {
-                                return Err(at(sec, here, K::JumpOutOfFunction { target, len }));
-                            }
-                        }
+                    Event::JumpOut(target) => {
+                        let len = p.slot_count();
+                        return Err(at(sec, here(slot), K::JumpOutOfFunction { target, len }));
                     }
                 }
             }
@@ -1227,6 +1220,39 @@ pub(super) struct Piece<'a> {
     /// Its bytes.
     data: &'a [u8],
     pub(super) starts: Starts,
+    flow: Flow,
+}
+
+/// What linking needs to know of a piece's instructions, noted as they are decoded.
+#[derive(Default)]
+struct Flow {
+    /// Local calls and `ld_imm64` function addresses: slot and immediate.
+    calls: Vec<(usize, i64)>,
+    /// The first jump whose target is outside the piece: its slot and the target slot.
+    jump_out: Option<(usize, i64)>,
+}
+
+impl Flow {
+    /// Note the instruction at `slot` of a piece of `len` slots.
+    fn note(&mut self, slot: usize, insn: &Insn, len: usize) {
+        match *insn {
+            Insn::Call(Callee::Local(imm)) => self.calls.push((slot, imm as i64)),
+            Insn::LdImm64 {
+                pseudo: Pseudo::Func,
+                imm,
+                ..
+            } => self.calls.push((slot, imm)),
+            ref insn if self.jump_out.is_none() => {
+                if let Some(off) = insn.branch_offset() {
+                    let target = slot as i64 + 1 + off as i64;
+                    if target < 0 || target >= len as i64 {
+                        self.jump_out = Some((slot, target));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Piece<'_> {
@@ -1278,12 +1304,17 @@ pub(super) struct Starts {
 }
 
 impl Starts {
-    /// Decode `data` (a function's bytes) and note where each instruction starts.
-    fn decode(data: &[u8]) -> Result<Starts, crate::insn::DecodeError> {
+    /// Decode `data` (a function's bytes) and note where each instruction starts, handing
+    /// each instruction to `each` too.
+    fn decode(
+        data: &[u8],
+        mut each: impl FnMut(usize, &Insn),
+    ) -> Result<Starts, crate::insn::DecodeError> {
         let mut bits = vec![0u64; (data.len() / SLOT_SIZE).div_ceil(64)];
         let (mut count, mut last) = (0, 0);
         for r in decode_iter(data) {
-            let (slot, _) = r?;
+            let (slot, insn) = r?;
+            each(slot, &insn);
             bits[slot / 64] |= 1 << (slot % 64);
             count += 1;
             last = slot;

@@ -27,9 +27,11 @@
 //! assert_eq!(prog.to_program().insns, obj.programs[0].insns);
 //! ```
 
+use std::fmt;
+
 use super::btf::{FuncInfo, LineInfo, ProgBtfInfo};
 use super::read::{LineIndex, PathEntry, Piece, Sources};
-use super::{Map, Object};
+use super::{ElfError, Map, Object};
 use crate::insn::{Insn, SLOT_SIZE};
 use crate::program::{Function, Program, Reloc, RelocKind, Section, SourceFile, SourceLoc};
 
@@ -73,6 +75,14 @@ pub(super) struct Plan<'a> {
 }
 
 impl<'a> ObjectView<'a> {
+    /// Read an eBPF object from ELF bytes as [`ElfObject::parse`](super::ElfObject::parse)
+    /// does, with the same checks and errors, but keep each program's instructions and source
+    /// locations where they are in the bytes: they are decoded each time they are walked
+    /// ([`ProgramView::insns`], [`ProgramView::locs`]).
+    pub fn parse(bytes: &'a [u8]) -> Result<ObjectView<'a>, ElfError> {
+        super::read::view(bytes)
+    }
+
     /// The license string.
     pub fn license(&self) -> &str {
         &self.license
@@ -106,11 +116,32 @@ impl<'a> ObjectView<'a> {
     }
 }
 
+impl fmt::Debug for ObjectView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectView")
+            .field("license", &self.license)
+            .field("maps", &self.maps)
+            .field("programs", &self.programs().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 /// One program of an [`ObjectView`].
 #[derive(Clone, Copy)]
 pub struct ProgramView<'v> {
     view: &'v ObjectView<'v>,
     plan: &'v Plan<'v>,
+}
+
+impl fmt::Debug for ProgramView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProgramView")
+            .field("name", &self.name())
+            .field("section", self.section())
+            .field("insns", &self.insn_count())
+            .field("slots", &self.slot_count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'v> ProgramView<'v> {

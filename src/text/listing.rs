@@ -2,6 +2,7 @@
 //! references, and, on request, the source line each instruction came from.
 
 use std::fmt::Write;
+use std::ops::ControlFlow;
 
 use crate::helpers::Helper;
 use crate::insn::{Callee, Insn, SLOT_SIZE};
@@ -93,7 +94,10 @@ pub fn write_listing_chunked(
     opts: &ListingOptions,
     flush: &mut dyn FnMut(&mut String),
 ) {
-    write_body(out, prog, opts, flush);
+    write_body(out, prog, opts, &mut |buf: &mut String| {
+        flush(buf);
+        ControlFlow::Continue(())
+    });
 }
 
 /// What a listing reads of a program: a [`Program`], or a [`ProgramView`], which decodes its
@@ -193,7 +197,7 @@ fn write_body<P: Listable>(
     out: &mut String,
     prog: &P,
     opts: &ListingOptions,
-    flush: &mut dyn FnMut(&mut String),
+    flush: &mut dyn FnMut(&mut String) -> ControlFlow<()>,
 ) {
     // Headers: functions and labels, by instruction index. Functions come first at a shared
     // index, as objdump orders symbols of one address by name only when it must pick one.
@@ -222,8 +226,8 @@ fn write_body<P: Listable>(
     let mut lines = LineCache::new(prog.files());
     let mut next_slot = 0;
     for (i, (insn, loc)) in prog.body().enumerate() {
-        if out.len() >= 1 << 16 {
-            flush(out);
+        if out.len() >= 1 << 16 && flush(out).is_break() {
+            return;
         }
         let slot = next_slot;
         next_slot += insn.slots();
@@ -388,7 +392,6 @@ fn write_programs<P: Listable>(
         symbolic: false,
         abi: false,
     };
-    let mut result = Ok(());
     for p in programs {
         let kind = p
             .section()
@@ -403,14 +406,18 @@ fn write_programs<P: Listable>(
             p.insn_count(),
             p.slot_count()
         );
+        let mut result = Ok(());
         write_body(&mut out, p, &opts, &mut |buf: &mut String| {
-            if result.is_ok() {
-                result = w.write_all(buf.as_bytes());
-            }
+            result = w.write_all(buf.as_bytes());
             buf.clear();
+            match result {
+                Ok(()) => ControlFlow::Continue(()),
+                // A closed pipe (`| head`) ends the listing.
+                Err(_) => ControlFlow::Break(()),
+            }
         });
+        result?;
     }
-    result?;
     w.write_all(out.as_bytes())
 }
 
