@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::object::{ElfError, ElfObject, Object};
+use crate::object::{ElfError, ElfObject, Object, ObjectView};
 
 /// An object read from a file, with the BTF a loader should use.
 #[derive(Clone, Debug)]
@@ -44,14 +44,50 @@ pub fn open(path: &Path) -> Result<Input, InputError> {
         let object = crate::text::assemble_file(path).map_err(InputError::Asm)?;
         return Ok(Input { object, btf: None });
     }
-    let e = ElfObject::read(path).map_err(|source| InputError::Elf {
-        path: path.display().to_string(),
-        source: Box::new(source),
-    })?;
+    let e = ElfObject::read(path).map_err(|source| elf_error(path, source))?;
     Ok(Input {
         object: e.object,
         btf: e.btf,
     })
+}
+
+fn elf_error(path: &Path, source: ElfError) -> InputError {
+    InputError::Elf {
+        path: path.display().to_string(),
+        source: Box::new(source),
+    }
+}
+
+/// A file's bytes, read whole, for an [`ObjectView`] to borrow: to walk an object once (list
+/// it) without decoding its programs into memory. The errors are those of [`open`].
+#[derive(Clone, Debug)]
+pub struct FileBytes {
+    path: std::path::PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl FileBytes {
+    /// Read `path`.
+    pub fn read(path: &Path) -> Result<FileBytes, InputError> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(FileBytes {
+                path: path.to_owned(),
+                bytes,
+            }),
+            Err(source) => Err(elf_error(
+                path,
+                ElfError::Io {
+                    path: path.to_owned(),
+                    source,
+                },
+            )),
+        }
+    }
+
+    /// The bytes as an ELF object.
+    pub fn view(&self) -> Result<ObjectView<'_>, InputError> {
+        ObjectView::parse(&self.bytes).map_err(|source| elf_error(&self.path, source))
+    }
 }
 
 impl Input {

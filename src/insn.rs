@@ -1053,21 +1053,71 @@ pub struct DecodeError {
 /// error naming the slot and the reason, never a panic.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
     let mut out = Vec::with_capacity(bytes.len() / SLOT_SIZE);
-    let mut slot = 0;
-    let whole = bytes.len() / SLOT_SIZE;
-    while slot < whole {
-        let insn = decode_at(bytes, slot)?;
-        slot += insn.slots();
-        out.push(insn);
-    }
-    if bytes.len() % SLOT_SIZE != 0 {
-        return Err(DecodeError {
-            slot: whole,
-            reason: DecodeReason::TrailingBytes(bytes.len() % SLOT_SIZE),
-        });
+    for r in decode_iter(bytes) {
+        out.push(r?.1);
     }
     Ok(out)
 }
+
+/// [`decode`] one instruction at a time, without collecting: each item is the slot an
+/// instruction starts at and the instruction, or the error [`decode`] would return (the last
+/// item then).
+///
+/// ```
+/// use bpfsmith::insn::{decode_iter, encode, Insn, Pseudo, R1};
+///
+/// let ld = Insn::LdImm64 { dst: R1, pseudo: Pseudo::Imm, imm: 7 };
+/// let bytes = encode(&[ld, Insn::Exit]);
+/// let slots: Vec<usize> = decode_iter(&bytes).map(|r| r.unwrap().0).collect();
+/// assert_eq!(slots, [0, 2]);
+/// ```
+pub fn decode_iter(bytes: &[u8]) -> Decoder<'_> {
+    Decoder {
+        bytes,
+        slot: 0,
+        done: false,
+    }
+}
+
+/// The iterator of [`decode_iter`].
+#[derive(Clone, Debug)]
+pub struct Decoder<'a> {
+    bytes: &'a [u8],
+    slot: usize,
+    done: bool,
+}
+
+impl Iterator for Decoder<'_> {
+    type Item = Result<(usize, Insn), DecodeError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let whole = self.bytes.len() / SLOT_SIZE;
+        if self.slot < whole {
+            let slot = self.slot;
+            return Some(match decode_at(self.bytes, slot) {
+                Ok(insn) => {
+                    self.slot += insn.slots();
+                    Ok((slot, insn))
+                }
+                Err(e) => {
+                    self.done = true;
+                    Err(e)
+                }
+            });
+        }
+        self.done = true;
+        (self.bytes.len() % SLOT_SIZE != 0).then_some(Err(DecodeError {
+            slot: whole,
+            reason: DecodeReason::TrailingBytes(self.bytes.len() % SLOT_SIZE),
+        }))
+    }
+}
+
+impl std::iter::FusedIterator for Decoder<'_> {}
 
 /// Decode the one instruction that starts at `slot`. Total, like [`decode`].
 pub fn decode_at(bytes: &[u8], slot: usize) -> Result<Insn, DecodeError> {

@@ -152,8 +152,13 @@ fn main() -> ExitCode {
         }
         Command::Conformance { dir } => conformance(&dir),
         Command::Dis { file, style } => {
-            let input = match bpfsmith::input::open(&file) {
-                Ok(i) => i,
+            // Listed as decoded from the file's bytes: a program is never held decoded whole.
+            let bytes = match bpfsmith::input::FileBytes::read(&file) {
+                Ok(b) => b,
+                Err(e) => return fail(e),
+            };
+            let view = match bytes.view() {
+                Ok(v) => v,
                 Err(e) => return fail(e),
             };
             let style = match style {
@@ -162,7 +167,7 @@ fn main() -> ExitCode {
             };
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-            match bpfsmith::text::write_object_listing(&mut w, &input.object, style) {
+            match bpfsmith::text::write_view_listing(&mut w, &view, style) {
                 Ok(()) => ExitCode::SUCCESS,
                 // A closed pipe (`| head`) is not an error worth a message.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -1,14 +1,17 @@
 //! Bad input is an error that names the section and the offset, never a panic: one test per
 //! kind of damage, then a fuzz-style proptest that mutates valid objects (flips, truncations,
-//! splices). Its case count comes from `BPFSMITH_FUZZ_CASES` (default 20000).
+//! splices). Its case count comes from `BPFSMITH_FUZZ_CASES` (default 20000). Each mutated
+//! object is read both ways, whole ([`ElfObject::parse`]) and as a view ([`ObjectView`], what
+//! `bpfsmith dis` lists), which must agree: the same error, or the same programs and listing.
 
 #[path = "common/interop.rs"]
 mod interop;
 
 use bpfsmith::insn::DecodeReason;
 use bpfsmith::object::btf::{Btf, BtfErrorKind, Kind};
-use bpfsmith::object::{ElfError, ElfErrorKind as K, ElfObject};
+use bpfsmith::object::{ElfError, ElfErrorKind as K, ElfObject, ObjectView};
 use bpfsmith::prelude::*;
+use bpfsmith::text::{object_listing, view_listing, Style};
 use goblin::elf::Elf;
 use proptest::prelude::*;
 
@@ -549,6 +552,38 @@ fn fuzz_cases() -> u32 {
         .unwrap_or(20_000)
 }
 
+/// The view of `bytes` says what `parse` said: the same error, or the same programs (decoded
+/// from the bytes as they are walked) and the same listing in both styles.
+fn same_as_view(bytes: &[u8], parsed: &Result<ElfObject, ElfError>) {
+    match (ObjectView::parse(bytes), parsed) {
+        (Err(v), Err(p)) => assert_eq!(v.to_string(), p.to_string()),
+        (Ok(view), Ok(e)) => {
+            assert_eq!(view.license(), e.object.license);
+            assert_eq!(view.maps(), e.object.maps);
+            assert_eq!(view.programs().len(), e.object.programs.len());
+            for (v, p) in view.programs().zip(&e.object.programs) {
+                assert_eq!(v.insns().collect::<Vec<_>>(), p.insns);
+                assert_eq!(v.locs().collect::<Vec<_>>(), p.locs);
+                assert_eq!(v.insn_count(), p.insns.len());
+                assert_eq!(v.slot_count(), p.slot_count());
+                assert_eq!(
+                    v.insn_slots().collect::<Vec<_>>(),
+                    p.slot_offsets()[..p.insns.len()]
+                );
+                assert_eq!(&v.to_program(), p);
+            }
+            for style in [Style::Llvm, Style::Kernel] {
+                assert_eq!(view_listing(&view, style), object_listing(&e.object, style));
+            }
+        }
+        (v, p) => panic!(
+            "the view and the parse disagree: {:?} / {:?}",
+            v.err().map(|e| e.to_string()),
+            p.as_ref().err().map(|e| e.to_string())
+        ),
+    }
+}
+
 #[test]
 fn mutated_objects_never_panic() {
     let corpus = corpus();
@@ -567,7 +602,9 @@ fn mutated_objects_never_panic() {
             let k = which % corpus.len();
             let bytes = mutate(&corpus[k], &hot[k], &muts);
             // Any result is fine; a panic fails the test (proptest catches and shrinks it).
-            if let Ok(e) = ElfObject::parse(&bytes) {
+            let parsed = ElfObject::parse(&bytes);
+            same_as_view(&bytes, &parsed);
+            if let Ok(e) = parsed {
                 // What was read can be encoded again without panicking either.
                 let _ = e.object.btf();
                 let _ = e.object.to_elf();

@@ -178,7 +178,14 @@ char _license[] SEC("license") = "GPL";
     );
     let e = ElfObject::read(&o).unwrap();
     // clang leaves DATASEC sizes at 0, which the kernel refuses; the reader fills them in.
-    let raw = e.raw_btf.as_ref().unwrap();
+    let bytes = std::fs::read(&o).unwrap();
+    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+    let sh = elf
+        .section_headers
+        .iter()
+        .find(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(".BTF"))
+        .expect("clang writes .BTF");
+    let raw = &bytes[sh.sh_offset as usize..(sh.sh_offset + sh.sh_size) as usize];
     let (_, log) = sys::btf_load(raw).expect_err("clang's raw .BTF has DATASEC size 0");
     assert!(log.contains("size"), "{log}");
     let logs = load_all(&e.object, e.btf.as_ref().unwrap());

@@ -2,15 +2,19 @@
 //!
 //! [`Object::to_elf`] writes it as a relocatable eBPF ELF file ([`mod@write`] describes the
 //! layout), [`Object::from_elf`] / [`ElfObject::parse`] read one back, ours or clang's
-//! ([`read`] describes what is read), and [`btf`] encodes and parses the BTF that goes with it.
+//! ([`read`] describes what is read), [`ObjectView::parse`] reads one the same way but decodes
+//! its programs from the file's bytes only as they are walked ([`view`], what `bpfsmith dis`
+//! lists), and [`btf`] encodes and parses the BTF that goes with it.
 
 pub mod btf;
 mod error;
 pub mod read;
+pub mod view;
 pub mod write;
 
 pub use error::{ElfError, ElfErrorKind, LayoutError};
 pub use read::ElfObject;
+pub use view::{ObjectView, ProgramView};
 
 use crate::maps::{MapDef, MapDefError};
 use crate::program::{MapRef, Program, RelocKind};

@@ -35,6 +35,15 @@
 //!
 //! Reading is total: any bytes give an object or an [`ElfError`] naming the section and the
 //! offset; nothing panics.
+//!
+//! [`ObjectView::parse`] reads the same way but leaves the instructions and line records in
+//! the bytes, decoding them as its programs are walked ([`super::view`]).
+//!
+//! [`Program`]: crate::program::Program
+//! [`Program::functions`]: crate::program::Program::functions
+//! [`Program::files`]: crate::program::Program::files
+//! [`Program::line_text`]: crate::program::Program::line_text
+//! [`RelocKind::Map`]: crate::program::RelocKind::Map
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -45,15 +54,16 @@ use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::{Elf, SectionHeader, Symtab};
 
 use super::btf::{
-    Btf, BtfExt, ExtFunc, ExtLine, FuncInfo, Kind, LineInfo, MapBtf, ObjectBtf, ProgBtfInfo,
+    Btf, BtfExt, ExtFunc, ExtLine, ExtRecord, ExtRecords, FuncInfo, Kind, MapBtf, ObjectBtf,
     TypeData,
 };
 use super::error::{ElfError, ElfErrorKind as K};
+use super::view::{ObjectView, Placed, Plan};
 use super::write::{R_BPF_64_32, R_BPF_64_64};
 use super::{Map, Object};
-use crate::insn::{decode, Callee, Insn, Pseudo};
+use crate::insn::{decode_at, decode_iter, Callee, Insn, Pseudo, SLOT_SIZE};
 use crate::maps::{MapDef, MapType, TypeDesc};
-use crate::program::{FileId, Function, Program, Reloc, RelocKind, Section, SourceFile, SourceLoc};
+use crate::program::{FileId, Function, Section, SourceFile, SourceLoc};
 
 const SHT_PROGBITS: u32 = 1;
 const SHT_SYMTAB: u32 = 2;
@@ -76,10 +86,6 @@ pub struct ElfObject {
     pub object: Object,
     /// The BTF, ready to load, with per-program records (when the file has `.BTF`).
     pub btf: Option<ObjectBtf>,
-    /// The `.BTF` section as found in the file.
-    pub raw_btf: Option<Vec<u8>>,
-    /// The `.BTF.ext` section as found in the file.
-    pub raw_btf_ext: Option<Vec<u8>>,
 }
 
 impl Object {
@@ -111,8 +117,8 @@ struct Sec<'a> {
 
 /// A symbol of the file, with its name resolved.
 #[derive(Clone, Debug)]
-struct Symbol {
-    name: String,
+struct Symbol<'a> {
+    name: &'a str,
     kind: u8,
     bind: u8,
     shndx: u16,
@@ -120,26 +126,33 @@ struct Symbol {
     size: u64,
 }
 
-/// A function of an executable section.
-struct Piece {
-    section: usize,
-    name: String,
-    bytes: Range<u64>,
-    global: bool,
-    /// Symbol index of its FUNC symbol (usize::MAX when synthesized from a section).
-    sym: usize,
-    insns: Vec<Insn>,
-    /// Byte offset (in the section) of each instruction, plus the end.
-    offs: Vec<u64>,
-}
-
 /// What a relocation in a program section resolves to.
 #[derive(Clone, Debug)]
 enum Target {
-    /// A map, by name.
-    Map(String),
+    /// A map, by index in the object's maps.
+    Map(usize),
     /// A function: section and byte offset.
     Func(usize, u64),
+}
+
+/// Relocation targets by (piece, slot in the piece), sorted.
+type Targets = Vec<((usize, usize), Target)>;
+
+/// Calls and function addresses between pieces: (piece, slot in the piece) -> callee piece.
+type Edges = BTreeMap<(usize, usize), usize>;
+
+/// The targets of piece `k`.
+fn targets_of(targets: &Targets, k: usize) -> &[((usize, usize), Target)] {
+    let a = targets.partition_point(|&((p, _), _)| p < k);
+    let b = targets.partition_point(|&((p, _), _)| p <= k);
+    &targets[a..b]
+}
+
+/// The edges of piece `k`.
+fn edges_of(edges: &Edges, k: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    edges
+        .range((k, 0)..=(k, usize::MAX))
+        .map(|(&(_, slot), &to)| (slot, to))
 }
 
 /// The NUL-terminated string at `off` of a string table.
@@ -162,41 +175,21 @@ impl ElfObject {
     /// Read an eBPF object from ELF bytes: ELF64, little-endian, ET_REL, EM_BPF. See the
     /// [module documentation](self) for what is read and how.
     pub fn parse(bytes: &[u8]) -> Result<ElfObject, ElfError> {
-        let file_len = bytes.len() as u64;
-        if bytes.get(..4) != Some(b"\x7fELF".as_slice()) {
-            return Err(ElfError::NotElf);
-        }
-        let ident = |i: usize| bytes.get(i).copied().unwrap_or(0);
-        if ident(4) != 2 {
-            return Err(ElfError::Class(ident(4)));
-        }
-        if ident(5) != 1 {
-            return Err(ElfError::Endian(ident(5)));
-        }
-        if bytes.len() < 64 {
-            return Err(at(
-                "ELF header",
-                0,
-                K::Truncated {
-                    what: "the ELF64 header",
-                    need: 64,
-                    have: file_len,
-                },
-            ));
-        }
-        let header =
-            Elf::parse_header(bytes).map_err(|e| at("ELF header", 0, K::Parse(e.to_string())))?;
-        if header.e_machine != goblin::elf::header::EM_BPF {
-            return Err(ElfError::Machine(header.e_machine));
-        }
-        if header.e_type != goblin::elf::header::ET_REL {
-            return Err(ElfError::FileType(header.e_type));
-        }
-        let ctx = Ctx::new(Container::Big, Endian::Little);
-        let sections = read_sections(bytes, &header, ctx)?;
-        let reader = Reader::new(bytes, sections, ctx)?;
-        reader.read()
+        let reader = Reader::open(bytes)?;
+        let (view, btf, map_btf) = reader.view()?;
+        let (object, infos) = view.into_object();
+        let btf = btf.map(|parsed| ObjectBtf {
+            btf: reader.fixup_datasecs(&parsed),
+            programs: infos,
+            maps: map_btf,
+        });
+        Ok(ElfObject { object, btf })
     }
+}
+
+/// The view of an object's bytes (see [`ObjectView::parse`]).
+pub(super) fn view(bytes: &[u8]) -> Result<ObjectView<'_>, ElfError> {
+    Reader::open(bytes)?.view().map(|(view, ..)| view)
 }
 
 /// Section headers and data, with names.
@@ -284,13 +277,50 @@ fn read_sections<'a>(
 
 struct Reader<'a> {
     sections: Vec<Sec<'a>>,
-    symbols: Vec<Symbol>,
+    symbols: Vec<Symbol<'a>>,
     symtab: usize,
     ctx: Ctx,
     bytes: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
+    /// Check the ELF header and read the section headers and the symbols.
+    fn open(bytes: &'a [u8]) -> Result<Reader<'a>, ElfError> {
+        let file_len = bytes.len() as u64;
+        if bytes.get(..4) != Some(b"\x7fELF".as_slice()) {
+            return Err(ElfError::NotElf);
+        }
+        let ident = |i: usize| bytes.get(i).copied().unwrap_or(0);
+        if ident(4) != 2 {
+            return Err(ElfError::Class(ident(4)));
+        }
+        if ident(5) != 1 {
+            return Err(ElfError::Endian(ident(5)));
+        }
+        if bytes.len() < 64 {
+            return Err(at(
+                "ELF header",
+                0,
+                K::Truncated {
+                    what: "the ELF64 header",
+                    need: 64,
+                    have: file_len,
+                },
+            ));
+        }
+        let header =
+            Elf::parse_header(bytes).map_err(|e| at("ELF header", 0, K::Parse(e.to_string())))?;
+        if header.e_machine != goblin::elf::header::EM_BPF {
+            return Err(ElfError::Machine(header.e_machine));
+        }
+        if header.e_type != goblin::elf::header::ET_REL {
+            return Err(ElfError::FileType(header.e_type));
+        }
+        let ctx = Ctx::new(Container::Big, Endian::Little);
+        let sections = read_sections(bytes, &header, ctx)?;
+        Reader::new(bytes, sections, ctx)
+    }
+
     fn new(bytes: &'a [u8], sections: Vec<Sec<'a>>, ctx: Ctx) -> Result<Reader<'a>, ElfError> {
         let mut r = Reader {
             sections,
@@ -306,7 +336,7 @@ impl<'a> Reader<'a> {
         Ok(r)
     }
 
-    fn read_symbols(&self, i: usize) -> Result<Vec<Symbol>, ElfError> {
+    fn read_symbols(&self, i: usize) -> Result<Vec<Symbol<'a>>, ElfError> {
         let s = &self.sections[i];
         if s.hdr.sh_entsize != 24 {
             return Err(at(
@@ -332,11 +362,10 @@ impl<'a> Reader<'a> {
         let mut out = Vec::with_capacity(count);
         for (k, sym) in table.iter().enumerate() {
             let name = if sym.st_name == 0 {
-                String::new()
+                ""
             } else {
                 cstr(strtab, sym.st_name as u32)
                     .ok_or_else(|| at(&s.name, k as u64 * 24, K::BadString(sym.st_name as u32)))?
-                    .to_owned()
             };
             out.push(Symbol {
                 name,
@@ -362,30 +391,26 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn read(self) -> Result<ElfObject, ElfError> {
-        let raw_btf = self
-            .section_named(".BTF")
-            .map(|i| self.sections[i].data.to_vec());
-        let raw_btf_ext = self
-            .section_named(".BTF.ext")
-            .map(|i| self.sections[i].data.to_vec());
-        let btf = match &raw_btf {
+    /// Everything of the object but the loader's BTF records: the view, the parsed `.BTF`
+    /// and the maps' BTF ids.
+    #[allow(clippy::type_complexity)]
+    fn view(&self) -> Result<(ObjectView<'a>, Option<Btf>, Vec<MapBtf>), ElfError> {
+        let data = |name| self.section_named(name).map(|i| self.sections[i].data);
+        let btf = match data(".BTF") {
             Some(b) => {
                 Some(Btf::parse(b).map_err(|e| at(".BTF", e.offset as u64, K::Btf(e.kind)))?)
             }
             None => None,
         };
-        let ext = match (&raw_btf_ext, &btf) {
+        let ext = match (data(".BTF.ext"), &btf) {
             (Some(b), Some(btf)) => Some(
                 BtfExt::parse(b, btf)
                     .map_err(|e| at(".BTF.ext", e.offset as u64, K::Btf(e.kind)))?,
             ),
             _ => None,
         };
-        let license = self
-            .section_named("license")
-            .map(|i| {
-                let d = self.sections[i].data;
+        let license = data("license")
+            .map(|d| {
                 let end = d.iter().position(|&c| c == 0).unwrap_or(d.len());
                 String::from_utf8_lossy(&d[..end]).into_owned()
             })
@@ -393,26 +418,16 @@ impl<'a> Reader<'a> {
         let (maps, map_btf, map_offsets) = self.read_maps(btf.as_ref())?;
         let pieces = self.read_pieces()?;
         let targets = self.read_relocs(&pieces, &maps, &map_offsets)?;
-        let (programs, infos) = self.link(&pieces, &targets, btf.as_ref(), ext.as_ref())?;
-        let object = Object {
+        let lines = LineIndex::new(self, ext.as_ref());
+        let programs = self.link(&pieces, &targets, &lines, btf.as_ref())?;
+        let view = ObjectView {
             license,
             maps,
+            pieces,
+            lines,
             programs,
         };
-        let btf = match (&raw_btf, &btf) {
-            (Some(raw), Some(parsed)) => Some(ObjectBtf {
-                btf: self.fixup_datasecs(raw.clone(), parsed),
-                programs: infos,
-                maps: map_btf,
-            }),
-            _ => None,
-        };
-        Ok(ElfObject {
-            object,
-            raw_btf,
-            raw_btf_ext,
-            btf,
-        })
+        Ok((view, btf, map_btf))
     }
 
     /// Maps of `.maps`, in offset order, with their BTF ids and offsets.
@@ -440,14 +455,14 @@ impl<'a> Reader<'a> {
         let mut ids = Vec::with_capacity(syms.len());
         let mut offsets = Vec::with_capacity(syms.len());
         for s in syms {
-            let missing = || at(".maps", s.value, K::MapNotInBtf(s.name.clone()));
+            let missing = || at(".maps", s.value, K::MapNotInBtf(s.name.to_owned()));
             // The VAR of this name listed in DATASEC .maps.
             let var = datasec
                 .and_then(|d| match &btf.get(d).ok()?.data {
                     TypeData::Datasec(v) => v
                         .iter()
                         .map(|v| v.type_id)
-                        .find(|&id| btf.type_name(id).ok() == Some(s.name.as_str())),
+                        .find(|&id| btf.type_name(id).ok() == Some(s.name)),
                     _ => None,
                 })
                 .ok_or_else(missing)?;
@@ -463,16 +478,16 @@ impl<'a> Reader<'a> {
                         ".maps",
                         s.value,
                         K::MapField {
-                            map: s.name.clone(),
+                            map: s.name.to_owned(),
                             field: String::new(),
                             reason: "the map's VAR is not of a struct type".into(),
                         },
                     ))
                 }
             };
-            let (def, mb) = self.map_def(btf, &s.name, s.value, &members)?;
+            let (def, mb) = self.map_def(btf, s.name, s.value, &members)?;
             maps.push(Map {
-                name: s.name.clone(),
+                name: s.name.to_owned(),
                 def,
             });
             ids.push(MapBtf {
@@ -586,8 +601,8 @@ impl<'a> Reader<'a> {
         Ok((def, ids))
     }
 
-    /// The functions of every executable section, decoded.
-    fn read_pieces(&self) -> Result<Vec<Piece>, ElfError> {
+    /// The functions of every executable section, checked by decoding them once.
+    fn read_pieces(&self) -> Result<Vec<Piece<'a>>, ElfError> {
         let mut pieces = Vec::new();
         for (si, sec) in self.sections.iter().enumerate() {
             if !self.is_exec(si) {
@@ -610,7 +625,7 @@ impl<'a> Reader<'a> {
                         &sec.name,
                         s.value,
                         K::BadFunctionSymbol {
-                            name: s.name.clone(),
+                            name: s.name.to_owned(),
                             value: s.value,
                             size: s.size,
                             section_size: size,
@@ -625,7 +640,7 @@ impl<'a> Reader<'a> {
                         return Err(at(
                             &sec.name,
                             s.value,
-                            K::OverlappingFunctions(prev.name.clone(), s.name.clone()),
+                            K::OverlappingFunctions(prev.name.to_owned(), s.name.to_owned()),
                         ));
                     }
                 }
@@ -643,51 +658,47 @@ impl<'a> Reader<'a> {
             } else {
                 ranges
                     .into_iter()
-                    .map(|(k, s, r)| (k, s.name.clone(), s.bind != STB_LOCAL, r))
+                    .map(|(k, s, r)| (k, s.name.to_owned(), s.bind != STB_LOCAL, r))
                     .collect()
             };
             for (sym, name, global, bytes) in list {
                 let data = &sec.data[bytes.start as usize..bytes.end as usize];
-                let insns = decode(data)
+                let mut flow = Flow::default();
+                let len = data.len() / SLOT_SIZE;
+                let starts = Starts::decode(data, |slot, insn| flow.note(slot, insn, len))
                     .map_err(|e| at(&sec.name, bytes.start + e.slot as u64 * 8, K::Insn(e)))?;
-                let mut offs = Vec::with_capacity(insns.len() + 1);
-                let mut o = bytes.start;
-                for i in &insns {
-                    offs.push(o);
-                    o += i.slots() as u64 * 8;
-                }
-                offs.push(o);
                 pieces.push(Piece {
                     section: si,
                     name,
                     bytes,
                     global: global && sec.name != ".text",
                     sym,
-                    insns,
-                    offs,
+                    data,
+                    starts,
+                    flow,
                 });
             }
         }
         Ok(pieces)
     }
 
-    /// The piece and instruction at byte `off` of section `sec`.
+    /// The piece and the slot in it of the instruction at byte `off` of section `sec`.
     fn insn_at(pieces: &[Piece], sec: usize, off: u64) -> Option<(usize, usize)> {
-        let p = pieces
-            .iter()
-            .position(|p| p.section == sec && p.bytes.contains(&off))?;
-        let i = pieces[p].offs.binary_search(&off).ok()?;
-        (i < pieces[p].insns.len()).then_some((p, i))
+        // Pieces are in section order, then offset order.
+        let p = pieces.partition_point(|p| (p.section, p.bytes.end) <= (sec, off));
+        let slot = pieces.get(p).filter(|p| p.section == sec)?.slot_at(off)?;
+        Some((p, slot))
     }
 
-    /// Relocations of the program sections: (piece, insn) -> target.
+    /// Relocations of the program sections: (piece, slot) -> target, sorted; of two
+    /// relocations of one instruction the later one counts.
     fn read_relocs(
         &self,
         pieces: &[Piece],
         maps: &[Map],
         map_offsets: &[u64],
-    ) -> Result<HashMap<(usize, usize), Target>, ElfError> {
-        let mut out = HashMap::new();
+    ) -> Result<Targets, ElfError> {
+        let mut out = Vec::new();
         for rs in &self.sections {
             let target = rs.hdr.sh_info as usize;
             if !matches!(rs.hdr.sh_type, SHT_REL | SHT_RELA) || !self.is_exec(target) {
@@ -725,9 +736,11 @@ impl<'a> Reader<'a> {
                         },
                     )
                 })?;
-                let (p, i) = Self::insn_at(pieces, target, roff)
-                    .ok_or_else(|| at(tname, roff, K::RelocOffset(sym.name.clone())))?;
-                let insn = pieces[p].insns[i];
+                let (p, slot) = Self::insn_at(pieces, target, roff)
+                    .ok_or_else(|| at(tname, roff, K::RelocOffset(sym.name.to_owned())))?;
+                let insn = pieces[p]
+                    .decode(slot)
+                    .ok_or_else(|| at(tname, roff, K::RelocOffset(sym.name.to_owned())))?;
                 let opcode = insn.fields().0;
                 let sec_name = |s: &Symbol| match s.shndx {
                     SHN_UNDEF => "UND".to_owned(),
@@ -737,17 +750,19 @@ impl<'a> Reader<'a> {
                         .get(n as usize)
                         .map_or_else(|| format!("[{n}]"), |s| s.name.clone()),
                 };
-                let sym_name = if sym.kind == STT_SECTION {
-                    sec_name(sym)
-                } else {
-                    sym.name.clone()
+                let sym_name = || {
+                    if sym.kind == STT_SECTION {
+                        sec_name(sym)
+                    } else {
+                        sym.name.to_owned()
+                    }
                 };
                 let unsupported = |what| {
                     at(
                         tname,
                         roff,
                         K::Unsupported {
-                            symbol: sym_name.clone(),
+                            symbol: sym_name(),
                             section: sec_name(sym),
                             what,
                         },
@@ -759,68 +774,67 @@ impl<'a> Reader<'a> {
                         roff,
                         K::RelocInsn {
                             reloc,
-                            symbol: sym_name.clone(),
+                            symbol: sym_name(),
                             opcode,
                             expected,
                         },
                     )
                 };
                 let shndx = sym.shndx as usize;
-                let t =
-                    match r_type {
-                        R_BPF_64_64 => {
-                            let Insn::LdImm64 { imm, .. } = insn else {
-                                return Err(wrong_insn("R_BPF_64_64", "an ld_imm64 (0x18)"));
-                            };
-                            if sym.shndx == SHN_UNDEF {
-                                return Err(unsupported("an extern symbol (ksym, kconfig)"));
-                            }
-                            if self.sections.get(shndx).is_some_and(|s| s.name == ".maps") {
-                                let name = if sym.kind == STT_SECTION {
-                                    let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
-                                    map_offsets
-                                        .iter()
-                                        .position(|&o| o == off)
-                                        .map(|m| maps[m].name.clone())
-                                } else {
-                                    maps.iter()
-                                        .find(|m| m.name == sym.name)
-                                        .map(|m| m.name.clone())
-                                };
-                                Target::Map(name.ok_or_else(|| {
-                                    at(tname, roff, K::MapNotInBtf(sym_name.clone()))
-                                })?)
-                            } else if self.is_exec(shndx) {
+                let t = match r_type {
+                    R_BPF_64_64 => {
+                        let Insn::LdImm64 { imm, .. } = insn else {
+                            return Err(wrong_insn("R_BPF_64_64", "an ld_imm64 (0x18)"));
+                        };
+                        if sym.shndx == SHN_UNDEF {
+                            return Err(unsupported("an extern symbol (ksym, kconfig)"));
+                        }
+                        if self.sections.get(shndx).is_some_and(|s| s.name == ".maps") {
+                            let name = if sym.kind == STT_SECTION {
                                 let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
-                                Target::Func(shndx, off)
-                            } else if shndx >= SHN_LORESERVE as usize {
-                                return Err(unsupported("a special-section symbol"));
+                                map_offsets.iter().position(|&o| o == off)
                             } else {
-                                return Err(unsupported("global data"));
-                            }
-                        }
-                        R_BPF_64_32 => {
-                            let Insn::Call(callee) = insn else {
-                                return Err(wrong_insn("R_BPF_64_32", "a call (0x85)"));
+                                maps.iter().position(|m| m.name == sym.name)
                             };
-                            match callee {
-                                Callee::Local(imm) if self.is_exec(shndx) => {
-                                    let off = (sym.value as i64)
-                                        .wrapping_add((imm as i64 + 1).wrapping_mul(8));
-                                    Target::Func(shndx, off as u64)
-                                }
-                                Callee::Local(_) if sym.shndx == SHN_UNDEF => {
-                                    return Err(unsupported("an extern function"))
-                                }
-                                Callee::Local(_) => return Err(unsupported("a call into data")),
-                                _ => return Err(unsupported("a call to an extern kfunc")),
-                            }
+                            Target::Map(
+                                name.ok_or_else(|| at(tname, roff, K::MapNotInBtf(sym_name())))?,
+                            )
+                        } else if self.is_exec(shndx) {
+                            let off = sym.value.wrapping_add(imm as i32 as i64 as u64);
+                            Target::Func(shndx, off)
+                        } else if shndx >= SHN_LORESERVE as usize {
+                            return Err(unsupported("a special-section symbol"));
+                        } else {
+                            return Err(unsupported("global data"));
                         }
-                        other => return Err(at(&rs.name, here, K::RelocType(other))),
-                    };
-                out.insert((p, i), t);
+                    }
+                    R_BPF_64_32 => {
+                        let Insn::Call(callee) = insn else {
+                            return Err(wrong_insn("R_BPF_64_32", "a call (0x85)"));
+                        };
+                        match callee {
+                            Callee::Local(imm) if self.is_exec(shndx) => {
+                                let off = (sym.value as i64)
+                                    .wrapping_add((imm as i64 + 1).wrapping_mul(8));
+                                Target::Func(shndx, off as u64)
+                            }
+                            Callee::Local(_) if sym.shndx == SHN_UNDEF => {
+                                return Err(unsupported("an extern function"))
+                            }
+                            Callee::Local(_) => return Err(unsupported("a call into data")),
+                            _ => return Err(unsupported("a call to an extern kfunc")),
+                        }
+                    }
+                    other => return Err(at(&rs.name, here, K::RelocType(other))),
+                };
+                out.push(((p, slot), t));
             }
         }
+        // Sort by instruction, the later of two relocations of one instruction first, and keep
+        // that one.
+        out.reverse();
+        out.sort_by_key(|&(key, _)| key);
+        out.dedup_by_key(|&mut (key, _)| key);
         Ok(out)
     }
 
@@ -831,65 +845,66 @@ impl<'a> Reader<'a> {
             .position(|p| p.section == sec && p.bytes.start == off)
     }
 
-    /// Resolve calls and jumps of every piece: (piece, insn) -> callee piece.
-    fn edges(
-        &self,
-        pieces: &[Piece],
-        targets: &HashMap<(usize, usize), Target>,
-    ) -> Result<HashMap<(usize, usize), usize>, ElfError> {
-        let mut edges = HashMap::new();
+    /// Resolve the calls and function addresses of every piece: (piece, slot) -> callee
+    /// piece. Also the place where a jump out of its function is an error.
+    fn edges(&self, pieces: &[Piece], targets: &Targets) -> Result<Edges, ElfError> {
+        /// What happens at a slot, in slot order.
+        enum Event {
+            /// A call or function address into a section at a byte offset.
+            Call(usize, i64),
+            /// A jump to this slot, outside the function.
+            JumpOut(i64),
+        }
+        let mut edges = BTreeMap::new();
         for (pi, p) in pieces.iter().enumerate() {
             let sec = &self.sections[p.section].name;
-            for (i, insn) in p.insns.iter().enumerate() {
-                let here = p.offs[i];
-                let call_target = |section: usize, target: i64| {
-                    u64::try_from(target)
-                        .ok()
-                        .and_then(|t| Self::piece_at(pieces, section, t))
-                        .ok_or_else(|| {
-                            at(
-                                sec,
-                                here,
-                                K::CallTarget {
-                                    section: self.sections[section].name.clone(),
-                                    target,
-                                },
-                            )
-                        })
-                };
-                match (targets.get(&(pi, i)), insn) {
-                    (Some(Target::Func(s, off)), _) => {
-                        edges.insert((pi, i), call_target(*s, *off as i64)?);
+            let relocated = targets_of(targets, pi);
+            let here = |slot: usize| p.bytes.start + slot as u64 * 8;
+            let mut events: Vec<(usize, Event)> = relocated
+                .iter()
+                .filter_map(|&((_, slot), ref t)| match *t {
+                    Target::Func(s, off) => Some((slot, Event::Call(s, off as i64))),
+                    Target::Map(_) => None,
+                })
+                .collect();
+            for &(slot, imm) in &p.flow.calls {
+                if relocated
+                    .binary_search_by_key(&slot, |&((_, s), _)| s)
+                    .is_ok()
+                {
+                    continue; // relocated: the relocation says where it goes
+                }
+                let target = (here(slot) as i64).wrapping_add(imm.wrapping_add(1).wrapping_mul(8));
+                if target >= p.bytes.start as i64 && target < p.bytes.end as i64 {
+                    continue; // a call inside the function: kept as is
+                }
+                events.push((slot, Event::Call(p.section, target)));
+            }
+            if let Some((slot, target)) = p.flow.jump_out {
+                events.push((slot, Event::JumpOut(target)));
+            }
+            events.sort_by_key(|&(slot, _)| slot);
+            for (slot, event) in events {
+                match event {
+                    Event::Call(section, target) => {
+                        let to = u64::try_from(target)
+                            .ok()
+                            .and_then(|t| Self::piece_at(pieces, section, t))
+                            .ok_or_else(|| {
+                                at(
+                                    sec,
+                                    here(slot),
+                                    K::CallTarget {
+                                        section: self.sections[section].name.clone(),
+                                        target,
+                                    },
+                                )
+                            })?;
+                        edges.insert((pi, slot), to);
                     }
-                    (Some(Target::Map(_)), _) => {}
-                    (None, Insn::Call(Callee::Local(_)))
-                    | (
-                        None,
-                        Insn::LdImm64 {
-                            pseudo: Pseudo::Func,
-                            ..
-                        },
-                    ) => {
-                        let imm = match *insn {
-                            Insn::Call(Callee::Local(imm)) => imm as i64,
-                            Insn::LdImm64 { imm, .. } => imm,
-                            _ => 0,
-                        };
-                        let target = here as i64 + (imm + 1) * 8;
-                        if target >= p.bytes.start as i64 && target < p.bytes.end as i64 {
-                            continue; // a call inside the function: kept as is
-                        }
-                        edges.insert((pi, i), call_target(p.section, target)?);
-                    }
-                    (None, insn) => {
-                        if let Some(off) = insn.branch_offset() {
-                            let slot = (here - p.bytes.start) as i64 / 8;
-                            let target = slot + 1 + off as i64;
-                            let len = ((p.bytes.end - p.bytes.start) / 8) as usize;
-                            if target < 0 || target >= len as i64 {
-                                return Err(at(sec, here, K::JumpOutOfFunction { target, len }));
-                            }
-                        }
+                    Event::JumpOut(target) => {
+                        let len = p.slot_count();
+                        return Err(at(sec, here(slot), K::JumpOutOfFunction { target, len }));
                     }
                 }
             }
@@ -897,14 +912,14 @@ impl<'a> Reader<'a> {
         Ok(edges)
     }
 
-    /// Build self-contained programs: each entry with the functions it reaches.
+    /// Plan self-contained programs: each entry with the functions it reaches.
     fn link(
         &self,
-        pieces: &[Piece],
-        targets: &HashMap<(usize, usize), Target>,
+        pieces: &[Piece<'a>],
+        targets: &Targets,
+        lines: &LineIndex<'a>,
         btf: Option<&Btf>,
-        ext: Option<&BtfExt>,
-    ) -> Result<(Vec<Program>, Vec<ProgBtfInfo>), ElfError> {
+    ) -> Result<Vec<Plan<'a>>, ElfError> {
         let edges = self.edges(pieces, targets)?;
         let mut referenced = vec![false; pieces.len()];
         for (&(from, _), &to) in &edges {
@@ -925,9 +940,8 @@ impl<'a> Reader<'a> {
                 pieces[k].bytes.start,
             )
         });
-        let mut programs = Vec::with_capacity(roots.len());
-        let mut infos = Vec::with_capacity(roots.len());
-        let lines = LineIndex::new(self, ext, btf);
+        let labels = self.label_symbols();
+        let mut plans = Vec::with_capacity(roots.len());
         for root in roots {
             // Reachable pieces.
             let mut seen = vec![false; pieces.len()];
@@ -938,136 +952,133 @@ impl<'a> Reader<'a> {
                 if k != root {
                     order.push(k);
                 }
-                for i in 0..pieces[k].insns.len() {
-                    if let Some(&to) = edges.get(&(k, i)) {
-                        if !seen[to] {
-                            seen[to] = true;
-                            stack.push(to);
-                        }
+                for (_, to) in edges_of(&edges, k) {
+                    if !seen[to] {
+                        seen[to] = true;
+                        stack.push(to);
                     }
                 }
             }
             order.sort_by_key(|&k| (pieces[k].section, pieces[k].bytes.start));
             order.insert(0, root);
-            let (prog, info) = self.assemble(pieces, &order, &edges, targets, &lines, btf)?;
-            programs.push(prog);
-            infos.push(info);
+            let parts = Parts {
+                pieces,
+                edges: &edges,
+                targets,
+                lines,
+                labels: &labels,
+                btf,
+            };
+            plans.push(self.assemble(&parts, &order)?);
         }
-        Ok((programs, infos))
+        Ok(plans)
     }
 
-    /// Concatenate `order` (entry first) into one program.
-    fn assemble(
-        &self,
-        pieces: &[Piece],
-        order: &[usize],
-        edges: &HashMap<(usize, usize), usize>,
-        targets: &HashMap<(usize, usize), Target>,
-        lines: &LineIndex,
-        btf: Option<&Btf>,
-    ) -> Result<(Program, ProgBtfInfo), ElfError> {
-        let root = &pieces[order[0]];
-        let mut base_slot = HashMap::new();
-        let mut base_insn = HashMap::new();
-        let (mut slots, mut n) = (0u64, 0usize);
-        for &k in order {
-            base_slot.insert(k, slots);
-            base_insn.insert(k, n);
-            slots += (pieces[k].bytes.end - pieces[k].bytes.start) / 8;
-            n += pieces[k].insns.len();
+    /// The local NOTYPE symbols with a name (labels), by section, sorted by value.
+    fn label_symbols(&self) -> HashMap<usize, Vec<(u64, &'a str)>> {
+        let mut out: HashMap<usize, Vec<(u64, &'a str)>> = HashMap::new();
+        for s in &self.symbols {
+            if s.kind == STT_NOTYPE && s.bind == STB_LOCAL && !s.name.is_empty() {
+                out.entry(s.shndx as usize)
+                    .or_default()
+                    .push((s.value, s.name));
+            }
         }
-        let mut insns = Vec::with_capacity(n);
+        for v in out.values_mut() {
+            v.sort_by_key(|&(value, _)| value);
+        }
+        out
+    }
+
+    /// Plan the program of `order` (entry first): where each piece goes, the call immediates to
+    /// rewrite, relocations, labels, functions and source files. Checks the pieces' BTF
+    /// records on the way.
+    fn assemble(&self, parts: &Parts<'_, 'a>, order: &[usize]) -> Result<Plan<'a>, ElfError> {
+        let pieces = parts.pieces;
+        let root = &pieces[order[0]];
+        let mut placed = Vec::with_capacity(order.len());
+        let mut base_slot = HashMap::new();
+        let (mut slots, mut insns) = (0usize, 0usize);
+        for &k in order {
+            placed.push(Placed {
+                piece: k,
+                slot: slots,
+                insn: insns,
+            });
+            base_slot.insert(k, slots);
+            slots += pieces[k].slot_count();
+            insns += pieces[k].insn_count();
+        }
+        let mut fixups = Vec::new();
         let mut relocs = Vec::new();
         let mut functions = Vec::with_capacity(order.len());
         let mut labels = Vec::new();
-        let mut locs = Vec::with_capacity(n);
-        let mut files: Vec<SourceFile> = Vec::new();
-        let mut file_lines: Vec<BTreeMap<u32, String>> = Vec::new();
-        let mut info = ProgBtfInfo::default();
-        for &k in order {
-            let p = &pieces[k];
-            let b = base_slot[&k];
-            let bi = base_insn[&k];
+        let mut func_info = Vec::new();
+        let mut sources = Sources::default();
+        for pl in &placed {
+            let p = &pieces[pl.piece];
             functions.push(Function {
                 name: p.name.clone(),
-                insn: bi,
+                insn: pl.insn,
             });
-            for (i, insn) in p.insns.iter().enumerate() {
-                let mut insn = *insn;
-                let slot = b + (p.offs[i] - p.bytes.start) / 8;
-                if let Some(&to) = edges.get(&(k, i)) {
-                    let rel = base_slot[&to] as i64 - slot as i64 - 1;
-                    match &mut insn {
-                        Insn::Call(Callee::Local(imm)) => *imm = rel as i32,
-                        Insn::LdImm64 { pseudo, imm, .. } => {
-                            *pseudo = Pseudo::Func;
-                            *imm = rel;
-                        }
-                        _ => {}
+            for (slot, to) in edges_of(parts.edges, pl.piece) {
+                let (Some(i), Some(mut insn)) = (p.starts.index(slot), p.decode(slot)) else {
+                    continue;
+                };
+                let rel = base_slot[&to] as i64 - (pl.slot + slot) as i64 - 1;
+                match &mut insn {
+                    Insn::Call(Callee::Local(imm)) => *imm = rel as i32,
+                    Insn::LdImm64 { pseudo, imm, .. } => {
+                        *pseudo = Pseudo::Func;
+                        *imm = rel;
                     }
+                    _ => {}
                 }
-                if let Some(Target::Map(name)) = targets.get(&(k, i)) {
-                    relocs.push(Reloc {
-                        insn: bi + i,
-                        symbol: name.clone(),
-                        kind: RelocKind::Map,
-                    });
-                }
-                insns.push(insn);
+                fixups.push((pl.insn + i, insn));
             }
-            for s in &self.symbols {
-                if s.shndx as usize == p.section
-                    && s.kind == STT_NOTYPE
-                    && s.bind == STB_LOCAL
-                    && !s.name.is_empty()
-                    && p.bytes.contains(&s.value)
-                {
-                    if let Ok(i) = p.offs.binary_search(&s.value) {
-                        labels.push((bi + i, s.name.clone()));
+            for &((_, slot), ref t) in targets_of(parts.targets, pl.piece) {
+                if let (Target::Map(m), Some(i)) = (t, p.starts.index(slot)) {
+                    relocs.push((pl.insn + i, *m));
+                }
+            }
+            if let Some(syms) = parts.labels.get(&p.section) {
+                for &(value, name) in in_range(syms, &p.bytes, |&(v, _)| v) {
+                    if let Some(slot) = p.slot_at(value) {
+                        if let Some(i) = p.starts.index(slot) {
+                            labels.push((pl.insn + i, pl.slot + slot, name));
+                        }
                     }
                 }
             }
             // Source locations and BTF records of this piece.
             let sec = &self.sections[p.section].name;
-            let recs = lines.lines_in(p);
-            let mut r = recs.iter().peekable();
-            let mut cur: Option<SourceLoc> = None;
-            for &off in &p.offs[..p.insns.len()] {
-                while let Some(l) = r.next_if(|l| l.insn_off as u64 <= off) {
-                    if l.insn_off as u64 != off {
-                        return Err(at(
-                            sec,
-                            l.insn_off as u64,
-                            K::ExtOffset {
-                                what: "line_info",
-                                section: sec.clone(),
-                                insn_off: l.insn_off,
-                            },
-                        ));
-                    }
-                    info.line_info.push(LineInfo {
-                        insn_off: (b + (off - p.bytes.start) / 8) as u32,
-                        file_name_off: l.file_name_off,
-                        line_off: l.line_off,
-                        line_col: l.line_col,
-                    });
-                    cur = lines.loc(l, &mut files, &mut file_lines);
+            let ext_offset = |what, insn_off| {
+                at(
+                    sec,
+                    insn_off as u64,
+                    K::ExtOffset {
+                        what,
+                        section: sec.clone(),
+                        insn_off,
+                    },
+                )
+            };
+            for l in parts.lines.lines_in(p) {
+                if l.insn_off as u64 > p.last_insn_offset() {
+                    break; // inside the last instruction: no instruction of its own
                 }
-                locs.push(cur);
+                if p.slot_at(l.insn_off as u64).is_none() {
+                    return Err(ext_offset("line_info", l.insn_off));
+                }
+                if let Some(btf) = parts.btf {
+                    sources.add(btf, &l);
+                }
             }
-            for f in lines.funcs_in(p) {
-                if p.offs.binary_search(&(f.insn_off as u64)).is_err() {
-                    return Err(at(
-                        sec,
-                        f.insn_off as u64,
-                        K::ExtOffset {
-                            what: "func_info",
-                            section: sec.clone(),
-                            insn_off: f.insn_off,
-                        },
-                    ));
-                }
-                if let Some(btf) = btf {
+            for f in parts.lines.funcs_in(p) {
+                let Some(slot) = p.slot_at(f.insn_off as u64) else {
+                    return Err(ext_offset("func_info", f.insn_off));
+                };
+                if let Some(btf) = parts.btf {
                     match btf.get(f.type_id) {
                         Ok(t) if t.kind == Kind::Func => {}
                         Ok(t) => {
@@ -1084,44 +1095,33 @@ impl<'a> Reader<'a> {
                         Err(e) => return Err(at(".BTF.ext", 0, K::Btf(e.kind))),
                     }
                 }
-                info.func_info.push(FuncInfo {
-                    insn_off: (b + (f.insn_off as u64 - p.bytes.start) / 8) as u32,
+                func_info.push(FuncInfo {
+                    insn_off: (pl.slot + slot) as u32,
                     type_id: f.type_id,
                 });
             }
         }
-        for (f, l) in files.iter_mut().zip(file_lines) {
-            let last = l.keys().next_back().copied().unwrap_or(0);
-            let mut text = String::new();
-            for n in 1..=last {
-                if let Some(t) = l.get(&n) {
-                    text.push_str(t);
-                }
-                if n < last {
-                    text.push('\n');
-                }
-            }
-            f.text = Some(Arc::from(text));
-        }
         labels.sort();
-        let section = Section::new(self.sections[root.section].name.clone());
-        Ok((
-            Program {
-                name: root.name.clone(),
-                section,
-                insns,
-                locs,
-                files,
-                labels,
-                functions,
-                relocs,
-            },
-            info,
-        ))
+        Ok(Plan {
+            name: root.name.clone(),
+            section: Section::new(self.sections[root.section].name.clone()),
+            placed,
+            insns,
+            slots,
+            fixups,
+            relocs,
+            labels,
+            functions,
+            sources: sources.finish(),
+            func_info,
+        })
     }
 
     /// `.BTF` with DATASEC sizes and variable offsets taken from the ELF (libbpf's fixup).
-    fn fixup_datasecs(&self, mut raw: Vec<u8>, btf: &Btf) -> Vec<u8> {
+    fn fixup_datasecs(&self, btf: &Btf) -> Vec<u8> {
+        let mut raw = self
+            .section_named(".BTF")
+            .map_or_else(Vec::new, |i| self.sections[i].data.to_vec());
         let put = |raw: &mut Vec<u8>, at: usize, v: u32| {
             if let Some(b) = raw.get_mut(at..at + 4) {
                 b.copy_from_slice(&v.to_le_bytes());
@@ -1197,90 +1197,381 @@ fn int_desc(name: &str, size: u32, signed: bool) -> TypeDesc {
     }
 }
 
-/// `.BTF.ext` records by section, with the BTF strings to resolve them.
-struct LineIndex<'a> {
-    funcs: HashMap<usize, Vec<ExtFunc>>,
-    lines: HashMap<usize, Vec<ExtLine>>,
-    btf: Option<&'a Btf>,
+/// What [`Reader::assemble`] plans a program from.
+struct Parts<'p, 'a> {
+    pieces: &'p [Piece<'a>],
+    edges: &'p Edges,
+    targets: &'p Targets,
+    lines: &'p LineIndex<'a>,
+    labels: &'p HashMap<usize, Vec<(u64, &'a str)>>,
+    btf: Option<&'p Btf>,
+}
+
+/// A function of an executable section: its bytes, checked by decoding them once, and where
+/// its instructions start.
+pub(super) struct Piece<'a> {
+    pub(super) section: usize,
+    name: String,
+    /// Its byte range in the section.
+    pub(super) bytes: Range<u64>,
+    global: bool,
+    /// Symbol index of its FUNC symbol (usize::MAX when synthesized from a section).
+    sym: usize,
+    /// Its bytes.
+    data: &'a [u8],
+    pub(super) starts: Starts,
+    flow: Flow,
+}
+
+/// What linking needs to know of a piece's instructions, noted as they are decoded.
+#[derive(Default)]
+struct Flow {
+    /// Local calls and `ld_imm64` function addresses: slot and immediate.
+    calls: Vec<(usize, i64)>,
+    /// The first jump whose target is outside the piece: its slot and the target slot.
+    jump_out: Option<(usize, i64)>,
+}
+
+impl Flow {
+    /// Note the instruction at `slot` of a piece of `len` slots.
+    fn note(&mut self, slot: usize, insn: &Insn, len: usize) {
+        match *insn {
+            Insn::Call(Callee::Local(imm)) => self.calls.push((slot, imm as i64)),
+            Insn::LdImm64 {
+                pseudo: Pseudo::Func,
+                imm,
+                ..
+            } => self.calls.push((slot, imm)),
+            ref insn if self.jump_out.is_none() => {
+                if let Some(off) = insn.branch_offset() {
+                    let target = slot as i64 + 1 + off as i64;
+                    if target < 0 || target >= len as i64 {
+                        self.jump_out = Some((slot, target));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Piece<'_> {
+    /// How many instructions it has.
+    pub(super) fn insn_count(&self) -> usize {
+        self.starts.count
+    }
+
+    /// How many slots it has.
+    pub(super) fn slot_count(&self) -> usize {
+        self.data.len() / SLOT_SIZE
+    }
+
+    /// The slot (in the piece) of the instruction at byte `off` of the section, if one starts
+    /// there.
+    pub(super) fn slot_at(&self, off: u64) -> Option<usize> {
+        let rel = off.checked_sub(self.bytes.start)?;
+        let slot = usize::try_from(rel / SLOT_SIZE as u64).ok()?;
+        (rel % SLOT_SIZE as u64 == 0 && self.starts.is_start(slot)).then_some(slot)
+    }
+
+    /// Byte offset (in the section) of the last instruction.
+    pub(super) fn last_insn_offset(&self) -> u64 {
+        self.bytes.start + self.starts.last as u64 * SLOT_SIZE as u64
+    }
+
+    /// The instruction at `slot`.
+    pub(super) fn decode(&self, slot: usize) -> Option<Insn> {
+        decode_at(self.data, slot).ok()
+    }
+
+    /// The instructions with their slots. The bytes were decoded without error when the piece
+    /// was read, so this yields every instruction.
+    pub(super) fn insns(&self) -> impl Iterator<Item = (usize, Insn)> + '_ {
+        decode_iter(self.data).map_while(Result::ok)
+    }
+}
+
+/// Where the instructions of a piece start: a bit per slot, with running counts that turn a
+/// slot into an instruction index at once (1/8 bit per byte of code, where a vector of
+/// offsets would take 8 bytes per instruction).
+pub(super) struct Starts {
+    bits: Vec<u64>,
+    /// Instructions that start before each word of `bits`.
+    before: Vec<usize>,
+    count: usize,
+    /// Slot of the last instruction.
+    last: usize,
+}
+
+impl Starts {
+    /// Decode `data` (a function's bytes) and note where each instruction starts, handing
+    /// each instruction to `each` too.
+    fn decode(
+        data: &[u8],
+        mut each: impl FnMut(usize, &Insn),
+    ) -> Result<Starts, crate::insn::DecodeError> {
+        let mut bits = vec![0u64; (data.len() / SLOT_SIZE).div_ceil(64)];
+        let (mut count, mut last) = (0, 0);
+        for r in decode_iter(data) {
+            let (slot, insn) = r?;
+            each(slot, &insn);
+            bits[slot / 64] |= 1 << (slot % 64);
+            count += 1;
+            last = slot;
+        }
+        let mut before = Vec::with_capacity(bits.len());
+        let mut n = 0;
+        for w in &bits {
+            before.push(n);
+            n += w.count_ones() as usize;
+        }
+        Ok(Starts {
+            bits,
+            before,
+            count,
+            last,
+        })
+    }
+
+    /// Whether an instruction starts at `slot`.
+    pub(super) fn is_start(&self, slot: usize) -> bool {
+        self.bits
+            .get(slot / 64)
+            .is_some_and(|w| w >> (slot % 64) & 1 == 1)
+    }
+
+    /// The index of the instruction that starts at `slot`, if one does.
+    pub(super) fn index(&self, slot: usize) -> Option<usize> {
+        let w = self.bits.get(slot / 64)?;
+        let below = w & ((1u64 << (slot % 64)) - 1);
+        (w >> (slot % 64) & 1 == 1).then(|| self.before[slot / 64] + below.count_ones() as usize)
+    }
+
+    /// The slots where instructions start, in order.
+    pub(super) fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bits.iter().enumerate().flat_map(|(k, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                (w != 0).then(|| {
+                    let bit = w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    k * 64 + bit
+                })
+            })
+        })
+    }
+}
+
+/// `.BTF.ext` records by section, sorted by offset: read in place when the file has them
+/// sorted (compilers write them so), a sorted copy otherwise.
+pub(super) struct LineIndex<'a> {
+    funcs: HashMap<usize, SortedRecords<'a, ExtFunc>>,
+    lines: HashMap<usize, SortedRecords<'a, ExtLine>>,
 }
 
 impl<'a> LineIndex<'a> {
-    fn new(r: &Reader<'_>, ext: Option<&BtfExt>, btf: Option<&'a Btf>) -> LineIndex<'a> {
+    fn new(r: &Reader<'_>, ext: Option<&BtfExt<'a>>) -> LineIndex<'a> {
         let mut funcs = HashMap::new();
         let mut lines = HashMap::new();
         if let Some(ext) = ext {
             for s in &ext.func_info {
                 if let Some(i) = r.section_named(&s.name) {
-                    let mut v = s.records.clone();
-                    v.sort_by_key(|f| f.insn_off);
-                    funcs.insert(i, v);
+                    funcs.insert(i, SortedRecords::new(s.records));
                 }
             }
             for s in &ext.line_info {
                 if let Some(i) = r.section_named(&s.name) {
-                    let mut v = s.records.clone();
-                    v.sort_by_key(|l| l.insn_off);
-                    lines.insert(i, v);
+                    lines.insert(i, SortedRecords::new(s.records));
                 }
             }
         }
-        LineIndex { funcs, lines, btf }
+        LineIndex { funcs, lines }
     }
 
-    fn lines_in(&self, p: &Piece) -> &[ExtLine] {
-        self.lines
-            .get(&p.section)
-            .map_or(&[], |v| in_range(v, &p.bytes, |l| l.insn_off))
+    /// The line records of a piece, by offset.
+    pub(super) fn lines_in(&self, p: &Piece) -> impl Iterator<Item = ExtLine> + '_ {
+        let recs = self.lines.get(&p.section);
+        let range = recs.map_or(0..0, |v| v.range(&p.bytes));
+        range.filter_map(move |i| recs.and_then(|v| v.get(i)))
     }
 
-    fn funcs_in(&self, p: &Piece) -> &[ExtFunc] {
-        self.funcs
-            .get(&p.section)
-            .map_or(&[], |v| in_range(v, &p.bytes, |f| f.insn_off))
+    /// The function records of a piece, by offset.
+    fn funcs_in(&self, p: &Piece) -> impl Iterator<Item = ExtFunc> + '_ {
+        let recs = self.funcs.get(&p.section);
+        let range = recs.map_or(0..0, |v| v.range(&p.bytes));
+        range.filter_map(move |i| recs.and_then(|v| v.get(i)))
     }
+}
 
-    /// The source location of a line record, adding its file and line text to the tables.
-    fn loc(
-        &self,
-        l: &ExtLine,
-        files: &mut Vec<SourceFile>,
-        file_lines: &mut Vec<BTreeMap<u32, String>>,
-    ) -> Option<SourceLoc> {
-        let btf = self.btf?;
-        let path = btf.name(l.file_name_off).unwrap_or("");
-        let line = l.line_col >> 10;
-        if path.is_empty() && line == 0 {
-            return None;
+/// The records of one section in offset order (ties in file order).
+enum SortedRecords<'a, T> {
+    InPlace(ExtRecords<'a, T>),
+    Copied(Vec<T>),
+}
+
+impl<'a, T: ExtRecord> SortedRecords<'a, T> {
+    fn new(records: ExtRecords<'a, T>) -> Self {
+        let mut offs = records.iter().map(|r| r.insn_off());
+        let mut prev = 0;
+        if offs.all(|o| std::mem::replace(&mut prev, o) <= o) {
+            SortedRecords::InPlace(records)
+        } else {
+            let mut v: Vec<T> = records.iter().collect();
+            v.sort_by_key(|r| r.insn_off());
+            SortedRecords::Copied(v)
         }
-        let text = btf.name(l.line_off).unwrap_or("");
-        let f = match files.iter().position(|f| f.path == path) {
-            Some(f) => f,
+    }
+
+    fn get(&self, i: usize) -> Option<T> {
+        match self {
+            SortedRecords::InPlace(r) => r.get(i),
+            SortedRecords::Copied(v) => v.get(i).copied(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            SortedRecords::InPlace(r) => r.len(),
+            SortedRecords::Copied(v) => v.len(),
+        }
+    }
+
+    /// The indexes of the records whose offset is in `bytes`.
+    fn range(&self, bytes: &Range<u64>) -> Range<usize> {
+        let first_at = |off: u64| {
+            // The first record at `off` or after (records are sorted).
+            let (mut lo, mut hi) = (0, self.len());
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if self.get(mid).is_some_and(|r| (r.insn_off() as u64) < off) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        first_at(bytes.start)..first_at(bytes.end)
+    }
+}
+
+/// The source files of a program's line records. A path (by its offset in the BTF strings)
+/// gets a [`FileId`] the first time a record names it, and each line the text of the first
+/// record for it; the file's text has those lines at their numbers (other lines empty).
+#[derive(Default)]
+pub(super) struct Sources {
+    paths: HashMap<u32, PathEntry>,
+    pub(super) files: Vec<SourceFile>,
+    lines: Vec<BTreeMap<u32, String>>,
+    /// The path of the last record added (records of one file follow each other).
+    last_path: Option<(u32, PathEntry)>,
+    /// Lines already added, a few of them, by line number modulo their count: a loop's lines
+    /// come back again and again.
+    seen: [Option<(usize, u32)>; 32],
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct PathEntry {
+    /// The path is empty: with line 0 the record means "unknown".
+    empty: bool,
+    /// The file, once a record gave a location in it.
+    file: Option<FileId>,
+}
+
+impl Sources {
+    /// Add the file and line text of a record (in program order).
+    fn add(&mut self, btf: &Btf, l: &ExtLine) {
+        let line = l.line_col >> 10;
+        let off = l.file_name_off;
+        let mut entry = match self.last_path {
+            Some((last, entry)) if last == off => entry,
+            _ => *self.paths.entry(off).or_insert_with(|| PathEntry {
+                empty: btf.name(off).unwrap_or("").is_empty(),
+                file: None,
+            }),
+        };
+        self.last_path = Some((off, entry));
+        if entry.empty && line == 0 {
+            return;
+        }
+        let f = match entry.file {
+            Some(f) => f.0 as usize,
             None => {
-                files.push(SourceFile {
-                    path: path.to_owned(),
-                    text: None,
-                });
-                file_lines.push(BTreeMap::new());
-                files.len() - 1
+                let path = btf.name(off).unwrap_or("");
+                let f = match self.files.iter().position(|f| f.path == path) {
+                    Some(f) => f,
+                    None => {
+                        self.files.push(SourceFile {
+                            path: path.to_owned(),
+                            text: None,
+                        });
+                        self.lines.push(BTreeMap::new());
+                        self.files.len() - 1
+                    }
+                };
+                entry.file = Some(FileId(f as u32));
+                self.paths.insert(off, entry);
+                self.last_path = Some((off, entry));
+                f
             }
         };
-        if line > 0 {
-            // Most records repeat a line already seen: look before allocating.
-            file_lines[f]
-                .entry(line)
-                .or_insert_with(|| text.replace('\n', " "));
+        self.add_line(btf, l, f, line);
+    }
+
+    /// Give line `line` of file `f` the text of `l` unless it has one.
+    fn add_line(&mut self, btf: &Btf, l: &ExtLine, f: usize, line: u32) {
+        let seen = &mut self.seen[line as usize % 32];
+        if line == 0 || *seen == Some((f, line)) {
+            return;
+        }
+        *seen = Some((f, line));
+        self.lines[f]
+            .entry(line)
+            .or_insert_with(|| btf.name(l.line_off).unwrap_or("").replace('\n', " "));
+    }
+
+    /// Give each file its text.
+    fn finish(mut self) -> Sources {
+        for (f, l) in self.files.iter_mut().zip(std::mem::take(&mut self.lines)) {
+            let last = l.keys().next_back().copied().unwrap_or(0);
+            let mut text = String::new();
+            for n in 1..=last {
+                if let Some(t) = l.get(&n) {
+                    text.push_str(t);
+                }
+                if n < last {
+                    text.push('\n');
+                }
+            }
+            f.text = Some(Arc::from(text));
+        }
+        self
+    }
+
+    /// The path entry of a record's file name offset.
+    pub(super) fn path(&self, file_name_off: u32) -> Option<PathEntry> {
+        self.paths.get(&file_name_off).copied()
+    }
+}
+
+impl PathEntry {
+    /// The source location of a line record whose path this is.
+    pub(super) fn loc(self, l: &ExtLine) -> Option<SourceLoc> {
+        let line = l.line_col >> 10;
+        if self.empty && line == 0 {
+            return None;
         }
         Some(SourceLoc {
-            file: FileId(f as u32),
+            file: self.file?,
             line,
             column: l.line_col & 0x3ff,
         })
     }
 }
 
-/// The records of a sorted list whose offset is in `r`.
-fn in_range<'v, T>(v: &'v [T], r: &Range<u64>, off: impl Fn(&T) -> u32) -> &'v [T] {
-    let a = v.partition_point(|x| (off(x) as u64) < r.start);
-    let b = v.partition_point(|x| (off(x) as u64) < r.end);
+/// The items of a sorted list whose offset is in `r`.
+fn in_range<'v, T>(v: &'v [T], r: &Range<u64>, off: impl Fn(&T) -> u64) -> &'v [T] {
+    let a = v.partition_point(|x| off(x) < r.start);
+    let b = v.partition_point(|x| off(x) < r.end);
     &v[a..b]
 }

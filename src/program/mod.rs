@@ -230,22 +230,22 @@ type SplitText<'p> = (std::borrow::Cow<'p, str>, Vec<usize>);
 /// use bpfsmith::program::{FileId, Program, Section, SourceLines};
 /// let mut prog = Program::from_insns("p", Section::SOCKET, vec![]);
 /// prog.files.push(bpfsmith::program::SourceFile { path: "a.s".into(), text: Some("one\ntwo\r\n".into()) });
-/// let mut lines = SourceLines::new(&prog);
+/// let mut lines = SourceLines::new(&prog.files);
 /// assert_eq!(lines.get(FileId(0), 2), "two");
 /// assert_eq!(lines.get(FileId(0), 3), "");
 /// ```
 pub struct SourceLines<'p> {
-    prog: &'p Program,
+    files_of: &'p [SourceFile],
     // Per file, once looked at: the text (kept, or read from disk) split into lines.
     files: Vec<Option<Option<SplitText<'p>>>>,
 }
 
 impl<'p> SourceLines<'p> {
-    /// An empty cache over `prog`'s files.
-    pub fn new(prog: &'p Program) -> Self {
+    /// An empty cache over a program's files ([`Program::files`]).
+    pub fn new(files: &'p [SourceFile]) -> Self {
         SourceLines {
-            prog,
-            files: vec![None; prog.files.len()],
+            files_of: files,
+            files: vec![None; files.len()],
         }
     }
 
@@ -255,9 +255,9 @@ impl<'p> SourceLines<'p> {
         let Some(slot) = self.files.get_mut(index) else {
             return "";
         };
-        let prog = self.prog;
+        let files = self.files_of;
         let entry = slot.get_or_insert_with(|| {
-            let f = &prog.files[index];
+            let f = &files[index];
             let text = match &f.text {
                 Some(t) => Some(std::borrow::Cow::Borrowed(&**t)),
                 None => std::fs::read_to_string(&f.path)

@@ -2,11 +2,14 @@
 //! references, and, on request, the source line each instruction came from.
 
 use std::fmt::Write;
+use std::ops::ControlFlow;
 
 use crate::helpers::Helper;
 use crate::insn::{Callee, Insn, SLOT_SIZE};
-use crate::program::{Program, RelocKind};
+use crate::object::{Map, Object, ObjectView, ProgramView};
+use crate::program::{Function, Program, RelocKind, Section, SourceFile, SourceLoc};
 
+use super::print::{dec_padded, hex_padded};
 use super::{write_kernel, write_llvm, write_llvm_target_annotation};
 
 /// Which instruction printer a listing uses.
@@ -91,71 +94,197 @@ pub fn write_listing_chunked(
     opts: &ListingOptions,
     flush: &mut dyn FnMut(&mut String),
 ) {
-    let slots = prog.slot_offsets();
+    write_body(out, prog, opts, &mut |buf: &mut String| {
+        flush(buf);
+        ControlFlow::Continue(())
+    });
+}
+
+/// What a listing reads of a program: a [`Program`], or a [`ProgramView`], which decodes its
+/// instructions from an ELF file's bytes as the listing walks them. Both give the same text.
+trait Listable {
+    fn name(&self) -> &str;
+    fn section(&self) -> &Section;
+    fn insn_count(&self) -> usize;
+    fn slot_count(&self) -> usize;
+    fn functions(&self) -> &[Function];
+    /// Labels: instruction index and name, in index order.
+    fn labels(&self) -> impl Iterator<Item = (usize, &str)>;
+    /// The slot of each instruction.
+    fn insn_slots(&self) -> impl Iterator<Item = usize>;
+    /// Relocations in instruction order.
+    fn relocs(&self) -> impl Iterator<Item = (usize, &str, RelocKind)>;
+    fn files(&self) -> &[SourceFile];
+    /// Each instruction with its source location.
+    fn body(&self) -> impl Iterator<Item = (Insn, Option<SourceLoc>)>;
+}
+
+impl Listable for Program {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn section(&self) -> &Section {
+        &self.section
+    }
+    fn insn_count(&self) -> usize {
+        self.insns.len()
+    }
+    fn slot_count(&self) -> usize {
+        Program::slot_count(self)
+    }
+    fn functions(&self) -> &[Function] {
+        &self.functions
+    }
+    fn labels(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.labels.iter().map(|(i, n)| (*i, n.as_str()))
+    }
+    fn insn_slots(&self) -> impl Iterator<Item = usize> {
+        self.insns.iter().scan(0, |next, insn| {
+            let slot = *next;
+            *next += insn.slots();
+            Some(slot)
+        })
+    }
+    fn relocs(&self) -> impl Iterator<Item = (usize, &str, RelocKind)> {
+        self.relocs
+            .iter()
+            .map(|r| (r.insn, r.symbol.as_str(), r.kind))
+    }
+    fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+    fn body(&self) -> impl Iterator<Item = (Insn, Option<SourceLoc>)> {
+        // `locs` may be shorter than `insns`: the rest have no location.
+        let locs = self.locs.iter().copied().chain(std::iter::repeat(None));
+        self.insns.iter().copied().zip(locs)
+    }
+}
+
+impl Listable for ProgramView<'_> {
+    fn name(&self) -> &str {
+        ProgramView::name(self)
+    }
+    fn section(&self) -> &Section {
+        ProgramView::section(self)
+    }
+    fn insn_count(&self) -> usize {
+        ProgramView::insn_count(self)
+    }
+    fn slot_count(&self) -> usize {
+        ProgramView::slot_count(self)
+    }
+    fn functions(&self) -> &[Function] {
+        ProgramView::functions(self)
+    }
+    fn labels(&self) -> impl Iterator<Item = (usize, &str)> {
+        ProgramView::labels(self)
+    }
+    fn insn_slots(&self) -> impl Iterator<Item = usize> {
+        ProgramView::insn_slots(self)
+    }
+    fn relocs(&self) -> impl Iterator<Item = (usize, &str, RelocKind)> {
+        ProgramView::relocs(self).map(|(insn, map)| (insn, map, RelocKind::Map))
+    }
+    fn files(&self) -> &[SourceFile] {
+        ProgramView::files(self)
+    }
+    fn body(&self) -> impl Iterator<Item = (Insn, Option<SourceLoc>)> {
+        self.insns().zip(self.locs())
+    }
+}
+
+fn write_body<P: Listable>(
+    out: &mut String,
+    prog: &P,
+    opts: &ListingOptions,
+    flush: &mut dyn FnMut(&mut String) -> ControlFlow<()>,
+) {
     // Headers: functions and labels, by instruction index. Functions come first at a shared
     // index, as objdump orders symbols of one address by name only when it must pick one.
-    let mut headers: Vec<(usize, &str)> = prog
-        .functions
+    let mut headers: Vec<(usize, &str, bool)> = prog
+        .functions()
         .iter()
-        .map(|f| (f.insn, f.name.as_str()))
-        .chain(prog.labels.iter().map(|(i, n)| (*i, n.as_str())))
+        .map(|f| (f.insn, f.name.as_str(), true))
+        .chain(prog.labels().map(|(i, n)| (i, n, false)))
         .collect();
-    headers.sort_by_key(|(i, _)| *i);
-    let symbols: Vec<(usize, &str)> = headers
-        .iter()
-        .filter_map(|&(i, n)| slots.get(i).map(|&s| (s, n)))
-        .collect();
+    headers.sort_by_key(|(i, ..)| *i);
+    // The same by slot, for branch targets: a header one past the last instruction is at
+    // the end; one further out names nothing. Functions apart too, for `call NAME`.
+    let mut symbols: Vec<(usize, &str)> = Vec::with_capacity(headers.len());
+    let mut functions: Vec<(usize, &str)> = Vec::new();
+    let mut slots = prog.insn_slots().enumerate().peekable();
+    for &(at, name, is_function) in &headers {
+        while slots.next_if(|&(i, _)| i < at).is_some() {}
+        let slot = match slots.peek() {
+            Some(&(i, slot)) if i == at => slot,
+            None if at == prog.insn_count() => prog.slot_count(),
+            _ => continue,
+        };
+        symbols.push((slot, name));
+        if is_function {
+            functions.push((slot, name));
+        }
+    }
     let function_at = |target: i64| -> Option<&str> {
-        let f = prog
-            .functions
+        functions
             .iter()
-            .find(|f| slots.get(f.insn).is_some_and(|&s| s as i64 == target))?;
-        Some(f.name.as_str())
+            .find(|(s, _)| *s as i64 == target)
+            .map(|(_, n)| *n)
     };
     let mut next_header = 0;
-    let mut relocs = prog.relocs.iter().peekable();
+    let mut relocs = prog.relocs().peekable();
     let mut last_line = None;
-    let mut lines = crate::program::SourceLines::new(prog);
-    for (i, insn) in prog.insns.iter().enumerate() {
-        if out.len() >= 1 << 16 {
-            flush(out);
+    let mut lines = crate::program::SourceLines::new(prog.files());
+    let mut next_slot = 0;
+    for (i, (insn, loc)) in prog.body().enumerate() {
+        if out.len() >= 1 << 16 && flush(out).is_break() {
+            return;
         }
-        let slot = slots[i];
-        while let Some(&(at, name)) = headers.get(next_header) {
+        let slot = next_slot;
+        next_slot += insn.slots();
+        while let Some(&(at, name, _)) = headers.get(next_header) {
             if at > i {
                 break;
             }
             if i > 0 || next_header > 0 {
                 out.push('\n');
             }
-            let _ = writeln!(out, "{:016x} <{}>:", slot * SLOT_SIZE, name);
+            hex_padded(out, (slot * SLOT_SIZE) as u64, 16);
+            out.push_str(" <");
+            out.push_str(name);
+            out.push_str(">:\n");
             next_header += 1;
         }
         if opts.source {
-            if let Some(loc) = prog.locs.get(i).copied().flatten() {
+            if let Some(loc) = loc {
                 if last_line != Some((loc.file, loc.line)) {
                     last_line = Some((loc.file, loc.line));
                     let path = prog
-                        .files
+                        .files()
                         .get(loc.file.0 as usize)
                         .map_or("", |f| f.path.as_str());
-                    let text = lines.get(loc.file, loc.line);
-                    let _ = writeln!(out, "; {} @ {}:{}", text.trim(), path, loc.line);
+                    out.push_str("; ");
+                    out.push_str(lines.get(loc.file, loc.line).trim());
+                    out.push_str(" @ ");
+                    out.push_str(path);
+                    out.push(':');
+                    dec_padded(out, loc.line as u64, 0);
+                    out.push('\n');
                 }
             }
         }
-        while relocs.peek().is_some_and(|r| r.insn < i) {
-            relocs.next();
-        }
-        let reloc = relocs.peek().filter(|r| r.insn == i).copied();
+        while relocs.next_if(|r| r.0 < i).is_some() {}
+        let reloc = relocs.peek().filter(|r| r.0 == i).copied();
+        let insn = &insn;
         match opts.style {
             Style::Llvm => {
-                let _ = write!(out, "{slot:>8}:\t");
+                dec_padded(out, slot as u64, 8);
+                out.push_str(":\t");
                 match (reloc, insn) {
-                    (Some(r), Insn::LdImm64 { dst, .. })
-                        if opts.symbolic && r.kind == RelocKind::Map =>
+                    (Some((_, symbol, RelocKind::Map)), Insn::LdImm64 { dst, .. })
+                        if opts.symbolic =>
                     {
-                        let _ = write!(out, "{dst} = {} ll", r.symbol);
+                        let _ = write!(out, "{dst} = {symbol} ll");
                     }
                     // A bpf-to-bpf call by its callee's name, which the assembler reads back.
                     (_, Insn::Call(Callee::Local(imm)))
@@ -179,19 +308,26 @@ pub fn write_listing_chunked(
                     }
                 }
                 out.push('\n');
-                if let Some(r) = reloc.filter(|_| !opts.symbolic) {
-                    let kind = match r.kind {
+                if let Some((_, symbol, kind)) = reloc.filter(|_| !opts.symbolic) {
+                    let kind = match kind {
                         RelocKind::Map => "R_BPF_64_64",
                         RelocKind::Function => "R_BPF_64_32",
                     };
-                    let _ = writeln!(out, "\t\t{:016x}:  {kind}\t{}", slot * SLOT_SIZE, r.symbol);
+                    out.push_str("\t\t");
+                    hex_padded(out, (slot * SLOT_SIZE) as u64, 16);
+                    out.push_str(":  ");
+                    out.push_str(kind);
+                    out.push('\t');
+                    out.push_str(symbol);
+                    out.push('\n');
                 }
             }
             Style::Kernel => {
-                let _ = write!(out, "{slot}: ");
+                dec_padded(out, slot as u64, 0);
+                out.push_str(": ");
                 write_kernel(out, insn);
-                if let Some(r) = reloc.filter(|_| opts.symbolic) {
-                    let _ = write!(out, " ; {}", r.symbol);
+                if let Some((_, symbol, _)) = reloc.filter(|_| opts.symbolic) {
+                    let _ = write!(out, " ; {symbol}");
                 }
                 out.push('\n');
             }
@@ -212,7 +348,7 @@ fn llvm_annotated_offset(insn: &Insn) -> Option<i64> {
 /// The listing of a whole object, as `bpfsmith dis` prints it: license, maps, then each
 /// program with its section, its relocations and, when the object has line info, its source
 /// lines.
-pub fn object_listing(obj: &crate::object::Object, style: Style) -> String {
+pub fn object_listing(obj: &Object, style: Style) -> String {
     let mut out = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = write_object_listing(&mut out, obj, style);
@@ -222,14 +358,45 @@ pub fn object_listing(obj: &crate::object::Object, style: Style) -> String {
 /// [`object_listing`], streamed to `w`.
 pub fn write_object_listing(
     w: &mut dyn std::io::Write,
-    obj: &crate::object::Object,
+    obj: &Object,
+    style: Style,
+) -> std::io::Result<()> {
+    write_programs(w, &obj.license, &obj.maps, &obj.programs, style)
+}
+
+/// The listing of an object read as an [`ObjectView`]: the same text as [`object_listing`] of
+/// the object [`ElfObject::parse`](crate::object::ElfObject::parse) reads from those bytes,
+/// made while decoding the programs from the bytes.
+pub fn view_listing(view: &ObjectView, style: Style) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_view_listing(&mut out, view, style);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`view_listing`], streamed to `w`: what `bpfsmith dis` prints, with memory for the file's
+/// bytes and the programs' plans only.
+pub fn write_view_listing(
+    w: &mut dyn std::io::Write,
+    view: &ObjectView,
+    style: Style,
+) -> std::io::Result<()> {
+    let programs: Vec<ProgramView> = view.programs().collect();
+    write_programs(w, view.license(), view.maps(), &programs, style)
+}
+
+fn write_programs<P: Listable>(
+    w: &mut dyn std::io::Write,
+    license: &str,
+    maps: &[Map],
+    programs: &[P],
     style: Style,
 ) -> std::io::Result<()> {
     let mut out = String::new();
-    let _ = writeln!(out, "license: {:?}", obj.license);
-    if !obj.maps.is_empty() {
+    let _ = writeln!(out, "license: {license:?}");
+    if !maps.is_empty() {
         let _ = writeln!(out, "maps:");
-        for m in &obj.maps {
+        for m in maps {
             let d = &m.def;
             let _ = writeln!(
                 out,
@@ -244,28 +411,31 @@ pub fn write_object_listing(
         symbolic: false,
         abi: false,
     };
-    let mut result = Ok(());
-    for p in &obj.programs {
+    for p in programs {
         let kind = p
-            .section
+            .section()
             .kind()
             .map_or("not loadable on its own", |k| k.prog_type.name());
         let _ = writeln!(
             out,
             "\nprogram {} (section {}, {}): {} instructions, {} slots",
-            p.name,
-            p.section,
+            p.name(),
+            p.section(),
             kind,
-            p.insns.len(),
+            p.insn_count(),
             p.slot_count()
         );
-        write_listing_chunked(&mut out, p, &opts, &mut |buf: &mut String| {
-            if result.is_ok() {
-                result = w.write_all(buf.as_bytes());
-            }
+        let mut result = Ok(());
+        write_body(&mut out, p, &opts, &mut |buf: &mut String| {
+            result = w.write_all(buf.as_bytes());
             buf.clear();
+            match result {
+                Ok(()) => ControlFlow::Continue(()),
+                // A closed pipe (`| head`) ends the listing.
+                Err(_) => ControlFlow::Break(()),
+            }
         });
+        result?;
     }
-    result?;
     w.write_all(out.as_bytes())
 }

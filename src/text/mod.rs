@@ -34,8 +34,8 @@ pub use print::{
 mod listing;
 
 pub use listing::{
-    listing, object_listing, write_listing, write_listing_chunked, write_object_listing,
-    ListingOptions, Style,
+    listing, object_listing, view_listing, write_listing, write_listing_chunked,
+    write_object_listing, write_view_listing, ListingOptions, Style,
 };
 
 mod diag;

@@ -294,7 +294,7 @@ pub(crate) fn encode_object(obj: &Object, layout: &Layout) -> Result<EncodedBtf,
     for piece in &layout.pieces {
         let prog = &obj.programs[piece.prog];
         let offs = slot_offsets[piece.prog].get_or_insert_with(|| prog.slot_offsets());
-        let lines = source_lines[piece.prog].get_or_insert_with(|| SourceLines::new(prog));
+        let lines = source_lines[piece.prog].get_or_insert_with(|| SourceLines::new(&prog.files));
         let func = &prog.functions[piece.func];
         if !valid_identifier(&func.name) {
             return Err(ElfError::BadBtfName {

@@ -31,7 +31,8 @@ mod parse;
 pub use encode::BtfBuilder;
 pub(crate) use encode::{encode_object, map_fields_len};
 pub use parse::{
-    Btf, BtfExt, BtfType, ExtFunc, ExtLine, ExtSection, Member, Param, TypeData, VarSecinfo,
+    Btf, BtfExt, BtfType, ExtFunc, ExtLine, ExtRecord, ExtRecords, ExtSection, Member, Param,
+    TypeData, VarSecinfo,
 };
 
 /// The `.BTF` and `.BTF.ext` magic number.

@@ -1,6 +1,9 @@
 //! The BTF parser: total over any bytes (an error names the offset, nothing panics), with every
 //! type reference checked and reference loops detected.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use super::{BtfError, BtfErrorKind as K, Kind, BTF_MAGIC};
 
 /// The kernel's limit on reference chains (`MAX_RESOLVE_DEPTH`).
@@ -110,8 +113,8 @@ struct Reader<'a> {
     base: usize,
 }
 
-impl Reader<'_> {
-    fn bytes(&self, at: usize, n: usize, what: &'static str) -> Result<&[u8], BtfError> {
+impl<'a> Reader<'a> {
+    fn bytes(&self, at: usize, n: usize, what: &'static str) -> Result<&'a [u8], BtfError> {
         at.checked_add(n)
             .and_then(|end| self.b.get(at..end))
             .ok_or_else(|| {
@@ -563,27 +566,117 @@ pub struct ExtLine {
     pub line_col: u32,
 }
 
+/// A kind of `.BTF.ext` record ([`ExtFunc`], [`ExtLine`]): how it is read from the words at
+/// the start of a record.
+pub trait ExtRecord: Copy {
+    /// The smallest record size the kind allows.
+    const MIN_SIZE: u32;
+    /// The record from the first four words of its bytes (0 for words past its end).
+    fn from_words(w: [u32; 4]) -> Self;
+    /// Byte offset, in its section, of the instruction the record is about.
+    fn insn_off(&self) -> u32;
+}
+
+impl ExtRecord for ExtFunc {
+    const MIN_SIZE: u32 = 8;
+    fn from_words(w: [u32; 4]) -> Self {
+        ExtFunc {
+            insn_off: w[0],
+            type_id: w[1],
+        }
+    }
+    fn insn_off(&self) -> u32 {
+        self.insn_off
+    }
+}
+
+impl ExtRecord for ExtLine {
+    const MIN_SIZE: u32 = 16;
+    fn from_words(w: [u32; 4]) -> Self {
+        ExtLine {
+            insn_off: w[0],
+            file_name_off: w[1],
+            line_off: w[2],
+            line_col: w[3],
+        }
+    }
+    fn insn_off(&self) -> u32 {
+        self.insn_off
+    }
+}
+
+/// The records of one ELF section, read where they are in the `.BTF.ext` bytes (a line record
+/// per instruction adds up: they are not copied).
+#[derive(Clone, Copy)]
+pub struct ExtRecords<'a, T> {
+    bytes: &'a [u8],
+    /// The record size (at least `T::MIN_SIZE`, so never 0).
+    size: usize,
+    kind: PhantomData<T>,
+}
+
+impl<'a, T: ExtRecord> ExtRecords<'a, T> {
+    /// How many records there are.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.size
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `i`.
+    pub fn get(&self, i: usize) -> Option<T> {
+        let at = i.checked_mul(self.size)?;
+        let c = self.bytes.get(at..at.checked_add(self.size)?)?;
+        Some(T::from_words(words(c)))
+    }
+
+    /// The records, in file order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = T> + DoubleEndedIterator + 'a {
+        self.bytes
+            .chunks_exact(self.size)
+            .map(|c| T::from_words(words(c)))
+    }
+}
+
+impl<T: ExtRecord + fmt::Debug> fmt::Debug for ExtRecords<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: ExtRecord + PartialEq> PartialEq for ExtRecords<'_, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<T: ExtRecord + Eq> Eq for ExtRecords<'_, T> {}
+
 /// The records of one ELF section.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExtSection<T> {
+pub struct ExtSection<'a, T: ExtRecord> {
     /// The ELF section name.
     pub name: String,
     /// The records, in file order.
-    pub records: Vec<T>,
+    pub records: ExtRecords<'a, T>,
 }
 
 /// Parsed `.BTF.ext`: func_info and line_info per section (CO-RE relocations are not read).
+/// The records stay in the bytes parsed, which it borrows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BtfExt {
+pub struct BtfExt<'a> {
     /// Function records per section.
-    pub func_info: Vec<ExtSection<ExtFunc>>,
+    pub func_info: Vec<ExtSection<'a, ExtFunc>>,
     /// Line records per section.
-    pub line_info: Vec<ExtSection<ExtLine>>,
+    pub line_info: Vec<ExtSection<'a, ExtLine>>,
 }
 
-impl BtfExt {
+impl<'a> BtfExt<'a> {
     /// Parse `.BTF.ext` bytes; section names are looked up in `btf`'s strings.
-    pub fn parse(data: &[u8], btf: &Btf) -> Result<BtfExt, BtfError> {
+    pub fn parse(data: &'a [u8], btf: &Btf) -> Result<BtfExt<'a>, BtfError> {
         let hdr_len = check_magic(data, 24)?;
         let r = Reader { b: data, base: 0 };
         let sub = |off_at: usize| -> Result<(usize, usize), BtfError> {
@@ -595,31 +688,19 @@ impl BtfExt {
         };
         let (fs, fl) = sub(8)?;
         let (ls, ll) = sub(16)?;
-        let func_info = Self::blocks(data, fs, fl, 8, "func_info", btf, |w| ExtFunc {
-            insn_off: w[0],
-            type_id: w[1],
-        })?;
-        let line_info = Self::blocks(data, ls, ll, 16, "line_info", btf, |w| ExtLine {
-            insn_off: w[0],
-            file_name_off: w[1],
-            line_off: w[2],
-            line_col: w[3],
-        })?;
         Ok(BtfExt {
-            func_info,
-            line_info,
+            func_info: Self::blocks(data, fs, fl, "func_info", btf)?,
+            line_info: Self::blocks(data, ls, ll, "line_info", btf)?,
         })
     }
 
-    fn blocks<T>(
-        data: &[u8],
+    fn blocks<T: ExtRecord>(
+        data: &'a [u8],
         start: usize,
         len: usize,
-        min: u32,
         what: &'static str,
         btf: &Btf,
-        rec: impl Fn([u32; 4]) -> T,
-    ) -> Result<Vec<ExtSection<T>>, BtfError> {
+    ) -> Result<Vec<ExtSection<'a, T>>, BtfError> {
         let mut out = Vec::new();
         if len == 0 {
             return Ok(out);
@@ -629,13 +710,13 @@ impl BtfExt {
             base: start,
         };
         let rec_size = r.u32(0, "record size")?;
-        if rec_size < min || rec_size % 4 != 0 {
+        if rec_size < T::MIN_SIZE || rec_size % 4 != 0 {
             return Err(BtfError::new(
                 start,
                 K::RecordSize {
                     what,
                     size: rec_size,
-                    min,
+                    min: T::MIN_SIZE,
                 },
             ));
         }
@@ -652,12 +733,15 @@ impl BtfExt {
             }
             at += 8;
             let bytes = r.bytes(at, n.saturating_mul(rec_size as usize), "records")?;
-            let records = bytes
-                .chunks_exact(rec_size as usize)
-                .map(|c| rec(words(c)))
-                .collect();
             at += bytes.len();
-            out.push(ExtSection { name, records });
+            out.push(ExtSection {
+                name,
+                records: ExtRecords {
+                    bytes,
+                    size: rec_size as usize,
+                    kind: PhantomData,
+                },
+            });
         }
         Ok(out)
     }
