@@ -50,3 +50,6 @@ printf '  %-20s %9.3f s %11s KB\n' "$objdump -d" "$t_o" "$rss_o"
 awk -v b="$t_b" -v o="$t_o" -v rb="$rss_b" -v ro="$rss_o" 'BEGIN {
     printf "  bpfsmith is %.2fx faster (ratio of medians), with %.2fx the memory\n", o / b, rb / ro
 }'
+awk -v b="$t_b" -v o="$t_o" -v rb="$rss_b" -v ro="$rss_o" 'BEGIN {
+    printf "RESULT\tlist a 1M-instruction object (dis vs llvm-objdump-22 -d)\t%.0f ms, %.0f MB\tllvm-objdump-22: %.0f ms, %.0f MB\t%.2f\n", b * 1000, rb / 1024, o * 1000, ro / 1024, b / o
+}'
