@@ -15,6 +15,6 @@ flags_unset:
 	r1 = queue ll
 	r2 = r10
 	r2 += -4
-	call bpf_map_push_elem          # r3 is missing
+	call bpf_map_push_elem          # r3 is missing; <- the verifier refuses this line
 	r0 = 0
 	exit

@@ -19,6 +19,6 @@ r1_after_call:
 	call bpf_map_push_elem
 	r2 = r10                        # r2 is set again, but r1 is not
 	r2 += -8
-	call bpf_map_pop_elem
+	call bpf_map_pop_elem                  # <- the verifier refuses this line
 	r0 = 0
 	exit

@@ -17,6 +17,6 @@ r2_after_call:
 	r3 = 0
 	call bpf_map_push_elem
 	r1 = queue ll                   # r1 is set again, but r2 is not
-	call bpf_map_pop_elem
+	call bpf_map_pop_elem                  # <- the verifier refuses this line
 	r0 = 0
 	exit

@@ -19,6 +19,6 @@ uninit_value:
 	r2 = r10
 	r2 += -4                        # r10-4 .. r10-1 hold nothing yet
 	r3 = 0
-	call bpf_map_push_elem
+	call bpf_map_push_elem                 # <- the verifier refuses this line
 	r0 = 0
 	exit

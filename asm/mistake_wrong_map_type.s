@@ -15,6 +15,6 @@ wrong_map_type:
 	r1 = counts ll
 	r2 = r10
 	r2 += -4
-	call bpf_map_pop_elem
+	call bpf_map_pop_elem                  # <- the verifier refuses this line
 	r0 = 0
 	exit

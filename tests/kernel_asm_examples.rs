@@ -105,6 +105,7 @@ fn every_example_does_what_its_header_says() {
             };
             let want = exp.verifier_error.as_deref().unwrap_or("");
             assert!(log.contains(want), "{file}: the log lacks {want:?}:\n{log}");
+            check_report(&path, &obj, &log, want);
             continue;
         }
         let loaded = result.unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -170,6 +171,15 @@ fn check_with_cap_bpf_only(path: &Path, exp: &Expectations) {
         "{}: the log lacks {want:?}:\n{text}",
         path.display()
     );
+    // The command shows the viewer's report, which names the marked line.
+    let marked = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("<- the verifier refuses this line"))
+        .map(|i| i + 1)
+        .unwrap();
+    let file = path.file_name().unwrap().to_string_lossy();
+    assert!(text.contains(&format!("{file}:{marked}:")), "{text}");
 }
 
 /// The examples meant to load, written as ELF objects, load in libbpf through bpftool, show
@@ -247,4 +257,41 @@ fn bpftool_loads_and_runs_every_loadable_example() {
             assert!(found, "{stem}: map {} not shown as defined", m.name);
         }
     }
+}
+
+/// The viewer's report of a teaching program names the source line marked `<- the verifier
+/// refuses this line` in the file, and explains the message from the catalogue.
+fn check_report(path: &Path, obj: &Object, log: &str, message: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let marked = text
+        .lines()
+        .position(|l| l.contains("<- the verifier refuses this line"))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{}: no line marked as refused", path.display()));
+    let parsed = bpfsmith::verifier::VerifierLog::parse(log);
+    let program = bpfsmith::verifier::SourceMap::pick_program(&parsed, &obj.programs);
+    let opts = bpfsmith::verifier::ReportOptions {
+        color: false,
+        full: false,
+    };
+    let report = bpfsmith::verifier::render_log_text(log, program, &opts);
+    let file = path.file_name().unwrap().to_string_lossy();
+    let at = format!("{file}:{marked}:");
+    assert!(
+        report.contains(&at),
+        "{file}: the report does not point at line {marked}:\n{report}"
+    );
+    let entry = bpfsmith::explain::match_messages(message);
+    let meaning = entry
+        .first()
+        .unwrap_or_else(|| panic!("{file}: {message:?} is not in the catalogue"))
+        .meaning;
+    assert!(
+        report.contains(meaning),
+        "{file}: the report lacks the explanation:\n{report}"
+    );
+    assert!(
+        report.lines().count() <= 60,
+        "{file}: the default report is longer than a screen"
+    );
 }
