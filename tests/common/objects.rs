@@ -1,0 +1,118 @@
+//! The objects the loader interop tests (`tests/interop_aya.rs`, `tests/interop_cilium.rs`)
+//! hand to another loader, with what running them must give: the seed scenario
+//! ([`bpfsmith::demo::object`]), the same two programs in an `xdp` section, and every
+//! `asm/*.s` example whose header says `# expect-load: ok`.
+//!
+//! Include with `#[path = "common/objects.rs"] mod objects;`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use bpfsmith::demo;
+use bpfsmith::maps::MapType;
+use bpfsmith::object::Object;
+use bpfsmith::program::Section;
+use bpfsmith::text::asm::expect::Expectations;
+use bpfsmith::text::assemble_file;
+
+/// One object and what it must do.
+pub struct Case {
+    /// A short name (`demo`, `demo_xdp`, or the example's file stem).
+    pub name: String,
+    /// The object.
+    pub obj: Object,
+    /// Values to push into maps from user space before the runs: (map, values).
+    pub push_before: Vec<(String, Vec<u64>)>,
+    /// Programs to test-run, in order, with the value each returns (32 bits).
+    pub runs: Vec<(String, u32)>,
+    /// What each map holds after the runs, in pop order.
+    pub maps_after: Vec<(String, Vec<u64>)>,
+}
+
+impl Case {
+    /// Write the object with [`Object::write_elf`] into `dir` and return the path.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        let path = dir.join(format!("{}.o", self.name));
+        self.obj
+            .write_elf(&path)
+            .unwrap_or_else(|e| panic!("{}: write_elf: {e}", self.name));
+        path
+    }
+}
+
+/// The seed scenario's expected runs and leftovers.
+fn demo_case(name: &str, obj: Object) -> Case {
+    Case {
+        name: name.to_owned(),
+        obj,
+        push_before: Vec::new(),
+        runs: demo::EXPECTED_RETVAL
+            .iter()
+            .map(|(p, r)| (p.to_string(), *r))
+            .collect(),
+        maps_after: demo::EXPECTED_LEFT
+            .iter()
+            .map(|(m, v)| (m.to_string(), v.iter().map(|&x| x.into()).collect()))
+            .collect(),
+    }
+}
+
+/// The `asm/` examples, sorted.
+pub fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("asm");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "s"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 12, "the asm/ examples are missing");
+    v
+}
+
+/// Every object of the interop tests: the seed scenario, the seed scenario as XDP programs,
+/// and the loadable `asm/` examples.
+pub fn cases() -> Vec<Case> {
+    let mut out = vec![demo_case("demo", demo::object())];
+
+    // The same two programs in one `xdp` section (XDP test runs take the same 64 bytes).
+    let mut xdp = demo::object();
+    for p in &mut xdp.programs {
+        p.section = Section::XDP;
+    }
+    out.push(demo_case("demo_xdp", xdp));
+
+    for path in examples() {
+        let src = std::fs::read_to_string(&path).unwrap();
+        let exp = Expectations::parse(&src).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        if !exp.load_ok {
+            continue;
+        }
+        let obj = assemble_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let prog = exp
+            .program
+            .clone()
+            .unwrap_or_else(|| obj.programs[0].name.clone());
+        let runs = exp
+            .retval
+            .map(|r| vec![(prog, r as u32)])
+            .unwrap_or_default();
+        out.push(Case {
+            name: path.file_stem().unwrap().to_string_lossy().into_owned(),
+            obj,
+            push_before: exp.push_before,
+            runs,
+            maps_after: exp.maps_after,
+        });
+    }
+    assert!(
+        out.len() >= 9,
+        "expected the demo, its XDP twin and at least 7 loadable examples"
+    );
+    out
+}
+
+/// Whether values of this map are pushed and popped (queue and stack maps).
+pub fn is_queue_or_stack(t: MapType) -> bool {
+    matches!(t, MapType::Queue | MapType::Stack)
+}
