@@ -1,5 +1,7 @@
-//! The ELF writer: an [`Object`] as a relocatable ELF64 eBPF object that libbpf, bpftool, aya
-//! and cilium/ebpf load.
+//! The ELF writer: an [`Object`] as a relocatable ELF64 eBPF object that libbpf, bpftool and
+//! aya load (tested). cilium/ebpf 0.9.1 loads it too when it has no labels and no bpf-to-bpf
+//! calls: it takes local label symbols for function starts and follows calls only through
+//! global or section symbols (see the README).
 //!
 //! Layout (what loaders rely on, see DESIGN.md):
 //! - one executable `PROGBITS` section per program section name; programs that share a name
