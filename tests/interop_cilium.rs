@@ -4,19 +4,14 @@
 //! with `ebpf.NewCollection` (the verifier runs), pushes, test-runs and pops, and prints JSON
 //! that is checked here against the object's definition.
 //!
-//! cilium/ebpf 0.9.1 does not take two things that libbpf (bpftool) and aya take, and these
-//! tests pin both down (while the package is 0.9.x):
-//! - it takes every `STT_NOTYPE` symbol in a program section for the start of a function
-//!   (clang before 8 wrote functions that way; it only skips names starting with `LBB`), so
-//!   the LOCAL NOTYPE symbols we write for labels cut a program in two: the label becomes a
-//!   program of its own and the jumps to it leave the truncated program ("jump out of
-//!   range"). libbpf only takes `STT_FUNC` symbols for functions. So the objects are loaded
-//!   here with their labels cleared (the same object otherwise);
-//! - it resolves a bpf-to-bpf call only through a GLOBAL function symbol or through the
-//!   `.text` section symbol (what clang writes for a static callee), not through the LOCAL
-//!   FUNC symbol of the callee that we write ("call: push_u32: unsupported binding:
-//!   STB_LOCAL"); libbpf computes the target from any symbol (`st_value / 8 + imm + 1`) and
-//!   aya from a function symbol's address. So `asm/bpf2bpf.s` does not load in it.
+//! cilium/ebpf 0.9.1 does not take one thing that libbpf (bpftool) and aya take, and a test
+//! pins it down (while the package is 0.9.x): it takes every `STT_NOTYPE` symbol in a program
+//! section for the start of a function (clang before 8 wrote functions that way; it only skips
+//! names starting with `LBB`), so the LOCAL NOTYPE symbols we write for labels cut a program
+//! in two: the label becomes a program of its own and the jumps to it leave the truncated
+//! program ("jump out of range"). libbpf only takes `STT_FUNC` symbols for functions. So the
+//! objects are loaded here with their labels cleared (the same object otherwise). Calls into
+//! `.text` are relocated against the section symbol, as clang writes them, which it resolves.
 //!
 //! Needs `go` and the Debian package: skipped with a notice when either is missing, a failure
 //! with `BPFSMITH_REQUIRE_INTEROP=1`; and root (or CAP_BPF), see `tests/common/kernel.rs`.
@@ -283,8 +278,8 @@ fn check_runs(case: &Case, json: &Value) {
     }
 }
 
-/// Whether the object calls a function of its own (bpf-to-bpf), which cilium/ebpf 0.9.1 does
-/// not resolve in our objects.
+/// Whether the object calls a function of its own (bpf-to-bpf): its spec lists the `.text`
+/// functions too.
 fn has_calls(obj: &Object) -> bool {
     obj.programs.iter().any(|p| p.functions.len() > 1)
 }
@@ -316,9 +311,6 @@ fn cilium_loads_runs_and_reads_every_object() {
     let dir = tools::TempDir::new("cilium");
     let mut loaded = Vec::new();
     for mut case in cases() {
-        if has_calls(&case.obj) {
-            continue; // see cilium_0_9_refuses_calls_through_a_local_function_symbol
-        }
         // See cilium_0_9_takes_labels_for_functions.
         case.obj = without_labels(case.obj);
         let json = run(bin, &args(&case), &case.write(dir.path()))
@@ -328,7 +320,7 @@ fn cilium_loads_runs_and_reads_every_object() {
         check_runs(&case, &json);
         loaded.push(case.name);
     }
-    assert!(loaded.len() >= 8, "only {loaded:?} loaded");
+    assert!(loaded.len() >= 9, "only {loaded:?} loaded");
     tools::notice(&format!("cilium/ebpf loaded: {}", loaded.join(", ")));
 }
 
@@ -430,44 +422,4 @@ fn cilium_0_9_takes_labels_for_functions() {
         checked += 1;
     }
     assert!(checked >= 8, "only {checked} objects with labels");
-}
-
-/// cilium/ebpf 0.9 resolves a call only through a GLOBAL function symbol or the section
-/// symbol; we write the callee's LOCAL FUNC symbol, which libbpf and aya take.
-#[test]
-fn cilium_0_9_refuses_calls_through_a_local_function_symbol() {
-    require_kernel!("cilium_0_9_refuses_calls_through_a_local_function_symbol");
-    let Some(bin) = cilium_load() else {
-        return;
-    };
-    if !is_0_9() {
-        return;
-    }
-    let dir = tools::TempDir::new("cilium-calls");
-    let mut checked = 0;
-    for case in cases() {
-        if !has_calls(&case.obj) {
-            continue;
-        }
-        let caller = case.obj.programs.iter().find(|p| p.functions.len() > 1);
-        let callee = &caller.unwrap().functions[1].name;
-        for obj in [case.obj.clone(), without_labels(case.obj.clone())] {
-            let c = Case {
-                name: case.name.clone(),
-                obj,
-                push_before: Vec::new(),
-                runs: Vec::new(),
-                maps_after: Vec::new(),
-            };
-            let err = run(bin, &[], &c.write(dir.path())).expect_err("loaded");
-            let want = format!("call: {callee}: unsupported binding: STB_LOCAL");
-            assert!(
-                err.starts_with("LoadCollectionSpec: ") && err.ends_with(&want),
-                "{}: {err}",
-                c.name
-            );
-            checked += 1;
-        }
-    }
-    assert!(checked >= 2, "no object with a call");
 }

@@ -1,7 +1,6 @@
 //! The ELF writer: an [`Object`] as a relocatable ELF64 eBPF object that libbpf, bpftool and
-//! aya load (tested). cilium/ebpf 0.9.1 loads it too when it has no labels and no bpf-to-bpf
-//! calls: it takes local label symbols for function starts and follows calls only through
-//! global or section symbols (see the README).
+//! aya load (tested). cilium/ebpf 0.9.1 loads it too when it has no labels: it takes local
+//! label symbols for function starts (see the README).
 //!
 //! Layout (what loaders rely on, see DESIGN.md):
 //! - one executable `PROGBITS` section per program section name; programs that share a name
@@ -12,8 +11,9 @@
 //!   the program's section: libbpf refuses a static function outside `.text` ("program 'f'
 //!   is static and not supported"), treats a global one as a program of its own, and resolves
 //!   every subprogram call into `.text` only. So a call from a program section to its callee
-//!   carries an `R_BPF_64_32` relocation against the callee's symbol with `imm = -1` (libbpf
-//!   computes the target as `symbol / 8 + imm + 1`); a call between two functions of `.text`
+//!   carries an `R_BPF_64_32` relocation against the `.text` section symbol with the callee's
+//!   slot minus one in `imm`, as clang writes a call to a static function (libbpf computes the
+//!   target as `symbol / 8 + imm + 1`; cilium/ebpf accepts only this form); a call between two functions of `.text`
 //!   is pc-relative with no relocation, as clang writes calls between static functions of one
 //!   section. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`, a callback) always gets
 //!   an `R_BPF_64_64` relocation against the `.text` section symbol with the function's byte
@@ -482,6 +482,12 @@ impl Object {
                         Insn::Call(Callee::Local(imm)) => {
                             if named.is_none() && q.section == piece.section {
                                 *imm = (q.offset / 8) as i32 - (r_offset / 8) as i32 - 1;
+                            } else if layout.sections[q.section].is_text {
+                                // As clang writes a call to a static function: against the
+                                // `.text` section symbol, the callee's slot in the immediate
+                                // (libbpf and aya take either form; cilium/ebpf only this one).
+                                *imm = (q.offset / 8) as i32 - 1;
+                                reloc(TEXT_SYM, R_BPF_64_32);
                             } else {
                                 *imm = -1;
                                 reloc(piece_sym[k], R_BPF_64_32);
