@@ -17,7 +17,7 @@ head -c 64 /dev/zero >"$tmp/data"
 hyperfine --warmup 3 --runs "$runs" --export-json "$tmp/run.json" \
     -n "bpfsmith run" "$bin run $tmp/seed.o --prog queue_prog --data @$tmp/data" \
     -n "bpftool loadall+run" "bpftool prog loadall $tmp/seed.o /sys/fs/bpf/bpfsmith-bench && bpftool prog run pinned /sys/fs/bpf/bpfsmith-bench/queue_prog data_in $tmp/data && rm -rf /sys/fs/bpf/bpfsmith-bench" \
-    >/dev/null 2>&1
+    >"$tmp/hyperfine.log" 2>&1 || { cat "$tmp/hyperfine.log" >&2; exit 1; }
 python3 - "$tmp/run.json" <<'PY'
 import json, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
