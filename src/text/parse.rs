@@ -61,6 +61,16 @@ pub(crate) enum Sym<'a> {
     Load(&'a str, Span),
 }
 
+impl<'a> Sym<'a> {
+    /// The name the symbol refers to, if any.
+    pub(crate) fn name(self) -> Option<&'a str> {
+        match self {
+            Sym::Label(n, _) | Sym::Call(n, _) | Sym::Load(n, _) => Some(n),
+            Sym::None | Sym::Offset(_) => None,
+        }
+    }
+}
+
 /// A parsed instruction and the symbol it still needs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Parsed<'a> {

@@ -103,13 +103,18 @@ use crate::program::{
     FileId, Function, Program, ProgramBuilder, Reloc, RelocKind, Section, SourceLoc,
 };
 
-/// FNV-1a: label and symbol names are short, and SipHash showed in profiles.
+/// FNV-1a: label and symbol names are short, and SipHash showed in profiles. The result goes
+/// through a finalizer (splitmix64's): FNV alone leaves the bits the table indexes by poorly
+/// mixed for names like `L1` ... `L62500`, which then share buckets.
 #[derive(Default)]
 struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
-        self.0
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -252,6 +257,60 @@ struct Fix<'a> {
     insn: u32,
     sym: Sym<'a>,
     line: u32,
+    /// The label the symbol names, when it was already defined where the instruction is
+    /// (a label is defined once, so this is the one the end would find; looking it up while
+    /// its entry is fresh costs less than a lookup at the end).
+    label: Option<u32>,
+}
+
+/// The labels of a program: by name, in the order they were defined.
+#[derive(Default)]
+struct Labels<'a> {
+    index: HashMap<&'a str, u32>,
+    defs: Vec<(&'a str, LabelDef)>,
+}
+
+impl<'a> Labels<'a> {
+    fn find(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    fn def_mut(&mut self, k: u32) -> &mut LabelDef {
+        &mut self.defs[k as usize].1
+    }
+
+    /// Define `name`, replacing its definition if it has one.
+    fn insert(&mut self, name: &'a str, def: LabelDef) {
+        match self.index.entry(name) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                self.defs[*e.get() as usize].1 = def;
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.defs.len() as u32);
+                self.defs.push((name, def));
+            }
+        }
+    }
+
+    /// Define `name` unless it is defined: then its definition.
+    fn define(&mut self, name: &'a str, def: LabelDef) -> Result<(), &LabelDef> {
+        match self.index.entry(name) {
+            std::collections::hash_map::Entry::Occupied(e) => Err(&self.defs[*e.get() as usize].1),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.defs.len() as u32);
+                self.defs.push((name, def));
+                Ok(())
+            }
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.defs.iter().map(|(n, _)| *n)
+    }
 }
 
 struct Prog<'a> {
@@ -259,7 +318,7 @@ struct Prog<'a> {
     /// The global label that started it (`None`: the default program).
     name_span: Option<(Span, u32)>,
     b: ProgramBuilder,
-    labels: HashMap<&'a str, LabelDef>,
+    labels: Labels<'a>,
     fixups: Vec<Fix<'a>>,
     n: u32,
     slots: u64,
@@ -652,7 +711,13 @@ impl<'a> Asm<'a> {
         let p = &mut self.progs[pi];
         let insn = p.n - 1;
         p.fixups.retain(|f| f.insn != insn);
-        p.fixups.push(Fix { insn, sym, line });
+        let label = sym.name().and_then(|n| p.labels.find(n));
+        p.fixups.push(Fix {
+            insn,
+            sym,
+            line,
+            label,
+        });
     }
 
     // ---- statements ----
@@ -707,10 +772,12 @@ impl<'a> Asm<'a> {
         }));
         p.b.emit(insn);
         if sym != Sym::None {
+            let label = sym.name().and_then(|n| p.labels.find(n));
             p.fixups.push(Fix {
                 insn: p.n,
                 sym,
                 line,
+                label,
             });
         }
         if ok && insn == Insn::Exit {
@@ -776,7 +843,7 @@ impl<'a> Asm<'a> {
             name,
             name_span,
             b,
-            labels: HashMap::default(),
+            labels: Labels::default(),
             fixups: Vec::new(),
             n: 0,
             slots: 0,
@@ -868,7 +935,16 @@ impl<'a> Asm<'a> {
             return;
         };
         let p = &mut self.progs[pi];
-        if let Some(first) = p.labels.get(name) {
+        let at = p.n;
+        let prev = p.last;
+        let def = LabelDef {
+            at,
+            line,
+            entry: false,
+            function: false,
+            prev,
+        };
+        if let Err(first) = p.labels.define(name, def) {
             let first_line = first.line;
             let first_entry = first.entry;
             let e = self.err(
@@ -881,20 +957,7 @@ impl<'a> Asm<'a> {
             } else {
                 format!("note: first defined on line {first_line}")
             });
-            return;
         }
-        let at = p.n;
-        let prev = p.last;
-        p.labels.insert(
-            name,
-            LabelDef {
-                at,
-                line,
-                entry: false,
-                function: false,
-                prev,
-            },
-        );
     }
 
     /// Switch sections. Code that follows continues the last program of that section, as
@@ -1368,7 +1431,7 @@ impl<'a> Asm<'a> {
         // Labels of every program, to say where a label lives when a jump cannot reach it.
         let elsewhere: Vec<(String, Vec<&'a str>)> = progs
             .iter()
-            .map(|p| (p.name.clone(), p.labels.keys().copied().collect()))
+            .map(|p| (p.name.clone(), p.labels.keys().collect()))
             .collect();
         for p in progs {
             if let Some(prog) = self.finish_program(p, &map_names, &elsewhere) {
@@ -1458,8 +1521,9 @@ impl<'a> Asm<'a> {
             match f.sym {
                 Sym::None => {}
                 Sym::Label(name, span) => {
-                    let target = match p.labels.get(name) {
-                        Some(l) => Some(l.at as usize),
+                    let label = f.label.or_else(|| p.labels.find(name));
+                    let target = match label {
+                        Some(k) => Some(p.labels.def_mut(k).at as usize),
                         None if name == "exit" => p.first_exit.map(|e| e as usize),
                         None => None,
                     };
@@ -1473,10 +1537,8 @@ impl<'a> Asm<'a> {
                     }
                     let off = slots[target] as i64 - from;
                     if self.patch_branch(&mut prog.insns[i], off, name, span, f.line) {
-                        if let (Insn::Call(Callee::Local(_)), Some(l)) =
-                            (prog.insns[i], p.labels.get_mut(name))
-                        {
-                            l.function = true;
+                        if let (Insn::Call(Callee::Local(_)), Some(k)) = (prog.insns[i], label) {
+                            p.labels.def_mut(k).function = true;
                         }
                     }
                 }
@@ -1514,7 +1576,8 @@ impl<'a> Asm<'a> {
                     }
                 }
                 Sym::Call(name, span) => {
-                    match p.labels.get_mut(name) {
+                    let label = f.label.or_else(|| p.labels.find(name));
+                    match label.map(|k| p.labels.def_mut(k)) {
                         Some(l) if (l.at as usize) < n => {
                             l.function = true;
                             let off = slots[l.at as usize] as i64 - from;
@@ -1537,7 +1600,7 @@ impl<'a> Asm<'a> {
                                 let cands = Helper::ALL
                                     .iter()
                                     .map(|h| &h.name()[4..])
-                                    .chain(p.labels.keys().copied());
+                                    .chain(p.labels.keys());
                                 if let Some(s) = suggest(bare, cands) {
                                     let s = if Helper::from_name(s).is_some()
                                         && !p.labels.contains_key(s)
@@ -1553,7 +1616,11 @@ impl<'a> Asm<'a> {
                     }
                 }
                 Sym::Load(name, span) => {
-                    if let Some(l) = p.labels.get_mut(name).filter(|l| (l.at as usize) < n) {
+                    let label = f.label.or_else(|| p.labels.find(name));
+                    if let Some(l) = label
+                        .map(|k| p.labels.def_mut(k))
+                        .filter(|l| (l.at as usize) < n)
+                    {
                         l.function = true;
                         let off = slots[l.at as usize] as i64 - from;
                         if let Insn::LdImm64 { dst, .. } = prog.insns[i] {
@@ -1613,7 +1680,7 @@ impl<'a> Asm<'a> {
         }
         let mut fn_at: Vec<(usize, String)> = Vec::new();
         let mut labels: Vec<(usize, String)> = Vec::new();
-        for (name, l) in &p.labels {
+        for (name, l) in &p.labels.defs {
             let at = l.at as usize;
             if l.entry || at >= n {
                 continue;
@@ -1732,7 +1799,7 @@ impl<'a> Asm<'a> {
     fn undefined_label(
         &mut self,
         pname: &str,
-        labels: &HashMap<&'a str, LabelDef>,
+        labels: &Labels<'a>,
         name: &str,
         span: Span,
         line: u32,
@@ -1742,7 +1809,7 @@ impl<'a> Asm<'a> {
             .iter()
             .find(|(pn, ls)| pn != pname && ls.contains(&name))
             .map(|(pn, _)| pn.clone());
-        let cands: Vec<&str> = labels.keys().copied().collect();
+        let cands: Vec<&str> = labels.keys().collect();
         let e = self.err_on(
             line,
             span,
