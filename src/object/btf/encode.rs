@@ -34,17 +34,18 @@ pub struct BtfBuilder {
 }
 
 /// An open-addressing set of the strings of a string section, by offset: each slot holds the
-/// offset of a string (0 for an empty slot: offset 0 is the empty string, which is never
-/// stored), and the bytes are compared in the section itself, so a string is kept once.
+/// offset of a string in its low half (0 for an empty slot: offset 0 is the empty string,
+/// which is never stored) and the string's hash in its high half; the bytes are compared in
+/// the section itself, so a string is kept once.
 #[derive(Clone, Debug, Default)]
 struct StringIndex {
-    slots: Vec<u32>,
+    slots: Vec<u64>,
     len: usize,
 }
 
 /// A multiplicative hash of a string, eight bytes at a time (the strings are file names,
-/// identifiers and source lines: short, and hashed once per line record).
-fn hash_bytes(b: &[u8]) -> u64 {
+/// identifiers and source lines: short, and hashed once per line record), folded to 32 bits.
+fn hash_bytes(b: &[u8]) -> u32 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = (b.len() as u64).wrapping_mul(K);
     let mut chunks = b.chunks_exact(8);
@@ -59,44 +60,45 @@ fn hash_bytes(b: &[u8]) -> u64 {
         w[..rest.len()].copy_from_slice(rest);
         h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
     }
-    h ^ (h >> 29)
+    (h >> 32) as u32 ^ (h >> 7) as u32
 }
 
 impl StringIndex {
-    /// The slot of `s`: `Ok` with its offset when `strings` holds it, `Err` with the empty
+    /// `s` in `strings`: `Ok` with its offset when `strings` holds it, `Err` with the empty
     /// slot where it goes otherwise. The table must not be full.
-    fn find(&self, strings: &[u8], s: &[u8], hash: u64) -> Result<u32, usize> {
+    fn find(&self, strings: &[u8], s: &[u8], hash: u32) -> Result<u32, usize> {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
-            let off = self.slots[i];
-            if off == 0 {
+            let slot = self.slots[i];
+            if slot == 0 {
                 return Err(i);
             }
-            let at = off as usize;
-            if strings.get(at..at + s.len()) == Some(s) && strings.get(at + s.len()) == Some(&0) {
-                return Ok(off);
+            let at = slot as u32 as usize;
+            if (slot >> 32) as u32 == hash
+                && strings.get(at..at + s.len()) == Some(s)
+                && strings.get(at + s.len()) == Some(&0)
+            {
+                return Ok(at as u32);
             }
             i = (i + 1) & mask;
         }
     }
 
     /// Make room for one more string (at most half the slots used).
-    fn grow_for_one(&mut self, strings: &[u8]) {
+    fn grow_for_one(&mut self) {
         if (self.len + 1) * 2 <= self.slots.len() {
             return;
         }
         let size = (self.slots.len() * 2).max(64);
         let old = std::mem::replace(&mut self.slots, vec![0; size]);
         let mask = size - 1;
-        for off in old.into_iter().filter(|&o| o != 0) {
-            let at = off as usize;
-            let len = memchr::memchr(0, &strings[at..]).unwrap_or(strings.len() - at);
-            let mut i = hash_bytes(&strings[at..at + len]) as usize & mask;
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            let mut i = (slot >> 32) as usize & mask;
             while self.slots[i] != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = off;
+            self.slots[i] = slot;
         }
     }
 }
@@ -134,7 +136,7 @@ impl BtfBuilder {
         if s.is_empty() {
             return 0;
         }
-        self.string_index.grow_for_one(&self.strings);
+        self.string_index.grow_for_one();
         let hash = hash_bytes(s);
         match self.string_index.find(&self.strings, s, hash) {
             Ok(off) => off,
@@ -142,7 +144,7 @@ impl BtfBuilder {
                 let off = self.strings.len() as u32;
                 self.strings.extend_from_slice(s);
                 self.strings.push(0);
-                self.string_index.slots[slot] = off;
+                self.string_index.slots[slot] = (hash as u64) << 32 | off as u64;
                 self.string_index.len += 1;
                 off
             }
@@ -362,9 +364,10 @@ fn for_each_line_record(
 /// into lines once (as [`crate::program::SourceLines`] does), for the rest.
 struct FileLines<'p> {
     text: std::borrow::Cow<'p, str>,
-    /// The cursor: 1-based line number and where it starts.
+    /// The cursor: a 1-based line number, where it starts and, once found, where it ends.
     line: u32,
     pos: usize,
+    end: Option<usize>,
     /// Where each line starts, once a lookup went backwards.
     starts: Option<Vec<usize>>,
 }
@@ -375,6 +378,7 @@ impl<'p> FileLines<'p> {
             text,
             line: 1,
             pos: 0,
+            end: None,
             starts: None,
         }
     }
@@ -386,31 +390,37 @@ impl<'p> FileLines<'p> {
             return "";
         };
         let bytes = self.text.as_bytes();
-        let start = if let Some(starts) = &self.starts {
+        let line_end = |start: usize| {
+            memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k)
+        };
+        let (start, end) = if let Some(starts) = &self.starts {
             let Some(&start) = starts.get(i) else {
                 return "";
             };
-            start
+            (start, None)
         } else if line >= self.line {
-            let (mut l, mut pos) = (self.line, self.pos);
+            let (mut l, mut pos, mut end) = (self.line, self.pos, self.end);
             while l < line {
-                match memchr::memchr(b'\n', &bytes[pos..]) {
-                    Some(k) => {
-                        pos += k + 1;
-                        l += 1;
-                    }
-                    None => return "",
+                let e = match end {
+                    Some(e) => e,
+                    None => line_end(pos),
+                };
+                if e >= bytes.len() {
+                    return "";
                 }
+                pos = e + 1;
+                l += 1;
+                end = None;
             }
-            (self.line, self.pos) = (l, pos);
-            pos
+            (self.line, self.pos, self.end) = (l, pos, end);
+            (pos, end)
         } else {
             let mut starts = vec![0];
             starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
             let start = starts.get(i).copied();
             self.starts = Some(starts);
             match start {
-                Some(s) => s,
+                Some(s) => (s, None),
                 None => return "",
             }
         };
@@ -418,7 +428,10 @@ impl<'p> FileLines<'p> {
         if start >= bytes.len() {
             return "";
         }
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
+        let end = end.unwrap_or_else(|| line_end(start));
+        if self.starts.is_none() {
+            self.end = Some(end);
+        }
         self.text
             .get(start..end)
             .unwrap_or("")
@@ -426,41 +439,71 @@ impl<'p> FileLines<'p> {
     }
 }
 
-/// Per program: its files' paths as BTF strings, and their lines.
+/// The source texts of an object's programs, each split into lines once: the programs of an
+/// assembled file share its text.
+#[derive(Default)]
+struct SourceTexts<'p> {
+    /// Per text: the kept text's address and length, or the path read from disk; its lines
+    /// (`None`: not on disk).
+    texts: Vec<(TextKey<'p>, Option<FileLines<'p>>)>,
+}
+
+#[derive(PartialEq, Eq)]
+enum TextKey<'p> {
+    Kept(*const u8, usize),
+    Disk(&'p str),
+}
+
+impl<'p> SourceTexts<'p> {
+    /// The index in `texts` of file `f`'s text.
+    fn open(&mut self, f: &'p crate::program::SourceFile) -> usize {
+        let key = match &f.text {
+            Some(t) => TextKey::Kept(t.as_ptr(), t.len()),
+            None => TextKey::Disk(&f.path),
+        };
+        if let Some(k) = self.texts.iter().position(|(t, _)| *t == key) {
+            return k;
+        }
+        let text = match &f.text {
+            Some(t) => Some(std::borrow::Cow::Borrowed(&**t)),
+            None => std::fs::read_to_string(&f.path)
+                .ok()
+                .map(std::borrow::Cow::Owned),
+        };
+        self.texts.push((key, text.map(FileLines::new)));
+        self.texts.len() - 1
+    }
+}
+
+/// Per program: its files' paths as BTF strings, and their texts in [`SourceTexts`].
 struct ProgSources<'p> {
     prog: &'p Program,
-    paths: Vec<Option<u32>>,
-    /// Per file, once looked at: its lines (`None`: no text kept and none on disk).
-    lines: Vec<Option<Option<FileLines<'p>>>>,
+    files: Vec<Option<(u32, usize)>>,
 }
 
 impl<'p> ProgSources<'p> {
     fn new(prog: &'p Program) -> Self {
         ProgSources {
             prog,
-            paths: vec![None; prog.files.len()],
-            lines: (0..prog.files.len()).map(|_| None).collect(),
+            files: vec![None; prog.files.len()],
         }
     }
 
     /// The string offsets of the file and the text of a line record.
-    fn strings(&mut self, b: &mut BtfBuilder, l: SourceLoc) -> (u32, u32) {
+    fn strings(
+        &mut self,
+        b: &mut BtfBuilder,
+        texts: &mut SourceTexts<'p>,
+        l: SourceLoc,
+    ) -> (u32, u32) {
         let index = l.file.0 as usize;
         let Some(f) = self.prog.files.get(index) else {
             // An unknown file: no path, no text (strings "" at offset 0).
             return (b.string(""), b.string(""));
         };
-        let path = *self.paths[index].get_or_insert_with(|| b.string(&f.path));
-        let lines = self.lines[index].get_or_insert_with(|| {
-            let text = match &f.text {
-                Some(t) => Some(std::borrow::Cow::Borrowed(&**t)),
-                None => std::fs::read_to_string(&f.path)
-                    .ok()
-                    .map(std::borrow::Cow::Owned),
-            };
-            text.map(FileLines::new)
-        });
-        let text = match lines {
+        let (path, text) =
+            *self.files[index].get_or_insert_with(|| (b.string(&f.path), texts.open(f)));
+        let text = match &mut texts.texts[text].1 {
             Some(lines) => b.string(lines.get(l.line)),
             None => 0,
         };
@@ -620,6 +663,7 @@ pub(crate) fn encode_object(
             .collect()
     });
     let mut sources: Vec<Option<ProgSources>> = obj.programs.iter().map(|_| None).collect();
+    let mut texts = SourceTexts::default();
     for piece in &layout.pieces {
         let prog = &obj.programs[piece.prog];
         let offs = &layout.slots[piece.prog];
@@ -655,7 +699,7 @@ pub(crate) fn encode_object(
         for_each_line_record(prog, piece.insns.clone(), |i, loc| {
             let (file_name_off, line_off, line_col) = match loc {
                 Some(l) => {
-                    let (file, text) = src.strings(&mut b, l);
+                    let (file, text) = src.strings(&mut b, &mut texts, l);
                     (file, text, LineInfo::pack(l.line, l.column))
                 }
                 None => (0, 0, 0),

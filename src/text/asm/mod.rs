@@ -355,9 +355,9 @@ struct Asm<'a> {
     line: u32,
     line_start: usize,
     toks: Vec<Tok>,
-    /// The file's line count, and how many instructions programs may still reserve room for
-    /// up front (see [`Asm::start_program`]); `None` until the first program starts.
-    reserve_budget: Option<(usize, usize)>,
+    /// How many instructions programs may still reserve room for up front (see
+    /// [`Asm::start_program`]); `None` until the first program starts.
+    reserve_budget: Option<usize>,
 }
 
 struct MapDecl<'a> {
@@ -826,17 +826,17 @@ impl<'a> Asm<'a> {
     ) -> usize {
         let mut b = ProgramBuilder::new(name.clone(), section.clone());
         b.add_file(self.path, Some(self.text.clone()));
-        // Room for an instruction per line left, so that a large program does not copy its
-        // instructions as they grow (room never used costs address space, not memory). All
-        // programs together reserve at most twice the file's lines.
-        let (lines, budget) = *self.reserve_budget.get_or_insert_with(|| {
-            let lines = self.src.bytes().filter(|&b| b == b'\n').count() + 1;
-            (lines, 2 * lines)
-        });
-        let n = lines.saturating_sub(self.line as usize - 1).min(budget);
+        // Room for the instructions the rest of the file may hold (a line of 8 bytes or more
+        // each), so that a large program does not copy its instructions as they grow: room
+        // never used costs address space, not memory. All programs together reserve room for
+        // at most a quarter of the file's bytes.
+        let budget = *self
+            .reserve_budget
+            .get_or_insert_with(|| self.src.len() / 4);
+        let n = ((self.src.len() - self.line_start.min(self.src.len())) / 8).min(budget);
         if n > 0 {
             b.reserve_insns(n);
-            self.reserve_budget = Some((lines, budget - n));
+            self.reserve_budget = Some(budget - n);
         }
         let nameable = name_span.is_none();
         self.progs.push(Prog {
