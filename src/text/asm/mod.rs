@@ -1557,7 +1557,7 @@ impl<'a> Asm<'a> {
                         );
                         continue;
                     }
-                    match slots.binary_search(&(target as usize)) {
+                    match slot_index(&slots, target as usize, i) {
                         Ok(t) => {
                             if matches!(prog.insns[i], Insn::Call(Callee::Local(_))) {
                                 numeric_functions.push((t, span, f.line));
@@ -1826,6 +1826,33 @@ impl<'a> Asm<'a> {
     }
 }
 
+/// `slots.binary_search(&target)` (`slots` strictly increasing), searching outwards from
+/// index `near` first: jump targets are mostly close to their jump.
+fn slot_index(slots: &[usize], target: usize, near: usize) -> Result<usize, usize> {
+    let near = near.min(slots.len().saturating_sub(1));
+    let (lo, hi) = if slots.get(near).is_some_and(|&s| s <= target) {
+        let mut step = 1;
+        let mut lo = near;
+        while lo + step < slots.len() && slots[lo + step] <= target {
+            lo += step;
+            step *= 2;
+        }
+        (lo, (lo + step + 1).min(slots.len()))
+    } else {
+        let mut step = 1;
+        let mut hi = near;
+        while hi >= step && slots[hi - step] > target {
+            hi -= step;
+            step *= 2;
+        }
+        (hi.saturating_sub(step), hi)
+    };
+    slots[lo..hi]
+        .binary_search(&target)
+        .map(|k| lo + k)
+        .map_err(|k| lo + k)
+}
+
 enum Prefix {
     /// Not a special line.
     None,
@@ -1882,4 +1909,30 @@ fn int_type(size: u32) -> Option<TypeDesc> {
         size,
         signed: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot_index;
+
+    #[test]
+    fn slot_index_finds_what_binary_search_finds() {
+        // Slot offsets of instructions where every third one is an ld_imm64.
+        let mut slots = vec![0];
+        for k in 0..200 {
+            let last = *slots.last().unwrap();
+            slots.push(last + if k % 3 == 0 { 2 } else { 1 });
+        }
+        for near in [0, 1, 5, 50, 199, 200, 500] {
+            for target in 0..300 {
+                assert_eq!(
+                    slot_index(&slots, target, near).is_ok(),
+                    slots.binary_search(&target).is_ok()
+                );
+                if let Ok(t) = slot_index(&slots, target, near) {
+                    assert_eq!(slots[t], target);
+                }
+            }
+        }
+    }
 }
