@@ -499,9 +499,8 @@ impl<'a> Asm<'a> {
         let mut pos = 0usize;
         let mut toks = std::mem::take(&mut self.toks);
         loop {
-            let end = lx.line_end(pos);
             self.line_start = pos;
-            self.one_line(&mut lx, pos, end, &mut toks);
+            let end = self.one_line(&mut lx, pos, &mut toks);
             if end >= bytes.len() {
                 break;
             }
@@ -521,34 +520,55 @@ impl<'a> Asm<'a> {
         }
     }
 
-    fn one_line(&mut self, lx: &mut Lexer<'a>, pos: usize, end: usize, toks: &mut Vec<Tok>) {
+    /// Assemble the line that starts at `pos`; gives where it ends (its `\n`, or the end of
+    /// the input).
+    fn one_line(&mut self, lx: &mut Lexer<'a>, pos: usize, toks: &mut Vec<Tok>) -> usize {
         let bytes = self.src.as_bytes();
         let mut from = pos;
         let mut kernel_op = None;
+        // The line's end, when something before the lexer needs it.
+        let mut line_end = None;
         if lx.open_comment.is_none() {
             let mut i = pos;
-            while i < end && matches!(bytes[i], b' ' | b'\t' | b'\r') {
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\r') {
                 i += 1;
             }
             match bytes.get(i) {
-                Some(b';') => return,
-                Some(b'0'..=b'9' | b'a'..=b'f') if i < end => match self.prefix(i, end) {
-                    Prefix::None => {}
-                    Prefix::Handled => return,
-                    Prefix::Slot { after, op } => {
-                        from = after;
-                        kernel_op = op;
+                Some(b';') => return lx.line_end(i),
+                Some(b'0'..=b'9' | b'a'..=b'f') => {
+                    let end = lx.line_end(i);
+                    line_end = Some(end);
+                    match self.prefix(i, end) {
+                        Prefix::None => {}
+                        Prefix::Handled => return end,
+                        Prefix::Slot { after, op } => {
+                            from = after;
+                            kernel_op = op;
+                        }
                     }
-                },
-                Some(b'D') if self.src[i..end].starts_with("Disassembly of section ") => {
+                }
+                Some(b'D') if self.src[i..].starts_with("Disassembly of section ") => {
+                    let end = lx.line_end(i);
                     let name = self.src[i + 23..end].trim_end().trim_end_matches(':');
                     self.set_section(name, true);
-                    return;
+                    return end;
                 }
                 _ => {}
             }
         }
-        lx.lex(from, end, toks);
+        let end = match line_end {
+            Some(end) => {
+                lx.lex(from, end, toks);
+                end
+            }
+            None => lx.lex_line(from, toks),
+        };
+        self.lex_done(toks, kernel_op);
+        end
+    }
+
+    /// The rest of [`Asm::one_line`], once the line is lexed.
+    fn lex_done(&mut self, toks: &mut Vec<Tok>, kernel_op: Option<u8>) {
         if toks.is_empty() || self.is_file_format_line(toks) {
             return;
         }
