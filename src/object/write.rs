@@ -39,6 +39,7 @@ use super::error::{ElfError, LayoutError};
 use super::Object;
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::program::{RelocKind, Section};
+use crate::slots::SlotMap;
 
 /// `R_BPF_64_64`: the 64-bit immediate of an `ld_imm64` (maps, function addresses).
 pub const R_BPF_64_64: u32 = 1;
@@ -82,9 +83,10 @@ pub(crate) struct Layout {
     pub map_offsets: Vec<u64>,
     /// Size of `.maps`.
     pub maps_size: u64,
-    /// Per program: the slot index of each instruction, plus one entry for the end
-    /// ([`crate::program::Program::slot_offsets`]).
-    pub slots: Vec<Vec<usize>>,
+    /// Per program: the slot of each instruction.
+    pub slots: Vec<SlotMap>,
+    /// Per program: the slot of each function's first instruction.
+    pub fn_slots: Vec<Vec<usize>>,
 }
 
 impl Layout {
@@ -96,6 +98,7 @@ impl Layout {
         let mut placed: Vec<(usize, Piece)> = Vec::new(); // (section, piece) in program order
         let mut text_pieces = Vec::new();
         let mut prog_slots = Vec::with_capacity(obj.programs.len());
+        let mut fn_slots = Vec::with_capacity(obj.programs.len());
         for (pi, p) in obj.programs.iter().enumerate() {
             let err = |insn, kind| ElfError::Layout {
                 program: p.name.clone(),
@@ -113,8 +116,8 @@ impl Layout {
             if !ordered {
                 return Err(err(0, LayoutError::Functions));
             }
-            let slots = p.slot_offsets();
-            let starts: Vec<usize> = f.iter().map(|f| slots[f.insn]).collect();
+            let slots = SlotMap::new(&p.insns);
+            let starts: Vec<usize> = f.iter().map(|f| slots.slot(f.insn)).collect();
             for (k, func) in f.iter().enumerate() {
                 let end = f.get(k + 1).map_or(p.insns.len(), |n| n.insn);
                 let piece = Piece {
@@ -124,13 +127,14 @@ impl Layout {
                     section: 0,
                     offset: 0,
                 };
-                let (s0, s1) = (slots[func.insn], slots[end]);
+                let (s0, s1) = (slots.slot(func.insn), slots.slot(end));
+                let mut cur = slots.cursor();
                 for i in piece.insns.clone() {
                     let insn = &p.insns[i];
                     let Some(off) = branch_target(insn) else {
                         continue;
                     };
-                    let target = slots[i] as i64 + 1 + off as i64;
+                    let target = cur.slot(i) as i64 + 1 + off as i64;
                     let is_call = matches!(
                         insn,
                         Insn::Call(Callee::Local(_))
@@ -210,6 +214,7 @@ impl Layout {
                 }
             }
             prog_slots.push(slots);
+            fn_slots.push(starts);
         }
         if !text_pieces.is_empty() {
             sections.push(SectionLayout {
@@ -225,7 +230,7 @@ impl Layout {
         let mut pieces = Vec::with_capacity(placed.len());
         for (s, mut piece) in placed {
             let slots = &prog_slots[piece.prog];
-            let slots = slots[piece.insns.end] - slots[piece.insns.start];
+            let slots = slots.slot(piece.insns.end) - slots.slot(piece.insns.start);
             piece.section = s;
             piece.offset = sections[s].size;
             sections[s].size += slots as u64 * 8;
@@ -243,6 +248,7 @@ impl Layout {
             map_offsets,
             maps_size,
             slots: prog_slots,
+            fn_slots,
         })
     }
 }
@@ -415,12 +421,12 @@ impl<'a> ElfFile<'a> {
             let piece = &layout.pieces[k];
             let p = &obj.programs[piece.prog];
             let slots = &layout.slots[piece.prog];
-            let start = slots[piece.insns.start];
+            let start = slots.slot(piece.insns.start);
             let def = SymDef {
                 name: &p.functions[piece.func].name,
                 section: piece.section,
                 value: piece.offset,
-                size: (slots[piece.insns.end] - start) as u64 * 8,
+                size: (slots.slot(piece.insns.end) - start) as u64 * 8,
                 info: 0,
             };
             if layout.sections[piece.section].is_text {
@@ -445,12 +451,13 @@ impl<'a> ElfFile<'a> {
             } else {
                 &p.labels[..]
             };
+            let mut cur = slots.cursor();
             for (at, label) in labels {
                 if piece.insns.contains(at) {
                     locals.push(SymDef {
                         name: label,
                         section: piece.section,
-                        value: piece.offset + (slots[*at] - start) as u64 * 8,
+                        value: piece.offset + (cur.slot(*at) - start) as u64 * 8,
                         size: 0,
                         info: elf::STB_LOCAL << 4 | elf::STT_NOTYPE,
                     });
@@ -508,7 +515,9 @@ impl<'a> ElfFile<'a> {
         for (k_piece, piece) in layout.pieces.iter().enumerate() {
             let p = &obj.programs[piece.prog];
             let slots = &layout.slots[piece.prog];
-            let start = slots[piece.insns.start];
+            let fn_slots = &layout.fn_slots[piece.prog];
+            let start = slots.slot(piece.insns.start);
+            let mut cur = slots.cursor();
             let sec = &mut out[piece.section];
             let mut relocs = p
                 .relocs
@@ -533,7 +542,8 @@ impl<'a> ElfFile<'a> {
                     continue;
                 }
                 let mut insn = *insn;
-                let r_offset = piece.offset + (slots[i] - start) as u64 * 8;
+                let slot = cur.slot(i);
+                let r_offset = piece.offset + (slot - start) as u64 * 8;
                 let mut reloc = |sym: u32, r_type: u32| {
                     sec.relocs.push(Rel {
                         r_offset,
@@ -543,11 +553,12 @@ impl<'a> ElfFile<'a> {
                     })
                 };
                 let callee_at = |off: i64| {
-                    let target = slots[i] as i64 + 1 + off;
+                    let target = slot as i64 + 1 + off;
                     p.functions
                         .iter()
-                        .find(|f| slots[f.insn] as i64 == target)
-                        .and_then(|f| piece_at.get(&(piece.prog, f.insn)).copied())
+                        .zip(fn_slots)
+                        .find(|(_, &s)| s as i64 == target)
+                        .and_then(|(f, _)| piece_at.get(&(piece.prog, f.insn)).copied())
                 };
                 let callee = match (named, &insn) {
                     (Some(r), _) if r.kind == RelocKind::Map => {

@@ -681,11 +681,12 @@ pub(crate) fn encode_object(
         } else {
             b.func(&func.name, sub_proto, FUNC_STATIC)
         };
-        let base = offs[piece.insns.start];
-        let elf_off = |i: usize| (piece.offset + (offs[i] - base) as u64 * 8) as u32;
+        let base = offs.slot(piece.insns.start);
+        let mut cur = offs.cursor();
+        let elf_off = |slot: usize| (piece.offset + (slot - base) as u64 * 8) as u32;
         if elf {
             let at = &mut func_at[piece.section];
-            put_u32(&mut ext, *at, elf_off(piece.insns.start));
+            put_u32(&mut ext, *at, elf_off(base));
             put_u32(&mut ext, *at + 4, id);
             *at += 8;
         } else {
@@ -704,9 +705,10 @@ pub(crate) fn encode_object(
                 }
                 None => (0, 0, 0),
             };
+            let slot = cur.slot(i);
             if let Some(at) = line_at.as_deref_mut() {
                 let rec = &mut ext[*at..*at + 16];
-                for (k, x) in [elf_off(i), file_name_off, line_off, line_col]
+                for (k, x) in [elf_off(slot), file_name_off, line_off, line_col]
                     .into_iter()
                     .enumerate()
                 {
@@ -715,7 +717,7 @@ pub(crate) fn encode_object(
                 *at += 16;
             } else {
                 lines[piece.prog].line_info.push(LineInfo {
-                    insn_off: offs[i] as u32,
+                    insn_off: slot as u32,
                     file_name_off,
                     line_off,
                     line_col,

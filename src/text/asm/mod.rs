@@ -102,6 +102,7 @@ use crate::object::{Object, ObjectError};
 use crate::program::{
     FileId, Function, Program, ProgramBuilder, Reloc, RelocKind, Section, SourceLoc,
 };
+use crate::slots::partition_near;
 
 /// FNV-1a: label and symbol names are short, and SipHash showed in profiles. The result goes
 /// through a finalizer (splitmix64's): FNV alone leaves the bits the table indexes by poorly
@@ -236,6 +237,8 @@ fn assemble_text(path: &str, text: Arc<str>, opts: &AsmOptions) -> Result<Object
 struct LabelDef {
     /// The instruction it is bound to.
     at: u32,
+    /// That instruction's slot.
+    slot: u32,
     line: u32,
     /// The program's own name at instruction 0.
     entry: bool,
@@ -253,14 +256,70 @@ struct Last {
     line: u32,
 }
 
-struct Fix<'a> {
+/// An instruction whose symbol is resolved at the end (kept small: there can be one for
+/// every instruction).
+#[derive(Clone, Copy)]
+struct Fix {
     insn: u32,
-    sym: Sym<'a>,
+    /// The instruction's slot.
+    slot: u32,
     line: u32,
-    /// The label the symbol names, when it was already defined where the instruction is
-    /// (a label is defined once, so this is the one the end would find; looking it up while
-    /// its entry is fresh costs less than a lookup at the end).
-    label: Option<u32>,
+    kind: FixKind,
+    /// Where the name or the offset is.
+    span: Span,
+    /// A name's label, when it was already defined where the instruction is (a label is
+    /// defined once, so this is the one the end would find; looking it up while its entry is
+    /// fresh costs less than a lookup at the end), else [`NO_LABEL`]. An offset's value.
+    arg: u32,
+}
+
+const NO_LABEL: u32 = u32::MAX;
+
+/// What a [`Fix`] resolves: a [`Sym`] without its name (the text at the span).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FixKind {
+    Label,
+    Offset,
+    Call,
+    Load,
+}
+
+impl Fix {
+    /// The fixup of `sym` (none for [`Sym::None`]) on instruction `insn` at `slot`, whose
+    /// branch offset is `off`.
+    fn new(
+        insn: u32,
+        slot: u32,
+        line: u32,
+        sym: Sym<'_>,
+        off: i32,
+        labels: &Labels<'_>,
+    ) -> Option<Fix> {
+        let (kind, span) = match sym {
+            Sym::None => return None,
+            Sym::Label(_, s) => (FixKind::Label, s),
+            Sym::Offset(s) => (FixKind::Offset, s),
+            Sym::Call(_, s) => (FixKind::Call, s),
+            Sym::Load(_, s) => (FixKind::Load, s),
+        };
+        let arg = match sym.name() {
+            Some(n) => labels.find(n).unwrap_or(NO_LABEL),
+            None => off as u32,
+        };
+        Some(Fix {
+            insn,
+            slot,
+            line,
+            kind,
+            span,
+            arg,
+        })
+    }
+
+    /// The label found when the instruction was read.
+    fn label(&self) -> Option<u32> {
+        (self.arg != NO_LABEL).then_some(self.arg)
+    }
 }
 
 /// The labels of a program: by name, in the order they were defined.
@@ -319,10 +378,14 @@ struct Prog<'a> {
     name_span: Option<(Span, u32)>,
     b: ProgramBuilder,
     labels: Labels<'a>,
-    fixups: Vec<Fix<'a>>,
+    fixups: Vec<Fix>,
+    /// The slots of the program's `ld_imm64` instructions, in order (a jump by offset must not
+    /// land on their second half).
+    wide: Vec<u32>,
     n: u32,
     slots: u64,
-    first_exit: Option<u32>,
+    /// The first `exit` and its slot.
+    first_exit: Option<(u32, u32)>,
     last_exit: Option<u32>,
     last: Option<Last>,
     /// Whether an objdump header at address 0 may still name it.
@@ -730,14 +793,14 @@ impl<'a> Asm<'a> {
         let line = self.line;
         let p = &mut self.progs[pi];
         let insn = p.n - 1;
-        p.fixups.retain(|f| f.insn != insn);
-        let label = sym.name().and_then(|n| p.labels.find(n));
-        p.fixups.push(Fix {
-            insn,
-            sym,
-            line,
-            label,
-        });
+        // Fixups are in instruction order, at most one per instruction: this instruction's is
+        // the last, if any.
+        if p.fixups.last().is_some_and(|f| f.insn == insn) {
+            p.fixups.pop();
+        }
+        if let Some(f) = Fix::new(insn, slot as u32, line, sym, 0, &p.labels) {
+            p.fixups.push(f);
+        }
     }
 
     // ---- statements ----
@@ -791,18 +854,17 @@ impl<'a> Asm<'a> {
             column,
         }));
         p.b.emit(insn);
-        if sym != Sym::None {
-            let label = sym.name().and_then(|n| p.labels.find(n));
-            p.fixups.push(Fix {
-                insn: p.n,
-                sym,
-                line,
-                label,
-            });
+        let slot = p.slots as u32;
+        let off = insn.branch_offset().unwrap_or(0);
+        if let Some(f) = Fix::new(p.n, slot, line, sym, off, &p.labels) {
+            p.fixups.push(f);
+        }
+        if let Insn::LdImm64 { .. } = insn {
+            p.wide.push(slot);
         }
         if ok && insn == Insn::Exit {
             if p.first_exit.is_none() {
-                p.first_exit = Some(p.n);
+                p.first_exit = Some((p.n, slot));
             }
             p.last_exit = Some(p.n);
         }
@@ -850,9 +912,7 @@ impl<'a> Asm<'a> {
         // each), so that a large program does not copy its instructions as they grow: room
         // never used costs address space, not memory. All programs together reserve room for
         // at most a quarter of the file's bytes.
-        let budget = *self
-            .reserve_budget
-            .get_or_insert_with(|| self.src.len() / 4);
+        let budget = *self.reserve_budget.get_or_insert(self.src.len() / 4);
         let n = ((self.src.len() - self.line_start.min(self.src.len())) / 8).min(budget);
         if n > 0 {
             b.reserve_insns(n);
@@ -865,6 +925,7 @@ impl<'a> Asm<'a> {
             b,
             labels: Labels::default(),
             fixups: Vec::new(),
+            wide: Vec::new(),
             n: 0,
             slots: 0,
             first_exit: None,
@@ -898,6 +959,7 @@ impl<'a> Asm<'a> {
                 name,
                 LabelDef {
                     at: 0,
+                    slot: 0,
                     line,
                     entry: true,
                     function: false,
@@ -928,6 +990,7 @@ impl<'a> Asm<'a> {
                     name,
                     LabelDef {
                         at: 0,
+                        slot: 0,
                         line,
                         entry: true,
                         function: false,
@@ -959,6 +1022,7 @@ impl<'a> Asm<'a> {
         let prev = p.last;
         let def = LabelDef {
             at,
+            slot: p.slots as u32,
             line,
             entry: false,
             function: false,
@@ -1530,24 +1594,30 @@ impl<'a> Asm<'a> {
                 return None;
             }
         };
-        let slots = prog.slot_offsets();
         let n = prog.insns.len();
-        let total = slots[n] as i64;
+        let total = p.slots as i64;
         let mut relocs = Vec::new();
-        let mut numeric_functions: Vec<(usize, Span, u32)> = Vec::new();
+        // (instruction, its slot, span, line) of calls by offset.
+        let mut numeric_functions: Vec<(usize, u32, Span, u32)> = Vec::new();
+        // How many `ld_imm64` come before the current fixup's instruction.
+        let mut wide_before = 0;
         for f in std::mem::take(&mut p.fixups) {
             let i = f.insn as usize;
-            let from = slots[i] as i64 + 1;
-            match f.sym {
-                Sym::None => {}
-                Sym::Label(name, span) => {
-                    let label = f.label.or_else(|| p.labels.find(name));
+            let from = f.slot as i64 + 1;
+            let span = f.span;
+            let name = self.text(span);
+            match f.kind {
+                FixKind::Label => {
+                    let label = f.label().or_else(|| p.labels.find(name));
                     let target = match label {
-                        Some(k) => Some(p.labels.def_mut(k).at as usize),
-                        None if name == "exit" => p.first_exit.map(|e| e as usize),
+                        Some(k) => {
+                            let l = p.labels.def_mut(k);
+                            Some((l.at as usize, l.slot))
+                        }
+                        None if name == "exit" => p.first_exit.map(|(e, s)| (e as usize, s)),
                         None => None,
                     };
-                    let Some(target) = target else {
+                    let Some((target, target_slot)) = target else {
                         self.undefined_label(&p.name, &p.labels, name, span, f.line, elsewhere);
                         continue;
                     };
@@ -1555,15 +1625,15 @@ impl<'a> Asm<'a> {
                         self.err_on(f.line, span, K::JumpRange, format!("label `{name}` is after the last instruction: a jump there would leave the program"));
                         continue;
                     }
-                    let off = slots[target] as i64 - from;
+                    let off = target_slot as i64 - from;
                     if self.patch_branch(&mut prog.insns[i], off, name, span, f.line) {
                         if let (Insn::Call(Callee::Local(_)), Some(k)) = (prog.insns[i], label) {
                             p.labels.def_mut(k).function = true;
                         }
                     }
                 }
-                Sym::Offset(span) => {
-                    let off = prog.insns[i].branch_offset().unwrap_or(0) as i64;
+                FixKind::Offset => {
+                    let off = f.arg as i32 as i64;
                     let target = from + off;
                     if !(0..total).contains(&target) {
                         self.err_on(
@@ -1577,13 +1647,21 @@ impl<'a> Asm<'a> {
                         );
                         continue;
                     }
-                    match slot_index(&slots, target as usize, i) {
-                        Ok(t) => {
+                    // The target is an instruction unless it is the second slot of an
+                    // `ld_imm64`; the instruction's index is its slot less the `ld_imm64`
+                    // before it.
+                    wide_before = partition_near(&p.wide, f.slot, wide_before);
+                    let target = target as u32;
+                    let below = partition_near(&p.wide, target, wide_before);
+                    let inside_wide = below > 0 && p.wide[below - 1] + 1 == target;
+                    match inside_wide {
+                        false => {
                             if matches!(prog.insns[i], Insn::Call(Callee::Local(_))) {
-                                numeric_functions.push((t, span, f.line));
+                                let t = (target as usize) - below;
+                                numeric_functions.push((t, target, span, f.line));
                             }
                         }
-                        Err(_) => {
+                        true => {
                             self.err_on(
                                 f.line,
                                 span,
@@ -1595,12 +1673,12 @@ impl<'a> Asm<'a> {
                         }
                     }
                 }
-                Sym::Call(name, span) => {
-                    let label = f.label.or_else(|| p.labels.find(name));
+                FixKind::Call => {
+                    let label = f.label().or_else(|| p.labels.find(name));
                     match label.map(|k| p.labels.def_mut(k)) {
                         Some(l) if (l.at as usize) < n => {
                             l.function = true;
-                            let off = slots[l.at as usize] as i64 - from;
+                            let off = l.slot as i64 - from;
                             prog.insns[i] = Insn::Call(Callee::Local(0));
                             self.patch_branch(&mut prog.insns[i], off, name, span, f.line);
                         }
@@ -1635,14 +1713,14 @@ impl<'a> Asm<'a> {
                         },
                     }
                 }
-                Sym::Load(name, span) => {
-                    let label = f.label.or_else(|| p.labels.find(name));
+                FixKind::Load => {
+                    let label = f.label().or_else(|| p.labels.find(name));
                     if let Some(l) = label
                         .map(|k| p.labels.def_mut(k))
                         .filter(|l| (l.at as usize) < n)
                     {
                         l.function = true;
-                        let off = slots[l.at as usize] as i64 - from;
+                        let off = l.slot as i64 - from;
                         if let Insn::LdImm64 { dst, .. } = prog.insns[i] {
                             prog.insns[i] = Insn::LdImm64 {
                                 dst,
@@ -1725,7 +1803,7 @@ impl<'a> Asm<'a> {
                 labels.push((at, (*name).to_owned()));
             }
         }
-        for (at, span, line) in numeric_functions {
+        for (at, at_slot, span, line) in numeric_functions {
             if at == 0 || fn_at.iter().any(|(a, _)| *a == at) {
                 continue;
             }
@@ -1737,7 +1815,7 @@ impl<'a> Asm<'a> {
             }
             let name = match labels.iter().position(|(a, _)| *a == at) {
                 Some(pos) => labels.remove(pos).1,
-                None => format!("{}_fn{}", p.name, slots[at]),
+                None => format!("{}_fn{}", p.name, at_slot),
             };
             fn_at.push((at, name));
         }
@@ -1846,33 +1924,6 @@ impl<'a> Asm<'a> {
     }
 }
 
-/// `slots.binary_search(&target)` (`slots` strictly increasing), searching outwards from
-/// index `near` first: jump targets are mostly close to their jump.
-fn slot_index(slots: &[usize], target: usize, near: usize) -> Result<usize, usize> {
-    let near = near.min(slots.len().saturating_sub(1));
-    let (lo, hi) = if slots.get(near).is_some_and(|&s| s <= target) {
-        let mut step = 1;
-        let mut lo = near;
-        while lo + step < slots.len() && slots[lo + step] <= target {
-            lo += step;
-            step *= 2;
-        }
-        (lo, (lo + step + 1).min(slots.len()))
-    } else {
-        let mut step = 1;
-        let mut hi = near;
-        while hi >= step && slots[hi - step] > target {
-            hi -= step;
-            step *= 2;
-        }
-        (hi.saturating_sub(step), hi)
-    };
-    slots[lo..hi]
-        .binary_search(&target)
-        .map(|k| lo + k)
-        .map_err(|k| lo + k)
-}
-
 enum Prefix {
     /// Not a special line.
     None,
@@ -1929,30 +1980,4 @@ fn int_type(size: u32) -> Option<TypeDesc> {
         size,
         signed: false,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::slot_index;
-
-    #[test]
-    fn slot_index_finds_what_binary_search_finds() {
-        // Slot offsets of instructions where every third one is an ld_imm64.
-        let mut slots = vec![0];
-        for k in 0..200 {
-            let last = *slots.last().unwrap();
-            slots.push(last + if k % 3 == 0 { 2 } else { 1 });
-        }
-        for near in [0, 1, 5, 50, 199, 200, 500] {
-            for target in 0..300 {
-                assert_eq!(
-                    slot_index(&slots, target, near).is_ok(),
-                    slots.binary_search(&target).is_ok()
-                );
-                if let Ok(t) = slot_index(&slots, target, near) {
-                    assert_eq!(slots[t], target);
-                }
-            }
-        }
-    }
 }
