@@ -34,7 +34,7 @@ use ::object::write::elf::{FileHeader, Rel, SectionHeader, Sym, Writer};
 use ::object::write::{StreamingBuffer, WritableBuffer};
 use ::object::Endianness;
 
-use super::btf::{encode_object, map_fields_len, BtfBuilder, ObjectBtf, Records};
+use super::btf::{encode_object, map_fields_len, BtfBuilder, ExtRecords, ObjectBtf, Records};
 use super::error::{ElfError, LayoutError};
 use super::Object;
 use crate::insn::{Callee, Insn, Pseudo};
@@ -288,6 +288,8 @@ enum Data {
     Zeros(usize),
     /// The object's `.BTF`.
     Btf,
+    /// The object's `.BTF.ext`.
+    BtfExt,
     /// The instructions of the layout's executable section with this index (its pieces in
     /// order, with the patches of the ELF file applied), and its size in bytes.
     Code(usize, usize),
@@ -320,6 +322,7 @@ struct ElfFile<'a> {
     obj: &'a Object,
     layout: Layout,
     btf: BtfBuilder,
+    ext: Option<ExtRecords>,
     /// Per executable section of the layout, its patches in write order.
     patches: Vec<Vec<Patch>>,
     sections: Vec<OutSection>,
@@ -645,13 +648,13 @@ impl<'a> ElfFile<'a> {
             data: Data::Btf,
             relocs: Vec::new(),
         });
-        if !btf.ext.is_empty() {
+        if btf.ext.as_ref().is_some_and(|e| e.len() > 0) {
             out.push(OutSection {
                 name: b".BTF.ext".to_vec(),
                 sh_type: elf::SHT_PROGBITS,
                 flags: 0,
                 align: 4,
-                data: Data::Bytes(btf.ext),
+                data: Data::BtfExt,
                 relocs: Vec::new(),
             });
         }
@@ -664,6 +667,7 @@ impl<'a> ElfFile<'a> {
             obj,
             layout,
             btf: btf.btf,
+            ext: btf.ext,
             patches,
             sections: out,
             rel_names,
@@ -678,6 +682,7 @@ impl<'a> ElfFile<'a> {
             Data::Bytes(b) => b.len(),
             Data::Zeros(n) | Data::Code(_, n) => *n,
             Data::Btf => self.btf.finished_len(),
+            Data::BtfExt => self.ext.as_ref().map_or(0, ExtRecords::len),
         }
     }
 
@@ -691,6 +696,11 @@ impl<'a> ElfFile<'a> {
                 w.write(&header);
                 w.write(types);
                 w.write(strings);
+            }
+            Data::BtfExt => {
+                if let Some(ext) = &self.ext {
+                    ext.write(self.obj, &self.layout, &mut |b| w.write(b));
+                }
             }
             Data::Code(sec, _) => {
                 const CHUNK: usize = 1 << 16;

@@ -325,9 +325,8 @@ pub(crate) enum Records {
 pub(crate) struct EncodedBtf {
     /// The `.BTF` types and strings.
     pub btf: BtfBuilder,
-    /// The `.BTF.ext` bytes ([`Records::Elf`]; empty when there is no function or for
-    /// [`Records::Loader`]).
-    pub ext: Vec<u8>,
+    /// The `.BTF.ext` records ([`Records::Elf`]).
+    pub ext: Option<ExtRecords>,
     /// The per-program records ([`Records::Loader`]; empty for [`Records::Elf`]).
     pub programs: Vec<ProgBtfInfo>,
     /// The map type ids.
@@ -489,6 +488,11 @@ impl<'p> ProgSources<'p> {
         }
     }
 
+    /// The offset of each file's path (0 for the files no record named).
+    fn paths(&self) -> Vec<u32> {
+        self.files.iter().map(|f| f.map_or(0, |(p, _)| p)).collect()
+    }
+
     /// The string offsets of the file and the text of a line record.
     fn strings(
         &mut self,
@@ -511,60 +515,143 @@ impl<'p> ProgSources<'p> {
     }
 }
 
-fn put_u32(buf: &mut [u8], at: usize, x: u32) {
-    buf[at..at + 4].copy_from_slice(&x.to_le_bytes());
+/// The `.BTF.ext` of an ELF file, to be written as it is streamed out: a 32-byte header (with
+/// an empty CO-RE relocation part, as clang writes it), then func_info and line_info, each a
+/// record size followed by per-section blocks (`name_off`, count, records) for the sections
+/// that have records. What can be found again from the object and its layout (offsets, line
+/// and column) is not kept: only what the strings came to (a line record's text).
+pub(crate) struct ExtRecords {
+    /// Per ELF section of the layout: its name in the string section, its function and line
+    /// record counts.
+    sections: Vec<(u32, usize, usize)>,
+    /// Per piece of the layout, in order: its func_info record.
+    funcs: Vec<[u32; 2]>,
+    /// Per line record, in order: the offset of its text.
+    line_offs: Vec<u32>,
+    /// Per program: the offset of each file's path (0 for a file no record names).
+    paths: Vec<Vec<u32>>,
 }
 
-/// Where the records of each ELF section go in `.BTF.ext`: a 32-byte header (with an empty
-/// CO-RE relocation part, as clang writes it), then func_info and line_info, each a record size
-/// followed by per-section blocks (`name_off`, count, records) for the sections that have
-/// records.
-struct ExtLayout {
-    /// Byte offset of each section's block header in the func_info part (None: no records).
-    func_block: Vec<Option<usize>>,
-    /// The same in the line_info part.
-    line_block: Vec<Option<usize>>,
-    funcs_len: usize,
-    lines_len: usize,
-}
-
-impl ExtLayout {
-    fn new(func_counts: &[usize], line_counts: &[usize]) -> ExtLayout {
-        let part = |base: usize, counts: &[usize], rec: usize| {
-            let mut at = base + 4;
-            let blocks = counts
-                .iter()
-                .map(|&n| {
-                    (n > 0).then(|| {
-                        let b = at;
-                        at += 8 + n * rec;
-                        b
-                    })
-                })
-                .collect::<Vec<_>>();
-            let len = if blocks.iter().any(Option::is_some) {
-                at - base
-            } else {
-                0
-            };
-            (blocks, len)
-        };
-        let (func_block, funcs_len) = part(32, func_counts, 8);
-        let (line_block, lines_len) = part(32 + funcs_len, line_counts, 16);
-        ExtLayout {
-            func_block,
-            line_block,
-            funcs_len,
-            lines_len,
+impl ExtRecords {
+    fn part_len(&self, rec: usize, count: impl Fn(&(u32, usize, usize)) -> usize) -> usize {
+        let blocks: usize = self
+            .sections
+            .iter()
+            .map(count)
+            .filter(|&n| n > 0)
+            .map(|n| 8 + n * rec)
+            .sum();
+        if blocks == 0 {
+            0
+        } else {
+            4 + blocks
         }
     }
 
-    fn len(&self) -> usize {
-        if self.funcs_len == 0 && self.lines_len == 0 {
+    fn funcs_len(&self) -> usize {
+        self.part_len(8, |s| s.1)
+    }
+
+    fn lines_len(&self) -> usize {
+        self.part_len(16, |s| s.2)
+    }
+
+    /// The size of `.BTF.ext` (0: there is no record, and no section).
+    pub(crate) fn len(&self) -> usize {
+        let (f, l) = (self.funcs_len(), self.lines_len());
+        if f == 0 && l == 0 {
             0
         } else {
-            32 + self.funcs_len + self.lines_len
+            32 + f + l
         }
+    }
+
+    /// Write `.BTF.ext` of `obj` laid out as `layout` (what [`encode_object`] was given), in
+    /// pieces, to `out`.
+    pub(crate) fn write(&self, obj: &Object, layout: &Layout, out: &mut dyn FnMut(&[u8])) {
+        const CHUNK: usize = 1 << 16;
+        if self.len() == 0 {
+            return;
+        }
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 64);
+        let flush = |buf: &mut Vec<u8>, out: &mut dyn FnMut(&[u8])| {
+            if buf.len() >= CHUNK {
+                out(buf);
+                buf.clear();
+            }
+        };
+        let (funcs_len, lines_len) = (self.funcs_len(), self.lines_len());
+        buf.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        buf.extend_from_slice(&[1, 0]);
+        for x in [
+            32,
+            0,
+            funcs_len as u32,
+            funcs_len as u32,
+            lines_len as u32,
+            (funcs_len + lines_len) as u32,
+            0,
+        ] {
+            push_u32(&mut buf, x);
+        }
+        // func_info: the pieces are grouped by section, in section order.
+        if funcs_len > 0 {
+            push_u32(&mut buf, 8);
+            let mut funcs = self.funcs.iter();
+            for &(name_off, n, _) in &self.sections {
+                if n == 0 {
+                    continue;
+                }
+                push_u32(&mut buf, name_off);
+                push_u32(&mut buf, n as u32);
+                for rec in funcs.by_ref().take(n) {
+                    push_u32(&mut buf, rec[0]);
+                    push_u32(&mut buf, rec[1]);
+                }
+            }
+        }
+        if lines_len > 0 {
+            push_u32(&mut buf, 16);
+            let mut line_offs = self.line_offs.iter();
+            let mut section = None;
+            for piece in &layout.pieces {
+                let (name_off, _, n) = self.sections[piece.section];
+                if n == 0 {
+                    continue;
+                }
+                if section != Some(piece.section) {
+                    section = Some(piece.section);
+                    push_u32(&mut buf, name_off);
+                    push_u32(&mut buf, n as u32);
+                }
+                let prog = &obj.programs[piece.prog];
+                let paths = &self.paths[piece.prog];
+                let slots = &layout.slots[piece.prog];
+                let base = slots.slot(piece.insns.start);
+                let mut cur = slots.cursor();
+                for_each_line_record(prog, piece.insns.clone(), |i, loc| {
+                    let elf_off = (piece.offset + (cur.slot(i) - base) as u64 * 8) as u32;
+                    let line_off = line_offs.next().copied().unwrap_or(0);
+                    let (file_name_off, line_col) = match loc {
+                        Some(l) => (
+                            paths.get(l.file.0 as usize).copied().unwrap_or(0),
+                            LineInfo::pack(l.line, l.column),
+                        ),
+                        None => (0, 0),
+                    };
+                    let mut rec = [0u8; 16];
+                    for (k, x) in [elf_off, file_name_off, line_off, line_col]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        rec[k * 4..k * 4 + 4].copy_from_slice(&x.to_le_bytes());
+                    }
+                    buf.extend_from_slice(&rec);
+                    flush(&mut buf, out);
+                });
+            }
+        }
+        out(&buf);
     }
 }
 
@@ -625,48 +712,17 @@ pub(crate) fn encode_object(
     } else {
         vec![ProgBtfInfo::default(); obj.programs.len()]
     };
-    // `.BTF.ext` is written in place: count the records of each section first.
-    let (mut ext, ext_layout) = if elf {
-        let mut func_counts = vec![0; layout.sections.len()];
-        let mut line_counts = vec![0; layout.sections.len()];
-        for piece in &layout.pieces {
-            func_counts[piece.section] += 1;
-            let prog = &obj.programs[piece.prog];
-            for_each_line_record(prog, piece.insns.clone(), |_, _| {
-                line_counts[piece.section] += 1
-            });
-        }
-        let l = ExtLayout::new(&func_counts, &line_counts);
-        let mut ext = vec![0u8; l.len()];
-        for (blocks, counts) in [(&l.func_block, &func_counts), (&l.line_block, &line_counts)] {
-            for (at, &n) in blocks.iter().zip(counts.iter()) {
-                if let Some(at) = *at {
-                    put_u32(&mut ext, at + 4, n as u32);
-                }
-            }
-        }
-        (ext, Some(l))
-    } else {
-        (Vec::new(), None)
+    let mut ext = ExtRecords {
+        sections: vec![(0, 0, 0); layout.sections.len()],
+        funcs: Vec::new(),
+        line_offs: Vec::new(),
+        paths: Vec::new(),
     };
-    // The next record of each section in `ext`.
-    let mut func_at: Vec<usize> = ext_layout.as_ref().map_or(Vec::new(), |l| {
-        l.func_block
-            .iter()
-            .map(|b| b.map_or(0, |b| b + 8))
-            .collect()
-    });
-    let mut line_at: Vec<usize> = ext_layout.as_ref().map_or(Vec::new(), |l| {
-        l.line_block
-            .iter()
-            .map(|b| b.map_or(0, |b| b + 8))
-            .collect()
-    });
     let mut sources: Vec<Option<ProgSources>> = obj.programs.iter().map(|_| None).collect();
     let mut texts = SourceTexts::default();
     for piece in &layout.pieces {
         let prog = &obj.programs[piece.prog];
-        let offs = &layout.slots[piece.prog];
+        let slots = &layout.slots[piece.prog];
         let src = sources[piece.prog].get_or_insert_with(|| ProgSources::new(prog));
         let func = &prog.functions[piece.func];
         if !valid_identifier(&func.name) {
@@ -681,23 +737,22 @@ pub(crate) fn encode_object(
         } else {
             b.func(&func.name, sub_proto, FUNC_STATIC)
         };
-        let base = offs.slot(piece.insns.start);
-        let mut cur = offs.cursor();
-        let elf_off = |slot: usize| (piece.offset + (slot - base) as u64 * 8) as u32;
+        let base = slots.slot(piece.insns.start);
+        let counts = &mut ext.sections[piece.section];
+        counts.1 += 1;
         if elf {
-            let at = &mut func_at[piece.section];
-            put_u32(&mut ext, *at, elf_off(base));
-            put_u32(&mut ext, *at + 4, id);
-            *at += 8;
+            ext.funcs.push([piece.offset as u32, id]);
         } else {
             programs[piece.prog].func_info.push(FuncInfo {
                 insn_off: base as u32,
                 type_id: id,
             });
         }
-        let mut line_at = line_at.get_mut(piece.section);
+        let mut cur = slots.cursor();
         let lines = &mut programs;
+        let line_offs = &mut ext.line_offs;
         for_each_line_record(prog, piece.insns.clone(), |i, loc| {
+            counts.2 += 1;
             let (file_name_off, line_off, line_col) = match loc {
                 Some(l) => {
                     let (file, text) = src.strings(&mut b, &mut texts, l);
@@ -705,19 +760,11 @@ pub(crate) fn encode_object(
                 }
                 None => (0, 0, 0),
             };
-            let slot = cur.slot(i);
-            if let Some(at) = line_at.as_deref_mut() {
-                let rec = &mut ext[*at..*at + 16];
-                for (k, x) in [elf_off(slot), file_name_off, line_off, line_col]
-                    .into_iter()
-                    .enumerate()
-                {
-                    rec[k * 4..k * 4 + 4].copy_from_slice(&x.to_le_bytes());
-                }
-                *at += 16;
+            if elf {
+                line_offs.push(line_off);
             } else {
                 lines[piece.prog].line_info.push(LineInfo {
-                    insn_off: slot as u32,
+                    insn_off: cur.slot(i) as u32,
                     file_name_off,
                     line_off,
                     line_col,
@@ -725,32 +772,13 @@ pub(crate) fn encode_object(
             }
         });
     }
-    let name_offs: Vec<u32> = layout.sections.iter().map(|l| b.string(&l.name)).collect();
-    if let Some(l) = &ext_layout {
-        for (k, &name_off) in name_offs.iter().enumerate() {
-            for block in [l.func_block[k], l.line_block[k]].into_iter().flatten() {
-                put_u32(&mut ext, block, name_off);
-            }
-        }
-        if !ext.is_empty() {
-            ext[0..2].copy_from_slice(&BTF_MAGIC.to_le_bytes());
-            ext[2] = 1;
-            ext[3] = 0;
-            put_u32(&mut ext, 4, 32);
-            put_u32(&mut ext, 8, 0);
-            put_u32(&mut ext, 12, l.funcs_len as u32);
-            put_u32(&mut ext, 16, l.funcs_len as u32);
-            put_u32(&mut ext, 20, l.lines_len as u32);
-            put_u32(&mut ext, 24, (l.funcs_len + l.lines_len) as u32);
-            put_u32(&mut ext, 28, 0);
-            if l.funcs_len > 0 {
-                put_u32(&mut ext, 32, 8);
-            }
-            if l.lines_len > 0 {
-                put_u32(&mut ext, 32 + l.funcs_len, 16);
-            }
-        }
+    for (sec, l) in ext.sections.iter_mut().zip(&layout.sections) {
+        sec.0 = b.string(&l.name);
     }
+    ext.paths = sources
+        .into_iter()
+        .map(|s| s.map_or(Vec::new(), |s| s.paths()))
+        .collect();
     // The loader's records are in program order: sort by offset (subprograms were visited in
     // layout order, which is program order too, but keep the invariant explicit).
     for p in &mut programs {
@@ -759,7 +787,7 @@ pub(crate) fn encode_object(
     }
     Ok(EncodedBtf {
         btf: b,
-        ext,
+        ext: elf.then_some(ext),
         programs,
         maps,
     })

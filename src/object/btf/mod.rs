@@ -29,7 +29,7 @@ mod encode;
 mod parse;
 
 pub use encode::BtfBuilder;
-pub(crate) use encode::{encode_object, map_fields_len, Records};
+pub(crate) use encode::{encode_object, map_fields_len, ExtRecords, Records};
 pub use parse::{
     Btf, BtfExt, BtfType, ExtFunc, ExtLine, ExtSection, Member, Param, TypeData, VarSecinfo,
 };
