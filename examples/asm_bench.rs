@@ -1,6 +1,6 @@
 //! Assemble a `.s` file and write its programs' bytes (the `.text` of each, concatenated):
-//! the assembler half of `bpfsmith asm`, without the ELF writer. Used by
-//! `bench/asm/compare.sh` to time the assembler against `llvm-mc-22`.
+//! the assembler half of `bpfsmith asm`, without the ELF writer, to time the assembler alone
+//! (`bench/asm/compare.sh` times the whole `bpfsmith asm` against `llvm-mc-22`).
 //!
 //! ```text
 //! cargo run --release --example asm_bench -- input.s output.bin

@@ -122,6 +122,7 @@ pub mod insn;
 pub mod maps;
 pub mod object;
 pub mod program;
+mod slots;
 pub mod snapshot;
 pub mod text;
 pub mod verifier;

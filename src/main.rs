@@ -136,7 +136,7 @@ fn main() -> ExitCode {
                 }
             };
             let out = output.unwrap_or_else(|| file.with_extension("o"));
-            match obj.write_elf(&out) {
+            let code = match obj.write_elf(&out) {
                 Ok(()) => {
                     let n: usize = obj.programs.iter().map(|p| p.insns.len()).sum();
                     eprintln!(
@@ -148,7 +148,11 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(e),
-            }
+            };
+            // The process ends here: handing a large object's memory back piece by piece
+            // costs more than the exit, which frees it all at once.
+            std::mem::forget(obj);
+            code
         }
         Command::Conformance { dir } => conformance(&dir),
         Command::Dis { file, style } => {

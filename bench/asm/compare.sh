@@ -1,14 +1,14 @@
 #!/bin/sh
 # The assembler against llvm-mc-22, side by side on one generated file of N lines (default
-# 1,000,000; see gen.sh): bpfsmith's library assembler (examples/asm_bench.rs: read, assemble,
-# write the program bytes; no ELF writer yet) and `llvm-mc-22 -filetype=obj`.
+# 1,000,000; see gen.sh): the real CLI, `bpfsmith asm in.s -o out.o` (read, assemble, write the
+# ELF object with its .BTF and .BTF.ext line info), and `llvm-mc-22 -filetype=obj`.
 #
 # Prints hyperfine's comparison, the ratio of the median times, and each tool's peak memory
-# (maximum resident set size from /usr/bin/time -v). First checks that both produce the same
-# bytes: bpfsmith's program bytes against the .text section of llvm-mc's object.
+# (maximum resident set size from /usr/bin/time, the median of 5 runs). First checks that both
+# produce the same instructions: the .text sections of the two objects, byte for byte.
 #
 # Needs: cargo, llvm-mc-22, llvm-objcopy-22, hyperfine, GNU time (/usr/bin/time), jq.
-# Usage: bench/asm/compare.sh [N]
+# Usage: bench/asm/compare.sh [N]        (RUNS=15 hyperfine runs by default)
 set -eu
 cd "$(dirname "$0")/../.."
 n=${1:-1000000}
@@ -20,28 +20,33 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
 bench/asm/gen.sh "$n" > "$work/in.s"
-cargo build --quiet --release --example asm_bench
-ours="$target/release/examples/asm_bench"
+cargo build --quiet --release --bin bpfsmith
+ours="$target/release/bpfsmith"
 mc="llvm-mc-22 -triple bpfel -mcpu=v4 -filetype=obj"
 echo "input: $(wc -l < "$work/in.s") lines, $(wc -c < "$work/in.s") bytes"
 
 # Same output first.
 $mc -o "$work/llvm.o" "$work/in.s"
-"$ours" "$work/in.s" "$work/ours.bin"
-llvm-objcopy-22 -O binary --only-section=.text "$work/llvm.o" "$work/llvm.text"
-cmp "$work/ours.bin" "$work/llvm.text"
-echo "bytes: identical ($(wc -c < "$work/ours.bin") bytes of instructions)"
+"$ours" asm "$work/in.s" -o "$work/ours.o" 2>/dev/null
+for o in llvm ours; do
+    llvm-objcopy-22 -O binary --only-section=.text "$work/$o.o" "$work/$o.text"
+done
+cmp "$work/ours.text" "$work/llvm.text"
+echo "bytes: identical .text ($(wc -c < "$work/ours.text") bytes of instructions)"
 
 hyperfine --warmup 2 --runs "${RUNS:-15}" --export-json "$work/times.json" \
-    -n bpfsmith "$ours $work/in.s $work/ours.bin" \
+    -n bpfsmith "$ours asm $work/in.s -o $work/ours.o" \
     -n llvm-mc-22 "$mc -o $work/llvm.o $work/in.s"
 
 ours_median=$(jq '.results[0].median' "$work/times.json")
 mc_median=$(jq '.results[1].median' "$work/times.json")
+# The median of 5 runs' maximum resident set size, in KiB.
 peak() {
-    /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }'
+    for _ in 1 2 3 4 5; do
+        /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -n 1
+    done | sort -n | sed -n 3p
 }
-ours_kb=$(peak "$ours" "$work/in.s" "$work/ours.bin")
+ours_kb=$(peak "$ours" asm "$work/in.s" -o "$work/ours.o")
 mc_kb=$(peak $mc -o "$work/llvm.o" "$work/in.s")
 echo
 awk -v a="$ours_median" -v b="$mc_median" -v ma="$ours_kb" -v mb="$mc_kb" 'BEGIN {

@@ -33,13 +33,15 @@ use std::path::Path;
 
 use ::object::elf;
 use ::object::write::elf::{FileHeader, Rel, SectionHeader, Sym, Writer};
+use ::object::write::{StreamingBuffer, WritableBuffer};
 use ::object::Endianness;
 
-use super::btf::{encode_object, map_fields_len, ObjectBtf};
+use super::btf::{encode_object, map_fields_len, BtfBuilder, ExtOut, ObjectBtf, Records};
 use super::error::{ElfError, LayoutError};
 use super::Object;
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::program::{RelocKind, Section};
+use crate::slots::SlotMap;
 
 /// `R_BPF_64_64`: the 64-bit immediate of an `ld_imm64` (maps, function addresses).
 pub const R_BPF_64_64: u32 = 1;
@@ -83,6 +85,10 @@ pub(crate) struct Layout {
     pub map_offsets: Vec<u64>,
     /// Size of `.maps`.
     pub maps_size: u64,
+    /// Per program: the slot of each instruction.
+    pub slots: Vec<SlotMap>,
+    /// Per program: the slot of each function's first instruction.
+    pub fn_slots: Vec<Vec<usize>>,
 }
 
 impl Layout {
@@ -93,6 +99,8 @@ impl Layout {
         let mut sections: Vec<SectionLayout> = Vec::new();
         let mut placed: Vec<(usize, Piece)> = Vec::new(); // (section, piece) in program order
         let mut text_pieces = Vec::new();
+        let mut prog_slots = Vec::with_capacity(obj.programs.len());
+        let mut fn_slots = Vec::with_capacity(obj.programs.len());
         for (pi, p) in obj.programs.iter().enumerate() {
             let err = |insn, kind| ElfError::Layout {
                 program: p.name.clone(),
@@ -110,8 +118,8 @@ impl Layout {
             if !ordered {
                 return Err(err(0, LayoutError::Functions));
             }
-            let slots = p.slot_offsets();
-            let starts: Vec<usize> = f.iter().map(|f| slots[f.insn]).collect();
+            let slots = SlotMap::new(&p.insns);
+            let starts: Vec<usize> = f.iter().map(|f| slots.slot(f.insn)).collect();
             for (k, func) in f.iter().enumerate() {
                 let end = f.get(k + 1).map_or(p.insns.len(), |n| n.insn);
                 let piece = Piece {
@@ -121,13 +129,14 @@ impl Layout {
                     section: 0,
                     offset: 0,
                 };
-                let (s0, s1) = (slots[func.insn], slots[end]);
+                let (s0, s1) = (slots.slot(func.insn), slots.slot(end));
+                let mut cur = slots.cursor();
                 for i in piece.insns.clone() {
                     let insn = &p.insns[i];
                     let Some(off) = branch_target(insn) else {
                         continue;
                     };
-                    let target = slots[i] as i64 + 1 + off as i64;
+                    let target = cur.slot(i) as i64 + 1 + off as i64;
                     let is_call = matches!(
                         insn,
                         Insn::Call(Callee::Local(_))
@@ -206,6 +215,8 @@ impl Layout {
                     return Err(err(r.insn, LayoutError::UnknownSymbol(r.symbol.clone())));
                 }
             }
+            prog_slots.push(slots);
+            fn_slots.push(starts);
         }
         if !text_pieces.is_empty() {
             sections.push(SectionLayout {
@@ -220,8 +231,8 @@ impl Layout {
         placed.sort_by_key(|(s, _)| *s);
         let mut pieces = Vec::with_capacity(placed.len());
         for (s, mut piece) in placed {
-            let p = &obj.programs[piece.prog];
-            let slots: usize = p.insns[piece.insns.clone()].iter().map(Insn::slots).sum();
+            let slots = &prog_slots[piece.prog];
+            let slots = slots.slot(piece.insns.end) - slots.slot(piece.insns.start);
             piece.section = s;
             piece.offset = sections[s].size;
             sections[s].size += slots as u64 * 8;
@@ -238,6 +249,8 @@ impl Layout {
             pieces,
             map_offsets,
             maps_size,
+            slots: prog_slots,
+            fn_slots,
         })
     }
 }
@@ -260,13 +273,28 @@ fn branch_target(insn: &Insn) -> Option<i32> {
 const TEXT_SYM: u32 = 1;
 
 /// A symbol to write.
-struct SymDef {
-    name: String,
+struct SymDef<'a> {
+    name: &'a str,
     /// Index into the output sections.
     section: usize,
     value: u64,
     size: u64,
     info: u8,
+}
+
+/// What a section to write holds.
+enum Data {
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// This many zero bytes.
+    Zeros(usize),
+    /// The object's `.BTF`.
+    Btf,
+    /// The object's `.BTF.ext`.
+    BtfExt,
+    /// The instructions of the layout's executable section with this index (its pieces in
+    /// order, with the patches of the ELF file applied), and its size in bytes.
+    Code(usize, usize),
 }
 
 /// A section to write.
@@ -275,8 +303,34 @@ struct OutSection {
     sh_type: u32,
     flags: u64,
     align: usize,
-    data: Vec<u8>,
+    data: Data,
     relocs: Vec<Rel>,
+}
+
+/// An instruction the ELF file holds changed: a call or function address whose target is
+/// set for the ELF layout.
+struct Patch {
+    /// Index in `Layout::pieces`.
+    piece: usize,
+    /// Index in the program's instructions.
+    insn: usize,
+    /// What to write instead.
+    insn_value: Insn,
+}
+
+/// Everything of an object's ELF file but the instruction bytes, which are encoded while
+/// the file is written.
+struct ElfFile<'a> {
+    obj: &'a Object,
+    layout: Layout,
+    btf: BtfBuilder,
+    ext: Option<ExtOut>,
+    /// Per executable section of the layout, its patches in write order.
+    patches: Vec<Vec<Patch>>,
+    sections: Vec<OutSection>,
+    rel_names: Vec<Vec<u8>>,
+    symbols: Vec<SymDef<'a>>,
+    n_locals: u32,
 }
 
 impl Object {
@@ -285,16 +339,32 @@ impl Object {
     /// slots of the program as it is, entry function first).
     pub fn btf(&self) -> Result<ObjectBtf, ElfError> {
         let layout = Layout::new(self)?;
-        Ok(encode_object(self, &layout)?.info)
+        let e = encode_object(self, &layout, Records::Loader)?;
+        Ok(ObjectBtf {
+            btf: e.btf.finish(),
+            programs: e.programs,
+            maps: e.maps,
+        })
     }
 
-    /// Write the object to `path` as an ELF file (see [`Object::to_elf`]).
+    /// Write the object to `path` as an ELF file (see [`Object::to_elf`]). The file is
+    /// written as it is encoded, without holding its bytes in memory; nothing is written when
+    /// the object cannot be laid out.
     pub fn write_elf(&self, path: impl AsRef<Path>) -> Result<(), ElfError> {
-        let bytes = self.to_elf()?;
-        std::fs::write(path.as_ref(), bytes).map_err(|source| ElfError::Io {
-            path: path.as_ref().to_owned(),
+        let path = path.as_ref();
+        let elf = ElfFile::new(self)?;
+        let io = |source| ElfError::Io {
+            path: path.to_owned(),
             source,
-        })
+        };
+        let file = std::fs::File::create(path).map_err(io)?;
+        let mut buf = StreamingBuffer::new(std::io::BufWriter::with_capacity(1 << 16, file));
+        elf.write(&mut buf)?;
+        buf.result().map_err(io)?;
+        buf.into_inner()
+            .into_inner()
+            .map_err(|e| io(e.into_error()))?;
+        Ok(())
     }
 
     /// The object as a relocatable ELF64 little-endian eBPF file (ET_REL, EM_BPF): program
@@ -316,8 +386,17 @@ impl Object {
     /// assert_eq!(back.programs[0].insns, obj.programs[0].insns);
     /// ```
     pub fn to_elf(&self) -> Result<Vec<u8>, ElfError> {
-        let layout = Layout::new(self)?;
-        let btf = encode_object(self, &layout)?;
+        let elf = ElfFile::new(self)?;
+        let mut buf = Vec::new();
+        elf.write(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+impl<'a> ElfFile<'a> {
+    fn new(obj: &'a Object) -> Result<ElfFile<'a>, ElfError> {
+        let layout = Layout::new(obj)?;
+        let btf = encode_object(obj, &layout, Records::Elf)?;
 
         // Symbols: null, locals (.text functions, labels), then globals (entries, maps).
         let n_exec = layout.sections.len();
@@ -330,7 +409,7 @@ impl Object {
         let text = layout.sections.iter().position(|s| s.is_text);
         if let Some(t) = text {
             locals.push(SymDef {
-                name: String::new(),
+                name: "",
                 section: t,
                 value: 0,
                 size: 0,
@@ -345,14 +424,14 @@ impl Object {
         by_program.sort_by_key(|&k| layout.pieces[k].prog);
         for k in by_program {
             let piece = &layout.pieces[k];
-            let p = &self.programs[piece.prog];
-            let slots = p.slot_offsets();
-            let start = slots[piece.insns.start];
+            let p = &obj.programs[piece.prog];
+            let slots = &layout.slots[piece.prog];
+            let start = slots.slot(piece.insns.start);
             let def = SymDef {
-                name: p.functions[piece.func].name.clone(),
+                name: &p.functions[piece.func].name,
                 section: piece.section,
                 value: piece.offset,
-                size: (slots[piece.insns.end] - start) as u64 * 8,
+                size: (slots.slot(piece.insns.end) - start) as u64 * 8,
                 info: 0,
             };
             if layout.sections[piece.section].is_text {
@@ -368,21 +447,31 @@ impl Object {
                     ..def
                 });
             }
-            for (at, label) in &p.labels {
+            // The labels inside the piece (found by halving when they are in order, as
+            // programs keep them).
+            let labels = if p.labels.windows(2).all(|w| w[0].0 <= w[1].0) {
+                let a = p.labels.partition_point(|(at, _)| *at < piece.insns.start);
+                let b = p.labels.partition_point(|(at, _)| *at < piece.insns.end);
+                &p.labels[a..b]
+            } else {
+                &p.labels[..]
+            };
+            let mut cur = slots.cursor();
+            for (at, label) in labels {
                 if piece.insns.contains(at) {
                     locals.push(SymDef {
-                        name: label.clone(),
+                        name: label,
                         section: piece.section,
-                        value: piece.offset + (slots[*at] - start) as u64 * 8,
+                        value: piece.offset + (cur.slot(*at) - start) as u64 * 8,
                         size: 0,
                         info: elf::STB_LOCAL << 4 | elf::STT_NOTYPE,
                     });
                 }
             }
         }
-        for (m, off) in self.maps.iter().zip(&layout.map_offsets) {
+        for (m, off) in obj.maps.iter().zip(&layout.map_offsets) {
             globals.push(SymDef {
-                name: m.name.clone(),
+                name: &m.name,
                 section: maps_sec,
                 value: *off,
                 size: map_fields_len(&m.def) as u64 * 8,
@@ -397,14 +486,14 @@ impl Object {
             piece_sym[k] = n_locals + i as u32;
         }
         let map_sym = |name: &str| {
-            self.maps
+            obj.maps
                 .iter()
                 .position(|m| m.name == name)
-                .map(|i| n_locals + (globals.len() - self.maps.len() + i) as u32)
+                .map(|i| n_locals + (globals.len() - obj.maps.len() + i) as u32)
         };
         let mut by_name: HashMap<&str, usize> = HashMap::new();
         for (k, piece) in layout.pieces.iter().enumerate() {
-            let f = &self.programs[piece.prog].functions[piece.func];
+            let f = &obj.programs[piece.prog].functions[piece.func];
             by_name.entry(f.name.as_str()).or_insert(k);
         }
         // (program, function start insn) -> piece
@@ -413,33 +502,53 @@ impl Object {
             piece_at.insert((piece.prog, piece.insns.start), k);
         }
 
-        // Section data with calls patched, and relocations.
+        // Relocations, and the calls patched for the layout.
         let mut out: Vec<OutSection> = layout
             .sections
             .iter()
-            .map(|s| OutSection {
+            .enumerate()
+            .map(|(k, s)| OutSection {
                 name: s.name.as_bytes().to_vec(),
                 sh_type: elf::SHT_PROGBITS,
                 flags: (elf::SHF_ALLOC | elf::SHF_EXECINSTR) as u64,
                 align: 8,
-                data: Vec::with_capacity(s.size as usize),
+                data: Data::Code(k, s.size as usize),
                 relocs: Vec::new(),
             })
             .collect();
-        for piece in &layout.pieces {
-            let p = &self.programs[piece.prog];
-            let slots = p.slot_offsets();
-            let start = slots[piece.insns.start];
+        let mut patches: Vec<Vec<Patch>> = layout.sections.iter().map(|_| Vec::new()).collect();
+        for (k_piece, piece) in layout.pieces.iter().enumerate() {
+            let p = &obj.programs[piece.prog];
+            let slots = &layout.slots[piece.prog];
+            let fn_slots = &layout.fn_slots[piece.prog];
+            let start = slots.slot(piece.insns.start);
+            let mut cur = slots.cursor();
             let sec = &mut out[piece.section];
-            debug_assert_eq!(sec.data.len() as u64, piece.offset);
             let mut relocs = p
                 .relocs
                 .iter()
                 .filter(|r| piece.insns.contains(&r.insn))
                 .peekable();
             for i in piece.insns.clone() {
-                let mut insn = p.insns[i];
-                let r_offset = piece.offset + (slots[i] - start) as u64 * 8;
+                let insn = &p.insns[i];
+                // What the instruction refers to: a map, or the function (piece) it calls
+                // or takes the address of, by name or by pc-relative offset.
+                let named = relocs.next_if(|r| r.insn == i);
+                if named.is_none()
+                    && !matches!(
+                        insn,
+                        Insn::Call(Callee::Local(_))
+                            | Insn::LdImm64 {
+                                pseudo: Pseudo::Func,
+                                ..
+                            }
+                    )
+                {
+                    continue;
+                }
+                let mut insn = *insn;
+                let slot = cur.slot(i);
+                let r_offset = piece.offset + (slot - start) as u64 * 8;
                 let mut reloc = |sym: u32, r_type: u32| {
                     sec.relocs.push(Rel {
                         r_offset,
@@ -448,15 +557,13 @@ impl Object {
                         r_addend: 0,
                     })
                 };
-                // What the instruction refers to: a map, or the function (piece) it calls
-                // or takes the address of, by name or by pc-relative offset.
-                let named = relocs.next_if(|r| r.insn == i);
                 let callee_at = |off: i64| {
-                    let target = slots[i] as i64 + 1 + off;
+                    let target = slot as i64 + 1 + off;
                     p.functions
                         .iter()
-                        .find(|f| slots[f.insn] as i64 == target)
-                        .and_then(|f| piece_at.get(&(piece.prog, f.insn)).copied())
+                        .zip(fn_slots)
+                        .find(|(_, &s)| s as i64 == target)
+                        .and_then(|(f, _)| piece_at.get(&(piece.prog, f.insn)).copied())
                 };
                 let callee = match (named, &insn) {
                     (Some(r), _) if r.kind == RelocKind::Map => {
@@ -506,20 +613,26 @@ impl Object {
                         _ => {}
                     }
                 }
-                insn.encode_into(&mut sec.data);
+                if insn != p.insns[i] {
+                    patches[piece.section].push(Patch {
+                        piece: k_piece,
+                        insn: i,
+                        insn_value: insn,
+                    });
+                }
             }
         }
-        if !self.maps.is_empty() {
+        if !obj.maps.is_empty() {
             out.push(OutSection {
                 name: b".maps".to_vec(),
                 sh_type: elf::SHT_PROGBITS,
                 flags: (elf::SHF_ALLOC | elf::SHF_WRITE) as u64,
                 align: 8,
-                data: vec![0; layout.maps_size as usize],
+                data: Data::Zeros(layout.maps_size as usize),
                 relocs: Vec::new(),
             });
         }
-        let mut license = self
+        let mut license = obj
             .license
             .split('\0')
             .next()
@@ -532,7 +645,7 @@ impl Object {
             sh_type: elf::SHT_PROGBITS,
             flags: (elf::SHF_ALLOC | elf::SHF_WRITE) as u64,
             align: 1,
-            data: license,
+            data: Data::Bytes(license),
             relocs: Vec::new(),
         });
         out.push(OutSection {
@@ -540,16 +653,16 @@ impl Object {
             sh_type: elf::SHT_PROGBITS,
             flags: 0,
             align: 4,
-            data: btf.info.btf,
+            data: Data::Btf,
             relocs: Vec::new(),
         });
-        if !btf.ext.is_empty() {
+        if btf.ext.as_ref().is_some_and(|e| e.len() > 0) {
             out.push(OutSection {
                 name: b".BTF.ext".to_vec(),
                 sh_type: elf::SHT_PROGBITS,
                 flags: 0,
                 align: 4,
-                data: btf.ext,
+                data: Data::BtfExt,
                 relocs: Vec::new(),
             });
         }
@@ -558,121 +671,183 @@ impl Object {
             .map(|s| [b".rel".as_slice(), &s.name].concat())
             .collect();
         let symbols: Vec<SymDef> = locals.into_iter().chain(globals).collect();
-        write_file(&out, &rel_names, &symbols, n_locals)
+        Ok(ElfFile {
+            obj,
+            layout,
+            btf: btf.btf,
+            ext: btf.ext,
+            patches,
+            sections: out,
+            rel_names,
+            symbols,
+            n_locals,
+        })
     }
-}
 
-/// Write sections and symbols with the `object` crate's low-level ELF writer.
-fn write_file(
-    out: &[OutSection],
-    rel_names: &[Vec<u8>],
-    symbols: &[SymDef],
-    n_locals: u32,
-) -> Result<Vec<u8>, ElfError> {
-    let mut buf = Vec::new();
-    let mut w = Writer::new(Endianness::Little, true, &mut buf);
-    w.reserve_file_header();
-    // Section indices: each section, followed by its relocations.
-    let mut index = Vec::with_capacity(out.len());
-    let mut names = Vec::with_capacity(out.len());
-    let mut rel_name_ids = Vec::with_capacity(out.len());
-    for (s, rel_name) in out.iter().zip(rel_names) {
-        names.push(w.add_section_name(&s.name));
-        index.push(w.reserve_section_index());
-        if s.relocs.is_empty() {
-            rel_name_ids.push(None);
-        } else {
-            rel_name_ids.push(Some(w.add_section_name(rel_name)));
-            w.reserve_section_index();
+    /// The size of a section's data.
+    fn data_len(&self, data: &Data) -> usize {
+        match data {
+            Data::Bytes(b) => b.len(),
+            Data::Zeros(n) | Data::Code(_, n) => *n,
+            Data::Btf => self.btf.finished_len(),
+            Data::BtfExt => self.ext.as_ref().map_or(0, ExtOut::len),
         }
     }
-    let symtab = w.reserve_symtab_section_index();
-    w.reserve_strtab_section_index();
-    w.reserve_shstrtab_section_index();
-    // Symbols.
-    w.reserve_null_symbol_index();
-    let mut sym_names = Vec::with_capacity(symbols.len());
-    for s in symbols {
-        sym_names.push((!s.name.is_empty()).then(|| w.add_string(s.name.as_bytes())));
-        w.reserve_symbol_index(Some(index[s.section]));
-    }
-    // File ranges.
-    let mut offsets = Vec::with_capacity(out.len());
-    let mut rel_offsets = Vec::with_capacity(out.len());
-    for s in out {
-        offsets.push(w.reserve(s.data.len(), s.align));
-        rel_offsets.push(if s.relocs.is_empty() {
-            0
-        } else {
-            w.reserve_relocations(s.relocs.len(), false)
-        });
-    }
-    w.reserve_symtab();
-    w.reserve_strtab();
-    w.reserve_shstrtab();
-    w.reserve_section_headers();
 
-    // Write in the same order.
-    w.write_file_header(&FileHeader {
-        os_abi: elf::ELFOSABI_NONE,
-        abi_version: 0,
-        e_type: elf::ET_REL,
-        e_machine: elf::EM_BPF,
-        e_entry: 0,
-        e_flags: 0,
-    })
-    .map_err(|e| ElfError::Write(e.to_string()))?;
-    for s in out {
-        w.write_align(s.align);
-        w.write(&s.data);
-        if !s.relocs.is_empty() {
-            w.write_align_relocation();
-            for r in &s.relocs {
-                w.write_relocation(false, r);
+    /// Write a section's data.
+    fn write_data(&self, w: &mut Writer, data: &Data) {
+        match data {
+            Data::Bytes(b) => w.write(b),
+            Data::Zeros(n) => w.write(&vec![0; *n]),
+            Data::Btf => {
+                let (header, types, strings) = self.btf.parts();
+                w.write(&header);
+                w.write(types);
+                w.write(strings);
+            }
+            Data::BtfExt => {
+                if let Some(ext) = &self.ext {
+                    ext.write(self.obj, &self.layout, &mut |b| w.write(b));
+                }
+            }
+            Data::Code(sec, _) => {
+                const CHUNK: usize = 1 << 16;
+                let mut chunk = Vec::with_capacity(CHUNK + 16);
+                let mut patches = self.patches[*sec].iter().peekable();
+                for (k, piece) in self.layout.pieces.iter().enumerate() {
+                    if piece.section != *sec {
+                        continue;
+                    }
+                    let p = &self.obj.programs[piece.prog];
+                    for (i, insn) in p.insns[piece.insns.clone()]
+                        .iter()
+                        .enumerate()
+                        .map(|(j, insn)| (piece.insns.start + j, insn))
+                    {
+                        let insn = match patches.next_if(|pt| pt.piece == k && pt.insn == i) {
+                            Some(pt) => &pt.insn_value,
+                            None => insn,
+                        };
+                        insn.encode_into(&mut chunk);
+                        if chunk.len() >= CHUNK {
+                            w.write(&chunk);
+                            chunk.clear();
+                        }
+                    }
+                }
+                w.write(&chunk);
             }
         }
     }
-    w.write_null_symbol();
-    for (s, name) in symbols.iter().zip(&sym_names) {
-        w.write_symbol(&Sym {
-            name: *name,
-            section: Some(index[s.section]),
-            st_info: s.info,
-            st_other: elf::STV_DEFAULT,
-            st_shndx: 0,
-            st_value: s.value,
-            st_size: s.size,
-        });
-    }
-    w.write_strtab();
-    w.write_shstrtab();
-    w.write_null_section_header();
-    for (k, s) in out.iter().enumerate() {
-        w.write_section_header(&SectionHeader {
-            name: Some(names[k]),
-            sh_type: s.sh_type,
-            sh_flags: s.flags,
-            sh_addr: 0,
-            sh_offset: offsets[k] as u64,
-            sh_size: s.data.len() as u64,
-            sh_link: 0,
-            sh_info: 0,
-            sh_addralign: s.align as u64,
-            sh_entsize: 0,
-        });
-        if let Some(rel_name) = rel_name_ids[k] {
-            w.write_relocation_section_header(
-                rel_name,
-                index[k],
-                symtab,
-                rel_offsets[k],
-                s.relocs.len(),
-                false,
-            );
+
+    /// Write sections and symbols with the `object` crate's low-level ELF writer.
+    fn write(&self, buffer: &mut dyn WritableBuffer) -> Result<(), ElfError> {
+        let out = &self.sections;
+        let symbols = &self.symbols;
+        let mut w = Writer::new(Endianness::Little, true, buffer);
+        w.reserve_file_header();
+        // Section indices: each section, followed by its relocations.
+        let mut index = Vec::with_capacity(out.len());
+        let mut names = Vec::with_capacity(out.len());
+        let mut rel_name_ids = Vec::with_capacity(out.len());
+        for (s, rel_name) in out.iter().zip(&self.rel_names) {
+            names.push(w.add_section_name(&s.name));
+            index.push(w.reserve_section_index());
+            if s.relocs.is_empty() {
+                rel_name_ids.push(None);
+            } else {
+                rel_name_ids.push(Some(w.add_section_name(rel_name)));
+                w.reserve_section_index();
+            }
         }
+        let symtab = w.reserve_symtab_section_index();
+        w.reserve_strtab_section_index();
+        w.reserve_shstrtab_section_index();
+        // Symbols.
+        w.reserve_null_symbol_index();
+        let mut sym_names = Vec::with_capacity(symbols.len());
+        for s in symbols {
+            sym_names.push((!s.name.is_empty()).then(|| w.add_string(s.name.as_bytes())));
+            w.reserve_symbol_index(Some(index[s.section]));
+        }
+        // File ranges.
+        let mut offsets = Vec::with_capacity(out.len());
+        let mut rel_offsets = Vec::with_capacity(out.len());
+        for s in out {
+            offsets.push(w.reserve(self.data_len(&s.data), s.align));
+            rel_offsets.push(if s.relocs.is_empty() {
+                0
+            } else {
+                w.reserve_relocations(s.relocs.len(), false)
+            });
+        }
+        w.reserve_symtab();
+        w.reserve_strtab();
+        w.reserve_shstrtab();
+        w.reserve_section_headers();
+
+        // Write in the same order.
+        w.write_file_header(&FileHeader {
+            os_abi: elf::ELFOSABI_NONE,
+            abi_version: 0,
+            e_type: elf::ET_REL,
+            e_machine: elf::EM_BPF,
+            e_entry: 0,
+            e_flags: 0,
+        })
+        .map_err(|e| ElfError::Write(e.to_string()))?;
+        for s in out {
+            w.write_align(s.align);
+            self.write_data(&mut w, &s.data);
+            if !s.relocs.is_empty() {
+                w.write_align_relocation();
+                for r in &s.relocs {
+                    w.write_relocation(false, r);
+                }
+            }
+        }
+        w.write_null_symbol();
+        for (s, name) in symbols.iter().zip(&sym_names) {
+            w.write_symbol(&Sym {
+                name: *name,
+                section: Some(index[s.section]),
+                st_info: s.info,
+                st_other: elf::STV_DEFAULT,
+                st_shndx: 0,
+                st_value: s.value,
+                st_size: s.size,
+            });
+        }
+        w.write_strtab();
+        w.write_shstrtab();
+        w.write_null_section_header();
+        for (k, s) in out.iter().enumerate() {
+            w.write_section_header(&SectionHeader {
+                name: Some(names[k]),
+                sh_type: s.sh_type,
+                sh_flags: s.flags,
+                sh_addr: 0,
+                sh_offset: offsets[k] as u64,
+                sh_size: self.data_len(&s.data) as u64,
+                sh_link: 0,
+                sh_info: 0,
+                sh_addralign: s.align as u64,
+                sh_entsize: 0,
+            });
+            if let Some(rel_name) = rel_name_ids[k] {
+                w.write_relocation_section_header(
+                    rel_name,
+                    index[k],
+                    symtab,
+                    rel_offsets[k],
+                    s.relocs.len(),
+                    false,
+                );
+            }
+        }
+        w.write_symtab_section_header(self.n_locals);
+        w.write_strtab_section_header();
+        w.write_shstrtab_section_header();
+        Ok(())
     }
-    w.write_symtab_section_header(n_locals);
-    w.write_strtab_section_header();
-    w.write_shstrtab_section_header();
-    Ok(buf)
 }

@@ -1195,7 +1195,10 @@ impl ProgramBuilder {
             };
             err(&mut errors, loc, BuildErrorKind::Empty);
         }
-        let slots = {
+        // Slot offsets, for the jumps to labels (none when nothing jumps to a label).
+        let slots = if self.fixups.is_empty() {
+            Vec::new()
+        } else {
             let mut v = Vec::with_capacity(insns.len() + 1);
             let mut s: i64 = 0;
             for i in &insns {

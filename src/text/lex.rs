@@ -107,10 +107,72 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Lex from `from` to the end of its line into `out` (cleared first), and give the end of
+    /// the line (as [`Lexer::line_end`]): [`Lexer::lex`] without looking for the line end
+    /// first. Names, numbers and operators are lexed here; at anything else (strings,
+    /// comments, `#`, `/`, other bytes) the line end is found and [`Lexer::lex`]'s loop takes
+    /// over.
+    pub fn lex_line(&mut self, from: usize, out: &mut Vec<Tok>) -> usize {
+        out.clear();
+        if self.open_comment.is_some() {
+            let end = self.line_end(from);
+            self.lex_into(from, end, out);
+            return end;
+        }
+        let s = self.src;
+        let len = s.len();
+        let mut i = from;
+        while i < len {
+            let b = s[i];
+            let start = i;
+            let kind = match CLASS[b as usize] & !C_IDENT_CONT {
+                C_SPACE => {
+                    i += 1;
+                    continue;
+                }
+                C_NEWLINE => return i,
+                C_IDENT => {
+                    i += 1;
+                    while i < len && CLASS[s[i] as usize] & C_IDENT_CONT != 0 {
+                        i += 1;
+                    }
+                    T::Ident
+                }
+                C_DIGIT => {
+                    i = number_end(s, i, len);
+                    T::Num
+                }
+                C_PUNCT => {
+                    // A `\n` after an operator matches no longer operator, as the end of
+                    // the line would not.
+                    let (kind, n) = punct(s, i, len);
+                    i += n;
+                    kind
+                }
+                _ => {
+                    let end = self.line_end(i);
+                    self.lex_into(i, end, out);
+                    return end;
+                }
+            };
+            out.push(Tok {
+                kind,
+                start: start as u32,
+                end: i as u32,
+            });
+        }
+        len
+    }
+
     /// Lex `[from, end)` (part of one line) into `out` (cleared first). A block comment still
     /// open at `end` stays open for the next line.
     pub fn lex(&mut self, from: usize, end: usize, out: &mut Vec<Tok>) {
         out.clear();
+        self.lex_into(from, end, out);
+    }
+
+    /// [`Lexer::lex`] without clearing `out`.
+    fn lex_into(&mut self, from: usize, end: usize, out: &mut Vec<Tok>) {
         let s = self.src;
         let end = end.min(s.len());
         let mut i = from;
@@ -210,6 +272,35 @@ impl<'a> Lexer<'a> {
         }
     }
 }
+
+// Byte classes for [`Lexer::lex_line`]: what a byte starts (the low bits), and whether it
+// continues a name.
+const C_OTHER: u8 = 0;
+const C_SPACE: u8 = 1;
+const C_NEWLINE: u8 = 2;
+const C_IDENT: u8 = 3;
+const C_DIGIT: u8 = 4;
+const C_PUNCT: u8 = 5;
+const C_IDENT_CONT: u8 = 0x80;
+
+static CLASS: [u8; 256] = {
+    let mut c = [C_OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let ch = b as u8;
+        c[b] = match ch {
+            b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c' => C_SPACE,
+            b'\n' => C_NEWLINE,
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'.' | b'$' => C_IDENT | C_IDENT_CONT,
+            b'0'..=b'9' => C_DIGIT | C_IDENT_CONT,
+            b'(' | b')' | b'[' | b']' | b',' | b':' | b';' | b'@' | b'*' | b'+' | b'-' | b'%'
+            | b'|' | b'&' | b'^' | b'=' | b'!' | b'<' | b'>' => C_PUNCT,
+            _ => C_OTHER,
+        };
+        b += 1;
+    }
+    c
+};
 
 /// After `/*` at `from`: the index after the closing `*/` if it is before `end`.
 fn find_comment_end(s: &[u8], from: usize, end: usize) -> Option<usize> {
@@ -371,6 +462,29 @@ mod tests {
         lx.lex(e + 1, src.len(), &mut v);
         assert_eq!(v.len(), 2);
         assert!(lx.open_comment.is_none());
+    }
+
+    #[test]
+    fn lex_line_is_lex_to_the_line_end() {
+        let src = "r1 += r2\n\tw3 = 5 # c\n*(u64 *)(r10 - 8) = r1\nr1 = 0x12ll\r\n\
+                   w1 s/= w2 // c\nr1 /* a */ = 2 /* open\n still */ r2 <<= 3\n\
+                   call f#12 # x\n.license \"GP\\\"L\"\n\"open\né x\n\
+                   if r1 >= r2 goto +1 <f+0x8>\n\n   \nr0 = 1";
+        let mut a = Lexer::new(src.as_bytes());
+        let mut b = Lexer::new(src.as_bytes());
+        let (mut va, mut vb) = (Vec::new(), Vec::new());
+        let mut pos = 0;
+        loop {
+            let end = a.line_end(pos);
+            a.lex(pos, end, &mut va);
+            assert_eq!(b.lex_line(pos, &mut vb), end, "line at {pos}");
+            assert_eq!(va, vb, "line at {pos}");
+            assert_eq!(a.open_comment, b.open_comment);
+            if end >= src.len() {
+                break;
+            }
+            pos = end + 1;
+        }
     }
 
     #[test]

@@ -21,24 +21,28 @@ pub(crate) type Span = (u32, u32);
 
 /// A parse error: where, what kind, the message and an optional help line.
 #[derive(Debug)]
-pub(crate) struct PErr {
+pub(crate) struct PError {
     pub span: Span,
     pub kind: K,
     pub msg: String,
     pub help: Option<String>,
 }
 
-impl PErr {
+/// A parse error, boxed: every parsing step returns a `Result`, which stays small this way.
+pub(crate) type PErr = Box<PError>;
+
+impl PError {
+    #[cold]
     fn new(span: Span, kind: K, msg: impl Into<String>) -> PErr {
-        PErr {
+        Box::new(PError {
             span,
             kind,
             msg: msg.into(),
             help: None,
-        }
+        })
     }
 
-    fn help(mut self, h: impl Into<String>) -> PErr {
+    fn help(mut self: Box<Self>, h: impl Into<String>) -> PErr {
         self.help = Some(h.into());
         self
     }
@@ -59,6 +63,16 @@ pub(crate) enum Sym<'a> {
     Call(&'a str, Span),
     /// `rN = NAME ll`: a map of the file, or a function of the program.
     Load(&'a str, Span),
+}
+
+impl<'a> Sym<'a> {
+    /// The name the symbol refers to, if any.
+    pub(crate) fn name(self) -> Option<&'a str> {
+        match self {
+            Sym::Label(n, _) | Sym::Call(n, _) | Sym::Load(n, _) => Some(n),
+            Sym::None | Sym::Offset(_) => None,
+        }
+    }
 }
 
 /// A parsed instruction and the symbol it still needs.
@@ -97,7 +111,7 @@ pub(crate) fn parse_insn<'a>(src: &'a str, toks: &[Tok], kernel_op: Option<u8>) 
         let got = parsed.insn.fields().0;
         if got != op {
             let end = toks.last().map_or(0, |t| t.end);
-            return Err(PErr::new(
+            return Err(PError::new(
                 (toks[0].start, end),
                 K::Syntax,
                 format!(
@@ -265,7 +279,7 @@ impl<'a> P<'a, '_> {
         } else {
             format!("{what} `{text}`")
         };
-        PErr::new(
+        PError::new(
             (t.start, t.end),
             K::Syntax,
             format!("expected {expected}, found {found}"),
@@ -273,7 +287,7 @@ impl<'a> P<'a, '_> {
     }
 
     fn missing(&self, expected: &str) -> PErr {
-        PErr::new(
+        PError::new(
             self.end_span(),
             K::Syntax,
             format!("expected {expected}, found the end of the line"),
@@ -331,7 +345,7 @@ impl<'a> P<'a, '_> {
                 self.i += 1;
                 Ok(RegTok { reg, w, span })
             }
-            Some(None) => Err(PErr::new(
+            Some(None) => Err(PError::new(
                 span,
                 K::UnknownRegister,
                 format!("unknown register `{}`", self.span_text(span)),
@@ -354,7 +368,7 @@ impl<'a> P<'a, '_> {
     fn reg64(&mut self, role: &str) -> R<Reg> {
         let r = self.reg()?;
         if r.w {
-            return Err(PErr::new(
+            return Err(PError::new(
                 r.span,
                 K::WrongRegister,
                 format!(
@@ -412,7 +426,7 @@ impl<'a> P<'a, '_> {
         };
         let span = (t.start, t.end);
         if digits.is_empty() {
-            return Err(PErr::new(
+            return Err(PError::new(
                 span,
                 K::Syntax,
                 format!("`{text}` has no digits"),
@@ -420,12 +434,12 @@ impl<'a> P<'a, '_> {
         }
         match u64::from_str_radix(digits, radix) {
             Ok(v) => Ok((v, radix == 16)),
-            Err(_) if radix == 8 => Err(PErr::new(
+            Err(_) if radix == 8 => Err(PError::new(
                 span,
                 K::Syntax,
                 format!("`{text}` is not an octal number (a leading 0 means octal)"),
             )),
-            Err(_) => Err(PErr::new(
+            Err(_) => Err(PError::new(
                 span,
                 K::ImmediateRange,
                 format!("`{text}` does not fit in 64 bits"),
@@ -447,7 +461,7 @@ impl<'a> P<'a, '_> {
             } else {
                 "-2147483648 to 2147483647 in decimal (write larger bit patterns in hex)"
             };
-            return Err(PErr::new(
+            return Err(PError::new(
                 n.span,
                 K::ImmediateRange,
                 format!(
@@ -462,7 +476,7 @@ impl<'a> P<'a, '_> {
 
     fn imm64(&self, n: Num) -> R<i64> {
         if !(i64::MIN as i128..=u64::MAX as i128).contains(&n.v) {
-            return Err(PErr::new(
+            return Err(PError::new(
                 n.span,
                 K::ImmediateRange,
                 format!("immediate {} does not fit in 64 bits", n.v),
@@ -473,7 +487,7 @@ impl<'a> P<'a, '_> {
 
     fn off16(&self, n: Num, what: &str) -> R<i16> {
         i16::try_from(n.v).map_err(|_| {
-            PErr::new(
+            PError::new(
                 n.span,
                 K::OffsetRange,
                 format!(
@@ -491,7 +505,7 @@ impl<'a> P<'a, '_> {
             "a type: u8, u16, u32, u64 (or s8, s16, s32 for a sign-extending load)",
         )?;
         let Some((size, signed)) = size_name(self.text(t)) else {
-            return Err(PErr::new(
+            return Err(PError::new(
                 (t.start, t.end),
                 K::Syntax,
                 format!("unknown type `{}`: expected u8, u16, u32 or u64 (s8, s16, s32 for a sign-extending load)", self.text(t)),
@@ -500,7 +514,7 @@ impl<'a> P<'a, '_> {
         self.expect(T::Star, "`*` of the pointer type")?;
         let close = self.expect(T::RParen, "`)` closing the pointer type")?;
         if signed && size == Size::U64 {
-            return Err(PErr::new(
+            return Err(PError::new(
                 (t.start, t.end),
                 K::Syntax,
                 "there is no 64-bit sign-extending load: use u64",
@@ -540,7 +554,7 @@ impl<'a> P<'a, '_> {
     fn bracket_addr(&mut self) -> R<(Reg, i16)> {
         if self.is_reg_next() {
             let r = self.reg()?;
-            return Err(PErr::new(
+            return Err(PError::new(
                 r.span,
                 K::Syntax,
                 format!(
@@ -592,7 +606,7 @@ impl<'a> P<'a, '_> {
         let n = self.num("a jump offset")?;
         let v = if long {
             i32::try_from(n.v).map_err(|_| {
-                PErr::new(
+                PError::new(
                     n.span,
                     K::JumpRange,
                     format!("jump offset {} does not fit in 32 bits", n.v),
@@ -600,7 +614,7 @@ impl<'a> P<'a, '_> {
             })?
         } else {
             i16::try_from(n.v).map_err(|_| {
-                PErr::new(
+                PError::new(
                     n.span,
                     K::JumpRange,
                     format!(
@@ -756,7 +770,7 @@ impl<'a> P<'a, '_> {
     fn same_width(&self, d: RegTok, s: RegTok) -> R<()> {
         if d.w != s.w {
             let (want, have) = if d.w { ("w", "r") } else { ("r", "w") };
-            return Err(PErr::new(
+            return Err(PError::new(
                 s.span,
                 K::WrongRegister,
                 format!(
@@ -778,7 +792,7 @@ impl<'a> P<'a, '_> {
 
     fn same_reg(&self, want: RegTok, got: RegTok, what: &str) -> R<()> {
         if want.reg != got.reg || want.w != got.w {
-            return Err(PErr::new(
+            return Err(PError::new(
                 got.span,
                 K::WrongRegister,
                 format!(
@@ -846,7 +860,7 @@ impl<'a> P<'a, '_> {
                     "s16" => 16,
                     "s32" => 32,
                     other => {
-                        return Err(PErr::new(
+                        return Err(PError::new(
                             (ty.start, ty.end),
                             K::Syntax,
                             format!("expected `s8`, `s16` or `s32` in a sign-extending move, found `{other}`"),
@@ -857,7 +871,7 @@ impl<'a> P<'a, '_> {
                 let s = self.reg()?;
                 self.same_width(d, s)?;
                 if d.w && bits == 32 {
-                    return Err(PErr::new(
+                    return Err(PError::new(
                         (ty.start, ty.end),
                         K::Syntax,
                         "a 32-bit sign-extending move takes s8 or s16",
@@ -881,7 +895,7 @@ impl<'a> P<'a, '_> {
 
     fn ld_imm64_dst(&self, d: RegTok) -> R<()> {
         if d.w {
-            return Err(PErr::new(
+            return Err(PError::new(
                 d.span,
                 K::WrongRegister,
                 "a 64-bit load (`ll`) needs a 64-bit register",
@@ -923,7 +937,7 @@ impl<'a> P<'a, '_> {
             self.i += 1;
             let s = self.reg()?;
             if d.w || s.w {
-                return Err(PErr::new(
+                return Err(PError::new(
                     d.span,
                     K::WrongRegister,
                     "byte-order operations name the 64-bit register (`r1 = be16 r1`)",
@@ -964,7 +978,7 @@ impl<'a> P<'a, '_> {
                 self.expect(T::LParen, "`(`")?;
                 let s = self.reg()?;
                 if d.w || s.w {
-                    return Err(PErr::new(
+                    return Err(PError::new(
                         d.span,
                         K::WrongRegister,
                         "addr_space_cast works on 64-bit registers",
@@ -977,7 +991,7 @@ impl<'a> P<'a, '_> {
                 self.expect(T::RParen, "`)`")?;
                 let as16 = |n: Num| {
                     u16::try_from(n.v).map_err(|_| {
-                        PErr::new(
+                        PError::new(
                             n.span,
                             K::ImmediateRange,
                             format!("address space {} does not fit in 16 bits (0 to 65535)", n.v),
@@ -1016,7 +1030,7 @@ impl<'a> P<'a, '_> {
                 let (size, signed, ty, base, off) = self.typed_addr()?;
                 self.expect(T::RParen, "`)`")?;
                 if signed {
-                    return Err(PErr::new(
+                    return Err(PError::new(
                         ty,
                         K::Syntax,
                         "load_acquire takes an unsigned type",
@@ -1042,14 +1056,14 @@ impl<'a> P<'a, '_> {
                     self.expect(T::LParen, "`(`")?;
                     let (size, signed, ty, base, off) = self.typed_addr()?;
                     if signed || !matches!(size, Size::U32 | Size::U64) {
-                        return Err(PErr::new(
+                        return Err(PError::new(
                             ty,
                             K::Syntax,
                             "atomic read-modify-write operations are u32 or u64",
                         ));
                     }
                     if wide == Some(true) && size != Size::U64 {
-                        return Err(PErr::new(
+                        return Err(PError::new(
                             ty,
                             K::Syntax,
                             "`atomic64_` operations are u64 (the 32-bit ones are `atomic_`)",
@@ -1073,7 +1087,7 @@ impl<'a> P<'a, '_> {
                 if t.kind != T::Ident {
                     return Err(self.unexpected(t, "a value after `=`"));
                 }
-                Err(PErr::new(
+                Err(PError::new(
                     (t.start, t.end),
                     K::Syntax,
                     format!(
@@ -1091,7 +1105,7 @@ impl<'a> P<'a, '_> {
     }
 
     fn need_r(&self, d: RegTok, what: &str) -> PErr {
-        PErr::new(
+        PError::new(
             d.span,
             K::WrongRegister,
             format!(
@@ -1116,7 +1130,7 @@ impl<'a> P<'a, '_> {
             let r0 = self.reg()?;
             for r in [d, r0] {
                 if r.reg != Reg::R0 {
-                    return Err(PErr::new(
+                    return Err(PError::new(
                         r.span,
                         K::WrongRegister,
                         format!(
@@ -1131,7 +1145,7 @@ impl<'a> P<'a, '_> {
         let s = self.reg()?;
         self.expect(T::RParen, "`)`")?;
         if op != AtomicOp::CmpXchg && s.reg != d.reg {
-            return Err(PErr::new(
+            return Err(PError::new(
                 s.span,
                 K::WrongRegister,
                 format!(
@@ -1192,10 +1206,14 @@ impl<'a> P<'a, '_> {
     /// `skb[imm]`, `skb[rX]`, `skb[rX + imm]`: the legacy packet loads into r0.
     fn skb(&mut self, d: RegTok, size: Size, signed: bool, ty: Span) -> R<Parsed<'a>> {
         if signed || size == Size::U64 {
-            return Err(PErr::new(ty, K::Syntax, "packet loads are u8, u16 or u32"));
+            return Err(PError::new(
+                ty,
+                K::Syntax,
+                "packet loads are u8, u16 or u32",
+            ));
         }
         if d.reg != Reg::R0 || d.w {
-            return Err(PErr::new(
+            return Err(PError::new(
                 d.span,
                 K::WrongRegister,
                 "packet loads (`skb[...]`) always load into r0",
@@ -1231,7 +1249,7 @@ impl<'a> P<'a, '_> {
         self.expect(T::Star, "`*`")?;
         let (size, signed, ty, base, off) = self.typed_addr()?;
         if signed {
-            return Err(PErr::new(
+            return Err(PError::new(
                 ty,
                 K::Syntax,
                 "stores take an unsigned type (u8, u16, u32, u64)",
@@ -1271,7 +1289,7 @@ impl<'a> P<'a, '_> {
         self.expect(T::Star, "`*`")?;
         let (size, signed, ty, base, off) = self.typed_addr()?;
         if signed || !matches!(size, Size::U32 | Size::U64) {
-            return Err(PErr::new(
+            return Err(PError::new(
                 ty,
                 K::Syntax,
                 "atomic read-modify-write operations are u32 or u64",
@@ -1308,7 +1326,7 @@ impl<'a> P<'a, '_> {
         self.expect(T::LParen, "`(`")?;
         let (size, signed, ty, base, off) = self.typed_addr()?;
         if signed {
-            return Err(PErr::new(
+            return Err(PError::new(
                 ty,
                 K::Syntax,
                 "store_release takes an unsigned type",
@@ -1342,7 +1360,7 @@ impl<'a> P<'a, '_> {
             .ok()
             .and_then(|i| Pseudo::ALL.get(i).copied())
             .ok_or_else(|| {
-                PErr::new(
+                PError::new(
                     p.span,
                     K::ImmediateRange,
                     format!("pseudo source {} is not one of 0-6 (BPF_PSEUDO_*)", p.v),
@@ -1505,7 +1523,7 @@ impl<'a> P<'a, '_> {
         let span = (t.start, t.end);
         if self.peek_is(T::Hash) {
             if self.kernel_op == Some(0x8d) {
-                return Err(PErr::new(
+                return Err(PError::new(
                     span,
                     K::Syntax,
                     "the kernel prints `callx` (opcode 8d) as a helper call without its register: write `callx rN`",
@@ -1523,7 +1541,7 @@ impl<'a> P<'a, '_> {
                 Some(h) if h.id() as i32 == id => {
                     Ok(plain(Insn::Call(Callee::Helper(id)), Sym::None))
                 }
-                Some(h) => Err(PErr::new(
+                Some(h) => Err(PError::new(
                     (t.start, n.span.1),
                     K::UnknownHelper,
                     format!("helper `{name}` is number {}, not {id}", h.id()),
@@ -1548,7 +1566,7 @@ impl<'a> P<'a, '_> {
         let span = (first.start, first.end);
         let Some(m) = mnemonic_of(name) else {
             let text = self.text(first);
-            let mut e = PErr::new(
+            let mut e = PError::new(
                 span,
                 K::UnknownMnemonic,
                 format!("unknown instruction `{text}`"),
@@ -1736,7 +1754,7 @@ impl<'a> P<'a, '_> {
     fn reg_m(&mut self) -> R<Reg> {
         let r = self.reg()?;
         if r.w {
-            return Err(PErr::new(
+            return Err(PError::new(
                 r.span,
                 K::WrongRegister,
                 format!(
@@ -1759,7 +1777,7 @@ impl<'a> P<'a, '_> {
         let Some(t) = self.peek().filter(|t| t.kind == T::Ident) else {
             return Err(match self.peek() {
                 Some(t) => self.unexpected(t, "an atomic operation (add, and, or, xor, xchg, cmpxchg)"),
-                None => PErr::new(
+                None => PError::new(
                     lock,
                     K::Syntax,
                     "invalid number of operands for lock: expected `lock [fetch] OP [%rD+OFF], %rS`",
@@ -1780,7 +1798,7 @@ impl<'a> P<'a, '_> {
             "xchg" => AtomicOp::Xchg,
             "cmpxchg" => AtomicOp::CmpXchg,
             _ => {
-                return Err(PErr::new(
+                return Err(PError::new(
                     (t.start, t.end),
                     K::UnknownMnemonic,
                     format!("unknown atomic operation `{}`: expected add, and, or, xor, xchg or cmpxchg (with 32 for 32 bits)", self.text(t)),
@@ -1788,7 +1806,7 @@ impl<'a> P<'a, '_> {
             }
         };
         if self.peek().is_none() {
-            return Err(PErr::new(
+            return Err(PError::new(
                 (lock.0, t.end),
                 K::Syntax,
                 "invalid number of operands for lock: expected `[%rD+OFF], %rS` after the operation",
@@ -1796,7 +1814,7 @@ impl<'a> P<'a, '_> {
         }
         let (dst, off) = self.bracket_addr()?;
         if self.peek().is_none() {
-            return Err(PErr::new(
+            return Err(PError::new(
                 (lock.0, self.end_span().1),
                 K::Syntax,
                 "invalid number of operands for lock: expected `, %rS` after the memory operand",

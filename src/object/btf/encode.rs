@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use super::{
-    FuncInfo, Kind, LineInfo, MapBtf, ObjectBtf, ProgBtfInfo, BTF_MAGIC, FUNC_GLOBAL, FUNC_STATIC,
-    INT_SIGNED, VAR_GLOBAL_ALLOCATED,
+    FuncInfo, Kind, LineInfo, MapBtf, ProgBtfInfo, BTF_MAGIC, FUNC_GLOBAL, FUNC_STATIC, INT_SIGNED,
+    VAR_GLOBAL_ALLOCATED,
 };
 use crate::maps::{MapDef, TypeDesc};
 use crate::object::write::Layout;
 use crate::object::{ElfError, Object};
-use crate::program::SourceLines;
+use crate::program::{Program, SourceLoc};
 
 /// Builds a `.BTF` blob: types are added one by one (identical types are added once) and
 /// [`BtfBuilder::finish`] gives the bytes.
@@ -29,8 +29,78 @@ pub struct BtfBuilder {
     types: Vec<u8>,
     count: u32,
     strings: Vec<u8>,
-    string_offs: HashMap<String, u32>,
+    string_index: StringIndex,
     dedup: HashMap<Vec<u8>, u32>,
+}
+
+/// An open-addressing set of the strings of a string section, by offset: each slot holds the
+/// offset of a string in its low half (0 for an empty slot: offset 0 is the empty string,
+/// which is never stored) and the string's hash in its high half; the bytes are compared in
+/// the section itself, so a string is kept once.
+#[derive(Clone, Debug, Default)]
+struct StringIndex {
+    slots: Vec<u64>,
+    len: usize,
+}
+
+/// A multiplicative hash of a string, eight bytes at a time (the strings are file names,
+/// identifiers and source lines: short, and hashed once per line record), folded to 32 bits.
+fn hash_bytes(b: &[u8]) -> u32 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    (h >> 32) as u32 ^ (h >> 7) as u32
+}
+
+impl StringIndex {
+    /// `s` in `strings`: `Ok` with its offset when `strings` holds it, `Err` with the empty
+    /// slot where it goes otherwise. The table must not be full.
+    fn find(&self, strings: &[u8], s: &[u8], hash: u32) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return Err(i);
+            }
+            let at = slot as u32 as usize;
+            if (slot >> 32) as u32 == hash
+                && strings.get(at..at + s.len()) == Some(s)
+                && strings.get(at + s.len()) == Some(&0)
+            {
+                return Ok(at as u32);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Make room for one more string (at most half the slots used).
+    fn grow_for_one(&mut self) {
+        if (self.len + 1) * 2 <= self.slots.len() {
+            return;
+        }
+        let size = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let mask = size - 1;
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            let mut i = (slot >> 32) as usize & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
+    }
 }
 
 impl Default for BtfBuilder {
@@ -50,7 +120,7 @@ impl BtfBuilder {
             types: Vec::new(),
             count: 0,
             strings: vec![0],
-            string_offs: HashMap::new(),
+            string_index: StringIndex::default(),
             dedup: HashMap::new(),
         }
     }
@@ -58,18 +128,27 @@ impl BtfBuilder {
     /// The offset of `s` in the string section, adding it if needed. BTF strings end at their
     /// first NUL, so anything after a NUL in `s` is dropped.
     pub fn string(&mut self, s: &str) -> u32 {
-        let s = s.split('\0').next().unwrap_or("");
+        let s = s.as_bytes();
+        let s = match memchr::memchr(0, s) {
+            Some(nul) => &s[..nul],
+            None => s,
+        };
         if s.is_empty() {
             return 0;
         }
-        if let Some(&off) = self.string_offs.get(s) {
-            return off;
+        self.string_index.grow_for_one();
+        let hash = hash_bytes(s);
+        match self.string_index.find(&self.strings, s, hash) {
+            Ok(off) => off,
+            Err(slot) => {
+                let off = self.strings.len() as u32;
+                self.strings.extend_from_slice(s);
+                self.strings.push(0);
+                self.string_index.slots[slot] = (hash as u64) << 32 | off as u64;
+                self.string_index.len += 1;
+                off
+            }
         }
-        let off = self.strings.len() as u32;
-        self.strings.extend_from_slice(s.as_bytes());
-        self.strings.push(0);
-        self.string_offs.insert(s.to_owned(), off);
-        off
     }
 
     fn add(&mut self, name: &str, kind: Kind, vlen: u16, size_or_type: u32, extra: &[u8]) -> u32 {
@@ -164,18 +243,34 @@ impl BtfBuilder {
 
     /// The `.BTF` bytes: header, types, strings.
     pub fn finish(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(24 + self.types.len() + self.strings.len());
-        out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
-        out.push(1); // version
-        out.push(0); // flags
-        push_u32(&mut out, 24); // hdr_len
-        push_u32(&mut out, 0); // type_off
-        push_u32(&mut out, self.types.len() as u32);
-        push_u32(&mut out, self.types.len() as u32); // str_off
-        push_u32(&mut out, self.strings.len() as u32);
-        out.extend_from_slice(&self.types);
-        out.extend_from_slice(&self.strings);
+        let (header, types, strings) = self.parts();
+        let mut out = Vec::with_capacity(header.len() + types.len() + strings.len());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(types);
+        out.extend_from_slice(strings);
         out
+    }
+
+    /// The three parts of [`BtfBuilder::finish`]'s bytes, for writing them without a copy:
+    /// the header, the types and the strings.
+    pub(crate) fn parts(&self) -> ([u8; 24], &[u8], &[u8]) {
+        let mut header = Vec::with_capacity(24);
+        header.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        header.push(1); // version
+        header.push(0); // flags
+        push_u32(&mut header, 24); // hdr_len
+        push_u32(&mut header, 0); // type_off
+        push_u32(&mut header, self.types.len() as u32);
+        push_u32(&mut header, self.types.len() as u32); // str_off
+        push_u32(&mut header, self.strings.len() as u32);
+        let mut h = [0u8; 24];
+        h.copy_from_slice(&header);
+        (h, &self.types, &self.strings)
+    }
+
+    /// The size of [`BtfBuilder::finish`]'s bytes.
+    pub(crate) fn finished_len(&self) -> usize {
+        24 + self.types.len() + self.strings.len()
     }
 }
 
@@ -217,23 +312,355 @@ pub(crate) fn valid_identifier(name: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
-/// The BTF of an object, in both forms: for the ELF and for the loader.
+/// Which records [`encode_object`] builds besides the `.BTF` types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Records {
+    /// The `.BTF.ext` bytes of the ELF file (offsets in bytes of the ELF sections).
+    Elf,
+    /// The loader's per-program records (offsets in slots of each program).
+    Loader,
+}
+
+/// The BTF of an object: the types and strings, and the records asked for.
 pub(crate) struct EncodedBtf {
-    /// The `.BTF.ext` bytes (empty when there is no function).
-    pub ext: Vec<u8>,
-    /// `.BTF` bytes and the per-program records.
-    pub info: ObjectBtf,
+    /// The `.BTF` types and strings.
+    pub btf: BtfBuilder,
+    /// The `.BTF.ext` records ([`Records::Elf`]).
+    pub ext: Option<ExtOut>,
+    /// The per-program records ([`Records::Loader`]; empty for [`Records::Elf`]).
+    pub programs: Vec<ProgBtfInfo>,
+    /// The map type ids.
+    pub maps: Vec<MapBtf>,
 }
 
-/// One `.BTF.ext` record list of one ELF section.
-struct ExtSec {
-    name_off: u32,
+/// The line records of instructions `insns` of `prog`: the first instruction, then every
+/// instruction whose known (file, line) differs from the last record's. Calls `f` with the
+/// instruction index and its location.
+fn for_each_line_record(
+    prog: &Program,
+    insns: std::ops::Range<usize>,
+    mut f: impl FnMut(usize, Option<SourceLoc>),
+) {
+    let start = insns.start;
+    let locs = prog
+        .locs
+        .get(start..insns.end.min(prog.locs.len()))
+        .unwrap_or(&[]);
+    let mut prev = None;
+    for i in insns {
+        let loc = locs.get(i - start).copied().flatten();
+        let key = loc.map(|l| (l.file, l.line));
+        if i != start && (key.is_none() || key == prev) {
+            continue;
+        }
+        prev = key;
+        f(i, loc);
+    }
+}
+
+/// The lines of one file, looked up mostly in increasing order (as the assembler records
+/// them): a cursor walks forward through the text; a lookup behind it splits the whole text
+/// into lines once (as [`crate::program::SourceLines`] does), for the rest.
+struct FileLines<'p> {
+    text: std::borrow::Cow<'p, str>,
+    /// The cursor: a 1-based line number, where it starts and, once found, where it ends.
+    line: u32,
+    pos: usize,
+    end: Option<usize>,
+    /// Where each line starts, once a lookup went backwards.
+    starts: Option<Vec<usize>>,
+}
+
+impl<'p> FileLines<'p> {
+    fn new(text: std::borrow::Cow<'p, str>) -> Self {
+        FileLines {
+            text,
+            line: 1,
+            pos: 0,
+            end: None,
+            starts: None,
+        }
+    }
+
+    /// Line `line` (1-based) without its line break, `""` when there is no such line; the same
+    /// text as `SourceLines::get`.
+    fn get(&mut self, line: u32) -> &str {
+        let Some(i) = (line as usize).checked_sub(1) else {
+            return "";
+        };
+        let bytes = self.text.as_bytes();
+        let line_end = |start: usize| {
+            memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k)
+        };
+        let (start, end) = if let Some(starts) = &self.starts {
+            let Some(&start) = starts.get(i) else {
+                return "";
+            };
+            (start, None)
+        } else if line >= self.line {
+            let (mut l, mut pos, mut end) = (self.line, self.pos, self.end);
+            while l < line {
+                let e = match end {
+                    Some(e) => e,
+                    None => line_end(pos),
+                };
+                if e >= bytes.len() {
+                    return "";
+                }
+                pos = e + 1;
+                l += 1;
+                end = None;
+            }
+            (self.line, self.pos, self.end) = (l, pos, end);
+            (pos, end)
+        } else {
+            let mut starts = vec![0];
+            starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+            let start = starts.get(i).copied();
+            self.starts = Some(starts);
+            match start {
+                Some(s) => (s, None),
+                None => return "",
+            }
+        };
+        // A text that ends with a line break has no line after it.
+        if start >= bytes.len() {
+            return "";
+        }
+        let end = end.unwrap_or_else(|| line_end(start));
+        if self.starts.is_none() {
+            self.end = Some(end);
+        }
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches('\r')
+    }
+}
+
+/// The source texts of an object's programs, each split into lines once: the programs of an
+/// assembled file share its text.
+#[derive(Default)]
+struct SourceTexts<'p> {
+    /// Per text: the kept text's address and length, or the path read from disk; its lines
+    /// (`None`: not on disk).
+    texts: Vec<(TextKey<'p>, Option<FileLines<'p>>)>,
+}
+
+#[derive(PartialEq, Eq)]
+enum TextKey<'p> {
+    Kept(*const u8, usize),
+    Disk(&'p str),
+}
+
+impl<'p> SourceTexts<'p> {
+    /// The index in `texts` of file `f`'s text.
+    fn open(&mut self, f: &'p crate::program::SourceFile) -> usize {
+        let key = match &f.text {
+            Some(t) => TextKey::Kept(t.as_ptr(), t.len()),
+            None => TextKey::Disk(&f.path),
+        };
+        if let Some(k) = self.texts.iter().position(|(t, _)| *t == key) {
+            return k;
+        }
+        let text = match &f.text {
+            Some(t) => Some(std::borrow::Cow::Borrowed(&**t)),
+            None => std::fs::read_to_string(&f.path)
+                .ok()
+                .map(std::borrow::Cow::Owned),
+        };
+        self.texts.push((key, text.map(FileLines::new)));
+        self.texts.len() - 1
+    }
+}
+
+/// Per program: its files' paths as BTF strings, and their texts in [`SourceTexts`].
+struct ProgSources<'p> {
+    prog: &'p Program,
+    files: Vec<Option<(u32, usize)>>,
+}
+
+impl<'p> ProgSources<'p> {
+    fn new(prog: &'p Program) -> Self {
+        ProgSources {
+            prog,
+            files: vec![None; prog.files.len()],
+        }
+    }
+
+    /// The offset of each file's path (0 for the files no record named).
+    fn paths(&self) -> Vec<u32> {
+        self.files.iter().map(|f| f.map_or(0, |(p, _)| p)).collect()
+    }
+
+    /// The string offsets of the file and the text of a line record.
+    fn strings(
+        &mut self,
+        b: &mut BtfBuilder,
+        texts: &mut SourceTexts<'p>,
+        l: SourceLoc,
+    ) -> (u32, u32) {
+        let index = l.file.0 as usize;
+        let Some(f) = self.prog.files.get(index) else {
+            // An unknown file: no path, no text (strings "" at offset 0).
+            return (b.string(""), b.string(""));
+        };
+        let (path, text) =
+            *self.files[index].get_or_insert_with(|| (b.string(&f.path), texts.open(f)));
+        let text = match &mut texts.texts[text].1 {
+            Some(lines) => b.string(lines.get(l.line)),
+            None => 0,
+        };
+        (path, text)
+    }
+}
+
+/// The `.BTF.ext` of an ELF file, to be written as it is streamed out: a 32-byte header (with
+/// an empty CO-RE relocation part, as clang writes it), then func_info and line_info, each a
+/// record size followed by per-section blocks (`name_off`, count, records) for the sections
+/// that have records. What can be found again from the object and its layout (offsets, line
+/// and column) is not kept: only what the strings came to (a line record's text).
+pub(crate) struct ExtOut {
+    /// Per ELF section of the layout: its name in the string section, its function and line
+    /// record counts.
+    sections: Vec<(u32, usize, usize)>,
+    /// Per piece of the layout, in order: its func_info record.
     funcs: Vec<[u32; 2]>,
-    lines: Vec<[u32; 4]>,
+    /// Per line record, in order: the offset of its text.
+    line_offs: Vec<u32>,
+    /// Per program: the offset of each file's path (0 for a file no record names).
+    paths: Vec<Vec<u32>>,
 }
 
-/// Encode `.BTF`, `.BTF.ext` and the loader's records for `obj` laid out as `layout`.
-pub(crate) fn encode_object(obj: &Object, layout: &Layout) -> Result<EncodedBtf, ElfError> {
+impl ExtOut {
+    fn part_len(&self, rec: usize, count: impl Fn(&(u32, usize, usize)) -> usize) -> usize {
+        let blocks: usize = self
+            .sections
+            .iter()
+            .map(count)
+            .filter(|&n| n > 0)
+            .map(|n| 8 + n * rec)
+            .sum();
+        if blocks == 0 {
+            0
+        } else {
+            4 + blocks
+        }
+    }
+
+    fn funcs_len(&self) -> usize {
+        self.part_len(8, |s| s.1)
+    }
+
+    fn lines_len(&self) -> usize {
+        self.part_len(16, |s| s.2)
+    }
+
+    /// The size of `.BTF.ext` (0: there is no record, and no section).
+    pub(crate) fn len(&self) -> usize {
+        let (f, l) = (self.funcs_len(), self.lines_len());
+        if f == 0 && l == 0 {
+            0
+        } else {
+            32 + f + l
+        }
+    }
+
+    /// Write `.BTF.ext` of `obj` laid out as `layout` (what [`encode_object`] was given), in
+    /// pieces, to `out`.
+    pub(crate) fn write(&self, obj: &Object, layout: &Layout, out: &mut dyn FnMut(&[u8])) {
+        const CHUNK: usize = 1 << 16;
+        if self.len() == 0 {
+            return;
+        }
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 64);
+        let flush = |buf: &mut Vec<u8>, out: &mut dyn FnMut(&[u8])| {
+            if buf.len() >= CHUNK {
+                out(buf);
+                buf.clear();
+            }
+        };
+        let (funcs_len, lines_len) = (self.funcs_len(), self.lines_len());
+        buf.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        buf.extend_from_slice(&[1, 0]);
+        for x in [
+            32,
+            0,
+            funcs_len as u32,
+            funcs_len as u32,
+            lines_len as u32,
+            (funcs_len + lines_len) as u32,
+            0,
+        ] {
+            push_u32(&mut buf, x);
+        }
+        // func_info: the pieces are grouped by section, in section order.
+        if funcs_len > 0 {
+            push_u32(&mut buf, 8);
+            let mut funcs = self.funcs.iter();
+            for &(name_off, n, _) in &self.sections {
+                if n == 0 {
+                    continue;
+                }
+                push_u32(&mut buf, name_off);
+                push_u32(&mut buf, n as u32);
+                for rec in funcs.by_ref().take(n) {
+                    push_u32(&mut buf, rec[0]);
+                    push_u32(&mut buf, rec[1]);
+                }
+            }
+        }
+        if lines_len > 0 {
+            push_u32(&mut buf, 16);
+            let mut line_offs = self.line_offs.iter();
+            let mut section = None;
+            for piece in &layout.pieces {
+                let (name_off, _, n) = self.sections[piece.section];
+                if n == 0 {
+                    continue;
+                }
+                if section != Some(piece.section) {
+                    section = Some(piece.section);
+                    push_u32(&mut buf, name_off);
+                    push_u32(&mut buf, n as u32);
+                }
+                let prog = &obj.programs[piece.prog];
+                let paths = &self.paths[piece.prog];
+                let slots = &layout.slots[piece.prog];
+                let base = slots.slot(piece.insns.start);
+                let mut cur = slots.cursor();
+                for_each_line_record(prog, piece.insns.clone(), |i, loc| {
+                    let elf_off = (piece.offset + (cur.slot(i) - base) as u64 * 8) as u32;
+                    let line_off = line_offs.next().copied().unwrap_or(0);
+                    let (file_name_off, line_col) = match loc {
+                        Some(l) => (
+                            paths.get(l.file.0 as usize).copied().unwrap_or(0),
+                            LineInfo::pack(l.line, l.column),
+                        ),
+                        None => (0, 0),
+                    };
+                    let mut rec = [0u8; 16];
+                    for (k, x) in [elf_off, file_name_off, line_off, line_col]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        rec[k * 4..k * 4 + 4].copy_from_slice(&x.to_le_bytes());
+                    }
+                    buf.extend_from_slice(&rec);
+                    flush(&mut buf, out);
+                });
+            }
+        }
+        out(&buf);
+    }
+}
+
+/// Encode `.BTF` and the `records` asked for of `obj` laid out as `layout`.
+pub(crate) fn encode_object(
+    obj: &Object,
+    layout: &Layout,
+    records: Records,
+) -> Result<EncodedBtf, ElfError> {
     let mut b = BtfBuilder::new();
     let int = b.int("int", 4, true);
     let mut maps = Vec::with_capacity(obj.maps.len());
@@ -279,22 +706,24 @@ pub(crate) fn encode_object(obj: &Object, layout: &Layout) -> Result<EncodedBtf,
     let entry_proto = b.func_proto(int, &[]);
     let sub_proto = b.func_proto(int, &[]);
 
-    let mut programs = vec![ProgBtfInfo::default(); obj.programs.len()];
-    let mut ext: Vec<ExtSec> = layout
-        .sections
-        .iter()
-        .map(|_| ExtSec {
-            name_off: 0,
-            funcs: Vec::new(),
-            lines: Vec::new(),
-        })
-        .collect();
-    let mut source_lines: Vec<Option<SourceLines>> = obj.programs.iter().map(|_| None).collect();
-    let mut slot_offsets: Vec<Option<Vec<usize>>> = vec![None; obj.programs.len()];
+    let elf = records == Records::Elf;
+    let mut programs = if elf {
+        Vec::new()
+    } else {
+        vec![ProgBtfInfo::default(); obj.programs.len()]
+    };
+    let mut ext = ExtOut {
+        sections: vec![(0, 0, 0); layout.sections.len()],
+        funcs: Vec::new(),
+        line_offs: Vec::new(),
+        paths: Vec::new(),
+    };
+    let mut sources: Vec<Option<ProgSources>> = obj.programs.iter().map(|_| None).collect();
+    let mut texts = SourceTexts::default();
     for piece in &layout.pieces {
         let prog = &obj.programs[piece.prog];
-        let offs = slot_offsets[piece.prog].get_or_insert_with(|| prog.slot_offsets());
-        let lines = source_lines[piece.prog].get_or_insert_with(|| SourceLines::new(&prog.files));
+        let slots = &layout.slots[piece.prog];
+        let src = sources[piece.prog].get_or_insert_with(|| ProgSources::new(prog));
         let func = &prog.functions[piece.func];
         if !valid_identifier(&func.name) {
             return Err(ElfError::BadBtfName {
@@ -308,50 +737,48 @@ pub(crate) fn encode_object(obj: &Object, layout: &Layout) -> Result<EncodedBtf,
         } else {
             b.func(&func.name, sub_proto, FUNC_STATIC)
         };
-        let base = offs[piece.insns.start];
-        let sec = &mut ext[piece.section];
-        let elf_off = |i: usize| (piece.offset + (offs[i] - base) as u64 * 8) as u32;
-        sec.funcs.push([elf_off(piece.insns.start), id]);
-        programs[piece.prog].func_info.push(FuncInfo {
-            insn_off: base as u32,
-            type_id: id,
-        });
-        let mut prev = None;
-        for i in piece.insns.clone() {
-            let loc = prog.locs.get(i).copied().flatten();
-            let key = loc.map(|l| (l.file, l.line));
-            if i != piece.insns.start && (key.is_none() || key == prev) {
-                continue;
-            }
-            prev = key;
+        let base = slots.slot(piece.insns.start);
+        let counts = &mut ext.sections[piece.section];
+        counts.1 += 1;
+        if elf {
+            ext.funcs.push([piece.offset as u32, id]);
+        } else {
+            programs[piece.prog].func_info.push(FuncInfo {
+                insn_off: base as u32,
+                type_id: id,
+            });
+        }
+        let mut cur = slots.cursor();
+        let lines = &mut programs;
+        let line_offs = &mut ext.line_offs;
+        for_each_line_record(prog, piece.insns.clone(), |i, loc| {
+            counts.2 += 1;
             let (file_name_off, line_off, line_col) = match loc {
                 Some(l) => {
-                    let path = prog
-                        .files
-                        .get(l.file.0 as usize)
-                        .map_or("", |f| f.path.as_str());
-                    let text = lines.get(l.file, l.line);
-                    (
-                        b.string(path),
-                        b.string(text),
-                        LineInfo::pack(l.line, l.column),
-                    )
+                    let (file, text) = src.strings(&mut b, &mut texts, l);
+                    (file, text, LineInfo::pack(l.line, l.column))
                 }
                 None => (0, 0, 0),
             };
-            sec.lines
-                .push([elf_off(i), file_name_off, line_off, line_col]);
-            programs[piece.prog].line_info.push(LineInfo {
-                insn_off: offs[i] as u32,
-                file_name_off,
-                line_off,
-                line_col,
-            });
-        }
+            if elf {
+                line_offs.push(line_off);
+            } else {
+                lines[piece.prog].line_info.push(LineInfo {
+                    insn_off: cur.slot(i) as u32,
+                    file_name_off,
+                    line_off,
+                    line_col,
+                });
+            }
+        });
     }
-    for (sec, l) in ext.iter_mut().zip(&layout.sections) {
-        sec.name_off = b.string(&l.name);
+    for (sec, l) in ext.sections.iter_mut().zip(&layout.sections) {
+        sec.0 = b.string(&l.name);
     }
+    ext.paths = sources
+        .into_iter()
+        .map(|s| s.map_or(Vec::new(), |s| s.paths()))
+        .collect();
     // The loader's records are in program order: sort by offset (subprograms were visited in
     // layout order, which is program order too, but keep the invariant explicit).
     for p in &mut programs {
@@ -359,12 +786,10 @@ pub(crate) fn encode_object(obj: &Object, layout: &Layout) -> Result<EncodedBtf,
         p.line_info.sort_by_key(|l| l.insn_off);
     }
     Ok(EncodedBtf {
-        ext: encode_ext(&ext),
-        info: ObjectBtf {
-            btf: b.finish(),
-            programs,
-            maps,
-        },
+        btf: b,
+        ext: elf.then_some(ext),
+        programs,
+        maps,
     })
 }
 
@@ -377,50 +802,6 @@ fn type_desc(b: &mut BtfBuilder, t: &TypeDesc, index: u32) -> u32 {
             b.array(uchar, index, *n)
         }
     }
-}
-
-/// `.BTF.ext`: a 32-byte header (with an empty CO-RE relocation part, as clang writes it),
-/// then func_info and line_info, each a record size followed by per-section blocks.
-fn encode_ext(secs: &[ExtSec]) -> Vec<u8> {
-    let block = |rec_size: u32, recs: &dyn Fn(&ExtSec) -> Vec<u32>| {
-        let mut v = Vec::new();
-        for s in secs {
-            let r = recs(s);
-            if r.is_empty() {
-                continue;
-            }
-            push_u32(&mut v, s.name_off);
-            push_u32(&mut v, r.len() as u32 / (rec_size / 4));
-            for x in r {
-                push_u32(&mut v, x);
-            }
-        }
-        if !v.is_empty() {
-            let mut with_size = rec_size.to_le_bytes().to_vec();
-            with_size.extend_from_slice(&v);
-            v = with_size;
-        }
-        v
-    };
-    let funcs = block(8, &|s| s.funcs.iter().flatten().copied().collect());
-    let lines = block(16, &|s| s.lines.iter().flatten().copied().collect());
-    if funcs.is_empty() && lines.is_empty() {
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(32 + funcs.len() + lines.len());
-    out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
-    out.push(1);
-    out.push(0);
-    push_u32(&mut out, 32);
-    push_u32(&mut out, 0);
-    push_u32(&mut out, funcs.len() as u32);
-    push_u32(&mut out, funcs.len() as u32);
-    push_u32(&mut out, lines.len() as u32);
-    push_u32(&mut out, (funcs.len() + lines.len()) as u32);
-    push_u32(&mut out, 0);
-    out.extend_from_slice(&funcs);
-    out.extend_from_slice(&lines);
-    out
 }
 
 /// The number of members of a map's definition struct (8 bytes each in `.maps`).

@@ -29,7 +29,7 @@ mod encode;
 mod parse;
 
 pub use encode::BtfBuilder;
-pub(crate) use encode::{encode_object, map_fields_len};
+pub(crate) use encode::{encode_object, map_fields_len, ExtOut, Records};
 pub use parse::{
     Btf, BtfExt, BtfType, ExtFunc, ExtLine, ExtRecord, ExtRecords, ExtSection, Member, Param,
     TypeData, VarSecinfo,

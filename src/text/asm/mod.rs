@@ -60,6 +60,9 @@
 //! verifier refuses code that can fall off its end. All errors of a file are reported in one
 //! run ([`AsmErrors`]), each with its line, column and a caret.
 //!
+//! An input of 1 MiB or more is read by two threads: one lexes and parses the instructions
+//! ahead, the other assembles them in order; the result is the same as on one thread.
+//!
 //! ```
 //! let src = "\
 //! .map queue, type=queue, value_size=4, max_entries=10
@@ -94,7 +97,7 @@ use std::sync::Arc;
 
 use super::diag::{suggest, AsmError, AsmErrorKind as K, AsmErrors};
 use super::lex::{Lexer, Tok, T};
-use super::parse::{looks_like_register, parse_insn, Span, Sym};
+use super::parse::{looks_like_register, parse_insn, PErr, Parsed, Span, Sym};
 use crate::helpers::Helper;
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{flags, MapDef, MapDefError, MapType, TypeDesc};
@@ -102,14 +105,20 @@ use crate::object::{Object, ObjectError};
 use crate::program::{
     FileId, Function, Program, ProgramBuilder, Reloc, RelocKind, Section, SourceLoc,
 };
+use crate::slots::partition_near;
 
-/// FNV-1a: label and symbol names are short, and SipHash showed in profiles.
+/// FNV-1a: label and symbol names are short, and SipHash showed in profiles. The result goes
+/// through a finalizer (splitmix64's): FNV alone leaves the bits the table indexes by poorly
+/// mixed for names like `L1` ... `L62500`, which then share buckets.
 #[derive(Default)]
 struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
-        self.0
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -219,10 +228,46 @@ fn assemble_text(path: &str, text: Arc<str>, opts: &AsmOptions) -> Result<Object
         );
         return Err(AsmErrors(vec![e]));
     }
+    let two = text_len_ahead(&text);
+    assemble_threads(path, text, opts, two)
+}
+
+/// Whether to parse `text` on two threads.
+fn text_len_ahead(text: &str) -> bool {
+    text.len() >= AHEAD_MIN_LEN
+}
+
+/// [`assemble_text`], on two threads or one.
+fn assemble_threads(
+    path: &str,
+    text: Arc<str>,
+    opts: &AsmOptions,
+    two: bool,
+) -> Result<Object, AsmErrors> {
     let src: &str = &text;
     let mut a = Asm::new(path, src, text.clone(), opts);
-    a.run();
-    a.finish()
+    if !two {
+        a.run();
+        return a.finish();
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let (back_tx, back_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::Builder::new()
+            .name("bpfsmith-asm".into())
+            .spawn_scoped(scope, move || parse_ahead(src, tx, back_rx));
+        if reader.is_ok() {
+            a.ahead = Some(ReadAhead {
+                rx,
+                back: back_tx,
+                batch: Vec::new(),
+            });
+        }
+        a.run();
+        // Stop the reader, if it is still at work (it is not, unless the threads disagreed).
+        a.ahead = None;
+        a.finish()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,6 +276,8 @@ fn assemble_text(path: &str, text: Arc<str>, opts: &AsmOptions) -> Result<Object
 struct LabelDef {
     /// The instruction it is bound to.
     at: u32,
+    /// That instruction's slot.
+    slot: u32,
     line: u32,
     /// The program's own name at instruction 0.
     entry: bool,
@@ -248,10 +295,120 @@ struct Last {
     line: u32,
 }
 
-struct Fix<'a> {
+/// An instruction whose symbol is resolved at the end (kept small: there can be one for
+/// every instruction).
+#[derive(Clone, Copy)]
+struct Fix {
     insn: u32,
-    sym: Sym<'a>,
+    /// The instruction's slot.
+    slot: u32,
     line: u32,
+    kind: FixKind,
+    /// Where the name or the offset is.
+    span: Span,
+    /// A name's label, when it was already defined where the instruction is (a label is
+    /// defined once, so this is the one the end would find; looking it up while its entry is
+    /// fresh costs less than a lookup at the end), else [`NO_LABEL`]. An offset's value.
+    arg: u32,
+}
+
+const NO_LABEL: u32 = u32::MAX;
+
+/// What a [`Fix`] resolves: a [`Sym`] without its name (the text at the span).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FixKind {
+    Label,
+    Offset,
+    Call,
+    Load,
+}
+
+impl Fix {
+    /// The fixup of `sym` (none for [`Sym::None`]) on instruction `insn` at `slot`, whose
+    /// branch offset is `off`.
+    fn new(
+        insn: u32,
+        slot: u32,
+        line: u32,
+        sym: Sym<'_>,
+        off: i32,
+        labels: &Labels<'_>,
+    ) -> Option<Fix> {
+        let (kind, span) = match sym {
+            Sym::None => return None,
+            Sym::Label(_, s) => (FixKind::Label, s),
+            Sym::Offset(s) => (FixKind::Offset, s),
+            Sym::Call(_, s) => (FixKind::Call, s),
+            Sym::Load(_, s) => (FixKind::Load, s),
+        };
+        let arg = match sym.name() {
+            Some(n) => labels.find(n).unwrap_or(NO_LABEL),
+            None => off as u32,
+        };
+        Some(Fix {
+            insn,
+            slot,
+            line,
+            kind,
+            span,
+            arg,
+        })
+    }
+
+    /// The label found when the instruction was read.
+    fn label(&self) -> Option<u32> {
+        (self.arg != NO_LABEL).then_some(self.arg)
+    }
+}
+
+/// The labels of a program: by name, in the order they were defined.
+#[derive(Default)]
+struct Labels<'a> {
+    index: HashMap<&'a str, u32>,
+    defs: Vec<(&'a str, LabelDef)>,
+}
+
+impl<'a> Labels<'a> {
+    fn find(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    fn def_mut(&mut self, k: u32) -> &mut LabelDef {
+        &mut self.defs[k as usize].1
+    }
+
+    /// Define `name`, replacing its definition if it has one.
+    fn insert(&mut self, name: &'a str, def: LabelDef) {
+        match self.index.entry(name) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                self.defs[*e.get() as usize].1 = def;
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.defs.len() as u32);
+                self.defs.push((name, def));
+            }
+        }
+    }
+
+    /// Define `name` unless it is defined: then its definition.
+    fn define(&mut self, name: &'a str, def: LabelDef) -> Result<(), &LabelDef> {
+        match self.index.entry(name) {
+            std::collections::hash_map::Entry::Occupied(e) => Err(&self.defs[*e.get() as usize].1),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.defs.len() as u32);
+                self.defs.push((name, def));
+                Ok(())
+            }
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.defs.iter().map(|(n, _)| *n)
+    }
 }
 
 struct Prog<'a> {
@@ -259,11 +416,15 @@ struct Prog<'a> {
     /// The global label that started it (`None`: the default program).
     name_span: Option<(Span, u32)>,
     b: ProgramBuilder,
-    labels: HashMap<&'a str, LabelDef>,
-    fixups: Vec<Fix<'a>>,
+    labels: Labels<'a>,
+    fixups: Vec<Fix>,
+    /// The slots of the program's `ld_imm64` instructions, in order (a jump by offset must not
+    /// land on their second half).
+    wide: Vec<u32>,
     n: u32,
     slots: u64,
-    first_exit: Option<u32>,
+    /// The first `exit` and its slot.
+    first_exit: Option<(u32, u32)>,
     last_exit: Option<u32>,
     last: Option<Last>,
     /// Whether an objdump header at address 0 may still name it.
@@ -296,6 +457,92 @@ struct Asm<'a> {
     line: u32,
     line_start: usize,
     toks: Vec<Tok>,
+    /// How many instructions programs may still reserve room for up front (see
+    /// [`Asm::start_program`]); `None` until the first program starts.
+    reserve_budget: Option<usize>,
+    /// The instructions another thread parsed ahead, for a large input.
+    ahead: Option<ReadAhead<'a>>,
+}
+
+/// A parsed instruction, with where its first token starts.
+type Ahead<'a> = (u32, Result<Parsed<'a>, PErr>);
+
+/// How many instructions the reading-ahead thread sends at a time.
+const AHEAD_BATCH: usize = 1024;
+
+/// Inputs this large are parsed by two threads: one scans, lexes and parses the instructions
+/// ahead ([`parse_ahead`]), the other assembles in order what it sends (and, to find its
+/// statements, lexes the lines again, which costs less than waiting for the tokens).
+const AHEAD_MIN_LEN: usize = 1 << 20;
+
+/// The receiving end of [`parse_ahead`]: batches in reverse order (the next one last).
+struct ReadAhead<'a> {
+    rx: std::sync::mpsc::Receiver<Vec<Ahead<'a>>>,
+    /// Emptied batches go back to the other thread.
+    back: std::sync::mpsc::Sender<Vec<Ahead<'a>>>,
+    batch: Vec<Ahead<'a>>,
+}
+
+impl<'a> ReadAhead<'a> {
+    /// The next instruction, which must start at `start`; `None` when it does not (the two
+    /// threads disagree about the statements: the caller parses on its own from then on) or
+    /// when the other thread has stopped.
+    fn next(&mut self, start: u32) -> Option<Result<Parsed<'a>, PErr>> {
+        if self.batch.is_empty() {
+            let next = self.rx.recv().ok()?;
+            let done = std::mem::replace(&mut self.batch, next);
+            if done.capacity() > 0 {
+                let _ = self.back.send(done);
+            }
+        }
+        match self.batch.pop()? {
+            (at, parsed) if at == start => Some(parsed),
+            _ => None,
+        }
+    }
+}
+
+/// Scan, lex and parse the instructions of `src` in the order [`Asm::run`] assembles them,
+/// sending them in batches (each in reverse order) to `tx`; emptied batches come back through
+/// `back`. Stops when the receiver goes away.
+fn parse_ahead<'a>(
+    src: &'a str,
+    tx: std::sync::mpsc::SyncSender<Vec<Ahead<'a>>>,
+    back: std::sync::mpsc::Receiver<Vec<Ahead<'a>>>,
+) {
+    let mut lx = Lexer::new(src.as_bytes());
+    let mut toks = Vec::with_capacity(32);
+    let mut batch = Vec::with_capacity(AHEAD_BATCH);
+    let mut pos = 0;
+    let mut gone = false;
+    loop {
+        let (end, line) = scan_line(src, &mut lx, pos, &mut toks);
+        if let Line::Code(kernel_op) = line {
+            for_each_statement(&toks, kernel_op, |stmt| {
+                let rest = &stmt[label_tokens(stmt, kernel_op)..];
+                let Some(&first) = rest.first() else { return };
+                if is_directive(src, first, kernel_op) || gone {
+                    return;
+                }
+                batch.push((first.start, parse_insn(src, rest, kernel_op)));
+                if batch.len() == AHEAD_BATCH {
+                    batch.reverse();
+                    let next = back
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(AHEAD_BATCH));
+                    gone = tx.send(std::mem::replace(&mut batch, next)).is_err();
+                }
+            });
+        }
+        if gone || end >= src.len() {
+            break;
+        }
+        pos = end + 1;
+    }
+    if !gone && !batch.is_empty() {
+        batch.reverse();
+        let _ = tx.send(batch);
+    }
 }
 
 struct MapDecl<'a> {
@@ -376,6 +623,8 @@ impl<'a> Asm<'a> {
             line: 1,
             line_start: 0,
             toks: Vec::with_capacity(32),
+            reserve_budget: None,
+            ahead: None,
         }
     }
 
@@ -436,9 +685,8 @@ impl<'a> Asm<'a> {
         let mut pos = 0usize;
         let mut toks = std::mem::take(&mut self.toks);
         loop {
-            let end = lx.line_end(pos);
             self.line_start = pos;
-            self.one_line(&mut lx, pos, end, &mut toks);
+            let end = self.one_line(&mut lx, pos, &mut toks);
             if end >= bytes.len() {
                 break;
             }
@@ -458,154 +706,26 @@ impl<'a> Asm<'a> {
         }
     }
 
-    fn one_line(&mut self, lx: &mut Lexer<'a>, pos: usize, end: usize, toks: &mut Vec<Tok>) {
-        let bytes = self.src.as_bytes();
-        let mut from = pos;
-        let mut kernel_op = None;
-        if lx.open_comment.is_none() {
-            let mut i = pos;
-            while i < end && matches!(bytes[i], b' ' | b'\t' | b'\r') {
-                i += 1;
-            }
-            match bytes.get(i) {
-                Some(b';') => return,
-                Some(b'0'..=b'9' | b'a'..=b'f') if i < end => match self.prefix(i, end) {
-                    Prefix::None => {}
-                    Prefix::Handled => return,
-                    Prefix::Slot { after, op } => {
-                        from = after;
-                        kernel_op = op;
-                    }
-                },
-                Some(b'D') if self.src[i..end].starts_with("Disassembly of section ") => {
-                    let name = self.src[i + 23..end].trim_end().trim_end_matches(':');
-                    self.set_section(name, true);
-                    return;
-                }
-                _ => {}
+    /// Assemble the line that starts at `pos`; gives where it ends (its `\n`, or the end of
+    /// the input).
+    fn one_line(&mut self, lx: &mut Lexer<'a>, pos: usize, toks: &mut Vec<Tok>) -> usize {
+        let (end, line) = scan_line(self.src, lx, pos, toks);
+        match line {
+            Line::Nothing => {}
+            Line::Header { name, span, addr } => self.define_label(name, span, addr),
+            Line::Reloc {
+                kind,
+                off,
+                sym,
+                span,
+                off_span,
+            } => self.reloc_line(kind, off, sym, span, off_span),
+            Line::Section(name) => self.set_section(name, true),
+            Line::Code(kernel_op) => {
+                for_each_statement(toks, kernel_op, |stmt| self.statement(stmt, kernel_op))
             }
         }
-        lx.lex(from, end, toks);
-        if toks.is_empty() || self.is_file_format_line(toks) {
-            return;
-        }
-        if kernel_op.is_some() {
-            // A verifier-log line: the register state follows `;`.
-            if let Some(k) = toks.iter().position(|t| t.kind == T::Semi) {
-                toks.truncate(k);
-            }
-            self.statement(toks, kernel_op);
-            return;
-        }
-        let mut start = 0;
-        for k in 0..=toks.len() {
-            if k == toks.len() || toks[k].kind == T::Semi {
-                if k > start {
-                    self.statement(&toks[start..k], None);
-                }
-                start = k + 1;
-            }
-        }
-    }
-
-    /// Objdump and verifier-log line shapes that start with a hex digit.
-    fn prefix(&mut self, i: usize, end: usize) -> Prefix {
-        let b = self.src.as_bytes();
-        let hex_run = b[i..end]
-            .iter()
-            .take_while(|c| c.is_ascii_hexdigit())
-            .count();
-        let after = i + hex_run;
-        // `0000000000000018 <label>:`: an objdump symbol header.
-        if hex_run == 16 && b.get(after) == Some(&b' ') && b.get(after + 1) == Some(&b'<') {
-            let rest = &self.src[after + 2..end];
-            if let Some(close) = rest.find(">:") {
-                if rest[close + 2..].trim().is_empty() {
-                    let name_start = (after + 2) as u32;
-                    let span = (name_start, name_start + close as u32);
-                    let name = self.text(span);
-                    if !valid_symbol(name) {
-                        // objdump's stand-in for a section without symbols: `<.text>`.
-                        return Prefix::Handled;
-                    }
-                    let addr = u64::from_str_radix(&self.src[i..after], 16).ok();
-                    self.define_label(name, span, addr);
-                    return Prefix::Handled;
-                }
-            }
-        }
-        // `\t\t0000000000000000:  R_BPF_64_64\tqueue`: an objdump relocation.
-        if hex_run == 16 && b.get(after) == Some(&b':') {
-            let line = &self.src[..end];
-            let mut k = after + 1;
-            while k < end && matches!(b[k], b' ' | b'\t') {
-                k += 1;
-            }
-            if line[k..].starts_with("R_BPF_") {
-                let kind_end = k + line[k..].find([' ', '\t']).unwrap_or(end - k);
-                let mut s0 = kind_end;
-                while s0 < end && matches!(b[s0], b' ' | b'\t') {
-                    s0 += 1;
-                }
-                let s1 = s0 + line[s0..].find([' ', '\t', '\r']).unwrap_or(end - s0);
-                let kind = &line[k..kind_end];
-                let sym = &line[s0..s1];
-                let off = u64::from_str_radix(&self.src[i..after], 16).unwrap_or(u64::MAX);
-                self.reloc_line(
-                    kind,
-                    off,
-                    sym,
-                    (s0 as u32, s1 as u32),
-                    (i as u32, after as u32),
-                );
-                return Prefix::Handled;
-            }
-        }
-        // `12:\t...` (objdump) or `12: (bf) ...` (verifier log): a slot number.
-        let digits = b[i..end].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits > 0
-            && b.get(i + digits) == Some(&b':')
-            && matches!(b.get(i + digits + 1), Some(b' ' | b'\t'))
-        {
-            let mut k = i + digits + 1;
-            while k < end && matches!(b[k], b' ' | b'\t') {
-                k += 1;
-            }
-            // The kernel's opcode column: `(bf) `.
-            if k + 4 < end
-                && b[k] == b'('
-                && b[k + 1].is_ascii_hexdigit()
-                && b[k + 2].is_ascii_hexdigit()
-                && b[k + 3] == b')'
-                && b[k + 4] == b' '
-            {
-                let op = u8::from_str_radix(&self.src[k + 1..k + 3], 16).ok();
-                return Prefix::Slot { after: k + 5, op };
-            }
-            // objdump's raw bytes: `b7 00 00 00 2a 00 00 00\t`.
-            let mut r = k;
-            while r + 2 < end
-                && b[r].is_ascii_hexdigit()
-                && b[r + 1].is_ascii_hexdigit()
-                && matches!(b[r + 2], b' ' | b'\t')
-            {
-                r += 3;
-                if b[r - 1] == b'\t' {
-                    k = r;
-                    break;
-                }
-            }
-            return Prefix::Slot { after: k, op: None };
-        }
-        Prefix::None
-    }
-
-    /// objdump's `file.o:\tfile format elf64-bpf`.
-    fn is_file_format_line(&self, toks: &[Tok]) -> bool {
-        let Some(c) = toks.iter().position(|t| t.kind == T::Colon) else {
-            return false;
-        };
-        matches!(toks.get(c + 1..c + 3), Some([a, b]) if self.tok_text(*a) == "file" && self.tok_text(*b) == "format")
+        end
     }
 
     fn reloc_line(&mut self, kind: &str, off: u64, sym: &'a str, span: Span, off_span: Span) {
@@ -647,27 +767,28 @@ impl<'a> Asm<'a> {
         let line = self.line;
         let p = &mut self.progs[pi];
         let insn = p.n - 1;
-        p.fixups.retain(|f| f.insn != insn);
-        p.fixups.push(Fix { insn, sym, line });
+        // Fixups are in instruction order, at most one per instruction: this instruction's is
+        // the last, if any.
+        if p.fixups.last().is_some_and(|f| f.insn == insn) {
+            p.fixups.pop();
+        }
+        if let Some(f) = Fix::new(insn, slot as u32, line, sym, 0, &p.labels) {
+            p.fixups.push(f);
+        }
     }
 
     // ---- statements ----
 
     fn statement(&mut self, toks: &[Tok], kernel_op: Option<u8>) {
-        let mut i = 0;
-        while i + 1 < toks.len()
-            && toks[i].kind == T::Ident
-            && toks[i + 1].kind == T::Colon
-            && kernel_op.is_none()
-        {
-            let span = (toks[i].start, toks[i].end);
+        let labels = label_tokens(toks, kernel_op);
+        for t in toks[..labels].iter().step_by(2) {
+            let span = (t.start, t.end);
             let name = self.text(span);
             self.define_label(name, span, None);
-            i += 2;
         }
-        let rest = &toks[i..];
+        let rest = &toks[labels..];
         let Some(&first) = rest.first() else { return };
-        if first.kind == T::Ident && self.tok_text(first).starts_with('.') && kernel_op.is_none() {
+        if is_directive(self.src, first, kernel_op) {
             self.directive(rest);
             return;
         }
@@ -678,10 +799,18 @@ impl<'a> Asm<'a> {
         let first = toks[0];
         let end = toks[toks.len() - 1].end;
         let span = (first.start, end);
+        // Read ahead by the other thread, if one is reading.
+        let ahead = self.ahead.as_mut().and_then(|a| a.next(first.start));
+        if ahead.is_none() {
+            self.ahead = None;
+        }
         let Some(pi) = self.program_for_code(span) else {
             return;
         };
-        let parsed = parse_insn(self.src, toks, kernel_op);
+        let parsed = match ahead {
+            Some(p) => p,
+            None => parse_insn(self.src, toks, kernel_op),
+        };
         let line = self.line;
         let column = first.start - self.line_start as u32 + 1;
         let (insn, sym, ok) = match parsed {
@@ -702,16 +831,17 @@ impl<'a> Asm<'a> {
             column,
         }));
         p.b.emit(insn);
-        if sym != Sym::None {
-            p.fixups.push(Fix {
-                insn: p.n,
-                sym,
-                line,
-            });
+        let slot = p.slots as u32;
+        let off = insn.branch_offset().unwrap_or(0);
+        if let Some(f) = Fix::new(p.n, slot, line, sym, off, &p.labels) {
+            p.fixups.push(f);
+        }
+        if let Insn::LdImm64 { .. } = insn {
+            p.wide.push(slot);
         }
         if ok && insn == Insn::Exit {
             if p.first_exit.is_none() {
-                p.first_exit = Some(p.n);
+                p.first_exit = Some((p.n, slot));
             }
             p.last_exit = Some(p.n);
         }
@@ -755,13 +885,24 @@ impl<'a> Asm<'a> {
     ) -> usize {
         let mut b = ProgramBuilder::new(name.clone(), section.clone());
         b.add_file(self.path, Some(self.text.clone()));
+        // Room for the instructions the rest of the file may hold (a line of 8 bytes or more
+        // each), so that a large program does not copy its instructions as they grow: room
+        // never used costs address space, not memory. All programs together reserve room for
+        // at most a quarter of the file's bytes.
+        let budget = *self.reserve_budget.get_or_insert(self.src.len() / 4);
+        let n = ((self.src.len() - self.line_start.min(self.src.len())) / 8).min(budget);
+        if n > 0 {
+            b.reserve_insns(n);
+            self.reserve_budget = Some(budget - n);
+        }
         let nameable = name_span.is_none();
         self.progs.push(Prog {
             name,
             name_span,
             b,
-            labels: HashMap::default(),
+            labels: Labels::default(),
             fixups: Vec::new(),
+            wide: Vec::new(),
             n: 0,
             slots: 0,
             first_exit: None,
@@ -795,6 +936,7 @@ impl<'a> Asm<'a> {
                 name,
                 LabelDef {
                     at: 0,
+                    slot: 0,
                     line,
                     entry: true,
                     function: false,
@@ -825,6 +967,7 @@ impl<'a> Asm<'a> {
                     name,
                     LabelDef {
                         at: 0,
+                        slot: 0,
                         line,
                         entry: true,
                         function: false,
@@ -852,7 +995,17 @@ impl<'a> Asm<'a> {
             return;
         };
         let p = &mut self.progs[pi];
-        if let Some(first) = p.labels.get(name) {
+        let at = p.n;
+        let prev = p.last;
+        let def = LabelDef {
+            at,
+            slot: p.slots as u32,
+            line,
+            entry: false,
+            function: false,
+            prev,
+        };
+        if let Err(first) = p.labels.define(name, def) {
             let first_line = first.line;
             let first_entry = first.entry;
             let e = self.err(
@@ -865,20 +1018,7 @@ impl<'a> Asm<'a> {
             } else {
                 format!("note: first defined on line {first_line}")
             });
-            return;
         }
-        let at = p.n;
-        let prev = p.last;
-        p.labels.insert(
-            name,
-            LabelDef {
-                at,
-                line,
-                entry: false,
-                function: false,
-                prev,
-            },
-        );
     }
 
     /// Switch sections. Code that follows continues the last program of that section, as
@@ -1352,7 +1492,7 @@ impl<'a> Asm<'a> {
         // Labels of every program, to say where a label lives when a jump cannot reach it.
         let elsewhere: Vec<(String, Vec<&'a str>)> = progs
             .iter()
-            .map(|p| (p.name.clone(), p.labels.keys().copied().collect()))
+            .map(|p| (p.name.clone(), p.labels.keys().collect()))
             .collect();
         for p in progs {
             if let Some(prog) = self.finish_program(p, &map_names, &elsewhere) {
@@ -1431,23 +1571,30 @@ impl<'a> Asm<'a> {
                 return None;
             }
         };
-        let slots = prog.slot_offsets();
         let n = prog.insns.len();
-        let total = slots[n] as i64;
+        let total = p.slots as i64;
         let mut relocs = Vec::new();
-        let mut numeric_functions: Vec<(usize, Span, u32)> = Vec::new();
+        // (instruction, its slot, span, line) of calls by offset.
+        let mut numeric_functions: Vec<(usize, u32, Span, u32)> = Vec::new();
+        // How many `ld_imm64` come before the current fixup's instruction.
+        let mut wide_before = 0;
         for f in std::mem::take(&mut p.fixups) {
             let i = f.insn as usize;
-            let from = slots[i] as i64 + 1;
-            match f.sym {
-                Sym::None => {}
-                Sym::Label(name, span) => {
-                    let target = match p.labels.get(name) {
-                        Some(l) => Some(l.at as usize),
-                        None if name == "exit" => p.first_exit.map(|e| e as usize),
+            let from = f.slot as i64 + 1;
+            let span = f.span;
+            let name = self.text(span);
+            match f.kind {
+                FixKind::Label => {
+                    let label = f.label().or_else(|| p.labels.find(name));
+                    let target = match label {
+                        Some(k) => {
+                            let l = p.labels.def_mut(k);
+                            Some((l.at as usize, l.slot))
+                        }
+                        None if name == "exit" => p.first_exit.map(|(e, s)| (e as usize, s)),
                         None => None,
                     };
-                    let Some(target) = target else {
+                    let Some((target, target_slot)) = target else {
                         self.undefined_label(&p.name, &p.labels, name, span, f.line, elsewhere);
                         continue;
                     };
@@ -1455,17 +1602,15 @@ impl<'a> Asm<'a> {
                         self.err_on(f.line, span, K::JumpRange, format!("label `{name}` is after the last instruction: a jump there would leave the program"));
                         continue;
                     }
-                    let off = slots[target] as i64 - from;
+                    let off = target_slot as i64 - from;
                     if self.patch_branch(&mut prog.insns[i], off, name, span, f.line) {
-                        if let (Insn::Call(Callee::Local(_)), Some(l)) =
-                            (prog.insns[i], p.labels.get_mut(name))
-                        {
-                            l.function = true;
+                        if let (Insn::Call(Callee::Local(_)), Some(k)) = (prog.insns[i], label) {
+                            p.labels.def_mut(k).function = true;
                         }
                     }
                 }
-                Sym::Offset(span) => {
-                    let off = prog.insns[i].branch_offset().unwrap_or(0) as i64;
+                FixKind::Offset => {
+                    let off = f.arg as i32 as i64;
                     let target = from + off;
                     if !(0..total).contains(&target) {
                         self.err_on(
@@ -1479,13 +1624,21 @@ impl<'a> Asm<'a> {
                         );
                         continue;
                     }
-                    match slots.binary_search(&(target as usize)) {
-                        Ok(t) => {
+                    // The target is an instruction unless it is the second slot of an
+                    // `ld_imm64`; the instruction's index is its slot less the `ld_imm64`
+                    // before it.
+                    wide_before = partition_near(&p.wide, f.slot, wide_before);
+                    let target = target as u32;
+                    let below = partition_near(&p.wide, target, wide_before);
+                    let inside_wide = below > 0 && p.wide[below - 1] + 1 == target;
+                    match inside_wide {
+                        false => {
                             if matches!(prog.insns[i], Insn::Call(Callee::Local(_))) {
-                                numeric_functions.push((t, span, f.line));
+                                let t = (target as usize) - below;
+                                numeric_functions.push((t, target, span, f.line));
                             }
                         }
-                        Err(_) => {
+                        true => {
                             self.err_on(
                                 f.line,
                                 span,
@@ -1497,11 +1650,12 @@ impl<'a> Asm<'a> {
                         }
                     }
                 }
-                Sym::Call(name, span) => {
-                    match p.labels.get_mut(name) {
+                FixKind::Call => {
+                    let label = f.label().or_else(|| p.labels.find(name));
+                    match label.map(|k| p.labels.def_mut(k)) {
                         Some(l) if (l.at as usize) < n => {
                             l.function = true;
-                            let off = slots[l.at as usize] as i64 - from;
+                            let off = l.slot as i64 - from;
                             prog.insns[i] = Insn::Call(Callee::Local(0));
                             self.patch_branch(&mut prog.insns[i], off, name, span, f.line);
                         }
@@ -1521,7 +1675,7 @@ impl<'a> Asm<'a> {
                                 let cands = Helper::ALL
                                     .iter()
                                     .map(|h| &h.name()[4..])
-                                    .chain(p.labels.keys().copied());
+                                    .chain(p.labels.keys());
                                 if let Some(s) = suggest(bare, cands) {
                                     let s = if Helper::from_name(s).is_some()
                                         && !p.labels.contains_key(s)
@@ -1536,10 +1690,14 @@ impl<'a> Asm<'a> {
                         },
                     }
                 }
-                Sym::Load(name, span) => {
-                    if let Some(l) = p.labels.get_mut(name).filter(|l| (l.at as usize) < n) {
+                FixKind::Load => {
+                    let label = f.label().or_else(|| p.labels.find(name));
+                    if let Some(l) = label
+                        .map(|k| p.labels.def_mut(k))
+                        .filter(|l| (l.at as usize) < n)
+                    {
                         l.function = true;
-                        let off = slots[l.at as usize] as i64 - from;
+                        let off = l.slot as i64 - from;
                         if let Insn::LdImm64 { dst, .. } = prog.insns[i] {
                             prog.insns[i] = Insn::LdImm64 {
                                 dst,
@@ -1597,7 +1755,7 @@ impl<'a> Asm<'a> {
         }
         let mut fn_at: Vec<(usize, String)> = Vec::new();
         let mut labels: Vec<(usize, String)> = Vec::new();
-        for (name, l) in &p.labels {
+        for (name, l) in &p.labels.defs {
             let at = l.at as usize;
             if l.entry || at >= n {
                 continue;
@@ -1622,7 +1780,7 @@ impl<'a> Asm<'a> {
                 labels.push((at, (*name).to_owned()));
             }
         }
-        for (at, span, line) in numeric_functions {
+        for (at, at_slot, span, line) in numeric_functions {
             if at == 0 || fn_at.iter().any(|(a, _)| *a == at) {
                 continue;
             }
@@ -1634,7 +1792,7 @@ impl<'a> Asm<'a> {
             }
             let name = match labels.iter().position(|(a, _)| *a == at) {
                 Some(pos) => labels.remove(pos).1,
-                None => format!("{}_fn{}", p.name, slots[at]),
+                None => format!("{}_fn{}", p.name, at_slot),
             };
             fn_at.push((at, name));
         }
@@ -1716,7 +1874,7 @@ impl<'a> Asm<'a> {
     fn undefined_label(
         &mut self,
         pname: &str,
-        labels: &HashMap<&'a str, LabelDef>,
+        labels: &Labels<'a>,
         name: &str,
         span: Span,
         line: u32,
@@ -1726,7 +1884,7 @@ impl<'a> Asm<'a> {
             .iter()
             .find(|(pn, ls)| pn != pname && ls.contains(&name))
             .map(|(pn, _)| pn.clone());
-        let cands: Vec<&str> = labels.keys().copied().collect();
+        let cands: Vec<&str> = labels.keys().collect();
         let e = self.err_on(
             line,
             span,
@@ -1743,13 +1901,233 @@ impl<'a> Asm<'a> {
     }
 }
 
-enum Prefix {
+/// What a line is, as [`scan_line`] finds it (objdump and verifier-log shapes included).
+enum Line<'a> {
+    /// Nothing to do: empty, a comment, objdump's `file format` line or `<.text>` header.
+    Nothing,
+    /// `0000000000000018 <label>:`: an objdump symbol header.
+    Header {
+        name: &'a str,
+        span: Span,
+        addr: Option<u64>,
+    },
+    /// `\t\t0000000000000000:  R_BPF_64_64\tqueue`: an objdump relocation.
+    Reloc {
+        kind: &'a str,
+        off: u64,
+        sym: &'a str,
+        span: Span,
+        off_span: Span,
+    },
+    /// `Disassembly of section xdp:`.
+    Section(&'a str),
+    /// Statements, lexed (for a verifier-log line, with the kernel's opcode column, up to the
+    /// register state after `;`).
+    Code(Option<u8>),
+}
+
+/// Scan the line of `src` that starts at `pos`, lexing it into `toks` when it holds
+/// statements: where it ends (its `\n`, or the end of the input) and what it is. A function of
+/// the text and the lexer's state only, so that another thread can read ahead.
+fn scan_line<'a>(
+    src: &'a str,
+    lx: &mut Lexer<'a>,
+    pos: usize,
+    toks: &mut Vec<Tok>,
+) -> (usize, Line<'a>) {
+    let bytes = src.as_bytes();
+    let mut from = pos;
+    let mut kernel_op = None;
+    // The line's end, when something before the lexer needs it.
+    let mut line_end = None;
+    if lx.open_comment.is_none() {
+        let mut i = pos;
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\r') {
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b';') => return (lx.line_end(i), Line::Nothing),
+            Some(b'0'..=b'9' | b'a'..=b'f') => {
+                let end = lx.line_end(i);
+                line_end = Some(end);
+                match prefix(src, i, end) {
+                    Prefix::None => {}
+                    Prefix::Line(line) => return (end, line),
+                    Prefix::Slot { after, op } => {
+                        from = after;
+                        kernel_op = op;
+                    }
+                }
+            }
+            Some(b'D') if src[i..].starts_with("Disassembly of section ") => {
+                let end = lx.line_end(i);
+                let name = src[i + 23..end].trim_end().trim_end_matches(':');
+                return (end, Line::Section(name));
+            }
+            _ => {}
+        }
+    }
+    let end = match line_end {
+        Some(end) => {
+            lx.lex(from, end, toks);
+            end
+        }
+        None => lx.lex_line(from, toks),
+    };
+    if toks.is_empty() || is_file_format_line(src, toks) {
+        return (end, Line::Nothing);
+    }
+    if kernel_op.is_some() {
+        // A verifier-log line: the register state follows `;`.
+        if let Some(k) = toks.iter().position(|t| t.kind == T::Semi) {
+            toks.truncate(k);
+        }
+    }
+    (end, Line::Code(kernel_op))
+}
+
+/// The statements of a [`Line::Code`] line: separated by `;` (a verifier-log line is one).
+fn for_each_statement(toks: &[Tok], kernel_op: Option<u8>, mut f: impl FnMut(&[Tok])) {
+    if kernel_op.is_some() {
+        f(toks);
+        return;
+    }
+    let mut start = 0;
+    for k in 0..=toks.len() {
+        if k == toks.len() || toks[k].kind == T::Semi {
+            if k > start {
+                f(&toks[start..k]);
+            }
+            start = k + 1;
+        }
+    }
+}
+
+/// How many tokens of a statement are its labels (`name:` pairs; none on a verifier-log
+/// line).
+fn label_tokens(toks: &[Tok], kernel_op: Option<u8>) -> usize {
+    let mut i = 0;
+    while i + 1 < toks.len()
+        && toks[i].kind == T::Ident
+        && toks[i + 1].kind == T::Colon
+        && kernel_op.is_none()
+    {
+        i += 2;
+    }
+    i
+}
+
+/// Whether a statement (after its labels) that starts with `first` is a directive.
+fn is_directive(src: &str, first: Tok, kernel_op: Option<u8>) -> bool {
+    first.kind == T::Ident
+        && src.as_bytes().get(first.start as usize) == Some(&b'.')
+        && kernel_op.is_none()
+}
+
+/// objdump's `file.o:\tfile format elf64-bpf`.
+fn is_file_format_line(src: &str, toks: &[Tok]) -> bool {
+    let Some(c) = toks.iter().position(|t| t.kind == T::Colon) else {
+        return false;
+    };
+    let text = |t: &Tok| src.get(t.start as usize..t.end as usize).unwrap_or("");
+    matches!(toks.get(c + 1..c + 3), Some([a, b]) if text(a) == "file" && text(b) == "format")
+}
+
+enum Prefix<'a> {
     /// Not a special line.
     None,
-    /// A line fully handled (a header or a relocation).
-    Handled,
+    /// A line that is all prefix (a header or a relocation).
+    Line(Line<'a>),
     /// A slot number (and maybe the kernel's opcode): the instruction starts at `after`.
     Slot { after: usize, op: Option<u8> },
+}
+
+/// Objdump and verifier-log line shapes that start with a hex digit (at `i`; the line ends
+/// at `end`).
+fn prefix(src: &str, i: usize, end: usize) -> Prefix<'_> {
+    let b = src.as_bytes();
+    let hex_run = b[i..end]
+        .iter()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .count();
+    let after = i + hex_run;
+    // `0000000000000018 <label>:`: an objdump symbol header.
+    if hex_run == 16 && b.get(after) == Some(&b' ') && b.get(after + 1) == Some(&b'<') {
+        let rest = &src[after + 2..end];
+        if let Some(close) = rest.find(">:") {
+            if rest[close + 2..].trim().is_empty() {
+                let name_start = (after + 2) as u32;
+                let span = (name_start, name_start + close as u32);
+                let name = &rest[..close];
+                if !valid_symbol(name) {
+                    // objdump's stand-in for a section without symbols: `<.text>`.
+                    return Prefix::Line(Line::Nothing);
+                }
+                let addr = u64::from_str_radix(&src[i..after], 16).ok();
+                return Prefix::Line(Line::Header { name, span, addr });
+            }
+        }
+    }
+    // `\t\t0000000000000000:  R_BPF_64_64\tqueue`: an objdump relocation.
+    if hex_run == 16 && b.get(after) == Some(&b':') {
+        let line = &src[..end];
+        let mut k = after + 1;
+        while k < end && matches!(b[k], b' ' | b'\t') {
+            k += 1;
+        }
+        if line[k..].starts_with("R_BPF_") {
+            let kind_end = k + line[k..].find([' ', '\t']).unwrap_or(end - k);
+            let mut s0 = kind_end;
+            while s0 < end && matches!(b[s0], b' ' | b'\t') {
+                s0 += 1;
+            }
+            let s1 = s0 + line[s0..].find([' ', '\t', '\r']).unwrap_or(end - s0);
+            return Prefix::Line(Line::Reloc {
+                kind: &line[k..kind_end],
+                off: u64::from_str_radix(&src[i..after], 16).unwrap_or(u64::MAX),
+                sym: &line[s0..s1],
+                span: (s0 as u32, s1 as u32),
+                off_span: (i as u32, after as u32),
+            });
+        }
+    }
+    // `12:\t...` (objdump) or `12: (bf) ...` (verifier log): a slot number.
+    let digits = b[i..end].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits > 0
+        && b.get(i + digits) == Some(&b':')
+        && matches!(b.get(i + digits + 1), Some(b' ' | b'\t'))
+    {
+        let mut k = i + digits + 1;
+        while k < end && matches!(b[k], b' ' | b'\t') {
+            k += 1;
+        }
+        // The kernel's opcode column: `(bf) `.
+        if k + 4 < end
+            && b[k] == b'('
+            && b[k + 1].is_ascii_hexdigit()
+            && b[k + 2].is_ascii_hexdigit()
+            && b[k + 3] == b')'
+            && b[k + 4] == b' '
+        {
+            let op = u8::from_str_radix(&src[k + 1..k + 3], 16).ok();
+            return Prefix::Slot { after: k + 5, op };
+        }
+        // objdump's raw bytes: `b7 00 00 00 2a 00 00 00\t`.
+        let mut r = k;
+        while r + 2 < end
+            && b[r].is_ascii_hexdigit()
+            && b[r + 1].is_ascii_hexdigit()
+            && matches!(b[r + 2], b' ' | b'\t')
+        {
+            r += 3;
+            if b[r - 1] == b'\t' {
+                k = r;
+                break;
+            }
+        }
+        return Prefix::Slot { after: k, op: None };
+    }
+    Prefix::None
 }
 
 fn parse_u32(text: &str) -> Option<u32> {
@@ -1799,4 +2177,64 @@ fn int_type(size: u32) -> Option<TypeDesc> {
         size,
         signed: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two-thread assembler gives what the one-thread one gives: the same object, or the
+    /// same errors.
+    #[test]
+    fn two_threads_assemble_as_one() {
+        let sources = [
+            include_str!("../../../asm/queue.s"),
+            include_str!("../../../asm/bpf2bpf.s"),
+            include_str!("../../../asm/full.s"),
+            include_str!("../../../asm/mistake_flags_unset.s"),
+            "r0 = 0\n  exit ; r0 = 1 ; exit\nL1: L2: r1 = 2 /* a\n comment */ r1 += 3\n\
+             goto L1\n exit\n",
+            "r11 = 1\n/* open\n*/ w1 = w2 # c\nif r1 > 3 goto +5\ncall nothing\nr1 = 0x1 ll\n\
+             goto +1\nexit\nexit",
+            ".text\n.globl f\nf:\n\tr1 = g ll\n\tcall g\n\texit\ng:\n\tr0 = 1\n\texit\n\
+             .section .data\n\tr0 = 1\n",
+            "0000000000000000 <p>:\n       0:\tb7 00 00 00 00 00 00 00\tr0 = 0x0\n\
+             1: (95) exit\n; a note\nDisassembly of section xdp:\n\
+             0000000000000000 <q>:\n 0: (b7) r0 = 1 ; R0=1\n 1: (95) exit\n",
+            "r1 = 1\n/* never closed\nr2 = 2\n",
+        ];
+        // More instructions than a batch of the reading thread, with and without errors.
+        let long = |errors: bool| {
+            let mut s = String::from(".globl long\nlong:\n");
+            for k in 0..5000 {
+                match k % 7 {
+                    0 => s.push_str(&format!("L{k}: r1 += 1\n")),
+                    1 => s.push_str("\tif r1 > 2 goto +1 ; r2 = 3\n"),
+                    2 => s.push_str("\tr3 = 0x123456789 ll # wide\n"),
+                    3 if errors && k % 1001 == 3 => s.push_str("\tr12 = 1\n"),
+                    4 => s.push_str("\t*(u32 *)(r10 - 4) = 5\n"),
+                    5 => s.push_str("# comment\n\tgoto L0\n"),
+                    _ => s.push_str("\tgoto +0\n"),
+                }
+            }
+            s + "\texit\n"
+        };
+        let (good, bad) = (long(false), long(true));
+        assert!(assemble("good.s", &good).is_ok());
+        assert!(assemble("bad.s", &bad).is_err());
+        let sources = sources.iter().copied().chain([good.as_str(), bad.as_str()]);
+        for src in sources {
+            let one = assemble_threads("t.s", Arc::from(src), &AsmOptions::default(), false);
+            let two = assemble_threads("t.s", Arc::from(src), &AsmOptions::default(), true);
+            match (one, two) {
+                (Ok(a), Ok(b)) => {
+                    assert!(!a.programs.is_empty());
+                    assert_eq!(a.programs, b.programs, "{src}");
+                    assert_eq!(a.maps, b.maps, "{src}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{src}"),
+                (a, b) => panic!("{src}: {:?} / {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
+    }
 }
