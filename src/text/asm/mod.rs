@@ -60,9 +60,6 @@
 //! verifier refuses code that can fall off its end. All errors of a file are reported in one
 //! run ([`AsmErrors`]), each with its line, column and a caret.
 //!
-//! An input of 1 MiB or more is read by two threads: one lexes and parses the instructions
-//! ahead, the other assembles them in order; the result is the same as on one thread.
-//!
 //! ```
 //! let src = "\
 //! .map queue, type=queue, value_size=4, max_entries=10
@@ -97,7 +94,7 @@ use std::sync::Arc;
 
 use super::diag::{suggest, AsmError, AsmErrorKind as K, AsmErrors};
 use super::lex::{Lexer, Tok, T};
-use super::parse::{looks_like_register, parse_insn, PErr, Parsed, Span, Sym};
+use super::parse::{looks_like_register, parse_insn, Span, Sym};
 use crate::helpers::Helper;
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{flags, MapDef, MapDefError, MapType, TypeDesc};
@@ -228,46 +225,10 @@ fn assemble_text(path: &str, text: Arc<str>, opts: &AsmOptions) -> Result<Object
         );
         return Err(AsmErrors(vec![e]));
     }
-    let two = text_len_ahead(&text);
-    assemble_threads(path, text, opts, two)
-}
-
-/// Whether to parse `text` on two threads.
-fn text_len_ahead(text: &str) -> bool {
-    text.len() >= AHEAD_MIN_LEN
-}
-
-/// [`assemble_text`], on two threads or one.
-fn assemble_threads(
-    path: &str,
-    text: Arc<str>,
-    opts: &AsmOptions,
-    two: bool,
-) -> Result<Object, AsmErrors> {
     let src: &str = &text;
     let mut a = Asm::new(path, src, text.clone(), opts);
-    if !two {
-        a.run();
-        return a.finish();
-    }
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(8);
-        let (back_tx, back_rx) = std::sync::mpsc::channel();
-        let reader = std::thread::Builder::new()
-            .name("bpfsmith-asm".into())
-            .spawn_scoped(scope, move || parse_ahead(src, tx, back_rx));
-        if reader.is_ok() {
-            a.ahead = Some(ReadAhead {
-                rx,
-                back: back_tx,
-                batch: Vec::new(),
-            });
-        }
-        a.run();
-        // Stop the reader, if it is still at work (it is not, unless the threads disagreed).
-        a.ahead = None;
-        a.finish()
-    })
+    a.run();
+    a.finish()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -460,89 +421,6 @@ struct Asm<'a> {
     /// How many instructions programs may still reserve room for up front (see
     /// [`Asm::start_program`]); `None` until the first program starts.
     reserve_budget: Option<usize>,
-    /// The instructions another thread parsed ahead, for a large input.
-    ahead: Option<ReadAhead<'a>>,
-}
-
-/// A parsed instruction, with where its first token starts.
-type Ahead<'a> = (u32, Result<Parsed<'a>, PErr>);
-
-/// How many instructions the reading-ahead thread sends at a time.
-const AHEAD_BATCH: usize = 1024;
-
-/// Inputs this large are parsed by two threads: one scans, lexes and parses the instructions
-/// ahead ([`parse_ahead`]), the other assembles in order what it sends (and, to find its
-/// statements, lexes the lines again, which costs less than waiting for the tokens).
-const AHEAD_MIN_LEN: usize = 1 << 20;
-
-/// The receiving end of [`parse_ahead`]: batches in reverse order (the next one last).
-struct ReadAhead<'a> {
-    rx: std::sync::mpsc::Receiver<Vec<Ahead<'a>>>,
-    /// Emptied batches go back to the other thread.
-    back: std::sync::mpsc::Sender<Vec<Ahead<'a>>>,
-    batch: Vec<Ahead<'a>>,
-}
-
-impl<'a> ReadAhead<'a> {
-    /// The next instruction, which must start at `start`; `None` when it does not (the two
-    /// threads disagree about the statements: the caller parses on its own from then on) or
-    /// when the other thread has stopped.
-    fn next(&mut self, start: u32) -> Option<Result<Parsed<'a>, PErr>> {
-        if self.batch.is_empty() {
-            let next = self.rx.recv().ok()?;
-            let done = std::mem::replace(&mut self.batch, next);
-            if done.capacity() > 0 {
-                let _ = self.back.send(done);
-            }
-        }
-        match self.batch.pop()? {
-            (at, parsed) if at == start => Some(parsed),
-            _ => None,
-        }
-    }
-}
-
-/// Scan, lex and parse the instructions of `src` in the order [`Asm::run`] assembles them,
-/// sending them in batches (each in reverse order) to `tx`; emptied batches come back through
-/// `back`. Stops when the receiver goes away.
-fn parse_ahead<'a>(
-    src: &'a str,
-    tx: std::sync::mpsc::SyncSender<Vec<Ahead<'a>>>,
-    back: std::sync::mpsc::Receiver<Vec<Ahead<'a>>>,
-) {
-    let mut lx = Lexer::new(src.as_bytes());
-    let mut toks = Vec::with_capacity(32);
-    let mut batch = Vec::with_capacity(AHEAD_BATCH);
-    let mut pos = 0;
-    let mut gone = false;
-    loop {
-        let (end, line) = scan_line(src, &mut lx, pos, &mut toks);
-        if let Line::Code(kernel_op) = line {
-            for_each_statement(&toks, kernel_op, |stmt| {
-                let rest = &stmt[label_tokens(stmt, kernel_op)..];
-                let Some(&first) = rest.first() else { return };
-                if is_directive(src, first, kernel_op) || gone {
-                    return;
-                }
-                batch.push((first.start, parse_insn(src, rest, kernel_op)));
-                if batch.len() == AHEAD_BATCH {
-                    batch.reverse();
-                    let next = back
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(AHEAD_BATCH));
-                    gone = tx.send(std::mem::replace(&mut batch, next)).is_err();
-                }
-            });
-        }
-        if gone || end >= src.len() {
-            break;
-        }
-        pos = end + 1;
-    }
-    if !gone && !batch.is_empty() {
-        batch.reverse();
-        let _ = tx.send(batch);
-    }
 }
 
 struct MapDecl<'a> {
@@ -624,7 +502,6 @@ impl<'a> Asm<'a> {
             line_start: 0,
             toks: Vec::with_capacity(32),
             reserve_budget: None,
-            ahead: None,
         }
     }
 
@@ -709,23 +586,172 @@ impl<'a> Asm<'a> {
     /// Assemble the line that starts at `pos`; gives where it ends (its `\n`, or the end of
     /// the input).
     fn one_line(&mut self, lx: &mut Lexer<'a>, pos: usize, toks: &mut Vec<Tok>) -> usize {
-        let (end, line) = scan_line(self.src, lx, pos, toks);
-        match line {
-            Line::Nothing => {}
-            Line::Header { name, span, addr } => self.define_label(name, span, addr),
-            Line::Reloc {
-                kind,
-                off,
-                sym,
-                span,
-                off_span,
-            } => self.reloc_line(kind, off, sym, span, off_span),
-            Line::Section(name) => self.set_section(name, true),
-            Line::Code(kernel_op) => {
-                for_each_statement(toks, kernel_op, |stmt| self.statement(stmt, kernel_op))
+        let bytes = self.src.as_bytes();
+        let mut from = pos;
+        let mut kernel_op = None;
+        // The line's end, when something before the lexer needs it.
+        let mut line_end = None;
+        if lx.open_comment.is_none() {
+            let mut i = pos;
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\r') {
+                i += 1;
+            }
+            match bytes.get(i) {
+                Some(b';') => return lx.line_end(i),
+                Some(b'0'..=b'9' | b'a'..=b'f') => {
+                    let end = lx.line_end(i);
+                    line_end = Some(end);
+                    match self.prefix(i, end) {
+                        Prefix::None => {}
+                        Prefix::Handled => return end,
+                        Prefix::Slot { after, op } => {
+                            from = after;
+                            kernel_op = op;
+                        }
+                    }
+                }
+                Some(b'D') if self.src[i..].starts_with("Disassembly of section ") => {
+                    let end = lx.line_end(i);
+                    let name = self.src[i + 23..end].trim_end().trim_end_matches(':');
+                    self.set_section(name, true);
+                    return end;
+                }
+                _ => {}
             }
         }
+        let end = match line_end {
+            Some(end) => {
+                lx.lex(from, end, toks);
+                end
+            }
+            None => lx.lex_line(from, toks),
+        };
+        self.lex_done(toks, kernel_op);
         end
+    }
+
+    /// The rest of [`Asm::one_line`], once the line is lexed.
+    fn lex_done(&mut self, toks: &mut Vec<Tok>, kernel_op: Option<u8>) {
+        if toks.is_empty() || self.is_file_format_line(toks) {
+            return;
+        }
+        if kernel_op.is_some() {
+            // A verifier-log line: the register state follows `;`.
+            if let Some(k) = toks.iter().position(|t| t.kind == T::Semi) {
+                toks.truncate(k);
+            }
+            self.statement(toks, kernel_op);
+            return;
+        }
+        let mut start = 0;
+        for k in 0..=toks.len() {
+            if k == toks.len() || toks[k].kind == T::Semi {
+                if k > start {
+                    self.statement(&toks[start..k], None);
+                }
+                start = k + 1;
+            }
+        }
+    }
+
+    /// Objdump and verifier-log line shapes that start with a hex digit.
+    fn prefix(&mut self, i: usize, end: usize) -> Prefix {
+        let b = self.src.as_bytes();
+        let hex_run = b[i..end]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
+        let after = i + hex_run;
+        // `0000000000000018 <label>:`: an objdump symbol header.
+        if hex_run == 16 && b.get(after) == Some(&b' ') && b.get(after + 1) == Some(&b'<') {
+            let rest = &self.src[after + 2..end];
+            if let Some(close) = rest.find(">:") {
+                if rest[close + 2..].trim().is_empty() {
+                    let name_start = (after + 2) as u32;
+                    let span = (name_start, name_start + close as u32);
+                    let name = self.text(span);
+                    if !valid_symbol(name) {
+                        // objdump's stand-in for a section without symbols: `<.text>`.
+                        return Prefix::Handled;
+                    }
+                    let addr = u64::from_str_radix(&self.src[i..after], 16).ok();
+                    self.define_label(name, span, addr);
+                    return Prefix::Handled;
+                }
+            }
+        }
+        // `\t\t0000000000000000:  R_BPF_64_64\tqueue`: an objdump relocation.
+        if hex_run == 16 && b.get(after) == Some(&b':') {
+            let line = &self.src[..end];
+            let mut k = after + 1;
+            while k < end && matches!(b[k], b' ' | b'\t') {
+                k += 1;
+            }
+            if line[k..].starts_with("R_BPF_") {
+                let kind_end = k + line[k..].find([' ', '\t']).unwrap_or(end - k);
+                let mut s0 = kind_end;
+                while s0 < end && matches!(b[s0], b' ' | b'\t') {
+                    s0 += 1;
+                }
+                let s1 = s0 + line[s0..].find([' ', '\t', '\r']).unwrap_or(end - s0);
+                let kind = &line[k..kind_end];
+                let sym = &line[s0..s1];
+                let off = u64::from_str_radix(&self.src[i..after], 16).unwrap_or(u64::MAX);
+                self.reloc_line(
+                    kind,
+                    off,
+                    sym,
+                    (s0 as u32, s1 as u32),
+                    (i as u32, after as u32),
+                );
+                return Prefix::Handled;
+            }
+        }
+        // `12:\t...` (objdump) or `12: (bf) ...` (verifier log): a slot number.
+        let digits = b[i..end].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0
+            && b.get(i + digits) == Some(&b':')
+            && matches!(b.get(i + digits + 1), Some(b' ' | b'\t'))
+        {
+            let mut k = i + digits + 1;
+            while k < end && matches!(b[k], b' ' | b'\t') {
+                k += 1;
+            }
+            // The kernel's opcode column: `(bf) `.
+            if k + 4 < end
+                && b[k] == b'('
+                && b[k + 1].is_ascii_hexdigit()
+                && b[k + 2].is_ascii_hexdigit()
+                && b[k + 3] == b')'
+                && b[k + 4] == b' '
+            {
+                let op = u8::from_str_radix(&self.src[k + 1..k + 3], 16).ok();
+                return Prefix::Slot { after: k + 5, op };
+            }
+            // objdump's raw bytes: `b7 00 00 00 2a 00 00 00\t`.
+            let mut r = k;
+            while r + 2 < end
+                && b[r].is_ascii_hexdigit()
+                && b[r + 1].is_ascii_hexdigit()
+                && matches!(b[r + 2], b' ' | b'\t')
+            {
+                r += 3;
+                if b[r - 1] == b'\t' {
+                    k = r;
+                    break;
+                }
+            }
+            return Prefix::Slot { after: k, op: None };
+        }
+        Prefix::None
+    }
+
+    /// objdump's `file.o:\tfile format elf64-bpf`.
+    fn is_file_format_line(&self, toks: &[Tok]) -> bool {
+        let Some(c) = toks.iter().position(|t| t.kind == T::Colon) else {
+            return false;
+        };
+        matches!(toks.get(c + 1..c + 3), Some([a, b]) if self.tok_text(*a) == "file" && self.tok_text(*b) == "format")
     }
 
     fn reloc_line(&mut self, kind: &str, off: u64, sym: &'a str, span: Span, off_span: Span) {
@@ -780,15 +806,20 @@ impl<'a> Asm<'a> {
     // ---- statements ----
 
     fn statement(&mut self, toks: &[Tok], kernel_op: Option<u8>) {
-        let labels = label_tokens(toks, kernel_op);
-        for t in toks[..labels].iter().step_by(2) {
-            let span = (t.start, t.end);
+        let mut i = 0;
+        while i + 1 < toks.len()
+            && toks[i].kind == T::Ident
+            && toks[i + 1].kind == T::Colon
+            && kernel_op.is_none()
+        {
+            let span = (toks[i].start, toks[i].end);
             let name = self.text(span);
             self.define_label(name, span, None);
+            i += 2;
         }
-        let rest = &toks[labels..];
+        let rest = &toks[i..];
         let Some(&first) = rest.first() else { return };
-        if is_directive(self.src, first, kernel_op) {
+        if first.kind == T::Ident && self.tok_text(first).starts_with('.') && kernel_op.is_none() {
             self.directive(rest);
             return;
         }
@@ -799,18 +830,10 @@ impl<'a> Asm<'a> {
         let first = toks[0];
         let end = toks[toks.len() - 1].end;
         let span = (first.start, end);
-        // Read ahead by the other thread, if one is reading.
-        let ahead = self.ahead.as_mut().and_then(|a| a.next(first.start));
-        if ahead.is_none() {
-            self.ahead = None;
-        }
         let Some(pi) = self.program_for_code(span) else {
             return;
         };
-        let parsed = match ahead {
-            Some(p) => p,
-            None => parse_insn(self.src, toks, kernel_op),
-        };
+        let parsed = parse_insn(self.src, toks, kernel_op);
         let line = self.line;
         let column = first.start - self.line_start as u32 + 1;
         let (insn, sym, ok) = match parsed {
@@ -1901,233 +1924,13 @@ impl<'a> Asm<'a> {
     }
 }
 
-/// What a line is, as [`scan_line`] finds it (objdump and verifier-log shapes included).
-enum Line<'a> {
-    /// Nothing to do: empty, a comment, objdump's `file format` line or `<.text>` header.
-    Nothing,
-    /// `0000000000000018 <label>:`: an objdump symbol header.
-    Header {
-        name: &'a str,
-        span: Span,
-        addr: Option<u64>,
-    },
-    /// `\t\t0000000000000000:  R_BPF_64_64\tqueue`: an objdump relocation.
-    Reloc {
-        kind: &'a str,
-        off: u64,
-        sym: &'a str,
-        span: Span,
-        off_span: Span,
-    },
-    /// `Disassembly of section xdp:`.
-    Section(&'a str),
-    /// Statements, lexed (for a verifier-log line, with the kernel's opcode column, up to the
-    /// register state after `;`).
-    Code(Option<u8>),
-}
-
-/// Scan the line of `src` that starts at `pos`, lexing it into `toks` when it holds
-/// statements: where it ends (its `\n`, or the end of the input) and what it is. A function of
-/// the text and the lexer's state only, so that another thread can read ahead.
-fn scan_line<'a>(
-    src: &'a str,
-    lx: &mut Lexer<'a>,
-    pos: usize,
-    toks: &mut Vec<Tok>,
-) -> (usize, Line<'a>) {
-    let bytes = src.as_bytes();
-    let mut from = pos;
-    let mut kernel_op = None;
-    // The line's end, when something before the lexer needs it.
-    let mut line_end = None;
-    if lx.open_comment.is_none() {
-        let mut i = pos;
-        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\r') {
-            i += 1;
-        }
-        match bytes.get(i) {
-            Some(b';') => return (lx.line_end(i), Line::Nothing),
-            Some(b'0'..=b'9' | b'a'..=b'f') => {
-                let end = lx.line_end(i);
-                line_end = Some(end);
-                match prefix(src, i, end) {
-                    Prefix::None => {}
-                    Prefix::Line(line) => return (end, line),
-                    Prefix::Slot { after, op } => {
-                        from = after;
-                        kernel_op = op;
-                    }
-                }
-            }
-            Some(b'D') if src[i..].starts_with("Disassembly of section ") => {
-                let end = lx.line_end(i);
-                let name = src[i + 23..end].trim_end().trim_end_matches(':');
-                return (end, Line::Section(name));
-            }
-            _ => {}
-        }
-    }
-    let end = match line_end {
-        Some(end) => {
-            lx.lex(from, end, toks);
-            end
-        }
-        None => lx.lex_line(from, toks),
-    };
-    if toks.is_empty() || is_file_format_line(src, toks) {
-        return (end, Line::Nothing);
-    }
-    if kernel_op.is_some() {
-        // A verifier-log line: the register state follows `;`.
-        if let Some(k) = toks.iter().position(|t| t.kind == T::Semi) {
-            toks.truncate(k);
-        }
-    }
-    (end, Line::Code(kernel_op))
-}
-
-/// The statements of a [`Line::Code`] line: separated by `;` (a verifier-log line is one).
-fn for_each_statement(toks: &[Tok], kernel_op: Option<u8>, mut f: impl FnMut(&[Tok])) {
-    if kernel_op.is_some() {
-        f(toks);
-        return;
-    }
-    let mut start = 0;
-    for k in 0..=toks.len() {
-        if k == toks.len() || toks[k].kind == T::Semi {
-            if k > start {
-                f(&toks[start..k]);
-            }
-            start = k + 1;
-        }
-    }
-}
-
-/// How many tokens of a statement are its labels (`name:` pairs; none on a verifier-log
-/// line).
-fn label_tokens(toks: &[Tok], kernel_op: Option<u8>) -> usize {
-    let mut i = 0;
-    while i + 1 < toks.len()
-        && toks[i].kind == T::Ident
-        && toks[i + 1].kind == T::Colon
-        && kernel_op.is_none()
-    {
-        i += 2;
-    }
-    i
-}
-
-/// Whether a statement (after its labels) that starts with `first` is a directive.
-fn is_directive(src: &str, first: Tok, kernel_op: Option<u8>) -> bool {
-    first.kind == T::Ident
-        && src.as_bytes().get(first.start as usize) == Some(&b'.')
-        && kernel_op.is_none()
-}
-
-/// objdump's `file.o:\tfile format elf64-bpf`.
-fn is_file_format_line(src: &str, toks: &[Tok]) -> bool {
-    let Some(c) = toks.iter().position(|t| t.kind == T::Colon) else {
-        return false;
-    };
-    let text = |t: &Tok| src.get(t.start as usize..t.end as usize).unwrap_or("");
-    matches!(toks.get(c + 1..c + 3), Some([a, b]) if text(a) == "file" && text(b) == "format")
-}
-
-enum Prefix<'a> {
+enum Prefix {
     /// Not a special line.
     None,
-    /// A line that is all prefix (a header or a relocation).
-    Line(Line<'a>),
+    /// A line fully handled (a header or a relocation).
+    Handled,
     /// A slot number (and maybe the kernel's opcode): the instruction starts at `after`.
     Slot { after: usize, op: Option<u8> },
-}
-
-/// Objdump and verifier-log line shapes that start with a hex digit (at `i`; the line ends
-/// at `end`).
-fn prefix(src: &str, i: usize, end: usize) -> Prefix<'_> {
-    let b = src.as_bytes();
-    let hex_run = b[i..end]
-        .iter()
-        .take_while(|c| c.is_ascii_hexdigit())
-        .count();
-    let after = i + hex_run;
-    // `0000000000000018 <label>:`: an objdump symbol header.
-    if hex_run == 16 && b.get(after) == Some(&b' ') && b.get(after + 1) == Some(&b'<') {
-        let rest = &src[after + 2..end];
-        if let Some(close) = rest.find(">:") {
-            if rest[close + 2..].trim().is_empty() {
-                let name_start = (after + 2) as u32;
-                let span = (name_start, name_start + close as u32);
-                let name = &rest[..close];
-                if !valid_symbol(name) {
-                    // objdump's stand-in for a section without symbols: `<.text>`.
-                    return Prefix::Line(Line::Nothing);
-                }
-                let addr = u64::from_str_radix(&src[i..after], 16).ok();
-                return Prefix::Line(Line::Header { name, span, addr });
-            }
-        }
-    }
-    // `\t\t0000000000000000:  R_BPF_64_64\tqueue`: an objdump relocation.
-    if hex_run == 16 && b.get(after) == Some(&b':') {
-        let line = &src[..end];
-        let mut k = after + 1;
-        while k < end && matches!(b[k], b' ' | b'\t') {
-            k += 1;
-        }
-        if line[k..].starts_with("R_BPF_") {
-            let kind_end = k + line[k..].find([' ', '\t']).unwrap_or(end - k);
-            let mut s0 = kind_end;
-            while s0 < end && matches!(b[s0], b' ' | b'\t') {
-                s0 += 1;
-            }
-            let s1 = s0 + line[s0..].find([' ', '\t', '\r']).unwrap_or(end - s0);
-            return Prefix::Line(Line::Reloc {
-                kind: &line[k..kind_end],
-                off: u64::from_str_radix(&src[i..after], 16).unwrap_or(u64::MAX),
-                sym: &line[s0..s1],
-                span: (s0 as u32, s1 as u32),
-                off_span: (i as u32, after as u32),
-            });
-        }
-    }
-    // `12:\t...` (objdump) or `12: (bf) ...` (verifier log): a slot number.
-    let digits = b[i..end].iter().take_while(|c| c.is_ascii_digit()).count();
-    if digits > 0
-        && b.get(i + digits) == Some(&b':')
-        && matches!(b.get(i + digits + 1), Some(b' ' | b'\t'))
-    {
-        let mut k = i + digits + 1;
-        while k < end && matches!(b[k], b' ' | b'\t') {
-            k += 1;
-        }
-        // The kernel's opcode column: `(bf) `.
-        if k + 4 < end
-            && b[k] == b'('
-            && b[k + 1].is_ascii_hexdigit()
-            && b[k + 2].is_ascii_hexdigit()
-            && b[k + 3] == b')'
-            && b[k + 4] == b' '
-        {
-            let op = u8::from_str_radix(&src[k + 1..k + 3], 16).ok();
-            return Prefix::Slot { after: k + 5, op };
-        }
-        // objdump's raw bytes: `b7 00 00 00 2a 00 00 00\t`.
-        let mut r = k;
-        while r + 2 < end
-            && b[r].is_ascii_hexdigit()
-            && b[r + 1].is_ascii_hexdigit()
-            && matches!(b[r + 2], b' ' | b'\t')
-        {
-            r += 3;
-            if b[r - 1] == b'\t' {
-                k = r;
-                break;
-            }
-        }
-        return Prefix::Slot { after: k, op: None };
-    }
-    Prefix::None
 }
 
 fn parse_u32(text: &str) -> Option<u32> {
@@ -2177,64 +1980,4 @@ fn int_type(size: u32) -> Option<TypeDesc> {
         size,
         signed: false,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The two-thread assembler gives what the one-thread one gives: the same object, or the
-    /// same errors.
-    #[test]
-    fn two_threads_assemble_as_one() {
-        let sources = [
-            include_str!("../../../asm/queue.s"),
-            include_str!("../../../asm/bpf2bpf.s"),
-            include_str!("../../../asm/full.s"),
-            include_str!("../../../asm/mistake_flags_unset.s"),
-            "r0 = 0\n  exit ; r0 = 1 ; exit\nL1: L2: r1 = 2 /* a\n comment */ r1 += 3\n\
-             goto L1\n exit\n",
-            "r11 = 1\n/* open\n*/ w1 = w2 # c\nif r1 > 3 goto +5\ncall nothing\nr1 = 0x1 ll\n\
-             goto +1\nexit\nexit",
-            ".text\n.globl f\nf:\n\tr1 = g ll\n\tcall g\n\texit\ng:\n\tr0 = 1\n\texit\n\
-             .section .data\n\tr0 = 1\n",
-            "0000000000000000 <p>:\n       0:\tb7 00 00 00 00 00 00 00\tr0 = 0x0\n\
-             1: (95) exit\n; a note\nDisassembly of section xdp:\n\
-             0000000000000000 <q>:\n 0: (b7) r0 = 1 ; R0=1\n 1: (95) exit\n",
-            "r1 = 1\n/* never closed\nr2 = 2\n",
-        ];
-        // More instructions than a batch of the reading thread, with and without errors.
-        let long = |errors: bool| {
-            let mut s = String::from(".globl long\nlong:\n");
-            for k in 0..5000 {
-                match k % 7 {
-                    0 => s.push_str(&format!("L{k}: r1 += 1\n")),
-                    1 => s.push_str("\tif r1 > 2 goto +1 ; r2 = 3\n"),
-                    2 => s.push_str("\tr3 = 0x123456789 ll # wide\n"),
-                    3 if errors && k % 1001 == 3 => s.push_str("\tr12 = 1\n"),
-                    4 => s.push_str("\t*(u32 *)(r10 - 4) = 5\n"),
-                    5 => s.push_str("# comment\n\tgoto L0\n"),
-                    _ => s.push_str("\tgoto +0\n"),
-                }
-            }
-            s + "\texit\n"
-        };
-        let (good, bad) = (long(false), long(true));
-        assert!(assemble("good.s", &good).is_ok());
-        assert!(assemble("bad.s", &bad).is_err());
-        let sources = sources.iter().copied().chain([good.as_str(), bad.as_str()]);
-        for src in sources {
-            let one = assemble_threads("t.s", Arc::from(src), &AsmOptions::default(), false);
-            let two = assemble_threads("t.s", Arc::from(src), &AsmOptions::default(), true);
-            match (one, two) {
-                (Ok(a), Ok(b)) => {
-                    assert!(!a.programs.is_empty());
-                    assert_eq!(a.programs, b.programs, "{src}");
-                    assert_eq!(a.maps, b.maps, "{src}");
-                }
-                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{src}"),
-                (a, b) => panic!("{src}: {:?} / {:?}", a.is_ok(), b.is_ok()),
-            }
-        }
-    }
 }
