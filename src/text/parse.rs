@@ -153,8 +153,7 @@ impl RegTok {
 
 /// Whether `text` is spelled like a register (`r7`, `W12`), and if so which one (`None` for
 /// a number past 10).
-fn reg_name(text: &str) -> Option<Option<(Reg, bool)>> {
-    let b = text.as_bytes();
+fn reg_name(b: &[u8]) -> Option<Option<(Reg, bool)>> {
     if b.len() < 2 || !matches!(b[0], b'r' | b'R' | b'w' | b'W') {
         return None;
     }
@@ -172,22 +171,25 @@ fn reg_name(text: &str) -> Option<Option<(Reg, bool)>> {
 
 /// Whether an identifier is spelled like a register.
 pub(crate) fn looks_like_register(text: &str) -> bool {
-    reg_name(text).is_some()
+    reg_name(text.as_bytes()).is_some()
 }
 
-fn eq_kw(text: &str, kw: &str) -> bool {
-    text.eq_ignore_ascii_case(kw)
+fn eq_kw(text: &[u8], kw: &str) -> bool {
+    text.eq_ignore_ascii_case(kw.as_bytes())
 }
 
-/// A short name in lower case, on the stack (names longer than 24 bytes become empty: no
-/// keyword is that long).
-struct Lower {
-    buf: [u8; 24],
-    len: usize,
+/// A short name in lower case: the name itself when it has no upper case letter (most do),
+/// else a copy on the stack (names longer than 24 bytes become empty: no keyword is that long).
+enum Lower<'a> {
+    Same(&'a str),
+    Copy { buf: [u8; 24], len: usize },
 }
 
-impl Lower {
-    fn new(text: &str) -> Lower {
+impl<'a> Lower<'a> {
+    fn new(text: &'a str) -> Lower<'a> {
+        if !text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Lower::Same(if text.len() <= 24 { text } else { "" });
+        }
         let mut buf = [0u8; 24];
         let len = if text.len() <= buf.len() {
             for (d, s) in buf.iter_mut().zip(text.bytes()) {
@@ -197,26 +199,34 @@ impl Lower {
         } else {
             0
         };
-        Lower { buf, len }
+        Lower::Copy { buf, len }
     }
 
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+        match self {
+            Lower::Same(s) => s,
+            Lower::Copy { buf, len } => std::str::from_utf8(&buf[..*len]).unwrap_or(""),
+        }
     }
 }
 
-fn size_name(text: &str) -> Option<(Size, bool)> {
-    Some(match Lower::new(text).as_str() {
-        "u8" => (Size::U8, false),
-        "u16" => (Size::U16, false),
-        "u32" => (Size::U32, false),
-        "u64" => (Size::U64, false),
-        "s8" => (Size::U8, true),
-        "s16" => (Size::U16, true),
-        "s32" => (Size::U32, true),
-        "s64" => (Size::U64, true),
+fn size_name(text: &[u8]) -> Option<(Size, bool)> {
+    let [sign, bits @ ..] = text else {
+        return None;
+    };
+    let signed = match sign.to_ascii_lowercase() {
+        b'u' => false,
+        b's' => true,
         _ => return None,
-    })
+    };
+    let size = match bits {
+        b"8" => Size::U8,
+        b"16" => Size::U16,
+        b"32" => Size::U32,
+        b"64" => Size::U64,
+        _ => return None,
+    };
+    Some((size, signed))
 }
 
 fn describe(kind: T) -> &'static str {
@@ -256,13 +266,21 @@ impl<'a> P<'a, '_> {
         t
     }
 
+    /// A token's bytes (no character boundary checks: the lexer cuts tokens at them).
+    fn bytes(&self, t: Tok) -> &'a [u8] {
+        let s: &'a str = self.s;
+        s.as_bytes()
+            .get(t.start as usize..t.end as usize)
+            .unwrap_or(&[])
+    }
+
     fn text(&self, t: Tok) -> &'a str {
         self.s.get(t.start as usize..t.end as usize).unwrap_or("")
     }
 
     fn peek_kw(&self, kw: &str) -> bool {
         self.peek()
-            .is_some_and(|t| t.kind == T::Ident && eq_kw(self.text(t), kw))
+            .is_some_and(|t| t.kind == T::Ident && eq_kw(self.bytes(t), kw))
     }
 
     /// Where the statement ends: an error about a missing token points there.
@@ -307,7 +325,7 @@ impl<'a> P<'a, '_> {
 
     fn expect_kw(&mut self, kw: &str) -> R<Tok> {
         match self.peek() {
-            Some(t) if t.kind == T::Ident && eq_kw(self.text(t), kw) => {
+            Some(t) if t.kind == T::Ident && eq_kw(self.bytes(t), kw) => {
                 self.i += 1;
                 Ok(t)
             }
@@ -340,7 +358,7 @@ impl<'a> P<'a, '_> {
         if t.kind != T::Ident {
             return Err(self.unexpected(t, "a register"));
         }
-        match reg_name(self.text(t)) {
+        match reg_name(self.bytes(t)) {
             Some(Some((reg, w))) => {
                 self.i += 1;
                 Ok(RegTok { reg, w, span })
@@ -361,7 +379,7 @@ impl<'a> P<'a, '_> {
             k = 1;
         }
         self.peek_at(k)
-            .is_some_and(|t| t.kind == T::Ident && looks_like_register(self.text(t)))
+            .is_some_and(|t| t.kind == T::Ident && reg_name(self.bytes(t)).is_some())
     }
 
     /// A 64-bit register view (`rN`) where the instruction requires one.
@@ -504,7 +522,7 @@ impl<'a> P<'a, '_> {
         let t = self.expect_ident(
             "a type: u8, u16, u32, u64 (or s8, s16, s32 for a sign-extending load)",
         )?;
-        let Some((size, signed)) = size_name(self.text(t)) else {
+        let Some((size, signed)) = size_name(self.bytes(t)) else {
             return Err(PError::new(
                 (t.start, t.end),
                 K::Syntax,
@@ -582,11 +600,11 @@ impl<'a> P<'a, '_> {
     fn target(&mut self, long: bool) -> R<(i32, Sym<'a>)> {
         let r = match self.peek() {
             None => return Err(self.missing("a jump target: `+N`, `-N` or a label")),
-            Some(t) if t.kind == T::Ident && eq_kw(self.text(t), "pc") && self.pc_follows() => {
+            Some(t) if t.kind == T::Ident && eq_kw(self.bytes(t), "pc") && self.pc_follows() => {
                 self.i += 1;
                 self.offset_target(long)?
             }
-            Some(t) if t.kind == T::Ident && !looks_like_register(self.text(t)) => {
+            Some(t) if t.kind == T::Ident && reg_name(self.bytes(t)).is_none() => {
                 self.i += 1;
                 (0, Sym::Label(self.text(t), (t.start, t.end)))
             }
@@ -647,13 +665,13 @@ impl<'a> P<'a, '_> {
             T::Ident => {}
             _ => return Err(self.unexpected(first, "an instruction")),
         }
-        let text = self.text(first);
-        if looks_like_register(text) {
+        let text = self.bytes(first);
+        if reg_name(text).is_some() {
             return self.llvm_reg_statement();
         }
         let mut lower = [0u8; 16];
         let name = if text.len() <= lower.len() {
-            for (d, s) in lower.iter_mut().zip(text.bytes()) {
+            for (d, s) in lower.iter_mut().zip(text) {
                 *d = s.to_ascii_lowercase();
             }
             &lower[..text.len()]
@@ -726,7 +744,7 @@ impl<'a> P<'a, '_> {
             T::XorEq => AluOp::Xor,
             T::ShlEq => AluOp::Lsh,
             T::ShrEq => AluOp::Rsh,
-            T::Ident if eq_kw(self.text(t), "s") => {
+            T::Ident if eq_kw(self.bytes(t), "s") => {
                 let op = match self.peek_at(1).map(|n| n.kind) {
                     Some(T::DivEq) => AluOp::SDiv,
                     Some(T::ModEq) => AluOp::SMod,
@@ -1383,7 +1401,7 @@ impl<'a> P<'a, '_> {
         let Some(t) = self.bump() else {
             return Err(self.missing("a comparison like `==`, `>` or `s<`"));
         };
-        let signed = t.kind == T::Ident && eq_kw(self.text(t), "s");
+        let signed = t.kind == T::Ident && eq_kw(self.bytes(t), "s");
         let t = if signed {
             match self.bump() {
                 Some(n) => n,
@@ -1458,7 +1476,7 @@ impl<'a> P<'a, '_> {
             let r = self.reg64("the call target")?;
             return Ok(plain(Insn::CallX { dst: r }, Sym::None));
         }
-        if eq_kw(text, "pc") && self.pc_follows() {
+        if eq_kw(text.as_bytes(), "pc") && self.pc_follows() {
             self.i += 1;
             let (imm, sym) = self.offset_target(true)?;
             return Ok(plain(Insn::Call(Callee::Local(imm)), sym));

@@ -44,23 +44,58 @@ struct StringIndex {
 }
 
 /// A multiplicative hash of a string, eight bytes at a time (the strings are file names,
-/// identifiers and source lines: short, and hashed once per line record), folded to 32 bits.
-fn hash_bytes(b: &[u8]) -> u32 {
+/// identifiers and source lines: short, and hashed once per line record), folded to 32 bits;
+/// and where the string's first NUL is, if it has one (the hash is then of the string before
+/// it).
+fn hash_bytes(b: &[u8]) -> (u32, Option<usize>) {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut h = (b.len() as u64).wrapping_mul(K);
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        let w = u64::from_le_bytes(w);
+        if w.wrapping_sub(ONES) & !w & HIGHS != 0 {
+            return nul_hash(b);
+        }
+        h = (h.rotate_left(23) ^ w).wrapping_mul(K);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut w = [0u8; 8];
+        // Padded with 0xff, so that the padding is no NUL.
+        let mut w = [0xffu8; 8];
         w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        let w = u64::from_le_bytes(w);
+        if w.wrapping_sub(ONES) & !w & HIGHS != 0 {
+            return nul_hash(b);
+        }
+        h = (h.rotate_left(23) ^ w).wrapping_mul(K);
     }
-    (h >> 32) as u32 ^ (h >> 7) as u32
+    ((h >> 32) as u32 ^ (h >> 7) as u32, None)
+}
+
+/// [`hash_bytes`] of a string with a NUL: the hash of what comes before it.
+#[cold]
+fn nul_hash(b: &[u8]) -> (u32, Option<usize>) {
+    let nul = memchr::memchr(0, b).unwrap_or(b.len());
+    (hash_bytes(&b[..nul]).0, Some(nul))
+}
+
+/// `a == b` for strings of the same length, a word at a time (the strings are short).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (p, q) in (&mut x).zip(&mut y) {
+        if p != q {
+            return false;
+        }
+    }
+    x.remainder() == y.remainder()
 }
 
 impl StringIndex {
@@ -76,7 +111,9 @@ impl StringIndex {
             }
             let at = slot as u32 as usize;
             if (slot >> 32) as u32 == hash
-                && strings.get(at..at + s.len()) == Some(s)
+                && strings
+                    .get(at..at + s.len())
+                    .is_some_and(|t| same_bytes(t, s))
                 && strings.get(at + s.len()) == Some(&0)
             {
                 return Ok(at as u32);
@@ -129,7 +166,8 @@ impl BtfBuilder {
     /// first NUL, so anything after a NUL in `s` is dropped.
     pub fn string(&mut self, s: &str) -> u32 {
         let s = s.as_bytes();
-        let s = match memchr::memchr(0, s) {
+        let (hash, nul) = hash_bytes(s);
+        let s = match nul {
             Some(nul) => &s[..nul],
             None => s,
         };
@@ -137,7 +175,6 @@ impl BtfBuilder {
             return 0;
         }
         self.string_index.grow_for_one();
-        let hash = hash_bytes(s);
         match self.string_index.find(&self.strings, s, hash) {
             Ok(off) => off,
             Err(slot) => {
@@ -807,4 +844,32 @@ fn type_desc(b: &mut BtfBuilder, t: &TypeDesc, index: u32) -> u32 {
 /// The number of members of a map's definition struct (8 bytes each in `.maps`).
 pub(crate) fn map_fields_len(def: &MapDef) -> usize {
     map_fields(def).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_kept_once_and_end_at_their_first_nul() {
+        let mut b = BtfBuilder::new();
+        let texts: Vec<String> = (0..3000).map(|k| format!("line {k} of a text")).collect();
+        let offs: Vec<u32> = texts.iter().map(|t| b.string(t)).collect();
+        for (t, &off) in texts.iter().zip(&offs) {
+            assert_eq!(b.string(t), off);
+        }
+        assert_eq!(b.string(""), 0);
+        assert_eq!(b.string("\0abc"), 0);
+        let a = b.string("abcdefgh12345");
+        assert_eq!(b.string("abcdefgh12345\0tail"), a);
+        assert_eq!(b.string("abcdefgh\0"), b.string("abcdefgh"));
+        assert_eq!(b.string("abcdefg\0h"), b.string("abcdefg"));
+        let (_, _, strings) = b.parts();
+        assert_eq!(&strings[a as usize..a as usize + 14], b"abcdefgh12345\0");
+        let total: usize = texts.iter().map(|t| t.len() + 1).sum();
+        assert_eq!(
+            strings.len(),
+            1 + total + "abcdefgh12345\0abcdefgh\0abcdefg\0".len()
+        );
+    }
 }
