@@ -652,24 +652,8 @@ fn kernel<W: Write + ?Sized>(w: &mut W, insn: &Insn, kfunc_name: Option<&str>) -
                 Operand::Imm(i) => dec(w, i as i64),
             }
         }
-        Insn::Neg { width, dst } => {
-            let d = wr(width, dst);
-            w.write_str(d)?;
-            w.write_str(" = -")?;
-            w.write_str(d)
-        }
-        Insn::MovSx {
-            width,
-            bits,
-            dst,
-            src,
-        } => {
-            w.write_str(wr(width, dst))?;
-            w.write_str(" = (s")?;
-            dec_u64(w, bits as u64)?;
-            w.write_char(')')?;
-            w.write_str(wr(width, src))
-        }
+        // Negation and sign-extending moves read the same in both syntaxes.
+        Insn::Neg { .. } | Insn::MovSx { .. } => llvm(w, insn),
         Insn::AddrSpaceCast {
             dst,
             src,
