@@ -421,6 +421,7 @@ impl<'a> ElfFile<'a> {
         let mut global_of = Vec::new(); // (piece, index in globals)
                                         // In program order: the reader lists programs in the order of their symbols.
         let mut by_program: Vec<usize> = (0..layout.pieces.len()).collect();
+        let mut labels_sorted: Vec<Option<bool>> = vec![None; obj.programs.len()];
         by_program.sort_by_key(|&k| layout.pieces[k].prog);
         for k in by_program {
             let piece = &layout.pieces[k];
@@ -449,7 +450,9 @@ impl<'a> ElfFile<'a> {
             }
             // The labels inside the piece (found by halving when they are in order, as
             // programs keep them).
-            let labels = if p.labels.windows(2).all(|w| w[0].0 <= w[1].0) {
+            let sorted = *labels_sorted[piece.prog]
+                .get_or_insert_with(|| p.labels.windows(2).all(|w| w[0].0 <= w[1].0));
+            let labels = if sorted {
                 let a = p.labels.partition_point(|(at, _)| *at < piece.insns.start);
                 let b = p.labels.partition_point(|(at, _)| *at < piece.insns.end);
                 &p.labels[a..b]

@@ -911,7 +911,7 @@ impl<'a> Asm<'a> {
         // Room for the instructions the rest of the file may hold (a line of 8 bytes or more
         // each), so that a large program does not copy its instructions as they grow: room
         // never used costs address space, not memory. All programs together reserve room for
-        // at most a quarter of the file's bytes.
+        // at most one instruction per 4 bytes of the file.
         let budget = *self.reserve_budget.get_or_insert(self.src.len() / 4);
         let n = ((self.src.len() - self.line_start.min(self.src.len())) / 8).min(budget);
         if n > 0 {
