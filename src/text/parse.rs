@@ -589,6 +589,29 @@ impl<'a> P<'a, '_> {
     }
 
     /// `(u32 *)(base + off)`.
+    /// `(u32 *)(r1 + 8)` where only unsigned types make sense (stores): `what` says so.
+    fn unsigned_addr(&mut self, what: &'static str) -> R<(Size, Reg, i16)> {
+        let (size, signed, ty, base, off) = self.typed_addr()?;
+        if signed {
+            return Err(PError::new(ty, K::Syntax, what));
+        }
+        Ok((size, base, off))
+    }
+
+    /// The address of an atomic read-modify-write: `u32` or `u64` only. Gives the type's span
+    /// for later messages.
+    fn rmw_addr(&mut self) -> R<(Size, Span, Reg, i16)> {
+        let (size, signed, ty, base, off) = self.typed_addr()?;
+        if signed || !matches!(size, Size::U32 | Size::U64) {
+            return Err(PError::new(
+                ty,
+                K::Syntax,
+                "atomic read-modify-write operations are u32 or u64",
+            ));
+        }
+        Ok((size, ty, base, off))
+    }
+
     fn typed_addr(&mut self) -> R<(Size, bool, Span, Reg, i16)> {
         let (size, signed, ty) = self.ptr_type()?;
         let (base, off) = self.paren_addr()?;
@@ -1072,14 +1095,7 @@ impl<'a> P<'a, '_> {
                 if let Some((op, wide)) = fetch(name) {
                     self.i += 1;
                     self.expect(T::LParen, "`(`")?;
-                    let (size, signed, ty, base, off) = self.typed_addr()?;
-                    if signed || !matches!(size, Size::U32 | Size::U64) {
-                        return Err(PError::new(
-                            ty,
-                            K::Syntax,
-                            "atomic read-modify-write operations are u32 or u64",
-                        ));
-                    }
+                    let (size, ty, base, off) = self.rmw_addr()?;
                     if wide == Some(true) && size != Size::U64 {
                         return Err(PError::new(
                             ty,
@@ -1265,14 +1281,8 @@ impl<'a> P<'a, '_> {
 
     fn llvm_store(&mut self) -> R<Parsed<'a>> {
         self.expect(T::Star, "`*`")?;
-        let (size, signed, ty, base, off) = self.typed_addr()?;
-        if signed {
-            return Err(PError::new(
-                ty,
-                K::Syntax,
-                "stores take an unsigned type (u8, u16, u32, u64)",
-            ));
-        }
+        let (size, base, off) =
+            self.unsigned_addr("stores take an unsigned type (u8, u16, u32, u64)")?;
         self.expect(T::Assign, "`=`")?;
         if self.is_reg_next() {
             let s = self.reg()?;
@@ -1305,14 +1315,7 @@ impl<'a> P<'a, '_> {
     fn llvm_lock(&mut self) -> R<Parsed<'a>> {
         self.i += 1; // lock
         self.expect(T::Star, "`*`")?;
-        let (size, signed, ty, base, off) = self.typed_addr()?;
-        if signed || !matches!(size, Size::U32 | Size::U64) {
-            return Err(PError::new(
-                ty,
-                K::Syntax,
-                "atomic read-modify-write operations are u32 or u64",
-            ));
-        }
+        let (size, _, base, off) = self.rmw_addr()?;
         let Some(t) = self.bump() else {
             return Err(self.missing("`+=`, `|=`, `&=` or `^=`"));
         };
@@ -1342,14 +1345,7 @@ impl<'a> P<'a, '_> {
     fn llvm_store_release(&mut self) -> R<Parsed<'a>> {
         self.i += 1;
         self.expect(T::LParen, "`(`")?;
-        let (size, signed, ty, base, off) = self.typed_addr()?;
-        if signed {
-            return Err(PError::new(
-                ty,
-                K::Syntax,
-                "store_release takes an unsigned type",
-            ));
-        }
+        let (size, base, off) = self.unsigned_addr("store_release takes an unsigned type")?;
         self.expect(T::Comma, "`,`")?;
         let s = self.reg()?;
         self.expect(T::RParen, "`)`")?;

@@ -55,3 +55,47 @@ macro_rules! require_kernel {
         }
     };
 }
+
+/// `(slot, "(op) text")` of a verifier-log instruction line `N: (op) text ; state`.
+pub fn log_insn_line(line: &str) -> Option<(usize, &str)> {
+    let (idx, rest) = line.split_once(": ")?;
+    let idx = idx.parse().ok()?;
+    let text = rest.split_once(';').map_or(rest, |(t, _)| t);
+    rest.starts_with('(').then(|| (idx, text.trim_end()))
+}
+
+/// Check every instruction line of a verifier log against bpfsmith's kernel-style listing of
+/// `prog` (an `ld_imm64` up to its value: the kernel prints the map address it patched in).
+/// Lines past the program's own slots (callees appended from `.text`) are not compared.
+/// Returns, per instruction of `prog`, whether the log printed it.
+pub fn compare_log_with_listing(prog: &bpfsmith::program::Program, log: &str) -> Vec<bool> {
+    use bpfsmith::insn::Insn;
+    let slots = prog.slot_offsets();
+    let mut seen = vec![false; prog.insns.len()];
+    for line in log.lines() {
+        let Some((slot, text)) = log_insn_line(line) else {
+            continue;
+        };
+        let i = match slots.binary_search(&slot) {
+            Ok(i) if i < prog.insns.len() => i,
+            Ok(_) => continue,
+            Err(i) if i >= prog.insns.len() => continue,
+            Err(_) => panic!(
+                "{}: log line {line:?} names slot {slot}, inside an instruction",
+                prog.name
+            ),
+        };
+        let mut ours = String::new();
+        bpfsmith::text::write_kernel(&mut ours, &prog.insns[i]);
+        if let Insn::LdImm64 { .. } = prog.insns[i] {
+            let (ours_head, _) = ours.split_once(" = ").unwrap();
+            let (theirs_head, theirs_value) = text.split_once(" = ").unwrap();
+            assert_eq!(ours_head, theirs_head, "{}: {line}", prog.name);
+            assert!(theirs_value.starts_with("0x"), "{}: {line}", prog.name);
+        } else {
+            assert_eq!(ours, text, "{}: slot {slot}", prog.name);
+        }
+        seen[i] = true;
+    }
+    seen
+}
