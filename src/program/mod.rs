@@ -220,8 +220,85 @@ impl Program {
     }
 }
 
-/// A file's text and where each of its lines starts.
-type SplitText<'p> = (std::borrow::Cow<'p, str>, Vec<usize>);
+/// The lines of one file, looked up mostly in increasing order (as the assembler records
+/// them): a cursor walks forward through the text; a lookup behind it splits the whole text
+/// into lines once, for the rest. The one line index of the crate: [`SourceLines`] keeps one per
+/// file, and the BTF encoder one per source text.
+pub(crate) struct FileLines<'p> {
+    text: std::borrow::Cow<'p, str>,
+    /// The cursor: a 1-based line number, where it starts and, once found, where it ends.
+    line: u32,
+    pos: usize,
+    end: Option<usize>,
+    /// Where each line starts, once a lookup went backwards.
+    starts: Option<Vec<usize>>,
+}
+
+impl<'p> FileLines<'p> {
+    pub(crate) fn new(text: std::borrow::Cow<'p, str>) -> Self {
+        FileLines {
+            text,
+            line: 1,
+            pos: 0,
+            end: None,
+            starts: None,
+        }
+    }
+
+    /// Line `line` (1-based) without its line break, `""` when there is no such line; without a trailing `\r`.
+    pub(crate) fn get(&mut self, line: u32) -> &str {
+        let Some(i) = (line as usize).checked_sub(1) else {
+            return "";
+        };
+        let bytes = self.text.as_bytes();
+        let line_end = |start: usize| {
+            memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k)
+        };
+        let (start, end) = if let Some(starts) = &self.starts {
+            let Some(&start) = starts.get(i) else {
+                return "";
+            };
+            (start, None)
+        } else if line >= self.line {
+            let (mut l, mut pos, mut end) = (self.line, self.pos, self.end);
+            while l < line {
+                let e = match end {
+                    Some(e) => e,
+                    None => line_end(pos),
+                };
+                if e >= bytes.len() {
+                    return "";
+                }
+                pos = e + 1;
+                l += 1;
+                end = None;
+            }
+            (self.line, self.pos, self.end) = (l, pos, end);
+            (pos, end)
+        } else {
+            let mut starts = vec![0];
+            starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+            let start = starts.get(i).copied();
+            self.starts = Some(starts);
+            match start {
+                Some(s) => (s, None),
+                None => return "",
+            }
+        };
+        // A text that ends with a line break has no line after it.
+        if start >= bytes.len() {
+            return "";
+        }
+        let end = end.unwrap_or_else(|| line_end(start));
+        if self.starts.is_none() {
+            self.end = Some(end);
+        }
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches('\r')
+    }
+}
 
 /// The source lines of a program's files, each file split into lines once, so that looking up
 /// a line is constant time (listings and the BTF encoder ask for one per instruction).
@@ -236,8 +313,8 @@ type SplitText<'p> = (std::borrow::Cow<'p, str>, Vec<usize>);
 /// ```
 pub struct SourceLines<'p> {
     files_of: &'p [SourceFile],
-    // Per file, once looked at: the text (kept, or read from disk) split into lines.
-    files: Vec<Option<Option<SplitText<'p>>>>,
+    // Per file, once looked at: its lines (from the kept text, or read from disk).
+    files: Vec<Option<Option<FileLines<'p>>>>,
 }
 
 impl<'p> SourceLines<'p> {
@@ -245,7 +322,7 @@ impl<'p> SourceLines<'p> {
     pub fn new(files: &'p [SourceFile]) -> Self {
         SourceLines {
             files_of: files,
-            files: vec![None; files.len()],
+            files: files.iter().map(|_| None).collect(),
         }
     }
 
@@ -264,26 +341,12 @@ impl<'p> SourceLines<'p> {
                     .ok()
                     .map(std::borrow::Cow::Owned),
             };
-            text.map(|t| {
-                let mut starts = vec![0];
-                starts.extend(t.match_indices('\n').map(|(i, _)| i + 1));
-                (t, starts)
-            })
+            text.map(FileLines::new)
         });
-        let Some((text, starts)) = entry else {
-            return "";
-        };
-        let Some(i) = (line as usize).checked_sub(1) else {
-            return "";
-        };
-        let Some(&start) = starts.get(i) else {
-            return "";
-        };
-        if start >= text.len() && i + 1 >= starts.len() {
-            return "";
+        match entry {
+            Some(lines) => lines.get(line),
+            None => "",
         }
-        let end = starts.get(i + 1).map_or(text.len(), |&e| e - 1);
-        text.get(start..end).unwrap_or("").trim_end_matches('\r')
     }
 }
 

@@ -395,93 +395,13 @@ fn for_each_line_record(
     }
 }
 
-/// The lines of one file, looked up mostly in increasing order (as the assembler records
-/// them): a cursor walks forward through the text; a lookup behind it splits the whole text
-/// into lines once (as [`crate::program::SourceLines`] does), for the rest.
-struct FileLines<'p> {
-    text: std::borrow::Cow<'p, str>,
-    /// The cursor: a 1-based line number, where it starts and, once found, where it ends.
-    line: u32,
-    pos: usize,
-    end: Option<usize>,
-    /// Where each line starts, once a lookup went backwards.
-    starts: Option<Vec<usize>>,
-}
-
-impl<'p> FileLines<'p> {
-    fn new(text: std::borrow::Cow<'p, str>) -> Self {
-        FileLines {
-            text,
-            line: 1,
-            pos: 0,
-            end: None,
-            starts: None,
-        }
-    }
-
-    /// Line `line` (1-based) without its line break, `""` when there is no such line; the same
-    /// text as `SourceLines::get`.
-    fn get(&mut self, line: u32) -> &str {
-        let Some(i) = (line as usize).checked_sub(1) else {
-            return "";
-        };
-        let bytes = self.text.as_bytes();
-        let line_end = |start: usize| {
-            memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k)
-        };
-        let (start, end) = if let Some(starts) = &self.starts {
-            let Some(&start) = starts.get(i) else {
-                return "";
-            };
-            (start, None)
-        } else if line >= self.line {
-            let (mut l, mut pos, mut end) = (self.line, self.pos, self.end);
-            while l < line {
-                let e = match end {
-                    Some(e) => e,
-                    None => line_end(pos),
-                };
-                if e >= bytes.len() {
-                    return "";
-                }
-                pos = e + 1;
-                l += 1;
-                end = None;
-            }
-            (self.line, self.pos, self.end) = (l, pos, end);
-            (pos, end)
-        } else {
-            let mut starts = vec![0];
-            starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
-            let start = starts.get(i).copied();
-            self.starts = Some(starts);
-            match start {
-                Some(s) => (s, None),
-                None => return "",
-            }
-        };
-        // A text that ends with a line break has no line after it.
-        if start >= bytes.len() {
-            return "";
-        }
-        let end = end.unwrap_or_else(|| line_end(start));
-        if self.starts.is_none() {
-            self.end = Some(end);
-        }
-        self.text
-            .get(start..end)
-            .unwrap_or("")
-            .trim_end_matches('\r')
-    }
-}
-
 /// The source texts of an object's programs, each split into lines once: the programs of an
 /// assembled file share its text.
 #[derive(Default)]
 struct SourceTexts<'p> {
     /// Per text: the kept text's address and length, or the path read from disk; its lines
     /// (`None`: not on disk).
-    texts: Vec<(TextKey<'p>, Option<FileLines<'p>>)>,
+    texts: Vec<(TextKey<'p>, Option<crate::program::FileLines<'p>>)>,
 }
 
 #[derive(PartialEq, Eq)]
@@ -506,7 +426,8 @@ impl<'p> SourceTexts<'p> {
                 .ok()
                 .map(std::borrow::Cow::Owned),
         };
-        self.texts.push((key, text.map(FileLines::new)));
+        self.texts
+            .push((key, text.map(crate::program::FileLines::new)));
         self.texts.len() - 1
     }
 }
