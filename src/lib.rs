@@ -128,6 +128,10 @@ pub mod text;
 pub mod verifier;
 
 #[cfg(target_os = "linux")]
+pub mod check;
+#[cfg(target_os = "linux")]
+pub mod guest;
+#[cfg(target_os = "linux")]
 pub mod load;
 #[cfg(target_os = "linux")]
 pub mod sys;

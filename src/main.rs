@@ -21,6 +21,31 @@ enum StyleArg {
     Kernel,
 }
 
+/// Where a command runs: the running kernel, or another kernel image under qemu.
+#[derive(clap::Args, Clone, Default)]
+struct GuestArgs {
+    /// Run inside this kernel instead: a kernel image (`vmlinuz`) booted under qemu with this
+    /// binary as its init, or `host` for the running kernel. The output is the same.
+    #[arg(long, value_name = "VMLINUZ|host")]
+    kernel: Option<String>,
+    /// The JIT setting in that kernel (`bpf_jit_enable`): on, or off for the interpreter.
+    #[arg(long, value_enum)]
+    jit: Option<JitArg>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JitArg {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JitModes {
+    On,
+    Off,
+    Both,
+}
+
 /// How to show a verifier log.
 #[derive(clap::Args, Clone, Default)]
 struct ViewArgs {
@@ -36,7 +61,10 @@ struct ViewArgs {
 enum Command {
     /// Build the seed scenario (push, pop and peek on a queue and a stack) with the DSL, show
     /// what it emits, load it, run it and read the maps back.
-    Demo,
+    Demo {
+        #[command(flatten)]
+        guest: GuestArgs,
+    },
     /// Explain a verifier message (or part of one), a helper (name or number) or a register.
     Explain {
         /// The message, helper or register, e.g. `"R3 !read_ok"`, `87`, `bpf_map_pop_elem`, `r10`.
@@ -57,6 +85,32 @@ enum Command {
     Conformance {
         /// The folder of `.data` files (e.g. ../shared/bpf_conformance/tests).
         dir: PathBuf,
+        #[command(flatten)]
+        guest: GuestArgs,
+    },
+    /// Assemble, load and run `.s` files and hold each to the outcome its header states
+    /// (`# expect-retval:`, `# expect-map:`, per kernel where it says so); one line per file.
+    Check {
+        /// Files, or folders of `.s` files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        guest: GuestArgs,
+    },
+    /// Run one program on several kernels and JIT modes and show the results side by side,
+    /// marking the rows that differ and saying why when a known kernel change explains it.
+    Matrix {
+        /// The object file, or an assembly file (`.s`; its header's pushes are made first).
+        file: PathBuf,
+        /// A kernel image (`vmlinuz`) or `host` (repeatable).
+        #[arg(long = "kernel", required = true, value_name = "VMLINUZ|host")]
+        kernels: Vec<String>,
+        /// The JIT modes to run each kernel image in.
+        #[arg(long, value_enum, default_value = "both")]
+        jit: JitModes,
+        /// Print the rows as one JSON array.
+        #[arg(long)]
+        json: bool,
     },
     /// List every program of an ELF object, with its section, maps, relocations and source lines.
     Dis {
@@ -78,6 +132,8 @@ enum Command {
         log_level: u32,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        guest: GuestArgs,
     },
     /// Load an object, push values into its queue/stack maps, test-run a program, and drain the
     /// maps.
@@ -96,11 +152,13 @@ enum Command {
         /// Values to push before the run: MAP=V1,V2,... (repeatable).
         #[arg(long)]
         push: Vec<String>,
-        /// Print exactly one JSON object on stdout.
+        /// Print exactly one JSON object on stdout (a refusal too).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        guest: GuestArgs,
     },
     /// Show a verifier log saved elsewhere (bpftool -d, a CI artifact, another loader) in the
     /// viewer, joined to an object's source lines when one is given.
@@ -116,9 +174,32 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    if bpfsmith::guest::is_guest_init() {
+        bpfsmith::guest::guest_init();
+    }
     let cli = Cli::parse();
+    let (guest, html) = match &cli.command {
+        Command::Demo { guest }
+        | Command::Conformance { guest, .. }
+        | Command::Check { guest, .. } => (guest.clone(), None),
+        Command::Load { guest, view, .. } | Command::Run { guest, view, .. } => {
+            (guest.clone(), view.html.clone())
+        }
+        _ => (GuestArgs::default(), None),
+    };
+    if let Some(code) = elsewhere(&guest, html.as_deref()) {
+        return code;
+    }
     match cli.command {
-        Command::Demo => demo(),
+        Command::Demo { .. } => demo(),
+        Command::Check { paths, .. } => check(&paths),
+        Command::Matrix {
+            file,
+            kernels,
+            jit,
+            json,
+        } => matrix(&file, &kernels, jit, json),
         Command::Explain { topic } => {
             let topic = bpfsmith::explain::explain(&topic.join(" "));
             print!("{}", topic.render());
@@ -154,7 +235,7 @@ fn main() -> ExitCode {
             std::mem::forget(obj);
             code
         }
-        Command::Conformance { dir } => conformance(&dir),
+        Command::Conformance { dir, .. } => conformance(&dir),
         Command::Dis { file, style } => {
             // Listed as decoded from the file's bytes: a program is never held decoded whole.
             let bytes = match bpfsmith::input::FileBytes::read(&file) {
@@ -183,6 +264,7 @@ fn main() -> ExitCode {
             prog,
             log_level,
             view,
+            ..
         } => load(&file, prog.as_deref(), log_level, &view),
         Command::Run {
             file,
@@ -192,6 +274,7 @@ fn main() -> ExitCode {
             push,
             json,
             view,
+            ..
         } => run(&file, prog, data, repeat, &push, json, &view),
         Command::Log { file, object, view } => {
             let text = match std::fs::read_to_string(&file) {
@@ -218,6 +301,142 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Run this very command in another kernel when `--kernel` names an image; check the
+/// running kernel's JIT mode when it names `host`. `None`: go on here.
+#[cfg(target_os = "linux")]
+fn elsewhere(g: &GuestArgs, html: Option<&std::path::Path>) -> Option<ExitCode> {
+    use bpfsmith::guest::{Guest, Jit, KernelImage};
+    let kernel = match g.kernel.as_deref() {
+        None | Some("host") => {
+            let want = g.jit?;
+            let on = bpfsmith::check::running_kernel().jit;
+            if on == (want == JitArg::On) {
+                return None;
+            }
+            return Some(fail(format!(
+                "the running kernel has the JIT {}; bpfsmith does not change the host's \
+                 bpf_jit_enable (give `--kernel VMLINUZ` to run another kernel with --jit)",
+                if on { "on" } else { "off" }
+            )));
+        }
+        Some(k) => k,
+    };
+    if let Some(h) = html {
+        return Some(fail(format!(
+            "--html {} cannot be combined with --kernel: the page would be written inside the guest",
+            h.display()
+        )));
+    }
+    let image = match KernelImage::open(std::path::Path::new(kernel)) {
+        Ok(i) => i,
+        Err(e) => return Some(fail(e)),
+    };
+    let mut guest = Guest::new(image);
+    guest.jit = match g.jit {
+        None => Jit::Default,
+        Some(JitArg::On) => Jit::On,
+        Some(JitArg::Off) => Jit::Off,
+    };
+    // The same command line, without the options that chose the kernel.
+    let mut args = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--kernel" || a == "--jit" {
+            it.next();
+        } else if !a.starts_with("--kernel=") && !a.starts_with("--jit=") {
+            args.push(a);
+        }
+    }
+    match guest.run(&args) {
+        Ok(out) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&out.stdout);
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().write_all(&out.stderr);
+            let jit = match out.jit_enabled {
+                Some(0) => "off",
+                Some(_) => "on",
+                None => "?",
+            };
+            eprintln!(
+                "(ran in Linux {} under qemu, JIT {jit}: {:.1} s with boot)",
+                out.release,
+                out.elapsed.as_secs_f64()
+            );
+            Some(ExitCode::from(out.status.clamp(0, 255) as u8))
+        }
+        Err(e) => Some(fail(e)),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn elsewhere(g: &GuestArgs, _: Option<&std::path::Path>) -> Option<ExitCode> {
+    (g.kernel.is_some() || g.jit.is_some()).then(|| fail("--kernel and --jit need Linux"))
+}
+
+#[cfg(target_os = "linux")]
+fn check(paths: &[PathBuf]) -> ExitCode {
+    let files = match bpfsmith::check::files(paths) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let kernel = bpfsmith::check::running_kernel();
+    let mut summary = bpfsmith::check::CheckSummary::default();
+    for f in &files {
+        let c = bpfsmith::check::check_file(f, &kernel);
+        println!("{c}");
+        summary.add(&c.verdict);
+    }
+    println!("{summary}");
+    if summary.failed == 0 && summary.passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn check(_: &[PathBuf]) -> ExitCode {
+    fail("check runs programs in the Linux kernel")
+}
+
+#[cfg(target_os = "linux")]
+fn matrix(file: &std::path::Path, kernels: &[String], jit: JitModes, json: bool) -> ExitCode {
+    use bpfsmith::guest::matrix::{self, Target};
+    use bpfsmith::guest::Jit;
+    let mut targets = Vec::new();
+    for k in kernels {
+        match Target::parse(k) {
+            Ok(t) => targets.push((k.clone(), t)),
+            Err(e) => return fail(e),
+        }
+    }
+    let modes: &[Jit] = match jit {
+        JitModes::On => &[Jit::On],
+        JitModes::Off => &[Jit::Off],
+        JitModes::Both => &[Jit::On, Jit::Off],
+    };
+    let rows = matrix::run(file, &targets, modes);
+    if json {
+        println!("{}", matrix::to_json(&rows));
+    } else {
+        print!("{}", matrix::render(file, &rows));
+    }
+    if rows
+        .iter()
+        .any(|r| matches!(r.outcome, matrix::Outcome::Error(_)) || r.as_stated == Some(false))
+    {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn matrix(_: &std::path::Path, _: &[String], _: JitModes, _: bool) -> ExitCode {
+    fail("matrix runs programs in Linux kernels")
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -475,6 +694,12 @@ fn run(
         })) => {
             // stdout stays for the result (one JSON object with --json): the report goes to
             // stderr.
+            if json {
+                println!(
+                    "{}",
+                    bpfsmith::load::run::refusal_json(&program, errno, &log)
+                );
+            }
             let name = bpfsmith::sys::errno_name(errno).unwrap_or("error");
             eprintln!("{program}: refused by the verifier ({name})\n");
             show_log(

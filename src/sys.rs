@@ -1130,6 +1130,61 @@ pub fn obj_get(path: &Path, file_flags: u32) -> Result<OwnedFd, SysError> {
     unsafe { sys_bpf(Cmd::ObjGet, &mut attr) }.map(owned_fd)
 }
 
+// The guest's init: what bpfsmith needs when it is PID 1 of a throw-away VM (`crate::guest`).
+
+/// `mount(2)` without data: `source` of type `fstype` on `target` (used by the guest's init
+/// for proc, sysfs and bpffs).
+pub fn mount(source: &str, target: &Path, fstype: &str) -> io::Result<()> {
+    let src = CString::new(source).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let fst = CString::new(fstype).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let tgt = CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: three live NUL-terminated strings; no data argument.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            tgt.as_ptr(),
+            fst.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Put a terminal into raw mode (no `\n` to `\r\n` translation, no echo), so that what a
+/// guest writes to a serial port arrives on the host byte for byte.
+pub fn make_raw(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: termios is plain data, filled by tcgetattr before use.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is a live descriptor and `t` a valid termios to write.
+    if unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `t` is a valid termios.
+    unsafe { libc::cfmakeraw(&mut t) };
+    // SAFETY: `fd` is live and `t` a valid termios to read.
+    if unsafe { libc::tcsetattr(fd.as_raw_fd(), libc::TCSANOW, &t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Flush the file systems and power the machine off: the last act of the guest's init (the
+/// VM exits). Returns only if the kernel refused.
+pub fn power_off() -> io::Error {
+    // SAFETY: sync and reboot take no pointers.
+    unsafe {
+        libc::sync();
+        libc::reboot(libc::RB_POWER_OFF);
+    }
+    io::Error::last_os_error()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

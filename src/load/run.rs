@@ -98,6 +98,35 @@ impl RunReport {
     }
 }
 
+/// Map values as `[a, b, c]`: decimal integers, hex bytes for other sizes.
+pub fn values_text(values: &[MapValueOut]) -> String {
+    let vs: Vec<String> = values
+        .iter()
+        .map(|v| match v {
+            MapValueOut::Uint(n) => n.to_string(),
+            MapValueOut::Bytes(b) => hex(b),
+        })
+        .collect();
+    format!("[{}]", vs.join(", "))
+}
+
+/// A verifier refusal as the one JSON object `run --json` prints for it:
+/// `{"program": NAME, "refused": {"errno": "EACCES", "message": FIRST ERROR LINE}}`.
+pub fn refusal_json(program: &str, errno: i32, log: &str) -> String {
+    let message = crate::verifier::VerifierLog::parse(log)
+        .error()
+        .map(|e| e.headline().to_owned())
+        .unwrap_or_default();
+    serde_json::json!({
+        "program": program,
+        "refused": {
+            "errno": crate::sys::errno_name(errno).unwrap_or("?"),
+            "message": message,
+        },
+    })
+    .to_string()
+}
+
 /// Why a run did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

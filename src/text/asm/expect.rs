@@ -12,7 +12,14 @@
 //! | `push-before` | `MAP = V1 V2 ...` | push these values into the map from user space before the run (repeatable) |
 //! | `expect-map` | `MAP = V1 V2 ...` | afterwards, popping the map until empty gives exactly these values, in order (repeatable; `MAP =` alone: empty) |
 //! | `run` | `PROGRAM` | which program to load and run, when the file has several (default: the first) |
+//! | `expect-retval (COND)` | integer | the return value on kernels that meet `COND` (takes precedence over `expect-retval`; the first matching line wins) |
+//! | `expect-map (COND)` | `MAP = V1 V2 ...` | a map's contents on kernels that meet `COND` |
 //! | `load-with` | `CAP_BPF` | load with CAP_BPF but without CAP_PERFMON and CAP_SYS_ADMIN (as a non-root service would): the verifier is stricter then, e.g. it refuses reads of uninitialised stack, which it allows root |
+//!
+//! A condition `COND` is a comma-separated list of terms that must all hold: `linux < 6.4`,
+//! `linux >= 6.4` (the running kernel's major.minor version), `jit on`, `jit off` (its
+//! `bpf_jit_enable`). Behaviour that changed between kernels is written down per kernel, e.g.
+//! `# expect-retval (linux < 6.4, jit on): 32` beside `# expect-retval: 64`.
 //!
 //! Integers are decimal or `0x` hexadecimal, with an optional `-`. Map values are stored in
 //! the map's value size (little-endian).
@@ -52,6 +59,92 @@ pub struct Expectations {
     pub program: Option<String>,
     /// Load with only CAP_BPF (no CAP_PERFMON, no CAP_SYS_ADMIN): `# load-with: CAP_BPF`.
     pub cap_bpf_only: bool,
+    /// Return values that hold only on some kernels, in header order.
+    pub retval_when: Vec<(KernelCondition, i64)>,
+    /// Map contents that hold only on some kernels, in header order.
+    pub maps_after_when: Vec<(KernelCondition, String, Vec<u64>)>,
+}
+
+/// The facts about a kernel that per-kernel expectations depend on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelFacts {
+    /// `(major, minor)`.
+    pub version: (u32, u32),
+    /// Whether `bpf_jit_enable` is on.
+    pub jit: bool,
+}
+
+/// One term of a [`KernelCondition`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelTerm {
+    /// `linux < X.Y`.
+    Before((u32, u32)),
+    /// `linux >= X.Y`.
+    Since((u32, u32)),
+    /// `jit on` / `jit off`.
+    Jit(bool),
+}
+
+/// When a per-kernel expectation applies: every term holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelCondition(pub Vec<KernelTerm>);
+
+impl KernelCondition {
+    /// Whether the kernel meets every term.
+    pub fn holds(&self, k: &KernelFacts) -> bool {
+        self.0.iter().all(|t| match *t {
+            KernelTerm::Before(v) => k.version < v,
+            KernelTerm::Since(v) => k.version >= v,
+            KernelTerm::Jit(on) => k.jit == on,
+        })
+    }
+
+    fn parse(text: &str) -> Result<KernelCondition, String> {
+        let mut terms = Vec::new();
+        for t in text.split(',') {
+            let words: Vec<&str> = t.split_whitespace().collect();
+            let version = |v: &str| -> Result<(u32, u32), String> {
+                let (a, b) = v
+                    .split_once('.')
+                    .ok_or_else(|| format!("`{v}` is not a version such as 6.4"))?;
+                Ok((
+                    a.parse()
+                        .map_err(|_| format!("`{v}` is not a version such as 6.4"))?,
+                    b.parse()
+                        .map_err(|_| format!("`{v}` is not a version such as 6.4"))?,
+                ))
+            };
+            terms.push(match words.as_slice() {
+                ["linux", "<", v] => KernelTerm::Before(version(v)?),
+                ["linux", ">=", v] => KernelTerm::Since(version(v)?),
+                ["jit", "on"] => KernelTerm::Jit(true),
+                ["jit", "off"] => KernelTerm::Jit(false),
+                _ => {
+                    return Err(format!(
+                        "`{}` is not a condition: use `linux < X.Y`, `linux >= X.Y`, `jit on` or `jit off`",
+                        t.trim()
+                    ))
+                }
+            });
+        }
+        Ok(KernelCondition(terms))
+    }
+}
+
+impl fmt::Display for KernelCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, t) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match t {
+                KernelTerm::Before((a, b)) => write!(f, "linux < {a}.{b}")?,
+                KernelTerm::Since((a, b)) => write!(f, "linux >= {a}.{b}")?,
+                KernelTerm::Jit(on) => write!(f, "jit {}", if *on { "on" } else { "off" })?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A header line that does not follow the format: its 1-based line and what is wrong.
@@ -119,6 +212,19 @@ impl Expectations {
                 line: i + 1,
                 message,
             };
+            let (key, cond) = match key.split_once('(') {
+                Some((k, c)) if c.ends_with(')') => {
+                    let k = k.trim();
+                    if k != "expect-retval" && k != "expect-map" {
+                        return Err(err(format!(
+                            "`{k}` takes no kernel condition (only expect-retval and expect-map do)"
+                        )));
+                    }
+                    let c = KernelCondition::parse(&c[..c.len() - 1]).map_err(&err)?;
+                    (k, Some(c))
+                }
+                _ => (key, None),
+            };
             if !KEYS.contains(&key) {
                 if key.starts_with("expect") || key.starts_with("push") {
                     return Err(err(format!(
@@ -147,9 +253,12 @@ impl Expectations {
                     e.verifier_error = Some(value.to_owned());
                 }
                 "expect-retval" => {
-                    e.retval = Some(
-                        int(value).ok_or_else(|| err(format!("`{value}` is not an integer")))?,
-                    );
+                    let v =
+                        int(value).ok_or_else(|| err(format!("`{value}` is not an integer")))?;
+                    match cond {
+                        Some(c) => e.retval_when.push((c, v)),
+                        None => e.retval = Some(v),
+                    }
                 }
                 "run" => e.program = Some(value.to_owned()),
                 "load-with" => {
@@ -176,12 +285,11 @@ impl Expectations {
                                 .ok_or_else(|| err(format!("`{v}` is not an integer")))
                         })
                         .collect::<Result<Vec<u64>, _>>()?;
-                    let list = if key == "push-before" {
-                        &mut e.push_before
-                    } else {
-                        &mut e.maps_after
-                    };
-                    list.push((map.to_owned(), vals));
+                    match (key, cond) {
+                        ("push-before", _) => e.push_before.push((map.to_owned(), vals)),
+                        (_, Some(c)) => e.maps_after_when.push((c, map.to_owned(), vals)),
+                        (_, None) => e.maps_after.push((map.to_owned(), vals)),
+                    }
                 }
             }
         }
@@ -193,6 +301,37 @@ impl Expectations {
             });
         }
         Ok(e)
+    }
+
+    /// The return value expected on a kernel with these facts: the first matching per-kernel
+    /// line, else `expect-retval`.
+    pub fn retval_on(&self, k: &KernelFacts) -> Option<i64> {
+        self.retval_when
+            .iter()
+            .find(|(c, _)| c.holds(k))
+            .map(|(_, v)| *v)
+            .or(self.retval)
+    }
+
+    /// The map contents expected on a kernel with these facts: for each map, the first
+    /// matching per-kernel line, else its `expect-map` line.
+    pub fn maps_after_on(&self, k: &KernelFacts) -> Vec<(String, Vec<u64>)> {
+        let mut out = self.maps_after.clone();
+        let mut seen = std::collections::HashSet::new();
+        for (c, map, vals) in &self.maps_after_when {
+            if c.holds(k) && seen.insert(map.as_str()) {
+                match out.iter_mut().find(|(m, _)| m == map) {
+                    Some(slot) => slot.1 = vals.clone(),
+                    None => out.push((map.clone(), vals.clone())),
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether any expectation depends on the kernel.
+    pub fn is_per_kernel(&self) -> bool {
+        !self.retval_when.is_empty() || !self.maps_after_when.is_empty()
     }
 }
 
@@ -209,6 +348,38 @@ mod tests {
         assert_eq!(e.verifier_error.as_deref(), Some("R3 !read_ok"));
         // Only the header counts.
         assert_eq!(e.retval, None);
+    }
+
+    #[test]
+    fn per_kernel_expectations() {
+        let e = Expectations::parse(concat!(
+            "# expect-retval: 64\n",
+            "# expect-retval (linux < 6.4, jit on): 32\n",
+            "# expect-map: q = 1\n",
+            "# expect-map (jit off): q =\n",
+        ))
+        .unwrap();
+        let old_jit = KernelFacts {
+            version: (6, 1),
+            jit: true,
+        };
+        let old_interp = KernelFacts {
+            version: (6, 1),
+            jit: false,
+        };
+        let new = KernelFacts {
+            version: (6, 18),
+            jit: true,
+        };
+        assert_eq!(e.retval_on(&old_jit), Some(32));
+        assert_eq!(e.retval_on(&old_interp), Some(64));
+        assert_eq!(e.retval_on(&new), Some(64));
+        assert_eq!(e.maps_after_on(&new), vec![("q".to_owned(), vec![1])]);
+        assert_eq!(e.maps_after_on(&old_interp), vec![("q".to_owned(), vec![])]);
+        assert!(e.is_per_kernel());
+        assert!(Expectations::parse("# expect-retval (linux < 6): 1").is_err());
+        assert!(Expectations::parse("# expect-retval (kernel old): 1").is_err());
+        assert!(Expectations::parse("# run (jit on): p").is_err());
     }
 
     #[test]

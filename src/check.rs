@@ -1,0 +1,243 @@
+//! Run assembly files and hold each to the outcome its header states
+//! ([`crate::text::asm::expect`]), on the running kernel: what `bpfsmith check` does, and what
+//! a test over a folder of examples or generated programs needs.
+//!
+//! Expectations may depend on the kernel (`# expect-retval (linux < 6.4, jit on): 32`): the
+//! facts of the running kernel ([`running_kernel`]) pick the line that applies.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::load::run::{run, MapValueOut, RunError, RunRequest};
+use crate::load::{BtfSource, LoadError};
+use crate::text::asm::expect::{Expectations, KernelFacts};
+
+/// What the running kernel is: its version and whether the JIT is on.
+pub fn running_kernel() -> KernelFacts {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let jit = std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
+        .map(|s| s.trim() != "0")
+        .unwrap_or(true);
+    KernelFacts {
+        version: crate::guest::release_version(release.trim()).unwrap_or((0, 0)),
+        jit,
+    }
+}
+
+/// How one file fared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It did what its header says (what was seen).
+    Passed(String),
+    /// It did not (what differed).
+    Failed(String),
+    /// It was not run (why).
+    Skipped(String),
+}
+
+/// One file's verdict.
+#[derive(Clone, Debug)]
+pub struct FileCheck {
+    /// The file.
+    pub path: PathBuf,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl fmt::Display for FileCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (word, text) = match &self.verdict {
+            Verdict::Passed(t) => ("pass", t),
+            Verdict::Failed(t) => ("FAIL", t),
+            Verdict::Skipped(t) => ("skip", t),
+        };
+        write!(f, "{word} {}: {text}", self.path.display())
+    }
+}
+
+/// Totals over several files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckSummary {
+    /// Files that did what their header says.
+    pub passed: usize,
+    /// Files that did not.
+    pub failed: usize,
+    /// Files not run.
+    pub skipped: usize,
+}
+
+impl CheckSummary {
+    /// Count one verdict.
+    pub fn add(&mut self, v: &Verdict) {
+        match v {
+            Verdict::Passed(_) => self.passed += 1,
+            Verdict::Failed(_) => self.failed += 1,
+            Verdict::Skipped(_) => self.skipped += 1,
+        }
+    }
+}
+
+impl fmt::Display for CheckSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+}
+
+/// The `.s` files named: files as given, folders searched (not recursively), sorted by name.
+pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "s"))
+                .collect();
+            v.sort();
+            out.extend(v);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Assemble, load and run one file on the running kernel and compare with its header.
+pub fn check_file(path: &Path, kernel: &KernelFacts) -> FileCheck {
+    let verdict = check(path, kernel);
+    FileCheck {
+        path: path.to_owned(),
+        verdict,
+    }
+}
+
+fn check(path: &Path, kernel: &KernelFacts) -> Verdict {
+    let source = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => return Verdict::Failed(e.to_string()),
+    };
+    let exp = match Expectations::parse(&source) {
+        Ok(e) => e,
+        Err(e) => return Verdict::Failed(format!("header {e}")),
+    };
+    if exp.cap_bpf_only {
+        return Verdict::Skipped(
+            "states its outcome with CAP_BPF alone: run `setpriv --bounding-set \
+             -perfmon,-sys_admin -- bpfsmith load FILE`"
+                .into(),
+        );
+    }
+    let obj = match crate::text::assemble_file(path) {
+        Ok(o) => o,
+        Err(e) => return Verdict::Failed(format!("does not assemble:\n{e}")),
+    };
+    let mut push = Vec::new();
+    for (map, values) in &exp.push_before {
+        let Some(m) = obj.maps.iter().find(|m| &m.name == map) else {
+            return Verdict::Failed(format!("push-before names no map `{map}`"));
+        };
+        let size = m.def.value_size as usize;
+        let bytes = values
+            .iter()
+            .map(|v| v.to_le_bytes()[..size.min(8)].to_vec())
+            .collect();
+        push.push((map.clone(), bytes));
+    }
+    let req = RunRequest {
+        program: exp.program.clone(),
+        data: None,
+        repeat: 1,
+        push,
+        log_level: 0,
+    };
+    match run(&obj, BtfSource::default(), &req) {
+        Err(RunError::Load(LoadError::Verifier { log, errno, .. })) => {
+            let message = crate::verifier::VerifierLog::parse(&log)
+                .error()
+                .map(|e| e.message())
+                .unwrap_or_else(|| crate::sys::errno_name(errno).unwrap_or("?").to_owned());
+            if exp.load_ok {
+                return Verdict::Failed(format!("refused by the verifier: {message}"));
+            }
+            let want = exp.verifier_error.as_deref().unwrap_or("");
+            if log.contains(want) {
+                Verdict::Passed(format!("refused as stated: {message}"))
+            } else {
+                Verdict::Failed(format!("refused, but the log lacks `{want}`: {message}"))
+            }
+        }
+        Err(e) => Verdict::Failed(e.to_string()),
+        Ok(_) if !exp.load_ok => Verdict::Failed(format!(
+            "loaded, but the header says the verifier refuses it ({})",
+            exp.verifier_error
+                .as_deref()
+                .unwrap_or("expect-load: refused")
+        )),
+        Ok(report) => {
+            let mut wrong = Vec::new();
+            if let Some(want) = exp.retval_on(kernel) {
+                if report.retval != want as u32 {
+                    wrong.push(format!("r0 = {}, expected {}", report.retval, want as u32));
+                }
+            }
+            for (map, want) in exp.maps_after_on(kernel) {
+                let got: Option<Vec<u64>> =
+                    report.maps.iter().find(|(n, _)| *n == map).map(|(_, vs)| {
+                        vs.iter()
+                            .map(|v| match v {
+                                MapValueOut::Uint(n) => *n,
+                                MapValueOut::Bytes(_) => u64::MAX,
+                            })
+                            .collect()
+                    });
+                if got.as_ref() != Some(&want) {
+                    wrong.push(format!("map {map} = {got:?}, expected {want:?}"));
+                }
+            }
+            if wrong.is_empty() {
+                let maps: Vec<String> = report
+                    .maps
+                    .iter()
+                    .map(|(n, vs)| format!("{n} = {}", crate::load::run::values_text(vs)))
+                    .collect();
+                let mut seen = format!("r0 = {}", report.retval);
+                if !maps.is_empty() {
+                    seen = format!("{seen}, {}", maps.join(", "));
+                }
+                Verdict::Passed(seen)
+            } else {
+                Verdict::Failed(wrong.join("; "))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_counts() {
+        let mut s = CheckSummary::default();
+        s.add(&Verdict::Passed(String::new()));
+        s.add(&Verdict::Failed(String::new()));
+        s.add(&Verdict::Skipped(String::new()));
+        s.add(&Verdict::Passed(String::new()));
+        assert_eq!(s.to_string(), "2 passed, 1 failed, 1 skipped");
+    }
+
+    #[test]
+    fn a_bad_header_fails_without_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.s");
+        std::fs::write(&p, "# expect-retval: nine\nexit\n").unwrap();
+        let c = check_file(&p, &running_kernel());
+        assert!(
+            matches!(&c.verdict, Verdict::Failed(m) if m.contains("line 1")),
+            "{c}"
+        );
+    }
+}
