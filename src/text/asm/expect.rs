@@ -213,7 +213,7 @@ impl Expectations {
                 message,
             };
             let (key, cond) = match key.split_once('(') {
-                Some((k, c)) if c.ends_with(')') => {
+                Some((k, c)) if c.ends_with(')') && KEYS.contains(&k.trim()) => {
                     let k = k.trim();
                     if k != "expect-retval" && k != "expect-map" {
                         return Err(err(format!(
