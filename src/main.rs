@@ -130,6 +130,10 @@ enum Command {
         /// Verifier log level: 1 explains a refusal, 2 shows every instruction.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
         log_level: u32,
+        /// Print the kernel's log as it is, instead of the viewer's report (to save it, e.g.
+        /// from another kernel with `--kernel`, and read it later with `bpfsmith log`).
+        #[arg(long, conflicts_with_all = ["full", "html"])]
+        raw_log: bool,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]
@@ -263,9 +267,10 @@ fn main() -> ExitCode {
             file,
             prog,
             log_level,
+            raw_log,
             view,
             ..
-        } => load(&file, prog.as_deref(), log_level, &view),
+        } => load(&file, prog.as_deref(), log_level, raw_log, &view),
         Command::Run {
             file,
             prog,
@@ -562,7 +567,13 @@ fn show_log(
 }
 
 #[cfg(target_os = "linux")]
-fn load(file: &std::path::Path, prog: Option<&str>, log_level: u32, view: &ViewArgs) -> ExitCode {
+fn load(
+    file: &std::path::Path,
+    prog: Option<&str>,
+    log_level: u32,
+    raw_log: bool,
+    view: &ViewArgs,
+) -> ExitCode {
     use bpfsmith::load::{LoadError, LoadOptions};
     let mut input = match bpfsmith::input::open(file) {
         Ok(i) => i,
@@ -581,6 +592,10 @@ fn load(file: &std::path::Path, prog: Option<&str>, log_level: u32, view: &ViewA
     match input.object.load_with(&options) {
         Ok(loaded) => {
             for p in loaded.programs() {
+                if raw_log {
+                    print!("{}", p.log().unwrap_or_default());
+                    continue;
+                }
                 println!("{}: accepted by the verifier ({})", p.name(), p.prog_type());
                 if let Some(log) = p.log() {
                     show_log(
@@ -599,6 +614,10 @@ fn load(file: &std::path::Path, prog: Option<&str>, log_level: u32, view: &ViewA
             errno,
             log,
         }) => {
+            if raw_log {
+                print!("{log}");
+                return ExitCode::FAILURE;
+            }
             let name = bpfsmith::sys::errno_name(errno).unwrap_or("error");
             println!("{program}: refused by the verifier ({name})\n");
             show_log(
@@ -733,7 +752,7 @@ fn parse_data(d: &str) -> Result<Vec<u8>, String> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn load(_: &std::path::Path, _: Option<&str>, _: u32, _: &ViewArgs) -> ExitCode {
+fn load(_: &std::path::Path, _: Option<&str>, _: u32, _: bool, _: &ViewArgs) -> ExitCode {
     fail("loading needs Linux")
 }
 
