@@ -15,15 +15,15 @@
 bpf2bpf:
 	r1 = 5
 	call push_u32
-	if r0 != 0 goto fail
+	if w0 != 0 goto fail
 	r1 = 6
 	call push_u32
-	if r0 != 0 goto fail
+	if w0 != 0 goto fail
 	r1 = queue ll
 	r2 = r10
 	r2 += -4
 	call bpf_map_pop_elem
-	if r0 != 0 goto fail
+	if w0 != 0 goto fail
 	w0 = *(u32 *)(r10 - 4)
 	exit
 fail:

@@ -16,7 +16,7 @@ empty:
 	r2 = r10
 	r2 += -8
 	call bpf_map_peek_elem
-	if r0 != -2 goto fail           # -ENOENT
+	if w0 != -2 goto fail           # -ENOENT
 	r1 = stack ll
 	r2 = r10
 	r2 += -8

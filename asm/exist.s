@@ -20,7 +20,7 @@ fill:
 	r2 += -4
 	r3 = 0                          # BPF_ANY
 	call bpf_map_push_elem
-	if r0 != 0 goto fail
+	if w0 != 0 goto fail
 	r6 += 1
 	if r6 <= 3 goto fill
 	*(u32 *)(r10 - 4) = 4
@@ -29,12 +29,12 @@ fill:
 	r2 += -4
 	r3 = 2                          # BPF_EXIST: full is fine, the oldest goes
 	call bpf_map_push_elem
-	if r0 != 0 goto fail
+	if w0 != 0 goto fail
 	r1 = queue ll
 	r2 = r10
 	r2 += -8
 	call bpf_map_pop_elem
-	if r0 != 0 goto fail
+	if w0 != 0 goto fail
 	w0 = *(u32 *)(r10 - 8)          # 2: the oldest left
 	exit
 fail:

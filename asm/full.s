@@ -18,14 +18,14 @@ full:
 	r2 += -4
 	r3 = 0
 	call bpf_map_push_elem
-	if r0 != 0 goto fail
+	if w0 != 0 goto fail
 	*(u32 *)(r10 - 4) = 2
 	r1 = queue ll
 	r2 = r10
 	r2 += -4
 	r3 = 0
 	call bpf_map_push_elem
-	if r0 != 0 goto fail
+	if w0 != 0 goto fail
 	*(u32 *)(r10 - 4) = 3
 	r1 = queue ll
 	r2 = r10

@@ -3,7 +3,8 @@
 # returns 100 * first + second = 708; 9 stays.
 #
 # Written in the conformance suite's mnemonic dialect, which the assembler reads as well as
-# LLVM's syntax; the two can be mixed line by line.
+# LLVM's syntax; the two can be mixed line by line. `jne32` tests the helper's result in its
+# low 32 bits, which every kernel agrees on (see asm/queue.s).
 #
 # push-before: queue = 7 8 9
 # expect-load: ok
@@ -20,13 +21,13 @@ user_push:
 	mov %r2, %r10
 	add %r2, -4
 	call bpf_map_pop_elem
-	jne %r0, 0, fail
+	jne32 %r0, 0, fail
 	ldxw %r6, [%r10-4]              # 7
 	lddw %r1, queue
 	mov %r2, %r10
 	add %r2, -8
 	call bpf_map_pop_elem
-	jne %r0, 0, fail
+	jne32 %r0, 0, fail
 	ldxw %r0, [%r10-8]              # 8
 	mul %r6, 100
 	add %r0, %r6

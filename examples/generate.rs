@@ -78,6 +78,13 @@ pub fn model(kind: MapType, capacity: usize, ops: &[Op]) -> u32 {
     (acc ^ (acc >> 32)) as u32
 }
 
+/// `r0 = (s32)w0`, with two shifts (`movsx` needs Linux 6.6): the helper's result as the same
+/// 64-bit number on every kernel. Before Linux 6.4 the x86 JIT hands push's and pop's errors back
+/// zero-extended (`0x00000000fffffff9` for -E2BIG); the interpreter, and 6.4 on, sign-extend.
+fn sign_extend_w0(p: &mut ProgramBuilder) {
+    p.alu(AluOp::Lsh, R0, 32).alu(AluOp::Arsh, R0, 32);
+}
+
 /// The program for one sequence on `map`.
 pub fn program(name: &str, map: &MapRef, ops: &[Op]) -> Program {
     let mut p = ProgramBuilder::new(name, Section::SOCKET);
@@ -88,10 +95,12 @@ pub fn program(name: &str, map: &MapRef, ops: &[Op]) -> Program {
             Op::Push => {
                 p.store(Size::U32, R10, buf.off, i as i32 + 1);
                 p.push(map, buf, PushFlags::ANY);
+                sign_extend_w0(&mut p);
                 p.alu(AluOp::Mul, R6, K as i32).add(R6, R0);
             }
             Op::Pop => {
                 p.pop(map, buf);
+                sign_extend_w0(&mut p);
                 p.alu(AluOp::Mul, R6, K as i32).add(R6, R0);
                 p.load(Size::U32, R1, R10, buf.off);
                 p.alu(AluOp::Mul, R6, K as i32).add(R6, R1);

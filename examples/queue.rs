@@ -4,6 +4,10 @@
 //! (10) and returns it. User space then drains the queue: 2, 3, 10.
 //!
 //! `cargo run --example queue` (needs root or CAP_BPF to load; prints the listing either way).
+//!
+//! The pop's result is tested in its low 32 bits (`W0`, a `JMP32` jump): before Linux 6.4 the
+//! x86 JIT hands the helper's error back zero-extended, so only the 32-bit view of r0 is the
+//! same on every kernel.
 
 use bpfsmith::prelude::*;
 
@@ -20,7 +24,7 @@ pub fn object() -> Object {
     let value = p.reserve::<u32>();
     let empty = p.label("empty");
     p.pop(&queue, value); //                          r0 = bpf_map_pop_elem(fifo, r10 - 4)
-    p.jump_if(R0, Cond::Ne, 0, empty); //             -ENOENT: nothing to pop
+    p.jump_if(W0, Cond::Ne, 0, empty); //             -ENOENT: nothing to pop (w0: the low 32 bits)
     p.load(Size::U32, R6, R10, value.off); //         r6 survives the next call
     p.mov(R1, R6).alu(AluOp::Mul, R1, 10); //        r1 = value * 10
     p.store_reg(Size::U32, R10, value.off, R1); //    back into the buffer

@@ -19,13 +19,13 @@ pub fn object() -> Object {
     let slot = p.reserve::<u32>();
     let fail = p.label("fail");
     p.peek(&stack, slot); //                         r0 = bpf_map_peek_elem(lifo, r10 - 4)
-    p.jump_if(R0, Cond::Ne, 0, fail);
+    p.jump_if(W0, Cond::Ne, 0, fail); //             the low 32 bits: the same on every kernel
     p.load(Size::U32, R6, R10, slot.off); //         r6 = the newest element
     p.store(Size::U32, R10, slot.off, 4);
     p.push(&stack, slot, PushFlags::EXIST); //       full: the oldest element goes
-    p.jump_if(R0, Cond::Ne, 0, fail);
+    p.jump_if(W0, Cond::Ne, 0, fail);
     p.pop(&stack, slot); //                          the newest: 4
-    p.jump_if(R0, Cond::Ne, 0, fail);
+    p.jump_if(W0, Cond::Ne, 0, fail);
     p.load(Size::U32, R0, R10, slot.off);
     p.alu(AluOp::Mul, R6, 10).add(R0, R6); //        peeked * 10 + popped
     p.exit();

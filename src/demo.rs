@@ -13,6 +13,10 @@
 //! 40, 30, 20 (in pop order). A step that does not behave as the kernel documents makes the
 //! program return `1000 + step` instead.
 //!
+//! Each helper's result is tested in its low 32 bits (`w0`, a `JMP32` jump): before Linux 6.4
+//! the x86 JIT hands a push's, pop's or peek's error back zero-extended (`0x00000000fffffff9`
+//! for -E2BIG), so a 64-bit `r0 != -7` would fail step 2 on those kernels.
+//!
 //! ```
 //! let obj = bpfsmith::demo::object();
 //! assert_eq!(obj.maps.len(), 2);
@@ -20,7 +24,7 @@
 //! assert_eq!(bpfsmith::demo::EXPECTED_RETVAL, [("queue_prog", 20), ("stack_prog", 50)]);
 //! ```
 
-use crate::insn::{Cond, Reg, Size};
+use crate::insn::{Cond, Reg, Size, W0};
 use crate::maps::MapDef;
 use crate::object::Object;
 use crate::program::{MapRef, Program, ProgramBuilder, PushFlags, Section};
@@ -67,24 +71,24 @@ pub fn program(name: &str, map: &MapRef) -> Program {
         p.store(Size::U32, Reg::R10, value.off, v);
         p.push(map, value, PushFlags::ANY);
         p.mov(Reg::R6, 1001);
-        p.jump_if(Reg::R0, Cond::Ne, 0, fail);
+        p.jump_if(W0, Cond::Ne, 0, fail);
     }
     // Step 2: one more with BPF_ANY is refused with -E2BIG.
     p.store(Size::U32, Reg::R10, value.off, 50);
     p.push(map, value, PushFlags::ANY);
     p.mov(Reg::R6, 1002);
-    p.jump_if(Reg::R0, Cond::Ne, E2BIG, fail);
-    // Step 3: with BPF_EXIST it goes in, and the oldest element is dropped.
+    p.jump_if(W0, Cond::Ne, E2BIG, fail); // w0: portable to kernels before 6.4
+                                          // Step 3: with BPF_EXIST it goes in, and the oldest element is dropped.
     p.push(map, value, PushFlags::EXIST);
     p.mov(Reg::R6, 1003);
-    p.jump_if(Reg::R0, Cond::Ne, 0, fail);
+    p.jump_if(W0, Cond::Ne, 0, fail);
     // Step 4: peek, then pop; both must succeed and agree.
     p.peek(map, peeked);
     p.mov(Reg::R6, 1004);
-    p.jump_if(Reg::R0, Cond::Ne, 0, fail);
+    p.jump_if(W0, Cond::Ne, 0, fail);
     p.pop(map, popped);
     p.mov(Reg::R6, 1005);
-    p.jump_if(Reg::R0, Cond::Ne, 0, fail);
+    p.jump_if(W0, Cond::Ne, 0, fail);
     p.load(Size::U32, Reg::R1, Reg::R10, peeked.off);
     p.load(Size::U32, Reg::R0, Reg::R10, popped.off);
     p.mov(Reg::R6, 1006);

@@ -394,7 +394,7 @@ fn helper_example(h: Helper) -> Option<&'static str> {
             "    *(u32 *)(r10 - 4) = 1234   # the value, on the stack\n    r1 = queue ll              # r1: the map\n    r2 = r10\n    r2 += -4                   # r2: pointer to the value\n    r3 = 0                     # r3: BPF_ANY (2 = BPF_EXIST)\n    call bpf_map_push_elem     # r0: 0, -E2BIG (full) or -EINVAL (flags)\n\n    p.store(Size::U32, R10, -4, 1234);\n    p.push(&queue, StackSlot::at(-4), PushFlags::ANY);"
         }
         Helper::MapPopElem => {
-            "    r1 = queue ll              # r1: the map\n    r2 = r10\n    r2 += -8                   # r2: where the element goes\n    call bpf_map_pop_elem      # r0: 0, or -ENOENT when empty\n    if r0 != 0 goto empty\n    r0 = *(u32 *)(r10 - 8)     # the element\n\n    p.pop(&queue, StackSlot::at(-8));\n    p.jump_if(R0, Cond::Ne, 0, empty);\n    p.load(Size::U32, R0, R10, -8);"
+            "    r1 = queue ll              # r1: the map\n    r2 = r10\n    r2 += -8                   # r2: where the element goes\n    call bpf_map_pop_elem      # r0: 0, or -ENOENT when empty\n    if w0 != 0 goto empty      # the low 32 bits: the same on every kernel\n    r0 = *(u32 *)(r10 - 8)     # the element\n\n    p.pop(&queue, StackSlot::at(-8));\n    p.jump_if(W0, Cond::Ne, 0, empty);\n    p.load(Size::U32, R0, R10, -8);"
         }
         Helper::MapPeekElem => {
             "    r1 = stack ll              # r1: the map\n    r2 = r10\n    r2 += -8                   # r2: where the element is copied\n    call bpf_map_peek_elem     # r0: 0, or -ENOENT when empty; the map is unchanged\n\n    p.peek(&stack, StackSlot::at(-8));"

@@ -86,7 +86,8 @@ fn take_into_filled_buffer(name: &str, map: &MapRef, pop: bool) -> Program {
     } else {
         p.peek(map, v);
     }
-    p.jump_if(R0, Cond::Ne, -libc::ENOENT, unexpected);
+    // The low 32 bits: before Linux 6.4 the JIT hands the error back zero-extended.
+    p.jump_if(W0, Cond::Ne, -libc::ENOENT, unexpected);
     p.load(Size::U32, R0, R10, v.off);
     p.exit();
     p.bind(unexpected).mov(R0, 0xbad).exit();

@@ -20,7 +20,8 @@
 //! p.push(&queue, value, PushFlags::ANY);             // r1 = queue ll; r2 = r10; r2 += -4; r3 = 0; call 87
 //! let empty = p.label("empty");
 //! p.pop(&queue, value);                              // r1 = queue ll; r2 = r10; r2 += -4; call 88
-//! p.jump_if(R0, Cond::Ne, 0, empty);                 // r0 < 0: the map was empty (-ENOENT)
+//! p.jump_if(W0, Cond::Ne, 0, empty);                 // -ENOENT: the map was empty (w0: the
+//!                                                    // low 32 bits, the same on every kernel)
 //! p.load(Size::U32, R0, R10, value.off);             // r0 = the popped value
 //! p.exit();
 //! p.bind(empty).mov(R0, 1).exit();
