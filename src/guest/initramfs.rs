@@ -88,12 +88,18 @@ impl Initramfs {
             .to_str()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a path that is not UTF-8"))?
             .to_owned();
-        let meta = fs::metadata(host)?;
+        let with_path = |e: io::Error| io::Error::new(e.kind(), format!("{name}: {e}"));
+        let meta = fs::metadata(host).map_err(with_path)?;
         if meta.is_dir() {
             self.dir(&name);
-            for e in fs::read_dir(host)? {
-                let e = e?;
-                self.host_path_as(&e.path(), &at.join(e.file_name()))?;
+            for e in fs::read_dir(host).map_err(with_path)? {
+                let e = e.map_err(with_path)?;
+                match self.host_path_as(&e.path(), &at.join(e.file_name())) {
+                    // A file removed (or a dangling link) while the folder is walked is not
+                    // an input the command can have meant.
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                    r => r?,
+                }
             }
         } else if meta.is_file() {
             self.input_bytes += meta.len();
@@ -117,7 +123,8 @@ impl Initramfs {
     /// A dynamically linked executable as `at`, with its program interpreter and every shared
     /// library it needs (transitively), each at the path where it was found on this machine.
     pub fn executable(&mut self, exe: &Path, at: &str) -> io::Result<()> {
-        let bytes = fs::read(exe)?;
+        let bytes = fs::read(exe)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", exe.display())))?;
         let mut pending = needed(&bytes)?;
         self.bytes(at, bytes, 0o755);
         let mut seen = std::collections::HashSet::new();
@@ -142,7 +149,8 @@ impl Initramfs {
                         )
                     })?
             };
-            let data = fs::read(&path)?;
+            let data = fs::read(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             pending.extend(needed(&data)?);
             let name = path.to_string_lossy().into_owned();
             self.bytes(&name, data, 0o755);
@@ -182,7 +190,9 @@ impl Initramfs {
                     write_file(b, &mut out, data)?;
                 }
                 Entry::HostFile(host) => {
-                    let data = fs::read(host)?;
+                    let data = fs::read(host).map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", host.display()))
+                    })?;
                     write_file(b, &mut out, &data)?;
                 }
             }
