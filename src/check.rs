@@ -105,16 +105,50 @@ pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The privileges a check runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Privileges {
+    /// Whatever this process has (root: every capability). Files that state their outcome
+    /// with CAP_BPF alone (`# load-with: CAP_BPF`) are skipped.
+    AsIs,
+    /// CAP_PERFMON and CAP_SYS_ADMIN were dropped ([`drop_to_cap_bpf`]): only the files that
+    /// state their outcome with CAP_BPF alone are run.
+    CapBpfOnly,
+}
+
+/// Whether a file states its outcome with CAP_BPF alone (`# load-with: CAP_BPF`), so that
+/// it must run after [`drop_to_cap_bpf`].
+pub fn needs_cap_bpf_only(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| Expectations::parse(&s).ok())
+        .is_some_and(|e| e.cap_bpf_only)
+}
+
+/// Give up CAP_PERFMON and CAP_SYS_ADMIN for the rest of this process (effective and
+/// permitted sets), keeping CAP_BPF: the verifier then judges as it does for a service with
+/// CAP_BPF alone (it refuses reads of uninitialised stack, which it allows root). There is
+/// no way back.
+pub fn drop_to_cap_bpf() -> Result<(), String> {
+    use caps::{CapSet, Capability};
+    for cap in [Capability::CAP_PERFMON, Capability::CAP_SYS_ADMIN] {
+        for set in [CapSet::Effective, CapSet::Permitted] {
+            caps::drop(None, set, cap).map_err(|e| format!("dropping {cap}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Assemble, load and run one file on the running kernel and compare with its header.
-pub fn check_file(path: &Path, kernel: &KernelFacts) -> FileCheck {
-    let verdict = check(path, kernel);
+pub fn check_file(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> FileCheck {
+    let verdict = check(path, kernel, privileges);
     FileCheck {
         path: path.to_owned(),
         verdict,
     }
 }
 
-fn check(path: &Path, kernel: &KernelFacts) -> Verdict {
+fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
     let source = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) => return Verdict::Failed(e.to_string()),
@@ -123,12 +157,16 @@ fn check(path: &Path, kernel: &KernelFacts) -> Verdict {
         Ok(e) => e,
         Err(e) => return Verdict::Failed(format!("header {e}")),
     };
-    if exp.cap_bpf_only {
-        return Verdict::Skipped(
-            "states its outcome with CAP_BPF alone: run `setpriv --bounding-set \
-             -perfmon,-sys_admin -- bpfsmith load FILE`"
-                .into(),
-        );
+    match (exp.cap_bpf_only, privileges) {
+        (true, Privileges::AsIs) => {
+            return Verdict::Skipped(
+                "states its outcome with CAP_BPF alone: check it after drop_to_cap_bpf".into(),
+            )
+        }
+        (false, Privileges::CapBpfOnly) => {
+            return Verdict::Skipped("states its outcome with full privileges".into())
+        }
+        _ => {}
     }
     let obj = match crate::text::assemble_file(path) {
         Ok(o) => o,
@@ -162,7 +200,7 @@ fn check(path: &Path, kernel: &KernelFacts) -> Verdict {
             if exp.load_ok {
                 return Verdict::Failed(format!("refused by the verifier: {message}"));
             }
-            let want = exp.verifier_error.as_deref().unwrap_or("");
+            let want = exp.verifier_error_on(kernel).unwrap_or("");
             if log.contains(want) {
                 Verdict::Passed(format!("refused as stated: {message}"))
             } else {
@@ -234,7 +272,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.s");
         std::fs::write(&p, "# expect-retval: nine\nexit\n").unwrap();
-        let c = check_file(&p, &running_kernel());
+        let c = check_file(&p, &running_kernel(), Privileges::AsIs);
         assert!(
             matches!(&c.verdict, Verdict::Failed(m) if m.contains("line 1")),
             "{c}"

@@ -387,12 +387,27 @@ fn check(paths: &[PathBuf]) -> ExitCode {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
-    let kernel = bpfsmith::check::running_kernel();
-    let mut summary = bpfsmith::check::CheckSummary::default();
-    for f in &files {
-        let c = bpfsmith::check::check_file(f, &kernel);
+    use bpfsmith::check::{self as chk, Privileges};
+    let kernel = chk::running_kernel();
+    let mut summary = chk::CheckSummary::default();
+    // Files that state their outcome with CAP_BPF alone run last, after this process has
+    // given up CAP_PERFMON and CAP_SYS_ADMIN for good.
+    let (reduced, full): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        files.iter().partition(|f| chk::needs_cap_bpf_only(f));
+    for f in full {
+        let c = chk::check_file(f, &kernel, Privileges::AsIs);
         println!("{c}");
         summary.add(&c.verdict);
+    }
+    if !reduced.is_empty() {
+        if let Err(e) = chk::drop_to_cap_bpf() {
+            return fail(e);
+        }
+        for f in reduced {
+            let c = chk::check_file(f, &kernel, Privileges::CapBpfOnly);
+            println!("{c}");
+            summary.add(&c.verdict);
+        }
     }
     println!("{summary}");
     if summary.failed == 0 && summary.passed > 0 {

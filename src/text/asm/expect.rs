@@ -14,6 +14,7 @@
 //! | `run` | `PROGRAM` | which program to load and run, when the file has several (default: the first) |
 //! | `expect-retval (COND)` | integer | the return value on kernels that meet `COND` (takes precedence over `expect-retval`; the first matching line wins) |
 //! | `expect-map (COND)` | `MAP = V1 V2 ...` | a map's contents on kernels that meet `COND` |
+//! | `expect-verifier-error (COND)` | text | the verifier's words on kernels that meet `COND` (messages are reworded between versions) |
 //! | `load-with` | `CAP_BPF` | load with CAP_BPF but without CAP_PERFMON and CAP_SYS_ADMIN (as a non-root service would): the verifier is stricter then, e.g. it refuses reads of uninitialised stack, which it allows root |
 //!
 //! A condition `COND` is a comma-separated list of terms that must all hold: `linux < 6.4`,
@@ -63,6 +64,8 @@ pub struct Expectations {
     pub retval_when: Vec<(KernelCondition, i64)>,
     /// Map contents that hold only on some kernels, in header order.
     pub maps_after_when: Vec<(KernelCondition, String, Vec<u64>)>,
+    /// Verifier messages that hold only on some kernels, in header order.
+    pub verifier_error_when: Vec<(KernelCondition, String)>,
 }
 
 /// The facts about a kernel that per-kernel expectations depend on.
@@ -215,9 +218,10 @@ impl Expectations {
             let (key, cond) = match key.split_once('(') {
                 Some((k, c)) if c.ends_with(')') && KEYS.contains(&k.trim()) => {
                     let k = k.trim();
-                    if k != "expect-retval" && k != "expect-map" {
+                    if !matches!(k, "expect-retval" | "expect-map" | "expect-verifier-error") {
                         return Err(err(format!(
-                            "`{k}` takes no kernel condition (only expect-retval and expect-map do)"
+                            "`{k}` takes no kernel condition (expect-retval, expect-map and \
+                             expect-verifier-error do)"
                         )));
                     }
                     let c = KernelCondition::parse(&c[..c.len() - 1]).map_err(&err)?;
@@ -250,7 +254,10 @@ impl Expectations {
                     if value.is_empty() {
                         return Err(err("expect-verifier-error needs the expected text".into()));
                     }
-                    e.verifier_error = Some(value.to_owned());
+                    match cond {
+                        Some(c) => e.verifier_error_when.push((c, value.to_owned())),
+                        None => e.verifier_error = Some(value.to_owned()),
+                    }
                 }
                 "expect-retval" => {
                     let v =
@@ -329,9 +336,21 @@ impl Expectations {
         out
     }
 
+    /// The verifier's message expected on a kernel with these facts: the first matching
+    /// per-kernel line, else `expect-verifier-error`.
+    pub fn verifier_error_on(&self, k: &KernelFacts) -> Option<&str> {
+        self.verifier_error_when
+            .iter()
+            .find(|(c, _)| c.holds(k))
+            .map(|(_, v)| v.as_str())
+            .or(self.verifier_error.as_deref())
+    }
+
     /// Whether any expectation depends on the kernel.
     pub fn is_per_kernel(&self) -> bool {
-        !self.retval_when.is_empty() || !self.maps_after_when.is_empty()
+        !self.retval_when.is_empty()
+            || !self.maps_after_when.is_empty()
+            || !self.verifier_error_when.is_empty()
     }
 }
 
