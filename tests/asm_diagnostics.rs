@@ -2,7 +2,9 @@
 //! with the caret under the offending token; every error of a file comes out in one run; and
 //! no input, however malformed, makes the assembler panic or point outside the input.
 
-use bpfsmith::text::{assemble, AsmError, AsmErrorKind as K, AsmErrors};
+use bpfsmith::text::{
+    assemble, assemble_with_warnings, AsmError, AsmErrorKind as K, AsmErrors, Severity,
+};
 use proptest::prelude::*;
 
 fn errors(src: &str) -> AsmErrors {
@@ -706,4 +708,88 @@ proptest! {
         let src: String = chars.into_iter().collect();
         no_panic(&src);
     }
+}
+
+/// A small file with one non-portable compare of a helper's result, in each dialect.
+const WARNED: &str = "\
+.map queue, type=queue, value_size=4, max_entries=2
+\tr1 = queue ll
+\tr2 = r10
+\tr2 += -4
+\tr3 = 0
+\tcall bpf_map_push_elem
+\tr6 = 1
+\tif r0 != -7 goto out           # 64-bit: not portable
+\tif w0 != -7 goto out           # 32-bit: portable
+\tlddw %r1, queue
+\tmov %r2, %r10
+\tadd %r2, -4
+\tcall bpf_map_pop_elem
+\tjslt %r0, 0, out
+out:
+\texit
+";
+
+/// The warning of the assembler: rustc's form with `warning:`, the caret under `r0`, the
+/// call's line in a note and the portable spelling in the help; the object is complete.
+#[test]
+fn warnings_render_like_errors_and_keep_the_object() {
+    let a = assemble_with_warnings("w.s", WARNED, &Default::default()).unwrap();
+    assert_eq!(a.object.programs[0].insns.len(), 14);
+    assert_eq!(a.warnings.len(), 2, "{:?}", a.warnings);
+    let w = &a.warnings[0];
+    assert_eq!(w.severity, Severity::Warning);
+    assert_eq!(w.kind, K::HelperResultWidth);
+    assert_eq!((w.line, w.column, w.width), (8, 5, 2));
+    assert_eq!(
+        w.to_string(),
+        "w.s:8:5: warning: 64-bit compare of r0, `bpf_map_push_elem`'s int result (helper 87), \
+         with -7: not portable to kernels before Linux 6.4\n  |\n8 |     if r0 != -7 goto out           \
+         # 64-bit: not portable\n  |        ^~\n  = note: r0 holds the result of the call on line 6\n  \
+         = help: before Linux 6.4 the JIT zero-extends this helper's int error into r0 \
+         (0x00000000fffffff9 for -7); compare the low 32 bits: `if w0 != -7 goto ...`"
+    );
+    // The mnemonic dialect: the caret covers `%r0`.
+    let m = &a.warnings[1];
+    assert_eq!((m.line, m.column, m.width), (14, 7, 3));
+    assert!(m
+        .message
+        .starts_with("signed 64-bit compare (`s<`) of r0, `bpf_map_pop_elem`"));
+    assert!(m.to_string().contains("\n   |          ^~~\n"), "{m}");
+    // The plain entry points give the same object.
+    assert_eq!(assemble("w.s", WARNED).unwrap(), a.object);
+    let rendered: Vec<String> = a.warnings.iter().map(|w| w.to_string()).collect();
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("asm_warning_helper_result", rendered.join("\n\n"));
+    });
+}
+
+/// No warning for the portable forms, after a lookup (a pointer), or once r0 is overwritten.
+#[test]
+fn no_warnings_for_portable_code() {
+    let quiet = "\
+.map queue, type=queue, value_size=4, max_entries=2
+.map h, type=hash, key_size=4, value_size=4, max_entries=2
+\tr1 = queue ll
+\tr2 = r10
+\tr2 += -4
+\tcall bpf_map_pop_elem
+\tif w0 s< 0 goto out
+\tif r0 != 0 goto out
+\tr1 = h ll
+\tr2 = r10
+\tr2 += -4
+\tcall bpf_map_lookup_elem
+\tif r0 != -7 goto out
+\tr1 = queue ll
+\tr2 = r10
+\tr2 += -4
+\tcall bpf_map_peek_elem
+\tr0 = *(u32 *)(r10 - 4)
+\tif r0 s< 0 goto out
+out:
+\texit
+";
+    let a = assemble_with_warnings("q.s", quiet, &Default::default()).unwrap();
+    assert_eq!(a.warnings, vec![]);
 }

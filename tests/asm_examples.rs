@@ -103,3 +103,23 @@ fn the_seed_scenario_is_the_demo() {
         assert_eq!(map.def, dm.def, "{file}");
     }
 }
+
+/// The `asm/` files test a helper's result portably (`w0`): the assembler warns only where a
+/// file says so on the line itself (`bpfsmith warns here`, as a file that shows the difference
+/// between kernels does).
+#[test]
+fn the_examples_warn_only_where_they_say_so() {
+    for f in examples() {
+        let a = bpfsmith::text::assemble_file_with_warnings(&f, &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let src = std::fs::read_to_string(&f).unwrap();
+        let said: Vec<u32> = src
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains("bpfsmith warns here") && !l.trim_start().starts_with('#'))
+            .map(|(i, _)| i as u32 + 1)
+            .collect();
+        let warned: Vec<u32> = a.warnings.iter().map(|w| w.line).collect();
+        assert_eq!(warned, said, "{}: {:#?}", f.display(), a.warnings);
+    }
+}

@@ -61,3 +61,17 @@ fn generated_programs_all_load_and_match_the_model() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The examples teach the portable check of a helper's result: no warnings.
+#[test]
+fn examples_have_no_warnings() {
+    use bpfsmith::prelude::{MapDef, MapRef};
+    for obj in [queue::object(), stack::object()] {
+        for p in &obj.programs {
+            assert_eq!(p.warnings(), vec![], "{}", p.name);
+        }
+    }
+    let map = MapRef::new("q", MapDef::queue::<u32>(2));
+    let ops = [generate::Op::Push, generate::Op::Pop, generate::Op::Pop];
+    assert_eq!(generate::program("g", &map, &ops).warnings(), vec![]);
+}

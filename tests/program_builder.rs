@@ -348,3 +348,79 @@ fn the_object_refuses_unknown_maps_and_bad_definitions() {
     assert!(e.to_string().contains("map `elsewhere`"), "{e}");
     assert!(obj.map("9bad", MapDef::queue::<u32>(1)).is_err());
 }
+
+/// A 64-bit compare of a map helper's `int` result is a warning (not an error): the program
+/// builds, and `warnings()` names the Rust line and column of the jump, and of the call.
+#[test]
+fn a_64_bit_compare_of_a_helper_result_is_a_warning_at_the_rust_line() {
+    let (_, q, _) = queue_object();
+    let mut p = ProgramBuilder::new("warned", Section::SOCKET);
+    let slot = StackSlot::of::<u32>(-4);
+    let fail = p.label("fail");
+    p.store(Size::U32, R10, -4, 1);
+    let call_line = line!() + 1;
+    p.push(&q, slot, PushFlags::ANY);
+    p.mov(R6, 1002); // another register: r0 still holds the result
+    let jump_line = line!() + 1;
+    p.jump_if(R0, Cond::Ne, -7, fail);
+    p.pop(&q, slot);
+    p.jump_if(R0, Cond::Slt, 0, fail); // signed 64-bit: a warning too
+    p.pop(&q, slot);
+    p.jump_if(W0, Cond::Ne, -2, fail); // the 32-bit view: portable
+    p.jump_if(R0, Cond::Ne, 0, fail); // 0 by `!=`: portable
+    p.mov(R0, 0).exit();
+    p.bind(fail).mov(R0, R6).exit();
+    let prog = p.finish().expect("warnings do not stop the build");
+    let w = prog.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    let loc = w[0].location.as_ref().unwrap();
+    assert_eq!(
+        (loc.file.as_str(), loc.line, loc.column),
+        (file!(), jump_line, 7)
+    );
+    let call = w[0].call_location.as_ref().unwrap();
+    assert_eq!((call.file.as_str(), call.line), (file!(), call_line));
+    assert_eq!((w[0].kind.helper, w[0].kind.imm), (87, -7));
+    assert_eq!((w[1].kind.helper, w[1].kind.cond), (88, Cond::Slt));
+    assert_eq!(w[0].program, "warned");
+    let text = w[0].to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{}:{jump_line}:7: warning: in program `warned`: 64-bit compare of r0, \
+             `bpf_map_push_elem`'s int result (helper 87), with -7",
+            file!()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("compare the low 32 bits: `if w0 != -7 goto ...`"),
+        "{text}"
+    );
+}
+
+/// No warning after a helper that returns a pointer, or once r0 was written since the call.
+#[test]
+fn no_warning_after_lookup_or_once_r0_is_overwritten() {
+    let (mut obj, q, _) = queue_object();
+    let h = obj.map("h", MapDef::hash::<u32, u64>(4)).unwrap();
+    let mut p = ProgramBuilder::new("quiet", Section::SOCKET);
+    let out = p.label("out");
+    p.store(Size::U32, R10, -4, 0);
+    p.ld_map(R1, &h).mov(R2, R10).add(R2, -4);
+    p.call(Helper::MapLookupElem);
+    p.jump_if(R0, Cond::Ne, -7, out); // a pointer, not an int
+    p.pop(&q, StackSlot::of::<u32>(-4));
+    p.load(Size::U32, R0, R10, -4); // r0 is the popped value now
+    p.jump_if(R0, Cond::Slt, 0, out);
+    p.mov(R0, 0);
+    p.bind(out).exit();
+    assert_eq!(p.finish().unwrap().warnings(), vec![]);
+}
+
+/// The seed scenario and the examples teach the portable check.
+#[test]
+fn the_demo_has_no_warnings() {
+    for prog in &bpfsmith::demo::object().programs {
+        assert_eq!(prog.warnings(), vec![], "{}", prog.name);
+    }
+}

@@ -31,8 +31,10 @@
 //! obj.add_program(prog).unwrap();
 //! ```
 
+pub mod lint;
 mod section;
 
+pub use lint::Warning;
 pub use section::{ProgType, Section, SectionKind};
 
 use std::fmt;
@@ -203,6 +205,48 @@ impl Program {
             line: loc.line,
             column: loc.column,
         })
+    }
+
+    /// The warnings about this program: code that loads everywhere but behaves differently on
+    /// some kernels (see [`lint`]), each with the location of the offending instruction (the
+    /// Rust line for the DSL, the assembly line for the assembler). Computed on each call, in
+    /// one pass over the instructions.
+    ///
+    /// ```
+    /// use bpfsmith::prelude::*;
+    ///
+    /// let mut obj = Object::new("GPL");
+    /// let queue = obj.map("queue", MapDef::queue::<u32>(4)).unwrap();
+    /// let mut p = ProgramBuilder::new("pop", Section::SOCKET);
+    /// let empty = p.label("empty");
+    /// p.pop(&queue, StackSlot::at(-4));
+    /// p.jump_if(R0, Cond::Slt, 0, empty);   // signed 64-bit: wrong before Linux 6.4 (JIT)
+    /// p.mov(R0, 0).exit();
+    /// p.bind(empty).mov(R0, 1).exit();
+    /// let prog = p.finish().unwrap();
+    /// let warnings = prog.warnings();
+    /// assert_eq!(warnings.len(), 1);
+    /// let loc = warnings[0].location.as_ref().unwrap();
+    /// assert!(loc.file.ends_with(".rs") && loc.line > 0 && loc.column > 0);
+    /// assert!(warnings[0].help().ends_with("`if w0 s< 0 goto ...`"));
+    /// ```
+    pub fn warnings(&self) -> Vec<Warning> {
+        let location = |insn: usize| {
+            self.source(insn).map(|s| Location {
+                file: s.file.to_owned(),
+                line: s.line,
+                column: s.column,
+            })
+        };
+        lint::helper_result_compares(&self.insns)
+            .into_iter()
+            .map(|kind| Warning {
+                program: self.name.clone(),
+                location: location(kind.jump),
+                call_location: location(kind.call),
+                kind,
+            })
+            .collect()
     }
 
     /// The text of line `line` (1-based) of file `file`, from the kept text or, failing that,
@@ -1238,6 +1282,8 @@ impl ProgramBuilder {
     // ---- finish ----
 
     /// Resolve labels and report every problem found, or give the finished [`Program`].
+    /// Code that builds but behaves differently on some kernels is no error: the program's
+    /// [`Program::warnings`] name it, with the Rust line of each offending instruction.
     pub fn finish(mut self) -> Result<Program, BuildErrors> {
         let mut insns = std::mem::take(&mut self.insns);
         let mut errors: Vec<BuildError> = Vec::new();

@@ -12,8 +12,31 @@
 //! parse), then the source line and a caret under the offending token (`^` for its first
 //! character, `~` under the rest). Columns count characters, from 1; tabs are shown as four
 //! spaces and the caret follows them.
+//!
+//! Warnings ([`Severity::Warning`]) look the same with `warning:`: code that assembles and
+//! loads, but behaves differently on some kernels (see [`crate::program::lint`]).
 
 use std::fmt;
+
+/// Whether a diagnostic stops the assembly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// The file does not assemble.
+    #[default]
+    Error,
+    /// The file assembles, but the code is probably not what was meant.
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`, as the first line of a diagnostic says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
 
 /// What kind of mistake an [`AsmError`] reports, for tools and tests that sort errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,11 +76,17 @@ pub enum AsmErrorKind {
     /// A program-level problem: no instructions, an instruction outside any program, a name
     /// used twice.
     Program,
+    /// A warning: a 64-bit compare of the `int` result of a map helper (2, 3, 87, 88, 89) that
+    /// goes the other way on kernels before 6.4 ([`crate::program::lint`]).
+    HelperResultWidth,
 }
 
-/// One assembly error: where, what, and the source line it points into.
+/// One assembly diagnostic, an error or (with [`Severity::Warning`]) a warning: where, what,
+/// and the source line it points into.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AsmError {
+    /// An error (the default) or a warning.
+    pub severity: Severity,
     /// The file name given to the assembler (for messages only).
     pub path: String,
     /// 1-based line.
@@ -122,6 +151,7 @@ impl AsmError {
             (source[line_start..start].chars().count()).min(line_text.chars().count()) as u32 + 1;
         let width = (source[start..end].chars().count() as u32).max(1);
         AsmError {
+            severity: Severity::Error,
             path: path.to_owned(),
             line,
             column,
@@ -144,6 +174,12 @@ impl AsmError {
         self.notes.push(format!("note: {text}"));
         self
     }
+
+    /// The same diagnostic as a warning.
+    pub fn warning(mut self) -> AsmError {
+        self.severity = Severity::Warning;
+        self
+    }
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -157,8 +193,12 @@ impl fmt::Display for AsmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{}:{}:{}: error: {}",
-            self.path, self.line, self.column, self.message
+            "{}:{}:{}: {}: {}",
+            self.path,
+            self.line,
+            self.column,
+            self.severity.as_str(),
+            self.message
         )?;
         let num = self.line.to_string();
         let pad = " ".repeat(num.len());

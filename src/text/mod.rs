@@ -46,6 +46,7 @@ pub mod asm;
 pub mod conformance;
 
 pub use asm::{
-    assemble, assemble_file, assemble_file_with, assemble_with, AsmFileError, AsmOptions,
+    assemble, assemble_file, assemble_file_with, assemble_file_with_warnings, assemble_with,
+    assemble_with_warnings, warnings as asm_warnings, AsmFileError, AsmOptions, Assembled,
 };
-pub use diag::{AsmError, AsmErrorKind, AsmErrors};
+pub use diag::{AsmError, AsmErrorKind, AsmErrors, Severity};

@@ -60,6 +60,40 @@
 //! verifier refuses code that can fall off its end. All errors of a file are reported in one
 //! run ([`AsmErrors`]), each with its line, column and a caret.
 //!
+//! # Warnings
+//!
+//! Code that assembles and loads but behaves differently on some kernels gets a warning, in
+//! the same form with `warning:`; the object is complete all the same.
+//! [`assemble_with_warnings`] and [`assemble_file_with_warnings`] return both ([`Assembled`]);
+//! [`warnings`] finds them in any assembled object. The check is the DSL's
+//! ([`crate::program::lint`]): a 64-bit compare of a map helper's `int` result, which the x86
+//! JIT hands back zero-extended before Linux 6.4.
+//!
+//! ```
+//! let src = "\
+//! .map queue, type=queue, value_size=4, max_entries=1
+//! r1 = queue ll
+//! r2 = r10
+//! r2 += -4
+//! call bpf_map_pop_elem
+//! if r0 != -2 goto empty
+//! exit
+//! empty:
+//! exit
+//! ";
+//! let a = bpfsmith::text::assemble_with_warnings("pop.s", src, &Default::default()).unwrap();
+//! assert_eq!(a.object.programs.len(), 1);
+//! let w = a.warnings[0].to_string();
+//! assert!(w.starts_with("pop.s:6:4: warning: 64-bit compare of r0"), "{w}");
+//! assert!(w.contains("compare the low 32 bits: `if w0 != -2 goto ...`"), "{w}");
+//! // `if w0 != -2 goto empty` is the portable spelling: no warning.
+//! let fixed = src.replace("if r0", "if w0");
+//! assert!(bpfsmith::text::assemble_with_warnings("pop.s", &fixed, &Default::default())
+//!     .unwrap()
+//!     .warnings
+//!     .is_empty());
+//! ```
+//!
 //! ```
 //! let src = "\
 //! .map queue, type=queue, value_size=4, max_entries=10
@@ -99,6 +133,7 @@ use crate::helpers::Helper;
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{flags, MapDef, MapDefError, MapType, TypeDesc};
 use crate::object::{Object, ObjectError};
+use crate::program::SourceLines;
 use crate::program::{
     FileId, Function, Program, ProgramBuilder, Reloc, RelocKind, Section, SourceLoc,
 };
@@ -209,6 +244,127 @@ pub fn assemble_file_with(
         error,
     })?;
     assemble_text(&shown, Arc::from(text), opts).map_err(AsmFileError::Asm)
+}
+
+/// An assembled file: the object, and the warnings about its code ([`warnings`], in program
+/// and instruction order). The object is complete whatever the warnings say.
+#[derive(Clone, Debug)]
+pub struct Assembled {
+    /// The object, as [`assemble_with`] gives it.
+    pub object: Object,
+    /// The warnings ([`AsmError`]s with [`Severity::Warning`](crate::text::Severity::Warning)).
+    pub warnings: Vec<AsmError>,
+}
+
+/// [`assemble_with`], and the warnings about the code it assembled.
+pub fn assemble_with_warnings(
+    path: &str,
+    source: &str,
+    opts: &AsmOptions,
+) -> Result<Assembled, AsmErrors> {
+    let object = assemble_with(path, source, opts)?;
+    let warnings = warnings(&object);
+    Ok(Assembled { object, warnings })
+}
+
+/// [`assemble_file_with`], and the warnings about the code it assembled: what the `bpfsmith
+/// asm` command prints before writing the object.
+pub fn assemble_file_with_warnings(
+    path: impl AsRef<Path>,
+    opts: &AsmOptions,
+) -> Result<Assembled, AsmFileError> {
+    let object = assemble_file_with(path, opts)?;
+    let warnings = warnings(&object);
+    Ok(Assembled { object, warnings })
+}
+
+/// The warnings about the programs of `obj` ([`crate::program::Program::warnings`]), rendered
+/// as the assembler renders errors: `FILE:LINE:COL: warning: ...`, the source line and a caret
+/// under the `r0` operand, a note on where the helper was called and a `help:` line with the
+/// portable spelling. Works on any object whose programs record source lines: assembled ones,
+/// and objects read back with their line info (the line's text is then what `.BTF.ext`
+/// carries). One pass over the instructions of each program.
+pub fn warnings(obj: &Object) -> Vec<AsmError> {
+    let mut out = Vec::new();
+    for prog in &obj.programs {
+        let found = prog.warnings();
+        if found.is_empty() {
+            continue;
+        }
+        let mut lines = SourceLines::new(&prog.files);
+        for w in found {
+            let kind = w.kind;
+            let Some(loc) = prog.locs.get(kind.jump).copied().flatten() else {
+                let e = AsmError::in_line(
+                    &format!("program `{}`, instruction {}", prog.name, kind.jump),
+                    "",
+                    1,
+                    0,
+                    0,
+                    0,
+                    K::HelperResultWidth,
+                    kind.message(),
+                );
+                out.push(e.warning().help(kind.help()));
+                continue;
+            };
+            let path = prog
+                .files
+                .get(loc.file.0 as usize)
+                .map_or("", |f| f.path.as_str());
+            let text = lines.get(loc.file, loc.line);
+            let (start, end) = r0_operand(text, loc.column);
+            let mut e = AsmError::in_line(
+                path,
+                text,
+                loc.line,
+                0,
+                start,
+                end,
+                K::HelperResultWidth,
+                kind.message(),
+            )
+            .warning();
+            let call = prog.locs.get(kind.call).copied().flatten();
+            match call {
+                Some(c) if c.file == loc.file => {
+                    e = e.note(format!(
+                        "r0 holds the result of the call on line {}",
+                        c.line
+                    ));
+                }
+                _ => {
+                    if let Some(c) = w.call_location {
+                        e = e.note(format!("r0 holds the result of the call at {c}"));
+                    }
+                }
+            }
+            out.push(e.help(kind.help()));
+        }
+    }
+    out
+}
+
+/// The byte range of the `r0` (or `%r0`) operand in `line` at or after character `column`
+/// (1-based): the compared register, the first one every dialect writes. The instruction's
+/// start when there is none (a line of another language, from line info).
+fn r0_operand(line: &str, column: u32) -> (usize, usize) {
+    let from = line
+        .char_indices()
+        .nth(column.saturating_sub(1) as usize)
+        .map_or(line.len(), |(i, _)| i);
+    let b = line.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = from;
+    while let Some(k) = line[i..].find("r0") {
+        let (s, e) = (i + k, i + k + 2);
+        if (s == 0 || !word(b[s - 1])) && (e == b.len() || !word(b[e])) {
+            let s = if s > 0 && b[s - 1] == b'%' { s - 1 } else { s };
+            return (s, e);
+        }
+        i = s + 1;
+    }
+    (from, from)
 }
 
 fn assemble_text(path: &str, text: Arc<str>, opts: &AsmOptions) -> Result<Object, AsmErrors> {

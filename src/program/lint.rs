@@ -1,0 +1,495 @@
+//! Warnings about code that builds and loads but behaves differently across kernels. The one
+//! place the checks live: [`crate::program::Program::warnings`] (the DSL) and the assembler's
+//! [`crate::text::asm_warnings`] both call [`helper_result_compares`], so the two cannot drift.
+//!
+//! # A helper's `int` result compared with 64 bits
+//!
+//! Before Linux 6.4 the x86 JIT calls a map's update, delete, push, pop and peek operations
+//! directly, and those returned `int`: a negative error reaches `r0` zero-extended
+//! (`0x00000000fffffff9` for `-E2BIG`), while the interpreter sign-extends it. Linux 6.4 made
+//! the operations return `long`. So after helpers 2, 3, 87, 88 and 89, a 64-bit compare of
+//! `r0` with a negative number (`if r0 != -7`), or a signed 64-bit compare (`if r0 s< 0`),
+//! takes the other branch on those kernels. The 32-bit view is the same on every kernel:
+//! `if w0 != -7 goto fail`. A compare with 0 or another non-negative number by `==`, `!=`, or
+//! an unsigned operator is portable (an error is a large number either way) and not reported.
+//!
+//! The analysis is deliberately simple and never guesses: it follows the straight-line code
+//! after the call (through the fall-through side of conditional jumps) and stops at the first
+//! instruction that another jump or call can land on, at any write to `r0`, at a call and at
+//! `exit` or `goto`. A copy of `r0` into another register is not followed.
+//!
+//! ```
+//! use bpfsmith::prelude::*;
+//! use bpfsmith::program::lint::helper_result_compares;
+//!
+//! let mut obj = Object::new("GPL");
+//! let queue = obj.map("queue", MapDef::queue::<u32>(4)).unwrap();
+//! let mut p = ProgramBuilder::new("push", Section::SOCKET);
+//! let fail = p.label("fail");
+//! p.store(Size::U32, R10, -4, 1);
+//! p.push(&queue, StackSlot::at(-4), PushFlags::ANY);
+//! p.jump_if(R0, Cond::Eq, -7, fail);   // 64 bits: not portable before Linux 6.4
+//! p.jump_if(W0, Cond::Eq, -7, fail);   // 32 bits: the same on every kernel
+//! p.mov(R0, 0).exit();
+//! p.bind(fail).mov(R0, 1).exit();
+//! let prog = p.finish().unwrap();
+//!
+//! let found = helper_result_compares(&prog.insns);
+//! assert_eq!(found.len(), 1);
+//! assert_eq!((found[0].helper, found[0].imm), (87, -7));
+//! let w = &prog.warnings()[0];
+//! assert!(w.to_string().contains("warning:"));
+//! assert!(w.help().contains("`if w0 == -7 goto ...`"));
+//! ```
+
+use std::fmt;
+
+use crate::helpers::Helper;
+use crate::insn::{AtomicOp, Callee, Cond, Insn, Operand, Pseudo, Reg, Width};
+
+use super::Location;
+
+/// The helpers whose map operation returned `int` before Linux 6.4, so that the x86 JIT hands
+/// a negative result back zero-extended: update (2), delete (3), push (87), pop (88), peek (89).
+pub const INT_RESULT_HELPERS: [Helper; 5] = [
+    Helper::MapUpdateElem,
+    Helper::MapDeleteElem,
+    Helper::MapPushElem,
+    Helper::MapPopElem,
+    Helper::MapPeekElem,
+];
+
+/// A 64-bit conditional jump on `r0` that still holds one of the [`INT_RESULT_HELPERS`]'
+/// results: against a negative immediate, or a signed compare against any immediate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HelperResultCompare {
+    /// Index (in the program's instructions) of the helper call.
+    pub call: usize,
+    /// Index of the jump.
+    pub jump: usize,
+    /// The helper's number.
+    pub helper: i32,
+    /// The jump's condition.
+    pub cond: Cond,
+    /// The immediate `r0` is compared with.
+    pub imm: i32,
+}
+
+fn is_signed(c: Cond) -> bool {
+    matches!(c, Cond::Sgt | Cond::Sge | Cond::Slt | Cond::Sle)
+}
+
+impl HelperResultCompare {
+    fn helper_name(&self) -> &'static str {
+        Helper::from_id(self.helper as u32).map_or("the helper", Helper::name)
+    }
+
+    /// One line: what is compared, and that it is not portable.
+    pub fn message(&self) -> String {
+        let result = format!(
+            "r0, `{}`'s int result (helper {})",
+            self.helper_name(),
+            self.helper
+        );
+        let what = if self.imm < 0 {
+            format!("64-bit compare of {result}, with {}", self.imm)
+        } else {
+            format!(
+                "signed 64-bit compare (`{}`) of {result}",
+                self.cond.symbol()
+            )
+        };
+        format!("{what}: not portable to kernels before Linux 6.4")
+    }
+
+    /// Why, and the portable spelling of the same jump.
+    pub fn help(&self) -> String {
+        // The error to show: the compared number when it is one, else the helper's usual one.
+        let err = if self.imm < 0 {
+            self.imm
+        } else {
+            match Helper::from_id(self.helper as u32) {
+                Some(Helper::MapPopElem | Helper::MapPeekElem | Helper::MapDeleteElem) => -2,
+                _ => -7,
+            }
+        };
+        format!(
+            "before Linux 6.4 the JIT zero-extends this helper's int error into r0 \
+             ({:#018x} for {err}); compare the low 32 bits: `if w0 {} {} goto ...`",
+            err as u32 as u64,
+            self.cond.symbol(),
+            self.imm
+        )
+    }
+}
+
+/// Every [`HelperResultCompare`] of `insns` (jump offsets resolved, as in a finished
+/// [`crate::program::Program`]), in instruction order. Linear in the number of instructions; a
+/// program without calls to the [`INT_RESULT_HELPERS`] costs one pass.
+pub fn helper_result_compares(insns: &[Insn]) -> Vec<HelperResultCompare> {
+    let int_helper = |i: &Insn| match i {
+        Insn::Call(Callee::Helper(h)) => INT_RESULT_HELPERS.iter().any(|x| x.id() as i32 == *h),
+        _ => false,
+    };
+    let mut out = Vec::new();
+    if !insns.iter().any(int_helper) {
+        return out;
+    }
+    let targets = landing_points(insns);
+    for (call, insn) in insns.iter().enumerate() {
+        if !int_helper(insn) {
+            continue;
+        }
+        let Insn::Call(Callee::Helper(helper)) = *insn else {
+            continue;
+        };
+        for (jump, next) in insns.iter().enumerate().skip(call + 1) {
+            if targets[jump] {
+                break;
+            }
+            if let Insn::Jump {
+                width: Width::W64,
+                cond,
+                dst: Reg::R0,
+                src: Operand::Imm(imm),
+                ..
+            } = *next
+            {
+                if imm < 0 || is_signed(cond) {
+                    out.push(HelperResultCompare {
+                        call,
+                        jump,
+                        helper,
+                        cond,
+                        imm,
+                    });
+                }
+            }
+            if ends_straight_line(next) || writes_r0(next) {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Which instructions a jump, a local call or a function's address lands on.
+fn landing_points(insns: &[Insn]) -> Vec<bool> {
+    let mut slot_to_insn = Vec::with_capacity(insns.len() + 1);
+    for (i, insn) in insns.iter().enumerate() {
+        slot_to_insn.push(Some(i));
+        if insn.slots() == 2 {
+            slot_to_insn.push(None);
+        }
+    }
+    let mut targets = vec![false; insns.len()];
+    let mut slot = 0i64;
+    for insn in insns {
+        let off = match *insn {
+            Insn::LdImm64 {
+                pseudo: Pseudo::Func,
+                imm,
+                ..
+            } => i32::try_from(imm).ok(),
+            _ => insn.branch_offset(),
+        };
+        if let Some(off) = off {
+            let to = slot + 1 + off as i64;
+            if let Some(Some(t)) = usize::try_from(to).ok().and_then(|t| slot_to_insn.get(t)) {
+                targets[*t] = true;
+            }
+        }
+        slot += insn.slots() as i64;
+    }
+    targets
+}
+
+/// Whether execution never falls through to the next instruction, or leaves the function.
+fn ends_straight_line(i: &Insn) -> bool {
+    matches!(
+        i,
+        Insn::Exit | Insn::Ja { .. } | Insn::JaLong { .. } | Insn::Call(_) | Insn::CallX { .. }
+    )
+}
+
+/// Whether the instruction may write `r0` (calls are handled by [`ends_straight_line`]).
+fn writes_r0(i: &Insn) -> bool {
+    let r0 = Reg::R0;
+    match *i {
+        Insn::Alu { dst, .. }
+        | Insn::Neg { dst, .. }
+        | Insn::MovSx { dst, .. }
+        | Insn::AddrSpaceCast { dst, .. }
+        | Insn::Endian { dst, .. }
+        | Insn::Load { dst, .. }
+        | Insn::LdImm64 { dst, .. } => dst == r0,
+        Insn::LdAbs { .. } | Insn::LdInd { .. } => true,
+        Insn::Atomic { op, dst, src, .. } => match op {
+            AtomicOp::CmpXchg => true,
+            AtomicOp::LoadAcquire => dst == r0,
+            AtomicOp::Xchg => src == r0,
+            AtomicOp::Add { fetch }
+            | AtomicOp::Or { fetch }
+            | AtomicOp::And { fetch }
+            | AtomicOp::Xor { fetch } => fetch && src == r0,
+            AtomicOp::StoreRelease => false,
+        },
+        Insn::StoreImm { .. }
+        | Insn::Store { .. }
+        | Insn::Jump { .. }
+        | Insn::Ja { .. }
+        | Insn::JaLong { .. }
+        | Insn::MayGoto { .. }
+        | Insn::Call(_)
+        | Insn::CallX { .. }
+        | Insn::Exit => false,
+    }
+}
+
+/// A warning about a finished program: where, and what (see the [module documentation](self)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The program.
+    pub program: String,
+    /// Where the jump was written (the Rust line of the DSL call, or the assembly line), when
+    /// the program records it.
+    pub location: Option<Location>,
+    /// Where the helper call was written, when recorded.
+    pub call_location: Option<Location>,
+    /// What was found.
+    pub kind: HelperResultCompare,
+}
+
+impl Warning {
+    /// The one-line message.
+    pub fn message(&self) -> String {
+        self.kind.message()
+    }
+
+    /// The `help:` text: why, and the portable spelling.
+    pub fn help(&self) -> String {
+        self.kind.help()
+    }
+}
+
+/// `FILE:LINE:COL: warning: in program `NAME`: MESSAGE`, then `= note:` (where the call is)
+/// and `= help:` lines, as [`crate::program::BuildError`]s print.
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(l) => write!(f, "{l}: ")?,
+            None => write!(f, "instruction {}: ", self.kind.jump)?,
+        }
+        write!(
+            f,
+            "warning: in program `{}`: {}",
+            self.program,
+            self.message()
+        )?;
+        if let Some(c) = &self.call_location {
+            write!(f, "\n  = note: r0 holds the result of the call at {c}")?;
+        }
+        write!(f, "\n  = help: {}", self.help())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insn::{AluOp, R0, R1, R6};
+
+    fn call(h: i32) -> Insn {
+        Insn::Call(Callee::Helper(h))
+    }
+
+    fn jump(width: Width, cond: Cond, imm: i32, off: i16) -> Insn {
+        Insn::Jump {
+            width,
+            cond,
+            dst: R0,
+            src: Operand::Imm(imm),
+            off,
+        }
+    }
+
+    fn mov(dst: Reg, imm: i32) -> Insn {
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src: Operand::Imm(imm),
+        }
+    }
+
+    /// What is reported, as `(call, jump, helper, cond, imm)`.
+    fn found(insns: &[Insn]) -> Vec<(usize, usize, i32, Cond, i32)> {
+        helper_result_compares(insns)
+            .iter()
+            .map(|w| (w.call, w.jump, w.helper, w.cond, w.imm))
+            .collect()
+    }
+
+    #[test]
+    fn a_64_bit_compare_with_a_negative_number_after_push() {
+        let p = [
+            call(87),
+            mov(R6, 1002),
+            jump(Width::W64, Cond::Ne, -7, 0),
+            Insn::Exit,
+        ];
+        assert_eq!(found(&p), vec![(0, 2, 87, Cond::Ne, -7)]);
+    }
+
+    #[test]
+    fn a_signed_64_bit_compare_after_pop() {
+        let p = [call(88), jump(Width::W64, Cond::Slt, 0, 0), Insn::Exit];
+        assert_eq!(found(&p), vec![(0, 1, 88, Cond::Slt, 0)]);
+        // Every helper of the list, every signed condition.
+        for h in INT_RESULT_HELPERS {
+            for c in [Cond::Sgt, Cond::Sge, Cond::Slt, Cond::Sle] {
+                let p = [call(h.id() as i32), jump(Width::W64, c, 5, 0), Insn::Exit];
+                assert_eq!(found(&p).len(), 1, "{h} {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_32_bit_view_is_portable() {
+        for c in Cond::ALL {
+            let p = [call(87), jump(Width::W32, c, -7, 0), Insn::Exit];
+            assert!(found(&p).is_empty(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn compares_with_zero_by_equality_are_portable() {
+        for c in [
+            Cond::Eq,
+            Cond::Ne,
+            Cond::Gt,
+            Cond::Ge,
+            Cond::Lt,
+            Cond::Le,
+            Cond::Set,
+        ] {
+            let p = [call(89), jump(Width::W64, c, 0, 0), Insn::Exit];
+            assert!(found(&p).is_empty(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn lookup_returns_a_pointer() {
+        let p = [call(1), jump(Width::W64, Cond::Ne, -7, 0), Insn::Exit];
+        assert!(found(&p).is_empty());
+        let p = [call(1), jump(Width::W64, Cond::Slt, 0, 0), Insn::Exit];
+        assert!(found(&p).is_empty());
+    }
+
+    #[test]
+    fn r0_written_between_call_and_compare() {
+        let writes = [
+            mov(R0, 5),
+            Insn::Load {
+                size: crate::insn::Size::U32,
+                sign: false,
+                dst: R0,
+                src: Reg::R10,
+                off: -4,
+            },
+            Insn::Atomic {
+                size: crate::insn::Size::U64,
+                op: AtomicOp::CmpXchg,
+                dst: Reg::R10,
+                src: R1,
+                off: -8,
+            },
+            call(5),
+        ];
+        for w in writes {
+            let p = [call(87), w, jump(Width::W64, Cond::Ne, -7, 0), Insn::Exit];
+            assert!(found(&p).is_empty(), "{w:?}");
+        }
+        // Writing another register does not stop it.
+        let p = [
+            call(87),
+            mov(R1, 5),
+            jump(Width::W64, Cond::Ne, -7, 0),
+            Insn::Exit,
+        ];
+        assert_eq!(found(&p).len(), 1);
+    }
+
+    #[test]
+    fn through_fall_throughs_not_past_a_landing_point() {
+        // call; if w0 == 0 goto +1; if r0 == -2 goto +0; exit: both compares follow the call.
+        let p = [
+            call(88),
+            jump(Width::W32, Cond::Eq, 0, 1),
+            jump(Width::W64, Cond::Eq, -2, 0),
+            Insn::Exit,
+        ];
+        assert_eq!(found(&p), vec![(0, 2, 88, Cond::Eq, -2)]);
+        // A jump from elsewhere lands on the compare: r0 may come from that path.
+        let p = [
+            call(88),
+            Insn::Ja { off: 1 },
+            mov(R0, -2),
+            jump(Width::W64, Cond::Eq, -2, 0),
+            Insn::Exit,
+        ];
+        assert!(found(&p).is_empty());
+        let p = [
+            call(88),
+            jump(Width::W32, Cond::Eq, 0, 0),
+            jump(Width::W64, Cond::Eq, -2, 0),
+            Insn::Exit,
+        ];
+        assert!(found(&p).is_empty(), "the first jump lands on the second");
+        // `goto` and `exit` end the straight line.
+        let p = [
+            call(88),
+            Insn::Ja { off: 0 },
+            jump(Width::W64, Cond::Eq, -2, 0),
+            Insn::Exit,
+        ];
+        assert!(found(&p).is_empty());
+    }
+
+    #[test]
+    fn the_help_shows_the_zero_extended_error_and_the_portable_jump() {
+        let w = HelperResultCompare {
+            call: 0,
+            jump: 2,
+            helper: 87,
+            cond: Cond::Ne,
+            imm: -7,
+        };
+        assert_eq!(
+            w.help(),
+            "before Linux 6.4 the JIT zero-extends this helper's int error into r0 \
+             (0x00000000fffffff9 for -7); compare the low 32 bits: `if w0 != -7 goto ...`"
+        );
+        assert_eq!(
+            w.message(),
+            "64-bit compare of r0, `bpf_map_push_elem`'s int result (helper 87), with -7: \
+             not portable to kernels before Linux 6.4"
+        );
+        let s = HelperResultCompare {
+            helper: 88,
+            cond: Cond::Slt,
+            imm: 0,
+            ..w
+        };
+        assert!(
+            s.help().contains("(0x00000000fffffffe for -2)"),
+            "{}",
+            s.help()
+        );
+        assert!(s.help().ends_with("`if w0 s< 0 goto ...`"));
+        assert_eq!(
+            s.message(),
+            "signed 64-bit compare (`s<`) of r0, `bpf_map_pop_elem`'s int result (helper 88): \
+             not portable to kernels before Linux 6.4"
+        );
+    }
+}
