@@ -379,6 +379,20 @@ pub fn render_helper(h: Helper) -> String {
             let _ = writeln!(s, "    -{} ({}): {}", e.errno, -e.value, e.when);
         }
     }
+    if crate::program::lint::INT_RESULT_HELPERS.contains(&h) {
+        let err = crate::program::lint::example_error(h.id() as i32);
+        let _ = writeln!(
+            s,
+            "\n  r0 before Linux 6.4: the x86 JIT calls the map's operation directly, and it \
+             returned int, so an error reaches r0 zero-extended ({err} arrives as {:#018x}); the \
+             interpreter, and Linux 6.4 on (long), sign-extend it. Test the low 32 bits, which \
+             every kernel agrees on: `if w0 != 0 goto fail`, `if w0 == {err} goto ...` (JMP32; \
+             `p.jump_if(W0, ...)` in the DSL). A 64-bit compare of r0 with a negative number, or \
+             a signed one (`if r0 s< 0`), goes the other way on those kernels; the assembler \
+             warns about them, and `Program::warnings` lists them for DSL programs.",
+            err as u32 as u64
+        );
+    }
     if !info.note.is_empty() {
         let _ = writeln!(s, "\n  how to call it: {}", info.note);
     }
@@ -488,6 +502,21 @@ mod tests {
         let push = explain("87").render();
         assert!(push.contains("r3 = flags"), "{push}");
         assert!(push.contains("-E2BIG (-7)"), "{push}");
+        // Helpers whose int result the JIT zero-extended before 6.4 say to test w0.
+        for (topic, err) in [
+            ("87", "-7 arrives as 0x00000000fffffff9"),
+            ("88", "-2 arrives as 0x00000000fffffffe"),
+            ("89", "-2 arrives"),
+            ("2", "-7 arrives"),
+            ("3", "-2 arrives"),
+        ] {
+            let text = explain(topic).render();
+            assert!(text.contains("r0 before Linux 6.4"), "{text}");
+            assert!(text.contains(err), "{text}");
+            assert!(text.contains("`if w0 != 0 goto fail`"), "{text}");
+        }
+        let lookup = explain("1").render();
+        assert!(!lookup.contains("Linux 6.4"), "{lookup}");
         assert!(explain("w3").render().contains("32-bit view of r3"));
         assert!(matches!(
             explain("r11"),

@@ -591,8 +591,9 @@ const UPDATE: HelperInfo = HelperInfo {
     ],
     note: "Write key and value to the stack, then: r1 = map (ld_imm64); r2 = r10; r2 += \
            key offset; r3 = r10; r3 += value offset; r4 = flags (e.g. r4 = 0 for BPF_ANY); \
-           call 2. r0 is 0 or a negative errno; test it with a signed comparison \
-           (if r0 s< 0 goto fail). r1-r5 are clobbered by the call.",
+           call 2. r0 is 0 or a negative errno; test its low 32 bits (if w0 != 0 goto fail): \
+           before Linux 6.4 the JIT hands the error back zero-extended, so a signed 64-bit \
+           test (if r0 s< 0) misses it there. r1-r5 are clobbered by the call.",
 };
 
 const DELETE: HelperInfo = HelperInfo {
@@ -614,7 +615,8 @@ const DELETE: HelperInfo = HelperInfo {
         },
     ],
     note: "Same set-up as a lookup: key on the stack, r1 = map (ld_imm64), r2 = r10 plus the \
-           key's offset, call 3. r0 is 0 or a negative errno. r1-r5 are clobbered by the call.",
+           key's offset, call 3. r0 is 0 or a negative errno; test w0, its low 32 bits (Linux \
+           before 6.4 zero-extends the error). r1-r5 are clobbered by the call.",
 };
 
 const PUSH: HelperInfo = HelperInfo {
@@ -655,7 +657,9 @@ const PUSH: HelperInfo = HelperInfo {
         },
     ],
     note: "Write the value to the stack, then: r1 = map (ld_imm64); r2 = r10; r2 += value \
-           offset; r3 = 0 (or 2 for BPF_EXIST); call 87. r0 is 0 or a negative errno. With \
+           offset; r3 = 0 (or 2 for BPF_EXIST); call 87. r0 is 0 or a negative errno: test \
+           w0, its low 32 bits (if w0 == -7 goto full), since Linux before 6.4 zero-extends the \
+           error (0x00000000fffffff9). With \
            BPF_EXIST on a full map the element that goes is the oldest one for both map kinds: \
            the next one a queue would hand out, the bottom of a stack (not its top). Queue and \
            stack maps have no keys: they are created with key_size 0. r1-r5 are clobbered by \
@@ -687,7 +691,8 @@ const POP: HelperInfo = HelperInfo {
         when: "the map is empty; the value buffer is then filled with zeros",
     }],
     note: "r1 = map (ld_imm64); r2 = r10; r2 += buffer offset (value_size bytes); call 88. \
-           If r0 is 0 the element is in the buffer; otherwise r0 is a negative errno. The \
+           If r0 is 0 the element is in the buffer; otherwise r0 is a negative errno. Test w0 \
+           (if w0 != 0 goto empty): Linux before 6.4 zero-extends the error into r0. The \
            verifier treats the buffer as written by the call, so the program may read it \
            afterwards even though it never stored there. r1-r5 are clobbered by the call.",
 };
@@ -718,7 +723,8 @@ const PEEK: HelperInfo = HelperInfo {
         when: "the map is empty; the value buffer is then filled with zeros",
     }],
     note: "Set up exactly like a pop: r1 = map (ld_imm64); r2 = r10; r2 += buffer offset; \
-           call 89. r0 is 0 or a negative errno, and the map is left unchanged either way. \
+           call 89. r0 is 0 or a negative errno (test w0: Linux before 6.4 zero-extends the \
+           error), and the map is left unchanged either way. \
            r1-r5 are clobbered by the call.",
 };
 

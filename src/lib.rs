@@ -15,6 +15,10 @@
 //! | 88 `bpf_map_pop_elem` | the map | pointer to a value-sized buffer | | 0, or `-ENOENT` when empty (buffer zeroed) |
 //! | 89 `bpf_map_peek_elem` | the map | pointer to a value-sized buffer | | 0, or `-ENOENT` when empty (buffer zeroed) |
 //!
+//! Test their result in its low 32 bits, `w0`: before Linux 6.4 the x86 JIT hands the error
+//! back zero-extended (`0x00000000fffffff9` for -E2BIG), while the interpreter and later kernels
+//! sign-extend it (see [Testing a helper's result](#testing-a-helpers-result)).
+//!
 //! ## Calling a helper by hand
 //!
 //! A map is loaded into `r1` with a two-slot `ld_imm64` that the loader patches with the map's
@@ -41,6 +45,39 @@
 //! p.push(&queue, StackSlot::of::<u32>(-4), PushFlags::ANY);
 //! p.exit();
 //! assert_eq!(p.finish().unwrap().insns, by_hand.insns);
+//! ```
+//!
+//! ## Testing a helper's result
+//!
+//! A 32-bit compare (`JMP32`, the [`insn::WReg`] view `W0`) reads the same on every kernel. A
+//! 64-bit compare of `r0` with a negative number, or a signed one, builds and loads, but takes
+//! the other branch before Linux 6.4 with the JIT: the program says so in its
+//! [`program::Program::warnings`], with the Rust line of the jump:
+//!
+//! ```
+//! use bpfsmith::prelude::*;
+//!
+//! let mut obj = Object::new("GPL");
+//! let queue = obj.map("queue", MapDef::queue::<u32>(1)).unwrap();
+//! let build = |portable: bool| {
+//!     let mut p = ProgramBuilder::new("full", Section::SOCKET);
+//!     let full = p.label("full");
+//!     p.store(Size::U32, R10, -4, 42);
+//!     p.push(&queue, StackSlot::at(-4), PushFlags::ANY);
+//!     if portable {
+//!         p.jump_if(W0, Cond::Eq, -7, full);   // if w0 == -7 goto full: -E2BIG on every kernel
+//!     } else {
+//!         p.jump_if(R0, Cond::Eq, -7, full);   // if r0 == -7: never taken before 6.4 (JIT)
+//!     }
+//!     p.mov(R0, 0).exit();
+//!     p.bind(full).mov(R0, 1).exit();
+//!     p.finish().unwrap()
+//! };
+//! assert!(build(true).warnings().is_empty());
+//! let warnings = build(false).warnings();
+//! assert!(warnings[0].location.as_ref().unwrap().file.ends_with("lib.rs"));
+//! assert!(warnings[0].help().contains("0x00000000fffffff9 for -7"));
+//! assert!(warnings[0].help().ends_with("compare the low 32 bits: `if w0 == -7 goto ...`"));
 //! ```
 //!
 //! ## What the checks catch

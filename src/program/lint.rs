@@ -59,6 +59,15 @@ pub const INT_RESULT_HELPERS: [Helper; 5] = [
     Helper::MapPeekElem,
 ];
 
+/// The error a help text shows for `helper` (its number): `-ENOENT` (-2) for pop, peek and
+/// delete, `-E2BIG` (-7) for push and update (a full map).
+pub fn example_error(helper: i32) -> i32 {
+    match Helper::from_id(helper as u32) {
+        Some(Helper::MapPopElem | Helper::MapPeekElem | Helper::MapDeleteElem) => -2,
+        _ => -7,
+    }
+}
+
 /// A 64-bit conditional jump on `r0` that still holds one of the [`INT_RESULT_HELPERS`]'
 /// results: against a negative immediate, or a signed compare against any immediate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -108,10 +117,7 @@ impl HelperResultCompare {
         let err = if self.imm < 0 {
             self.imm
         } else {
-            match Helper::from_id(self.helper as u32) {
-                Some(Helper::MapPopElem | Helper::MapPeekElem | Helper::MapDeleteElem) => -2,
-                _ => -7,
-            }
+            example_error(self.helper)
         };
         format!(
             "before Linux 6.4 the JIT zero-extends this helper's int error into r0 \
