@@ -790,6 +790,107 @@ impl Insn {
             _ => None,
         }
     }
+
+    /// The lowest LLVM `-mcpu` version (1 to 4) whose instruction set holds this instruction:
+    /// what a kernel must support for it, in the versions LLVM and the kernel's documentation
+    /// use.
+    ///
+    /// | version | adds | first Linux |
+    /// |---|---|---|
+    /// | 1 | the original eBPF set: ALU and ALU64 (32-bit ALU operations were always part of it, even though LLVM only emits them from v3 on), loads and stores, `ld_imm64`, `JMP` with `==`, `>`, `>=`, `&`, `!=`, `s>`, `s>=`, `call`, `exit`, the legacy packet loads, and `lock ... +=` (atomic add without fetch) | 3.18 |
+    /// | 2 | the remaining 64-bit conditions `<`, `<=`, `s<`, `s<=` | 4.14 |
+    /// | 3 | the `JMP32` class (conditional jumps on `wN`), and every atomic but the add without fetch: `atomic_fetch_add`, `lock` and/or/xor with or without fetch, `xchg`, `cmpxchg` (LLVM emits these only from v3, or with `+alu32`) | 5.1 (atomics: 5.12) |
+    /// | 4 | `s/=` and `s%=` (sdiv/smod), `movsx` (`r1 = (s8)r2`), sign-extending loads (`ldsx`), `bswap16/32/64` (`BPF_END` in class ALU64), `gotol` (`JA` in class JMP32); and LLVM 22 adds `load_acquire` / `store_release` to v4 | 6.6 (load-acquire / store-release: 6.15) |
+    ///
+    /// Extensions outside the numbered versions count as version 1, since LLVM accepts them
+    /// at every version: `may_goto`, `addr_space_cast`, bpf-to-bpf and kfunc calls, the pseudo
+    /// `ld_imm64` forms, `callx`. [`Insn::since_linux`] says which release each one needs.
+    ///
+    /// ```
+    /// use bpfsmith::insn::{AluOp, Cond, Insn, Operand, Width, R1};
+    ///
+    /// let sdiv = Insn::Alu { width: Width::W64, op: AluOp::SDiv, dst: R1, src: Operand::Imm(3) };
+    /// assert_eq!(sdiv.cpu_version(), 4);
+    /// let jlt = |width| Insn::Jump { width, cond: Cond::Lt, dst: R1, src: Operand::Imm(3), off: 1 };
+    /// assert_eq!(jlt(Width::W64).cpu_version(), 2);
+    /// assert_eq!(jlt(Width::W32).cpu_version(), 3);   // JMP32
+    /// assert_eq!(Insn::Exit.cpu_version(), 1);
+    /// ```
+    pub fn cpu_version(&self) -> u8 {
+        match *self {
+            Insn::Alu {
+                op: AluOp::SDiv | AluOp::SMod,
+                ..
+            }
+            | Insn::MovSx { .. }
+            | Insn::Load { sign: true, .. }
+            | Insn::Endian {
+                kind: Endian::Swap, ..
+            }
+            | Insn::JaLong { .. }
+            | Insn::Atomic {
+                op: AtomicOp::LoadAcquire | AtomicOp::StoreRelease,
+                ..
+            } => 4,
+            Insn::Atomic {
+                op: AtomicOp::Add { fetch: false },
+                ..
+            } => 1,
+            Insn::Atomic { .. }
+            | Insn::Jump {
+                width: Width::W32, ..
+            } => 3,
+            Insn::Jump {
+                cond: Cond::Lt | Cond::Le | Cond::Slt | Cond::Sle,
+                ..
+            } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The first Linux release (`(major, minor)`) whose verifier accepts this instruction, or
+    /// `None` when none does (`callx`, which only LLVM's `-O0` emits).
+    ///
+    /// The original instruction set answers `(3, 18)` (the release that added `bpf(2)`); the
+    /// later ones: `<`/`<=`/`s<`/`s<=` 4.14, bpf-to-bpf calls 4.16, `JMP32` 5.1, map values
+    /// by address (`ld_imm64` with `BPF_PSEUDO_MAP_VALUE`) 5.2, kernel variables by BTF id
+    /// 5.10, the atomics beyond `lock +=` 5.12, kfunc calls and function addresses 5.13, maps
+    /// by `fd_array` index 5.14, cpu v4 6.6, `may_goto` and `addr_space_cast` (arenas) 6.9,
+    /// load-acquire and store-release 6.15.
+    ///
+    /// ```
+    /// use bpfsmith::insn::{Insn, R1, R2};
+    ///
+    /// assert_eq!(Insn::MovSx { width: bpfsmith::insn::Width::W64, bits: 8, dst: R1, src: R2 }.since_linux(), Some((6, 6)));
+    /// assert_eq!(Insn::Exit.since_linux(), Some((3, 18)));
+    /// assert_eq!(Insn::CallX { dst: R1 }.since_linux(), None);
+    /// ```
+    pub fn since_linux(&self) -> Option<(u32, u32)> {
+        Some(match *self {
+            Insn::CallX { .. } => return None,
+            Insn::Atomic {
+                op: AtomicOp::LoadAcquire | AtomicOp::StoreRelease,
+                ..
+            } => (6, 15),
+            Insn::MayGoto { .. } | Insn::AddrSpaceCast { .. } => (6, 9),
+            Insn::Call(Callee::Kfunc { .. }) => (5, 13),
+            Insn::Call(Callee::Local(_)) => (4, 16),
+            Insn::LdImm64 { pseudo, .. } => match pseudo {
+                Pseudo::Imm | Pseudo::MapFd => (3, 18),
+                Pseudo::MapValue => (5, 2),
+                Pseudo::BtfId => (5, 10),
+                Pseudo::Func => (5, 13),
+                Pseudo::MapIdx | Pseudo::MapIdxValue => (5, 14),
+            },
+            Insn::Atomic { .. } if self.cpu_version() == 3 => (5, 12),
+            _ => match self.cpu_version() {
+                4 => (6, 6),
+                3 => (5, 1),
+                2 => (4, 14),
+                _ => (3, 18),
+            },
+        })
+    }
 }
 
 // Instruction classes.
@@ -1573,6 +1674,240 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "slot 1: dst register field holds 11, registers are r0-r10"
+        );
+    }
+
+    /// Every instruction form, one of each kind, with the cpu version LLVM's BPF backend and
+    /// the kernel's clang notes give it.
+    fn cpu_versions() -> Vec<(Insn, u8)> {
+        let alu = |width, op| Insn::Alu {
+            width,
+            op,
+            dst: R1,
+            src: Operand::Reg(R2),
+        };
+        let jump = |width, cond| Insn::Jump {
+            width,
+            cond,
+            dst: R1,
+            src: Operand::Imm(0),
+            off: 0,
+        };
+        let atomic = |size, op| Insn::Atomic {
+            size,
+            op,
+            dst: R1,
+            src: R2,
+            off: 0,
+        };
+        let mut v = Vec::new();
+        for width in [Width::W32, Width::W64] {
+            for op in AluOp::ALL {
+                let want = if matches!(op, AluOp::SDiv | AluOp::SMod) {
+                    4
+                } else {
+                    1
+                };
+                v.push((alu(width, op), want));
+            }
+            v.push((Insn::Neg { width, dst: R1 }, 1));
+            for bits in [8, 16] {
+                v.push((
+                    Insn::MovSx {
+                        width,
+                        bits,
+                        dst: R1,
+                        src: R2,
+                    },
+                    4,
+                ));
+            }
+        }
+        for kind in [Endian::ToLe, Endian::ToBe] {
+            v.push((
+                Insn::Endian {
+                    kind,
+                    bits: 16,
+                    dst: R1,
+                },
+                1,
+            ));
+        }
+        for bits in [16, 32, 64] {
+            v.push((
+                Insn::Endian {
+                    kind: Endian::Swap,
+                    bits,
+                    dst: R1,
+                },
+                4,
+            ));
+        }
+        for size in Size::ALL {
+            v.push((
+                Insn::Load {
+                    size,
+                    sign: false,
+                    dst: R1,
+                    src: R2,
+                    off: 0,
+                },
+                1,
+            ));
+            v.push((
+                Insn::StoreImm {
+                    size,
+                    dst: R1,
+                    off: 0,
+                    imm: 0,
+                },
+                1,
+            ));
+            v.push((
+                Insn::Store {
+                    size,
+                    dst: R1,
+                    off: 0,
+                    src: R2,
+                },
+                1,
+            ));
+            v.push((atomic(size, AtomicOp::LoadAcquire), 4));
+            v.push((atomic(size, AtomicOp::StoreRelease), 4));
+        }
+        for size in [Size::U8, Size::U16, Size::U32] {
+            v.push((
+                Insn::Load {
+                    size,
+                    sign: true,
+                    dst: R1,
+                    src: R2,
+                    off: 0,
+                },
+                4,
+            ));
+        }
+        for size in [Size::U32, Size::U64] {
+            for op in AtomicOp::ALL {
+                let want = match op {
+                    AtomicOp::Add { fetch: false } => 1,
+                    AtomicOp::LoadAcquire | AtomicOp::StoreRelease => 4,
+                    _ => 3,
+                };
+                v.push((atomic(size, op), want));
+            }
+        }
+        for cond in Cond::ALL {
+            let v2 = matches!(cond, Cond::Lt | Cond::Le | Cond::Slt | Cond::Sle);
+            v.push((jump(Width::W64, cond), if v2 { 2 } else { 1 }));
+            v.push((jump(Width::W32, cond), 3));
+        }
+        v.push((Insn::Ja { off: 0 }, 1));
+        v.push((Insn::JaLong { imm: 0 }, 4));
+        v.push((Insn::MayGoto { off: 0 }, 1));
+        v.push((
+            Insn::LdImm64 {
+                dst: R1,
+                pseudo: Pseudo::MapFd,
+                imm: 3,
+            },
+            1,
+        ));
+        v.push((
+            Insn::LdAbs {
+                size: Size::U8,
+                imm: 0,
+            },
+            1,
+        ));
+        v.push((
+            Insn::LdInd {
+                size: Size::U8,
+                src: R2,
+                imm: 0,
+            },
+            1,
+        ));
+        v.push((Insn::Call(Callee::Helper(87)), 1));
+        v.push((Insn::Call(Callee::Local(1)), 1));
+        v.push((
+            Insn::AddrSpaceCast {
+                dst: R1,
+                src: R2,
+                dst_as: 0,
+                src_as: 1,
+            },
+            1,
+        ));
+        v.push((Insn::CallX { dst: R1 }, 1));
+        v.push((Insn::Exit, 1));
+        v
+    }
+
+    #[test]
+    fn cpu_versions_follow_llvm_and_the_kernel() {
+        for (insn, want) in cpu_versions() {
+            assert_eq!(insn.cpu_version(), want, "{insn:?}");
+        }
+    }
+
+    #[test]
+    fn cpu_v4_is_exactly_the_opcodes_linux_6_1_does_not_know() {
+        // What Linux 6.1 refuses of the conformance suite, by the fields that make the
+        // instruction v4: an `off` of 1 on div/mod, an `off` on mov, mode MEMSX, BPF_END in
+        // ALU64, JA in JMP32, and the atomic immediates 0x100 / 0x110.
+        for (insn, want) in cpu_versions() {
+            let (code, _, _, off, imm) = insn.fields();
+            let class = code & 0x07;
+            let op = code & 0xf0;
+            let v4 = (matches!(class, ALU | ALU64) && matches!(op, 0x30 | 0x90) && off == 1)
+                || (matches!(class, ALU | ALU64) && op == MOV && off != 0 && imm == 0)
+                || (class == LDX && code & 0xe0 == MODE_MEMSX)
+                || (class == ALU64 && op == END)
+                || (class == JMP32 && op == JA)
+                || (class == STX && code & 0xe0 == MODE_ATOMIC && imm >= 0x100);
+            assert_eq!(v4, want == 4, "{insn:?}");
+        }
+    }
+
+    #[test]
+    fn kernel_releases_follow_the_versions() {
+        for (insn, version) in cpu_versions() {
+            let since = insn.since_linux();
+            match insn {
+                Insn::CallX { .. } => assert_eq!(since, None),
+                Insn::MayGoto { .. } | Insn::AddrSpaceCast { .. } => {
+                    assert_eq!(since, Some((6, 9)))
+                }
+                Insn::Call(Callee::Local(_)) => assert_eq!(since, Some((4, 16))),
+                Insn::Atomic {
+                    op: AtomicOp::LoadAcquire | AtomicOp::StoreRelease,
+                    ..
+                } => assert_eq!(since, Some((6, 15))),
+                Insn::Atomic { .. } if version == 3 => assert_eq!(since, Some((5, 12))),
+                _ => {
+                    let want = [(3, 18), (4, 14), (5, 1), (6, 6)][version as usize - 1];
+                    assert_eq!(since, Some(want), "{insn:?}");
+                }
+            }
+        }
+        let ld = |pseudo| {
+            Insn::LdImm64 {
+                dst: R1,
+                pseudo,
+                imm: 0,
+            }
+            .since_linux()
+        };
+        assert_eq!(ld(Pseudo::Imm), Some((3, 18)));
+        assert_eq!(ld(Pseudo::MapValue), Some((5, 2)));
+        assert_eq!(ld(Pseudo::BtfId), Some((5, 10)));
+        assert_eq!(ld(Pseudo::Func), Some((5, 13)));
+        assert_eq!(ld(Pseudo::MapIdx), Some((5, 14)));
+        let kfunc = Insn::Call(Callee::Kfunc { btf_id: 1, off: 0 });
+        assert_eq!(
+            (kfunc.cpu_version(), kfunc.since_linux()),
+            (1, Some((5, 13)))
         );
     }
 
