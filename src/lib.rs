@@ -171,6 +171,8 @@ pub mod guest;
 #[cfg(target_os = "linux")]
 pub mod load;
 #[cfg(target_os = "linux")]
+pub mod probe;
+#[cfg(target_os = "linux")]
 pub mod sys;
 
 /// Everything a DSL user needs in one import: `use bpfsmith::prelude::*;`.

@@ -59,6 +59,7 @@ use crate::object::btf::ObjectBtf;
 use crate::object::Object;
 use crate::program::{ProgType, RelocKind, Section};
 use crate::sys::{self, FuncInfo, LineInfo, MapCreate, ProgLoad, SysError};
+pub(crate) use program::log_text;
 use program::{load_with_policy, with_growing_log, LogPolicy, ProgramBtfRecs};
 
 /// `BPF_F_XDP_HAS_FRAGS`: an XDP program that handles multi-buffer packets (`xdp.frags`
@@ -168,6 +169,39 @@ pub enum LoadError {
         /// The verifier log (level 1 unless another level was asked for).
         log: String,
     },
+    /// The kernel refused a program because it is too old for one of its instructions: the
+    /// program uses a feature (cpu v4's `s/=`, `jmp32` ...) that a probe of this kernel
+    /// ([`crate::probe::isa`]) finds missing. Every other refusal is [`LoadError::Verifier`].
+    #[error(transparent)]
+    MissingFeature(Box<MissingFeature>),
+}
+
+/// What [`LoadError::MissingFeature`] says: which instruction of which program needs what
+/// this kernel lacks, and since which Linux release it exists.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this kernel ({release}) lacks {feature}: `{text}` at insn {insn} of `{program}`{} needs Linux {}",
+    location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default(),
+    feature.since_text()
+)]
+pub struct MissingFeature {
+    /// The program.
+    pub program: String,
+    /// The running kernel's release (`6.1.0-57-cloud-amd64`).
+    pub release: String,
+    /// What the kernel lacks.
+    pub feature: crate::probe::Feature,
+    /// The first instruction that needs it: its slot index in the loaded program, as the
+    /// verifier numbers instructions.
+    pub insn: usize,
+    /// That instruction in LLVM's syntax ([`crate::text::Llvm`]).
+    pub text: String,
+    /// Where it came from (`file:line`, the Rust or assembly line), when known.
+    pub location: Option<String>,
+    /// The errno of the load.
+    pub errno: i32,
+    /// The verifier log of the refusal.
+    pub log: String,
 }
 
 /// The last lines of a log, for an error message (the whole log stays in the error).
@@ -198,6 +232,21 @@ impl LoadError {
     pub fn log(&self) -> Option<&str> {
         match self {
             LoadError::Verifier { log, .. } | LoadError::Btf { log, .. } => Some(log),
+            LoadError::MissingFeature(m) => Some(&m.log),
+            _ => None,
+        }
+    }
+
+    /// The refusal of a program by `BPF_PROG_LOAD` (a [`LoadError::Verifier`] or a
+    /// [`LoadError::MissingFeature`]): the program, the errno and the verifier log.
+    pub fn refusal(&self) -> Option<(&str, i32, &str)> {
+        match self {
+            LoadError::Verifier {
+                program,
+                errno,
+                log,
+            } => Some((program, *errno, log)),
+            LoadError::MissingFeature(m) => Some((&m.program, m.errno, &m.log)),
             _ => None,
         }
     }
@@ -209,6 +258,7 @@ impl LoadError {
                 Some(source.errno)
             }
             LoadError::Btf { errno, .. } | LoadError::Verifier { errno, .. } => Some(*errno),
+            LoadError::MissingFeature(m) => Some(m.errno),
             _ => None,
         }
     }
@@ -243,7 +293,29 @@ impl LoadedObject {
 
     /// Load `obj`: BTF first (if given), then every map, then every program but those in
     /// `.text`.
+    ///
+    /// A program the kernel refuses fails with [`LoadError::Verifier`], or with
+    /// [`LoadError::MissingFeature`] when it uses an instruction this kernel is too old for
+    /// (found by probing the kernel once per process, [`crate::probe::isa`]).
     pub fn load_with(obj: &Object, options: &LoadOptions) -> Result<LoadedObject, LoadError> {
+        LoadedObject::load_impl(obj, options, true)
+    }
+
+    /// [`LoadedObject::load_with`] without naming missing features: every refusal is
+    /// [`LoadError::Verifier`]. The probes load through here (they are what finds the
+    /// features).
+    pub(crate) fn load_plain(
+        obj: &Object,
+        options: &LoadOptions,
+    ) -> Result<LoadedObject, LoadError> {
+        LoadedObject::load_impl(obj, options, false)
+    }
+
+    fn load_impl(
+        obj: &Object,
+        options: &LoadOptions,
+        name_features: bool,
+    ) -> Result<LoadedObject, LoadError> {
         let license = CString::new(obj.license.as_str())
             .map_err(|_| LoadError::BadLicense(obj.license.clone()))?;
         let log_size = if options.log_size == 0 {
@@ -376,11 +448,16 @@ impl LoadedObject {
                         },
                     }
                 } else {
-                    LoadError::Verifier {
+                    let missing = if name_features {
+                        missing_feature(obj, &linked, &p.name, f.errno, &f.log)
+                    } else {
+                        None
+                    };
+                    missing.unwrap_or(LoadError::Verifier {
                         program: p.name.clone(),
                         errno: f.errno,
                         log: f.log,
-                    }
+                    })
                 }
             })?;
             programs.push(LoadedProgram {
@@ -473,6 +550,94 @@ fn load_btf(blob: &[u8], log_size: usize) -> Result<OwnedFd, LoadError> {
 struct Linked {
     insns: Vec<Insn>,
     recs: ProgramBtfRecs,
+    /// The object's programs that make it up: (program index, index of its first instruction
+    /// in `insns`), the program itself first, in ascending order of instruction.
+    units: Vec<(usize, usize)>,
+}
+
+impl Linked {
+    /// Where instruction `i` of the linked program came from: `file:line`.
+    fn source(&self, obj: &Object, i: usize) -> Option<String> {
+        let &(pi, base) = self.units.iter().rev().find(|&&(_, base)| base <= i)?;
+        obj.programs
+            .get(pi)?
+            .source(i - base)
+            .map(|s| s.to_string())
+    }
+}
+
+/// The [`LoadError::MissingFeature`] for a refused program that uses an instruction this
+/// kernel lacks, if it does.
+///
+/// The kernel is probed (once per process) for the features the program uses. When the probe
+/// is inconclusive (it could not load even its own programs), the refusal's wording decides:
+/// `unknown opcode`, `uses reserved fields` or `invalid BPF_` is what kernels before 6.6 say
+/// of a cpu v4 instruction.
+fn missing_feature(
+    obj: &Object,
+    linked: &Linked,
+    program: &str,
+    errno: i32,
+    log: &str,
+) -> Option<LoadError> {
+    use crate::probe::Feature;
+    let mut slot = 0usize;
+    let mut used = Vec::new();
+    for (i, insn) in linked.insns.iter().enumerate() {
+        if let Some(f) = Feature::of(insn) {
+            used.push((i, slot, f));
+        }
+        slot += insn.slots();
+    }
+    if used.is_empty() {
+        return None;
+    }
+    let isa = crate::probe::isa();
+    let mut lacking: Vec<(usize, usize, Feature)> = used
+        .iter()
+        .copied()
+        .filter(|&(_, _, f)| isa.lacks(f))
+        .collect();
+    if lacking.is_empty() {
+        let conclusive = used.iter().all(|&(_, _, f)| isa.support(f).is_known());
+        let worded = ["unknown opcode", "uses reserved fields", "invalid BPF_"]
+            .iter()
+            .any(|w| log.contains(w));
+        if conclusive || !worded {
+            return None;
+        }
+        lacking = used
+            .into_iter()
+            .filter(|&(_, _, f)| f.cpu_version() == 4)
+            .collect();
+    }
+    // The instruction the verifier stopped at, or the one whose opcode it did not know
+    // (`unknown opcode d7` comes before verification, with no instruction line), or the first.
+    let parsed = crate::verifier::VerifierLog::parse(log);
+    let at_error = parsed
+        .error()
+        .and_then(|e| e.insn)
+        .and_then(|s| lacking.iter().find(|&&(_, slot, _)| slot == s as usize));
+    let unknown = log.lines().find_map(|l| {
+        let hex = l.trim().strip_prefix("unknown opcode ")?;
+        u8::from_str_radix(hex, 16).ok()
+    });
+    let by_opcode = unknown.and_then(|code| {
+        lacking
+            .iter()
+            .find(|&&(i, _, _)| linked.insns[i].fields().0 == code)
+    });
+    let &(i, slot, feature) = at_error.or(by_opcode).or(lacking.first())?;
+    Some(LoadError::MissingFeature(Box::new(MissingFeature {
+        program: program.to_owned(),
+        release: isa.release.clone(),
+        feature,
+        insn: slot,
+        text: crate::text::Llvm(&linked.insns[i]).to_string(),
+        location: linked.source(obj, i),
+        errno,
+        log: log.to_owned(),
+    })))
 }
 
 /// Copy program `index`, patch its map references and append the callees its function
@@ -623,7 +788,7 @@ fn link(
         recs.func_info.sort_by_key(|f| f.insn_off);
         recs.line_info.sort_by_key(|l| l.insn_off);
     }
-    Ok(Linked { insns, recs })
+    Ok(Linked { insns, recs, units })
 }
 
 /// The capabilities `BPF_PROG_LOAD` checks for a program type (kernel/bpf/syscall.c:
