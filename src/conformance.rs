@@ -7,6 +7,10 @@
 //! start and r2 = its length, the test body called as a bpf-to-bpf function, and the body's
 //! full 64-bit `r0` stored into a one-entry array map and read back from user space
 //! (test_run's own return value has only 32 bits).
+//!
+//! A test whose program needs an instruction the kernel is too old for (cpu v4's `s/=`,
+//! `bswap` ... before Linux 6.6) is skipped with that reason rather than failed: the kernel is
+//! probed once per process ([`crate::probe::isa`]).
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +43,7 @@ mod kernel {
     use crate::load::{LoadError, TestRun};
     use crate::maps::MapDef;
     use crate::object::Object;
+    use crate::probe::Feature;
     use crate::program::{Program, ProgramBuilder, Section};
     use crate::text::conformance::ConformanceTest;
     use crate::text::AsmOptions;
@@ -136,6 +141,9 @@ mod kernel {
         Passed(String),
         /// The result did not match, or an error happened that the file does not expect.
         Failed(String),
+        /// Not run: the program needs an instruction this kernel lacks (the reason says which,
+        /// and which Linux release has it).
+        Skipped(String),
     }
 
     /// One file's outcome.
@@ -154,11 +162,12 @@ mod kernel {
             let (word, detail) = match &self.verdict {
                 Verdict::Passed(d) => ("PASS", d),
                 Verdict::Failed(d) => ("FAIL", d),
+                Verdict::Skipped(d) => ("SKIP", d),
             };
-            let tag = if self.excluded {
-                " (excluded on Linux, run anyway)"
-            } else {
-                ""
+            let tag = match (self.excluded, &self.verdict) {
+                (false, _) => "",
+                (true, Verdict::Skipped(_)) => " (excluded on Linux)",
+                (true, _) => " (excluded on Linux, run anyway)",
             };
             write!(f, "{word} {}{tag}: {detail}", self.name)
         }
@@ -192,10 +201,16 @@ mod kernel {
             default_section: Section::XDP,
             ..Default::default()
         };
-        let outcome = test
-            .program(name, &opts)
-            .map_err(|e| format!("does not assemble: {e}"))
-            .and_then(|body| run_body(&body, &test.mem).map_err(|e| short_error(&e)));
+        let body = match test.program(name, &opts) {
+            Ok(b) => Ok(b),
+            Err(e) => Err(format!("does not assemble: {e}")),
+        };
+        if let Ok(b) = &body {
+            if let Some((_, feature)) = crate::probe::isa().first_lacking(&b.insns) {
+                return Verdict::Skipped(lacking(feature));
+            }
+        }
+        let outcome = body.and_then(|body| run_body(&body, &test.mem).map_err(|e| short_error(&e)));
         match (outcome, &test.result, &test.error) {
             (Ok(got), Some(want), _) if got == *want => Verdict::Passed(format!("r0 = {got:#x}")),
             (Ok(got), Some(want), _) => {
@@ -212,9 +227,20 @@ mod kernel {
         }
     }
 
+    /// Why a test is skipped: `this kernel lacks cpu v4 (sdiv/smod, needs Linux 6.6)`.
+    fn lacking(feature: Feature) -> String {
+        format!(
+            "this kernel lacks cpu v{} ({}, needs Linux {})",
+            feature.cpu_version(),
+            feature.name(),
+            feature.since_text()
+        )
+    }
+
     /// A one-line summary of a run error (the verifier's message rather than its whole log).
     fn short_error(e: &RunError) -> String {
         match e {
+            RunError::Load(LoadError::MissingFeature(m)) => lacking(m.feature),
             RunError::Load(LoadError::Verifier { log, .. }) => {
                 let last = log.lines().rev().find(|l| {
                     !l.is_empty()
@@ -235,17 +261,27 @@ mod kernel {
         pub passed: usize,
         /// Files outside the Linux exclusions that failed.
         pub failed: usize,
-        /// Files the suite's Linux runs exclude (run anyway; their outcome is printed).
+        /// Files the suite's Linux runs exclude (run anyway, unless this kernel lacks what
+        /// they need; their outcome is printed).
         pub skipped: usize,
+        /// Files outside the Linux exclusions that were not run: they need an instruction this
+        /// kernel lacks.
+        pub unsupported: usize,
     }
 
     impl fmt::Display for Summary {
+        /// `235 passed, 0 failed, 29 skipped, 49 need what this kernel lacks` (the last part
+        /// only when there are such files).
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             write!(
                 f,
                 "{} passed, {} failed, {} skipped",
                 self.passed, self.failed, self.skipped
-            )
+            )?;
+            if self.unsupported > 0 {
+                write!(f, ", {} need what this kernel lacks", self.unsupported)?;
+            }
+            Ok(())
         }
     }
 
@@ -259,6 +295,7 @@ mod kernel {
                 (true, _) => s.skipped += 1,
                 (false, Verdict::Passed(_)) => s.passed += 1,
                 (false, Verdict::Failed(_)) => s.failed += 1,
+                (false, Verdict::Skipped(_)) => s.unsupported += 1,
             }
         }
         Ok(s)
