@@ -127,6 +127,31 @@ pub fn refusal_json(program: &str, errno: i32, log: &str) -> String {
     .to_string()
 }
 
+/// A refused load ([`LoadError::refusal`]) as the one JSON object `run --json` prints: the
+/// object of [`refusal_json`], and for a [`LoadError::MissingFeature`] also
+/// `"missing": {"feature": "sdiv_smod", "name": "sdiv/smod", "cpu": 4, "since": "6.6",
+/// "insn": 3, "text": "r1 s/= 0x3", "location": "x.s:6", "release": "6.1.0-57-cloud-amd64"}`
+/// inside `"refused"`. `None` for errors that are not refusals.
+pub fn load_refusal_json(e: &LoadError) -> Option<String> {
+    let (program, errno, log) = e.refusal()?;
+    let text = refusal_json(program, errno, log);
+    let LoadError::MissingFeature(m) = e else {
+        return Some(text);
+    };
+    let mut v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["refused"]["missing"] = serde_json::json!({
+        "feature": m.feature.key(),
+        "name": m.feature.name(),
+        "cpu": m.feature.cpu_version(),
+        "since": m.feature.since_text(),
+        "insn": m.insn,
+        "text": m.text,
+        "location": m.location,
+        "release": m.release,
+    });
+    Some(v.to_string())
+}
+
 /// Why a run did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -288,6 +313,39 @@ mod tests {
         assert_eq!(value_bytes("256", 1), None);
         assert_eq!(value_bytes("0x0102ab", 3), Some(vec![1, 2, 0xab]));
         assert_eq!(value_bytes("12", 3), None);
+    }
+
+    #[test]
+    fn a_missing_feature_is_a_refusal_that_names_it() {
+        let e = LoadError::MissingFeature(Box::new(crate::load::MissingFeature {
+            program: "signed".into(),
+            release: "6.1.0-57-cloud-amd64".into(),
+            feature: crate::probe::Feature::SdivSmod,
+            insn: 3,
+            text: "r1 s/= 0x3".into(),
+            location: Some("x.s:6".into()),
+            errno: libc::EINVAL,
+            log: "3: (37) r1 /= 3\nBPF_ALU uses reserved fields\nprocessed 3 insns (limit \
+                  1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n"
+                .into(),
+        }));
+        let v: serde_json::Value = serde_json::from_str(&load_refusal_json(&e).unwrap()).unwrap();
+        assert_eq!(v["program"], "signed");
+        assert_eq!(v["refused"]["errno"], "EINVAL");
+        assert_eq!(v["refused"]["message"], "BPF_ALU uses reserved fields");
+        assert_eq!(v["refused"]["missing"]["feature"], "sdiv_smod");
+        assert_eq!(v["refused"]["missing"]["since"], "6.6");
+        assert_eq!(v["refused"]["missing"]["location"], "x.s:6");
+        let plain = LoadError::Verifier {
+            program: "p".into(),
+            errno: libc::EACCES,
+            log: "R2 !read_ok\n".into(),
+        };
+        assert_eq!(
+            load_refusal_json(&plain),
+            Some(refusal_json("p", libc::EACCES, "R2 !read_ok\n"))
+        );
+        assert_eq!(load_refusal_json(&LoadError::BadLicense("x".into())), None);
     }
 
     #[test]
