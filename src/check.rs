@@ -192,11 +192,18 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
         log_level: 0,
     };
     match run(&obj, BtfSource::default(), &req) {
-        Err(RunError::Load(LoadError::Verifier { log, errno, .. })) => {
-            let message = crate::verifier::VerifierLog::parse(&log)
-                .error()
-                .map(|e| e.message())
-                .unwrap_or_else(|| crate::sys::errno_name(errno).unwrap_or("?").to_owned());
+        Err(RunError::Load(e)) if e.refusal().is_some() => {
+            let Some((_, errno, log)) = e.refusal() else {
+                unreachable!("matched on a refusal")
+            };
+            let message = match &e {
+                // The kernel lacks an instruction: say which, not the verifier's raw words.
+                LoadError::MissingFeature(m) => m.to_string(),
+                _ => crate::verifier::VerifierLog::parse(log)
+                    .error()
+                    .map(|e| e.message())
+                    .unwrap_or_else(|| crate::sys::errno_name(errno).unwrap_or("?").to_owned()),
+            };
             if exp.load_ok {
                 return Verdict::Failed(format!("refused by the verifier: {message}"));
             }

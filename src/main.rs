@@ -164,6 +164,16 @@ enum Command {
         #[command(flatten)]
         guest: GuestArgs,
     },
+    /// Ask the kernel what it supports: cpu v1-v4 feature by feature (each tried with a tiny
+    /// program), queue and stack maps and the helpers 87-89, BTF, func_info and line_info,
+    /// log_true_size; the JIT and unprivileged-BPF settings are read, never changed.
+    Probe {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        guest: GuestArgs,
+    },
     /// Show a verifier log saved elsewhere (bpftool -d, a CI artifact, another loader) in the
     /// viewer, joined to an object's source lines when one is given.
     Log {
@@ -186,7 +196,8 @@ fn main() -> ExitCode {
     let (guest, html) = match &cli.command {
         Command::Demo { guest }
         | Command::Conformance { guest, .. }
-        | Command::Check { guest, .. } => (guest.clone(), None),
+        | Command::Check { guest, .. }
+        | Command::Probe { guest, .. } => (guest.clone(), None),
         Command::Load { guest, view, .. } | Command::Run { guest, view, .. } => {
             (guest.clone(), view.html.clone())
         }
@@ -220,6 +231,10 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            // Warnings (what the verifier may object to) do not stop the object.
+            for w in bpfsmith::text::asm_warnings(&obj) {
+                eprintln!("{w}\n");
+            }
             let out = output.unwrap_or_else(|| file.with_extension("o"));
             let code = match obj.write_elf(&out) {
                 Ok(()) => {
@@ -240,6 +255,7 @@ fn main() -> ExitCode {
             code
         }
         Command::Conformance { dir, .. } => conformance(&dir),
+        Command::Probe { json, .. } => probe(json),
         Command::Dis { file, style } => {
             // Listed as decoded from the file's bytes: a program is never held decoded whole.
             let bytes = match bpfsmith::input::FileBytes::read(&file) {
@@ -459,6 +475,16 @@ fn matrix(_: &std::path::Path, _: &[String], _: JitModes, _: bool) -> ExitCode {
     fail("matrix runs programs in Linux kernels")
 }
 
+/// The assembler's warnings for a `.s` file given to `load` or `run` (an object read from ELF
+/// has no source to point into).
+fn warn_if_assembly(file: &std::path::Path, obj: &bpfsmith::object::Object) {
+    if file.extension().is_some_and(|e| e == "s" || e == "S") {
+        for w in bpfsmith::text::asm_warnings(obj) {
+            eprintln!("{w}\n");
+        }
+    }
+}
+
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::FAILURE
@@ -594,6 +620,7 @@ fn load(
         Ok(i) => i,
         Err(e) => return fail(e),
     };
+    warn_if_assembly(file, &input.object);
     if let Some(name) = prog {
         if let Err(e) = input.keep_program(name) {
             return fail(e);
@@ -624,21 +651,24 @@ fn load(
             }
             ExitCode::SUCCESS
         }
-        Err(LoadError::Verifier {
-            program,
-            errno,
-            log,
-        }) => {
+        Err(e) if e.refusal().is_some() => {
+            let (program, errno, log) = e.refusal().expect("a refusal");
             if raw_log {
                 print!("{log}");
                 return ExitCode::FAILURE;
             }
-            let name = bpfsmith::sys::errno_name(errno).unwrap_or("error");
-            println!("{program}: refused by the verifier ({name})\n");
+            match &e {
+                // The kernel is too old for one of the instructions: say which, then the log.
+                LoadError::MissingFeature(m) => println!("{m}\n"),
+                _ => {
+                    let name = bpfsmith::sys::errno_name(errno).unwrap_or("error");
+                    println!("{program}: refused by the verifier ({name})\n");
+                }
+            }
             show_log(
-                &log,
-                input.object.program(&program),
-                &program,
+                log,
+                input.object.program(program),
+                program,
                 view,
                 &mut std::io::stdout(),
             );
@@ -664,6 +694,7 @@ fn run(
         Ok(i) => i,
         Err(e) => return fail(e),
     };
+    warn_if_assembly(file, &input.object);
     let data = match data.map(|d| parse_data(&d)).transpose() {
         Ok(d) => d,
         Err(e) => return fail(e),
@@ -721,25 +752,26 @@ fn run(
             }
             ExitCode::SUCCESS
         }
-        Err(bpfsmith::load::run::RunError::Load(LoadError::Verifier {
-            program,
-            errno,
-            log,
-        })) => {
+        Err(bpfsmith::load::run::RunError::Load(e)) if e.refusal().is_some() => {
+            let (program, errno, log) = e.refusal().expect("a refusal");
             // stdout stays for the result (one JSON object with --json): the report goes to
             // stderr.
             if json {
-                println!(
-                    "{}",
-                    bpfsmith::load::run::refusal_json(&program, errno, &log)
-                );
+                if let Some(j) = bpfsmith::load::run::load_refusal_json(&e) {
+                    println!("{j}");
+                }
             }
-            let name = bpfsmith::sys::errno_name(errno).unwrap_or("error");
-            eprintln!("{program}: refused by the verifier ({name})\n");
+            match &e {
+                LoadError::MissingFeature(m) => eprintln!("{m}\n"),
+                _ => {
+                    let name = bpfsmith::sys::errno_name(errno).unwrap_or("error");
+                    eprintln!("{program}: refused by the verifier ({name})\n");
+                }
+            }
             show_log(
-                &log,
-                input.object.program(&program),
-                &program,
+                log,
+                input.object.program(program),
+                program,
                 view,
                 &mut std::io::stderr(),
             );
@@ -782,6 +814,27 @@ fn run(
     _: &ViewArgs,
 ) -> ExitCode {
     fail("running needs Linux")
+}
+
+#[cfg(target_os = "linux")]
+fn probe(json: bool) -> ExitCode {
+    let p = bpfsmith::probe::probe();
+    if json {
+        println!("{}", p.to_json());
+    } else {
+        println!("{p}");
+    }
+    // Failure only when not even a two-instruction program loads (no privilege, no BPF).
+    if p.isa.support(bpfsmith::probe::Feature::Base).is_yes() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn probe(_json: bool) -> ExitCode {
+    fail("probing a kernel needs Linux")
 }
 
 #[cfg(target_os = "linux")]

@@ -6,6 +6,8 @@
 //! file's header states it, the failing instruction at the line the file marks, and every
 //! instruction line equal to bpfsmith's own kernel-style listing.
 
+// Only the log-vs-listing comparison is used: no kernel is needed here.
+#[allow(unused_macros)]
 #[path = "common/kernel.rs"]
 mod kernel;
 
