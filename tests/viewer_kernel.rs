@@ -309,3 +309,33 @@ fn an_accepted_program_instruction_by_instruction() {
     assert!(out.contains("the branch at"), "{out}");
     assert!(out.contains("processed "), "{out}");
 }
+
+/// A map helper's result used as a pointer: the report says what the value is (an int, not a
+/// pointer) and how to test it portably.
+#[test]
+fn a_map_helpers_int_result_is_explained() {
+    require_kernel!("a_map_helpers_int_result_is_explained");
+    let src = concat!(
+        ".license \"GPL\"\n",
+        ".map queue, type=queue, value_size=4, max_entries=4\n",
+        ".section socket\n.globl p\np:\n",
+        "\tr1 = queue ll\n\tr2 = r10\n\tr2 += -4\n",
+        "\tcall bpf_map_pop_elem\n",
+        "\tr0 = *(u32 *)(r0 + 0)\n\texit\n",
+    );
+    let obj = bpfsmith::text::assemble("pop_deref.s", src).unwrap();
+    let Err(LoadError::Verifier { log, .. }) = obj.load_with(&LoadOptions::default()) else {
+        panic!("the kernel accepted a dereference of pop's result");
+    };
+    let opts = ReportOptions {
+        color: false,
+        full: false,
+    };
+    let report = render_log_text(&log, Some(&obj.programs[0]), &opts);
+    let squashed = squash(&report);
+    assert!(
+        squashed.contains("bpf_map_pop_elem returns an int, 0 or a negative errno (not a pointer)"),
+        "{report}"
+    );
+    assert!(squashed.contains("test it as w0"), "{report}");
+}

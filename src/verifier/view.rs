@@ -1228,6 +1228,9 @@ pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOption
             }
             for op in &ops {
                 write_operand(&mut out, op, &paint);
+                if let Some(note) = int_result_note(op, map) {
+                    let _ = writeln!(out, "      {}", paint.p(DIM, &wrap(&note, WIDTH, 6)));
+                }
             }
         }
         if opts.full {
@@ -1282,6 +1285,26 @@ pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOption
         );
     }
     out
+}
+
+/// For a value a map helper returned (helpers 2, 3, 87, 88, 89: an `int`, 0 or a negative
+/// errno), what to know about it: it is no pointer, and its errors reach r0 zero-extended
+/// before Linux 6.4 with the JIT.
+fn int_result_note(op: &OperandReport, map: &SourceMap) -> Option<String> {
+    let slot = op
+        .origin
+        .iter()
+        .find(|o| matches!(o.kind, OriginKind::SetBy))?
+        .slot?;
+    let Some(Insn::Call(Callee::Helper(id @ (2 | 3 | 87..=89)))) = map.get(slot)?.insn else {
+        return None;
+    };
+    let h = Helper::from_id(u32::try_from(id).ok()?)?;
+    Some(format!(
+        "{} returns an int, 0 or a negative errno (not a pointer); test it as w0: before \
+         Linux 6.4 the JIT zero-extends the error into r0",
+        h.name()
+    ))
 }
 
 /// The ABI line of the helper called at `slot` (`bpf_map_push_elem: r1 = map, ...`).
