@@ -253,6 +253,49 @@ pub fn explain(topic: &str) -> Topic {
     }
 }
 
+/// Topics near an unknown one: for a number outside the helper table, its range; otherwise
+/// the helpers whose name contains the word (`pop`: `bpf_map_pop_elem`), else the names
+/// closest to it (typos), at most five.
+pub fn suggestions(topic: &str) -> Vec<String> {
+    let t = topic.trim().to_ascii_lowercase();
+    if t.is_empty() {
+        return Vec::new();
+    }
+    let last = Helper::ALL.iter().map(|h| h.id()).max().unwrap_or(0);
+    if t.parse::<u64>().is_ok() {
+        return vec![format!(
+            "a helper number from 1 to {last} (87 bpf_map_push_elem, 88 bpf_map_pop_elem, \
+             89 bpf_map_peek_elem)"
+        )];
+    }
+    let word = t.trim_start_matches("bpf_");
+    let mut hits: Vec<&Helper> = Helper::ALL
+        .iter()
+        .filter(|h| h.name().contains(word))
+        .collect();
+    if hits.is_empty() {
+        let mut scored: Vec<(f64, &Helper)> = Helper::ALL
+            .iter()
+            .map(|h| {
+                let name = h.name().trim_start_matches("bpf_");
+                (strsim::jaro_winkler(word, name), h)
+            })
+            .filter(|(score, _)| *score >= 0.85)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        hits = scored.into_iter().map(|(_, h)| h).collect();
+    }
+    hits.truncate(5);
+    let mut out: Vec<String> = hits
+        .iter()
+        .map(|h| format!("{} ({})", h.name(), h.id()))
+        .collect();
+    if out.is_empty() && (t.starts_with('r') || t.starts_with('w')) && t.len() <= 3 {
+        out.push("a register: r0 to r10, or w0 to w10 for the 32-bit view".to_owned());
+    }
+    out
+}
+
 fn parse_reg(t: &str) -> Option<Topic> {
     let lower = t.to_ascii_lowercase();
     let (wide, n) = if let Some(n) = lower.strip_prefix('r') {
@@ -443,9 +486,16 @@ impl Topic {
             Topic::Messages(ms) => ms.iter().map(|m| m.render()).collect::<Vec<_>>().join("\n"),
             Topic::Helper(h) => render_helper(*h),
             Topic::Register(r, wide) => render_register(*r, *wide),
-            Topic::Unknown(t) => format!(
-                "nothing known about `{t}`: try a verifier message (or part of one), a helper name or number, or a register\n"
-            ),
+            Topic::Unknown(t) => {
+                let mut s = format!(
+                    "nothing known about `{t}`: try a verifier message (or part of one), a helper name or number, or a register\n"
+                );
+                let near = suggestions(t);
+                if !near.is_empty() {
+                    s.push_str(&format!("did you mean: {}\n", near.join(", ")));
+                }
+                s
+            }
         }
     }
 }
@@ -453,6 +503,22 @@ impl Topic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_topics_get_the_nearest_ones() {
+        let pop = suggestions("pop");
+        assert!(pop.iter().any(|s| s == "bpf_map_pop_elem (88)"), "{pop:?}");
+        let typo = suggestions("bpf_map_pusj_elem");
+        assert_eq!(
+            typo.first().map(String::as_str),
+            Some("bpf_map_push_elem (87)")
+        );
+        assert!(suggestions("999")[0].contains("from 1 to"));
+        assert!(suggestions("r11")[0].contains("r0 to r10"));
+        assert!(suggestions("zzzzqqqq").is_empty());
+        let text = explain("pop").render();
+        assert!(text.contains("did you mean: "), "{text}");
+    }
 
     #[test]
     fn the_catalogue_covers_at_least_25_messages() {
