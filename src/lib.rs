@@ -188,3 +188,6 @@ pub mod prelude {
         Label, MapRef, Program, ProgramBuilder, PushFlags, Section, StackSlot,
     };
 }
+
+    #[cfg(target_os = "linux")]
+    pub use crate::load::{LoadOptions, LoadedObject, Queue, Stack, TestRun};

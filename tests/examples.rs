@@ -25,6 +25,35 @@ fn stack_example_is_lifo_and_exist_drops_the_bottom() {
     assert_eq!(stack::run().unwrap(), (34, vec![3, 2]));
 }
 
+// `main` is the example's own; here only `run` is called.
+#[allow(dead_code)]
+#[path = "../examples/first_program.rs"]
+mod first_program;
+
+/// The README's first program, as the README quotes it: it builds, writes, loads, runs and
+/// reads back (21 and 5 pushed; the oldest, 21, popped and doubled).
+#[test]
+fn the_readme_first_program_runs_as_quoted() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/first_program.rs"
+    ))
+    .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let quoted = example
+        .split("// README:begin\n")
+        .nth(1)
+        .and_then(|rest| rest.split("// README:end").next())
+        .unwrap();
+    assert!(
+        readme.contains(&format!("```rust\n{quoted}```")),
+        "README.md must quote examples/first_program.rs between its README markers, as it is"
+    );
+    require_kernel!("the_readme_first_program_runs_as_quoted");
+    assert_eq!(first_program::run().unwrap(), (42, vec![5]));
+}
+
 // The snapshot example's own test runs here too (its `#[cfg(test)]` module).
 #[path = "../examples/snapshot.rs"]
 mod snapshot;

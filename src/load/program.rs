@@ -167,8 +167,10 @@ fn clone_req<'a>(r: &ProgLoad<'a>) -> ProgLoad<'a> {
     }
 }
 
-/// What [`LoadedProgram::test_run`] feeds the program.
-#[derive(Clone, Copy, Debug, Default)]
+/// What [`LoadedProgram::test_run`] feeds the program. The default runs it once on a packet
+/// of 64 zero bytes, which every program type the crate names accepts (socket filters, tc and
+/// XDP programs refuse a packet shorter than an Ethernet header, 14 bytes, with `EINVAL`).
+#[derive(Clone, Copy, Debug)]
 pub struct TestRun<'a> {
     /// The input packet (socket filters, tc and XDP programs need at least 14 bytes, an
     /// Ethernet header).
@@ -184,6 +186,22 @@ pub struct TestRun<'a> {
     pub repeat: u32,
     /// `BPF_F_TEST_*` flags.
     pub flags: u32,
+}
+
+/// The default packet: 64 zero bytes.
+static ZERO_PACKET: [u8; 64] = [0; 64];
+
+impl Default for TestRun<'_> {
+    fn default() -> Self {
+        TestRun {
+            data: &ZERO_PACKET,
+            data_out_size: 0,
+            ctx: None,
+            ctx_out_size: 0,
+            repeat: 0,
+            flags: 0,
+        }
+    }
 }
 
 /// What a test run gave back.
