@@ -57,6 +57,44 @@ struct ViewArgs {
     html: Option<PathBuf>,
 }
 
+/// Whether warnings stop the command.
+#[derive(clap::Args, Clone, Default)]
+struct DenyArgs {
+    /// Treat warnings as errors: the assembler's warnings (a jump out of the program or into
+    /// an ld_imm64, code falling off the end or unreachable, a non-portable compare) stop the
+    /// command before anything is written or loaded. Also spelled `-D warnings`.
+    #[arg(long)]
+    deny_warnings: bool,
+    #[arg(short = 'D', value_name = "warnings", value_parser = ["warnings"], hide = true)]
+    deny: Option<String>,
+}
+
+impl DenyArgs {
+    fn on(&self) -> bool {
+        self.deny_warnings || self.deny.is_some()
+    }
+}
+
+/// Set from `--deny-warnings` / `-D warnings` before the command runs.
+static DENY_WARNINGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Print warnings; with `--deny-warnings`, say that they stop the command and return true.
+fn report_warnings(warnings: &[bpfsmith::text::AsmError]) -> bool {
+    for w in warnings {
+        eprintln!("{w}\n");
+    }
+    let deny = DENY_WARNINGS.load(std::sync::atomic::Ordering::Relaxed);
+    if deny && !warnings.is_empty() {
+        let n = warnings.len();
+        eprintln!(
+            "error: aborting due to {n} warning{} (--deny-warnings)",
+            if n == 1 { "" } else { "s" }
+        );
+        return true;
+    }
+    false
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Build the seed scenario (push, pop and peek on a queue and a stack) with the DSL, show
@@ -79,6 +117,8 @@ enum Command {
         /// The object to write (default: FILE with `.o` beside it).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        deny: DenyArgs,
     },
     /// Run the conformance suite's `.data` files in the kernel (as XDP programs through
     /// BPF_PROG_TEST_RUN) and print one line per file.
@@ -137,6 +177,8 @@ enum Command {
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]
+        deny: DenyArgs,
+        #[command(flatten)]
         guest: GuestArgs,
     },
     /// Load an object, push values into its queue/stack maps, test-run a program, and drain the
@@ -161,6 +203,8 @@ enum Command {
         json: bool,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        deny: DenyArgs,
         #[command(flatten)]
         guest: GuestArgs,
     },
@@ -193,6 +237,11 @@ fn main() -> ExitCode {
         bpfsmith::guest::guest_init();
     }
     let cli = Cli::parse();
+    if let Command::Asm { deny, .. } | Command::Load { deny, .. } | Command::Run { deny, .. } =
+        &cli.command
+    {
+        DENY_WARNINGS.store(deny.on(), std::sync::atomic::Ordering::Relaxed);
+    }
     let (guest, html) = match &cli.command {
         Command::Demo { guest }
         | Command::Conformance { guest, .. }
@@ -223,7 +272,7 @@ fn main() -> ExitCode {
                 _ => ExitCode::SUCCESS,
             }
         }
-        Command::Asm { file, output } => {
+        Command::Asm { file, output, .. } => {
             let obj = match bpfsmith::text::assemble_file(&file) {
                 Ok(o) => o,
                 Err(e) => {
@@ -231,9 +280,10 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            // Warnings (what the verifier may object to) do not stop the object.
-            for w in bpfsmith::text::asm_warnings(&obj) {
-                eprintln!("{w}\n");
+            // Warnings (what the verifier will object to) do not stop the object, unless
+            // --deny-warnings says so.
+            if report_warnings(&bpfsmith::text::asm_warnings(&obj)) {
+                return ExitCode::FAILURE;
             }
             let out = output.unwrap_or_else(|| file.with_extension("o"));
             let code = match obj.write_elf(&out) {
@@ -476,13 +526,10 @@ fn matrix(_: &std::path::Path, _: &[String], _: JitModes, _: bool) -> ExitCode {
 }
 
 /// The assembler's warnings for a `.s` file given to `load` or `run` (an object read from ELF
-/// has no source to point into).
-fn warn_if_assembly(file: &std::path::Path, obj: &bpfsmith::object::Object) {
-    if file.extension().is_some_and(|e| e == "s" || e == "S") {
-        for w in bpfsmith::text::asm_warnings(obj) {
-            eprintln!("{w}\n");
-        }
-    }
+/// is taken as it is). True when `--deny-warnings` makes them stop the command.
+fn warn_if_assembly(file: &std::path::Path, obj: &bpfsmith::object::Object) -> bool {
+    file.extension().is_some_and(|e| e == "s" || e == "S")
+        && report_warnings(&bpfsmith::text::asm_warnings(obj))
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -620,7 +667,9 @@ fn load(
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    warn_if_assembly(file, &input.object);
+    if warn_if_assembly(file, &input.object) {
+        return ExitCode::FAILURE;
+    }
     if let Some(name) = prog {
         if let Err(e) = input.keep_program(name) {
             return fail(e);
@@ -694,7 +743,9 @@ fn run(
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    warn_if_assembly(file, &input.object);
+    if warn_if_assembly(file, &input.object) {
+        return ExitCode::FAILURE;
+    }
     let data = match data.map(|d| parse_data(&d)).transpose() {
         Ok(d) => d,
         Err(e) => return fail(e),

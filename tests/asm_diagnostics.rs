@@ -36,6 +36,33 @@ fn one(src: &str, kind: K, line: u32, column: u32, width: u32, text: &str) -> As
     err
 }
 
+/// The warnings of `src`, which must assemble.
+fn warnings(src: &str) -> Vec<AsmError> {
+    match assemble_with_warnings("t.s", src, &Default::default()) {
+        Ok(a) => {
+            for w in &a.warnings {
+                assert_eq!(w.severity, Severity::Warning, "{w}");
+                assert!(w.to_string().starts_with("t.s:"), "{w}");
+            }
+            a.warnings
+        }
+        Err(e) => panic!("expected warnings, got errors for:\n{src}\n{e}"),
+    }
+}
+
+/// The one warning of `src`: its kind, line, column, caret width and a piece of its message.
+#[track_caller]
+fn one_warning(src: &str, kind: K, line: u32, column: u32, width: u32, text: &str) -> AsmError {
+    let w = warnings(src);
+    let shown: Vec<String> = w.iter().map(|w| w.to_string()).collect();
+    assert_eq!(w.len(), 1, "{shown:#?}");
+    let w = w[0].clone();
+    assert_eq!(w.kind, kind, "{w}");
+    assert_eq!((w.line, w.column, w.width), (line, column, width), "{w}");
+    assert!(w.message.contains(text), "`{text}` not in: {w}");
+    w
+}
+
 /// Every error points at a line of the input, at a column inside it (or just past its end),
 /// and shows that line's text.
 fn check_positions(src: &str, errs: &AsmErrors) {
@@ -173,14 +200,20 @@ fn labels() {
         "label `a` is defined twice",
     );
     assert_eq!(e.notes, vec!["note: first defined on line 1"]);
-    one(
-        "goto end\nexit\nend:\n",
-        K::JumpRange,
-        1,
-        6,
-        3,
-        "after the last instruction",
+    // A label after the last instruction: the jump leaves the program; encoded, and warned.
+    let w = warnings("goto end\nexit\nend:\n");
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(
+        (w[0].kind, w[0].line, w[0].column, w[0].width),
+        (K::JumpRange, 1, 6, 3)
     );
+    assert!(w[0].message.contains("outside the program"), "{}", w[0]);
+    assert!(
+        w[0].notes[0].contains("jump out of range from insn 0 to 2"),
+        "{}",
+        w[0]
+    );
+    assert_eq!((w[1].kind, w[1].line), (K::Unreachable, 2));
     // A label of another program is out of reach.
     let e = one(
         ".globl a\n.globl b\na:\ngoto there\nexit\nb:\nthere:\nexit\n",
@@ -216,30 +249,52 @@ fn jumps_out_of_range() {
     let src = src.replacen("goto far", "if r1 > 0 goto far", 1);
     let e = one(&src, K::JumpRange, 1, 16, 3, "16 bits");
     assert!(e.notes[0].contains("invert the condition"));
-    one(
-        "goto +5\nexit\n",
-        K::JumpRange,
-        1,
-        6,
-        2,
-        "outside the program",
+    // Encodable jumps the verifier refuses are warnings, and the object is written.
+    let w = one_warning("goto +5\n", K::JumpRange, 1, 6, 2, "outside the program");
+    assert_eq!(
+        w.notes,
+        vec![
+            "note: the verifier refuses it: `jump out of range from insn 0 to 6`",
+            "help: a jump must land on an instruction of its own program"
+        ]
     );
-    one(
-        "goto -2\nexit\n",
+    // (`exit` is unreachable too.)
+    let w = warnings("goto -2\nexit\n");
+    assert_eq!((w[0].kind, w[0].line, w[0].column), (K::JumpRange, 1, 6));
+    assert!(w[0].message.contains("outside the program"), "{}", w[0]);
+    let w = one_warning(
+        "if r1 > 0 goto +1\nr1 = 1 ll\nexit\n",
         K::JumpRange,
         1,
-        6,
-        2,
-        "outside the program",
-    );
-    one(
-        "goto +1\nr1 = 1 ll\nexit\n",
-        K::JumpRange,
-        1,
-        6,
+        16,
         2,
         "second half of an ld_imm64",
     );
+    assert!(
+        w.notes[0].contains("jump into the middle of ldimm64 insn 1"),
+        "{w}"
+    );
+    let obj = assemble("t.s", "if r1 > 0 goto +1\nr1 = 1 ll\nexit\n").unwrap();
+    assert_eq!(obj.programs[0].insns.len(), 3);
+    // A jump into another function: the program stays in one piece, as written (the call
+    // pc-relative, as llvm-mc encodes it), and the verifier's refusal is a warning.
+    let src = "call f\ngoto +1\nexit\nf:\nr0 = 0\nexit\n";
+    let w = warnings(src);
+    assert_eq!(
+        (w[0].kind, w[0].line, w[0].column),
+        (K::JumpRange, 2, 6),
+        "{w:?}"
+    );
+    assert!(
+        w[0].message.contains("in another function (`f`)"),
+        "{}",
+        w[0]
+    );
+    let obj = assemble("t.s", src).unwrap();
+    assert_eq!(obj.programs[0].functions.len(), 1);
+    let elf = obj.to_elf().unwrap();
+    let back = bpfsmith::object::Object::from_elf(&elf).unwrap();
+    assert_eq!(back.programs[0].bytes(), obj.programs[0].bytes());
     one(
         "if r1 > 2 goto +40000\nexit\n",
         K::JumpRange,
@@ -406,20 +461,19 @@ fn bad_map_directives() {
 
 #[test]
 fn falling_off_the_end() {
-    let e = one(
-        "r0 = 0\nexit\nr0 = 1\n",
-        K::FallsOffEnd,
-        3,
-        1,
-        6,
-        "falls off the end",
+    let w = warnings("r0 = 0\nexit\nr0 = 1\n");
+    let shown: Vec<(K, u32, u32, u32)> = w
+        .iter()
+        .map(|w| (w.kind, w.line, w.column, w.width))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![(K::FallsOffEnd, 3, 1, 6), (K::Unreachable, 3, 1, 6)],
+        "{w:?}"
     );
-    assert!(
-        e.notes[0].contains("after the last `exit`"),
-        "{:?}",
-        e.notes
-    );
-    one(
+    assert!(w[0].message.contains("falls off the end"), "{}", w[0]);
+    assert!(w[0].notes[0].contains("last insn is not an exit or jmp"));
+    one_warning(
         "r0 = 0\nif r0 > 1 goto -2\n",
         K::FallsOffEnd,
         2,
@@ -427,16 +481,32 @@ fn falling_off_the_end() {
         17,
         "falls off the end",
     );
-    one(
+    one_warning(
         "call f\nr0 = 0\nf:\nexit\n",
         K::FallsOffEnd,
         2,
         1,
         6,
-        "falls through from here into function `f`",
+        "falls through from `main` into function `f`",
     );
     // `goto` back is a fine last instruction.
-    assert!(assemble("t.s", "L: r0 = 0\ngoto L\n").is_ok());
+    assert!(warnings("L: r0 = 0\ngoto L\n").is_empty());
+}
+
+/// Unreachable code: after `exit` or `goto`, with no jump to it.
+#[test]
+fn unreachable_code() {
+    let w = one_warning(
+        "r0 = 0\ngoto out\nr0 = 1 # skipped\nr0 = 2\nout:\nexit\n",
+        K::Unreachable,
+        3,
+        1,
+        6,
+        "2 unreachable instructions",
+    );
+    assert!(w.notes[0].contains("`unreachable insn 2`"), "{w}");
+    // A function reached only through a call is reachable.
+    assert!(warnings("call f\nexit\nf:\nr0 = 0\nexit\n").is_empty());
 }
 
 #[test]
@@ -570,10 +640,9 @@ fn every_error_in_one_run() {
             (4, K::UndefinedLabel),
             (6, K::UnknownHelper),
             (7, K::UnknownMnemonic),
-            (8, K::FallsOffEnd),
         ]
     );
-    assert!(e.to_string().ends_with("error: aborting due to 7 errors"));
+    assert!(e.to_string().ends_with("error: aborting due to 6 errors"));
 }
 
 /// Valid programs to mutate: every example of `asm/` and a corpus of both dialects.

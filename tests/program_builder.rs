@@ -380,8 +380,12 @@ fn a_64_bit_compare_of_a_helper_result_is_a_warning_at_the_rust_line() {
     );
     let call = w[0].call_location.as_ref().unwrap();
     assert_eq!((call.file.as_str(), call.line), (file!(), call_line));
-    assert_eq!((w[0].kind.helper, w[0].kind.imm), (87, -7));
-    assert_eq!((w[1].kind.helper, w[1].kind.cond), (88, Cond::Slt));
+    let (h0, h1) = (
+        w[0].kind.helper_result().unwrap(),
+        w[1].kind.helper_result().unwrap(),
+    );
+    assert_eq!((h0.helper, h0.imm), (87, -7));
+    assert_eq!((h1.helper, h1.cond), (88, Cond::Slt));
     assert_eq!(w[0].program, "warned");
     let text = w[0].to_string();
     assert!(
@@ -423,4 +427,56 @@ fn the_demo_has_no_warnings() {
     for prog in &bpfsmith::demo::object().programs {
         assert_eq!(prog.warnings(), vec![], "{}", prog.name);
     }
+}
+
+/// `finish_lenient`: what the verifier would catch is encoded and reported as warnings with
+/// the Rust location; what cannot be encoded stays an error.
+#[test]
+fn lenient_finish_keeps_programs_meant_to_be_refused() {
+    let (mut obj, q, s) = queue_object();
+    let h = obj.map("h", MapDef::hash::<u32, u32>(4)).unwrap();
+    let mut p = ProgramBuilder::new("refused", Section::SOCKET);
+    let end = p.label("end");
+    let line = line!() + 1;
+    p.push(&q, StackSlot::at(-3), PushFlags(1)); // misaligned, bad flags
+    p.pop(&s, StackSlot::at(-600)); // outside the frame
+    p.pop(&h, StackSlot::at(-4)); // not a queue or stack
+    p.jump(end);
+    p.exit();
+    p.bind(end); // after the last instruction
+    let strict = ProgramBuilder::new("x", Section::SOCKET);
+    assert!(strict.finish().is_err(), "empty stays an error");
+    let built = p.finish_lenient().expect("encodable");
+    let kinds: Vec<String> = built.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(built.warnings.len(), 5, "{kinds:#?}");
+    assert!(
+        kinds[0].starts_with(&format!("{}:{line}:", file!())),
+        "{kinds:#?}"
+    );
+    assert!(kinds
+        .iter()
+        .all(|k| k.contains(": warning: in program `refused`")));
+    assert!(built
+        .warnings
+        .iter()
+        .any(|w| matches!(w.0.kind, BuildErrorKind::LabelPastEnd { .. })));
+    // The jump to `end` is encoded to land just past the end; the program's own warnings
+    // say the verifier refuses it.
+    let prog = built.program;
+    let w = prog.warnings();
+    assert!(
+        w.iter()
+            .any(|w| w.message().contains("outside the program")),
+        "{w:?}"
+    );
+    obj.add_program(prog).unwrap();
+    obj.to_elf().expect("the object is written");
+    // Unencodable: an unbound label stays an error.
+    let mut p = ProgramBuilder::new("unbound", Section::SOCKET);
+    let nowhere = p.label("nowhere");
+    p.jump(nowhere).exit();
+    assert!(matches!(
+        p.finish_lenient(),
+        Err(BuildErrors(e)) if matches!(e[0].kind, BuildErrorKind::UnboundLabel { .. })
+    ));
 }

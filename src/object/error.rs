@@ -195,14 +195,6 @@ pub enum ElfErrorKind {
         /// The target byte offset.
         target: i64,
     },
-    /// A jump that leaves its function.
-    #[error("the jump targets slot {target} of the function, which has {len} slots")]
-    JumpOutOfFunction {
-        /// The target slot (relative to the function start).
-        target: i64,
-        /// The function's slot count.
-        len: usize,
-    },
     /// A `.BTF.ext` record that does not point at an instruction start.
     #[error(
         "{what} record at byte {insn_off:#x} of `{section}` is not the start of an instruction"

@@ -664,8 +664,7 @@ impl<'a> Reader<'a> {
             for (sym, name, global, bytes) in list {
                 let data = &sec.data[bytes.start as usize..bytes.end as usize];
                 let mut flow = Flow::default();
-                let len = data.len() / SLOT_SIZE;
-                let starts = Starts::decode(data, |slot, insn| flow.note(slot, insn, len))
+                let starts = Starts::decode(data, |slot, insn| flow.note(slot, insn))
                     .map_err(|e| at(&sec.name, bytes.start + e.slot as u64 * 8, K::Insn(e)))?;
                 pieces.push(Piece {
                     section: si,
@@ -846,14 +845,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Resolve the calls and function addresses of every piece: (piece, slot) -> callee
-    /// piece. Also the place where a jump out of its function is an error.
+    /// piece. A jump out of its function is kept as it is (the listing and the verifier say
+    /// what is wrong with it).
     fn edges(&self, pieces: &[Piece], targets: &Targets) -> Result<Edges, ElfError> {
         /// What happens at a slot, in slot order.
         enum Event {
             /// A call or function address into a section at a byte offset.
             Call(usize, i64),
-            /// A jump to this slot, outside the function.
-            JumpOut(i64),
         }
         let mut edges = BTreeMap::new();
         for (pi, p) in pieces.iter().enumerate() {
@@ -880,9 +878,6 @@ impl<'a> Reader<'a> {
                 }
                 events.push((slot, Event::Call(p.section, target)));
             }
-            if let Some((slot, target)) = p.flow.jump_out {
-                events.push((slot, Event::JumpOut(target)));
-            }
             events.sort_by_key(|&(slot, _)| slot);
             for (slot, event) in events {
                 match event {
@@ -901,10 +896,6 @@ impl<'a> Reader<'a> {
                                 )
                             })?;
                         edges.insert((pi, slot), to);
-                    }
-                    Event::JumpOut(target) => {
-                        let len = p.slot_count();
-                        return Err(at(sec, here(slot), K::JumpOutOfFunction { target, len }));
                     }
                 }
             }
@@ -1228,13 +1219,11 @@ pub(super) struct Piece<'a> {
 struct Flow {
     /// Local calls and `ld_imm64` function addresses: slot and immediate.
     calls: Vec<(usize, i64)>,
-    /// The first jump whose target is outside the piece: its slot and the target slot.
-    jump_out: Option<(usize, i64)>,
 }
 
 impl Flow {
-    /// Note the instruction at `slot` of a piece of `len` slots.
-    fn note(&mut self, slot: usize, insn: &Insn, len: usize) {
+    /// Note the instruction at `slot` of a piece.
+    fn note(&mut self, slot: usize, insn: &Insn) {
         match *insn {
             Insn::Call(Callee::Local(imm)) => self.calls.push((slot, imm as i64)),
             Insn::LdImm64 {
@@ -1242,14 +1231,6 @@ impl Flow {
                 imm,
                 ..
             } => self.calls.push((slot, imm)),
-            ref insn if self.jump_out.is_none() => {
-                if let Some(off) = insn.branch_offset() {
-                    let target = slot as i64 + 1 + off as i64;
-                    if target < 0 || target >= len as i64 {
-                        self.jump_out = Some((slot, target));
-                    }
-                }
-            }
             _ => {}
         }
     }

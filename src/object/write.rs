@@ -92,8 +92,8 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    /// Lay out `obj`, checking that every function can be moved on its own: jumps stay inside
-    /// their function, calls target a function start, relocations sit on the right
+    /// Lay out `obj`, checking that every function can be moved on its own: no jump lands in
+    /// another function of its program, calls target a function start, relocations sit on the right
     /// instructions and name something the object defines.
     pub(crate) fn new(obj: &Object) -> Result<Layout, ElfError> {
         let mut sections: Vec<SectionLayout> = Vec::new();
@@ -120,6 +120,7 @@ impl Layout {
             }
             let slots = SlotMap::new(&p.insns);
             let starts: Vec<usize> = f.iter().map(|f| slots.slot(f.insn)).collect();
+            let total = slots.slot(p.insns.len());
             for (k, func) in f.iter().enumerate() {
                 let end = f.get(k + 1).map_or(p.insns.len(), |n| n.insn);
                 let piece = Piece {
@@ -149,10 +150,25 @@ impl Layout {
                         if p.relocs.iter().any(|r| r.insn == i) {
                             continue; // the relocation names the target
                         }
-                        if !starts.iter().any(|&s| s as i64 == target) {
+                        // A call to a function start, or inside its own function (kept in
+                        // place, pc-relative, as llvm-mc writes it), or out of the program
+                        // (written as it is: the verifier refuses it).
+                        let inside = (s0 as i64..s1 as i64).contains(&target);
+                        let outside = !(0..total as i64).contains(&target);
+                        if !inside && !outside && !starts.iter().any(|&s| s as i64 == target) {
                             return Err(err(i, LayoutError::CallTarget { target }));
                         }
-                    } else if target < s0 as i64 || target >= s1 as i64 {
+                    } else if (target < s0 as i64 || target >= s1 as i64)
+                        && (0..total as i64).contains(&target)
+                        && f.len() > 1
+                        && p.section != Section::TEXT
+                    {
+                        // A jump into another function of the program would land elsewhere
+                        // once the functions are placed in their sections. A jump out of the
+                        // program, or within a program of one function, is written as it is
+                        // (the verifier refuses it: people write such programs on purpose).
+                        // A program of `.text` is written in one piece, its functions in
+                        // order, so its jumps keep their targets.
                         return Err(err(
                             i,
                             LayoutError::JumpAcrossFunctions {

@@ -252,39 +252,417 @@ fn writes_r0(i: &Insn) -> bool {
     }
 }
 
+/// Control flow the verifier refuses (its `check_subprogs` and `check_cfg`), found in a
+/// finished program. Each can be encoded, so the assembler and the DSL's
+/// [`crate::program::ProgramBuilder::finish_lenient`] build the program and warn: people write
+/// such programs on purpose, to test the verifier or to reproduce a bug.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FlowIssue {
+    /// A jump (or a local call, or a function address) whose target slot is outside the
+    /// program, or outside the function it is in. The verifier: `jump out of range from insn
+    /// FROM to TO`.
+    JumpOutOfRange {
+        /// Index of the jump.
+        insn: usize,
+        /// Its slot.
+        slot: usize,
+        /// The target slot (may be negative, or past the end).
+        target: i64,
+        /// The program's slot count.
+        slots: usize,
+        /// When the target is inside the program but in another function: that function.
+        other_function: Option<String>,
+    },
+    /// A jump whose target is the second slot of an `ld_imm64`. The verifier: `jump into the
+    /// middle of ldimm64 insn N` (N the `ld_imm64`'s slot).
+    JumpIntoLdImm64 {
+        /// Index of the jump.
+        insn: usize,
+        /// The target slot.
+        target: usize,
+        /// The `ld_imm64`'s slot.
+        ld_imm64: usize,
+    },
+    /// The last instruction of the program, or of a function, is neither `exit` nor `goto`:
+    /// execution would run past its end. The verifier: `last insn is not an exit or jmp`.
+    FallsOffEnd {
+        /// Index of that last instruction.
+        insn: usize,
+        /// The function it ends (the program's name for the entry).
+        function: String,
+        /// The function that follows, when execution would run into it.
+        into: Option<String>,
+    },
+    /// Instructions no path from the entry reaches. The verifier: `unreachable insn N`.
+    Unreachable {
+        /// Index of the first one.
+        insn: usize,
+        /// Its slot.
+        slot: usize,
+        /// How many instructions in a row.
+        count: usize,
+    },
+}
+
+impl FlowIssue {
+    /// The instruction the issue is about.
+    pub fn insn(&self) -> usize {
+        match *self {
+            FlowIssue::JumpOutOfRange { insn, .. }
+            | FlowIssue::JumpIntoLdImm64 { insn, .. }
+            | FlowIssue::FallsOffEnd { insn, .. }
+            | FlowIssue::Unreachable { insn, .. } => insn,
+        }
+    }
+
+    /// One line: what is wrong.
+    pub fn message(&self) -> String {
+        match self {
+            FlowIssue::JumpOutOfRange {
+                target,
+                slots,
+                other_function: None,
+                ..
+            } => format!(
+                "this jump lands at slot {target}, outside the program (slots 0 to {})",
+                *slots as i64 - 1
+            ),
+            FlowIssue::JumpOutOfRange {
+                target,
+                other_function: Some(f),
+                ..
+            } => format!("this jump lands at slot {target}, in another function (`{f}`)"),
+            FlowIssue::JumpIntoLdImm64 { target, .. } => {
+                format!("this jump lands at slot {target}, the second half of an ld_imm64")
+            }
+            FlowIssue::FallsOffEnd {
+                function,
+                into: None,
+                ..
+            } => format!(
+                "`{function}` falls off the end: its last instruction is not `exit` or `goto`"
+            ),
+            FlowIssue::FallsOffEnd {
+                function,
+                into: Some(next),
+                ..
+            } => format!("execution falls through from `{function}` into function `{next}`"),
+            FlowIssue::Unreachable { count: 1, .. } => "unreachable instruction".to_owned(),
+            FlowIssue::Unreachable { count, .. } => format!("{count} unreachable instructions"),
+        }
+    }
+
+    /// What the verifier says about it (its own words), as a `note:` text.
+    pub fn verifier_says(&self) -> String {
+        let says = match *self {
+            FlowIssue::JumpOutOfRange { slot, target, .. } => {
+                format!("jump out of range from insn {slot} to {target}")
+            }
+            FlowIssue::JumpIntoLdImm64 { ld_imm64, .. } => {
+                format!("jump into the middle of ldimm64 insn {ld_imm64}")
+            }
+            FlowIssue::FallsOffEnd { .. } => "last insn is not an exit or jmp".to_owned(),
+            FlowIssue::Unreachable { slot, .. } => format!("unreachable insn {slot}"),
+        };
+        format!("the verifier refuses it: `{says}`")
+    }
+}
+
+/// Every [`FlowIssue`] of `prog`, in instruction order: jumps out of range or into an
+/// `ld_imm64`, programs and functions that fall off their end, unreachable code. One pass to
+/// index the slots and one walk of the reachable code.
+pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
+    let insns = &prog.insns;
+    let mut out = Vec::new();
+    if insns.is_empty() {
+        return out;
+    }
+    // Slot of each instruction; per slot, the instruction starting there (or usize::MAX for
+    // the second half of an ld_imm64).
+    let mut slot_of = Vec::with_capacity(insns.len() + 1);
+    let mut insn_at = Vec::with_capacity(insns.len() + insns.len() / 8 + 1);
+    for (i, insn) in insns.iter().enumerate() {
+        slot_of.push(insn_at.len());
+        insn_at.push(i);
+        if insn.slots() == 2 {
+            insn_at.push(usize::MAX);
+        }
+    }
+    let total = insn_at.len();
+    slot_of.push(total);
+    let mut relocated: Vec<usize> = prog
+        .relocs
+        .iter()
+        .filter(|r| r.kind == super::RelocKind::Function)
+        .map(|r| r.insn)
+        .collect();
+    relocated.sort_unstable();
+    // Function starts (sorted, entry first) and the function of an instruction. As the
+    // verifier does, every target of a local call or function address starts a function.
+    let mut starts: Vec<usize> = prog
+        .functions
+        .iter()
+        .map(|f| f.insn)
+        .filter(|&i| i < insns.len())
+        .collect();
+    starts.push(0);
+    for (i, insn) in insns.iter().enumerate() {
+        let off = match *insn {
+            Insn::Call(Callee::Local(imm)) => imm as i64,
+            Insn::LdImm64 {
+                pseudo: Pseudo::Func,
+                imm,
+                ..
+            } => imm,
+            _ => continue,
+        };
+        if relocated.binary_search(&i).is_ok() {
+            continue;
+        }
+        let target = slot_of[i] as i64 + 1 + off;
+        if let Some(&t) = usize::try_from(target).ok().and_then(|t| insn_at.get(t)) {
+            if t != usize::MAX {
+                starts.push(t);
+            }
+        }
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    let function_of = |i: usize| starts.partition_point(|&s| s <= i).saturating_sub(1);
+    let function_name = |k: usize| {
+        let at = starts[k];
+        prog.functions
+            .iter()
+            .find(|f| f.insn == at)
+            .map(|f| f.name.clone())
+            .or_else(|| {
+                let k = prog.labels.partition_point(|(i, _)| *i < at);
+                prog.labels
+                    .get(k)
+                    .filter(|(i, _)| *i == at)
+                    .map(|(_, n)| n.clone())
+            })
+            .unwrap_or_else(|| format!("the function at instruction {at}"))
+    };
+    // Where each instruction may go next, besides falling through: a target instruction.
+    let target_of = |i: usize| -> Option<(i64, bool)> {
+        let insn = &insns[i];
+        let (off, call) = match *insn {
+            Insn::LdImm64 {
+                pseudo: Pseudo::Func,
+                imm,
+                ..
+            } => (i32::try_from(imm).ok()?, true),
+            Insn::Call(Callee::Local(imm)) => (imm, true),
+            _ => (insn.branch_offset()?, false),
+        };
+        if call && relocated.binary_search(&i).is_ok() {
+            return None; // the relocation names the callee
+        }
+        Some((slot_of[i] as i64 + 1 + off as i64, call))
+    };
+    for (i, &slot) in slot_of[..insns.len()].iter().enumerate() {
+        let Some((target, call)) = target_of(i) else {
+            continue;
+        };
+        let Some(&t) = usize::try_from(target).ok().and_then(|t| insn_at.get(t)) else {
+            out.push(FlowIssue::JumpOutOfRange {
+                insn: i,
+                slot,
+                target,
+                slots: total,
+                other_function: None,
+            });
+            continue;
+        };
+        if t == usize::MAX {
+            out.push(FlowIssue::JumpIntoLdImm64 {
+                insn: i,
+                target: target as usize,
+                ld_imm64: target as usize - 1,
+            });
+            continue;
+        }
+        if !call && function_of(t) != function_of(i) {
+            out.push(FlowIssue::JumpOutOfRange {
+                insn: i,
+                slot,
+                target,
+                slots: total,
+                other_function: Some(function_name(function_of(t))),
+            });
+        }
+    }
+    // Each function's last instruction.
+    for k in 0..starts.len() {
+        let end = starts.get(k + 1).copied().unwrap_or(insns.len());
+        if end == 0 || is_terminator(&insns[end - 1]) {
+            continue;
+        }
+        out.push(FlowIssue::FallsOffEnd {
+            insn: end - 1,
+            function: function_name(k),
+            into: (k + 1 < starts.len()).then(|| function_name(k + 1)),
+        });
+    }
+    // Reachability from the entry, through jumps, calls and function addresses.
+    let mut reached = vec![false; insns.len()];
+    let mut stack = vec![0usize];
+    reached[0] = true;
+    let by_name = |name: &str| {
+        prog.functions
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.insn)
+    };
+    while let Some(i) = stack.pop() {
+        let mut visit = |j: usize, stack: &mut Vec<usize>| {
+            if j < insns.len() && !reached[j] {
+                reached[j] = true;
+                stack.push(j);
+            }
+        };
+        if !is_terminator(&insns[i]) {
+            visit(i + 1, &mut stack);
+        }
+        if let Some((target, _)) = target_of(i) {
+            if let Some(&t) = usize::try_from(target).ok().and_then(|t| insn_at.get(t)) {
+                if t != usize::MAX {
+                    visit(t, &mut stack);
+                }
+            }
+        } else if relocated.binary_search(&i).is_ok() {
+            for r in prog.relocs.iter().filter(|r| r.insn == i) {
+                if let Some(t) = by_name(&r.symbol) {
+                    visit(t, &mut stack);
+                }
+            }
+        }
+    }
+    let mut i = 0;
+    while i < insns.len() {
+        if reached[i] {
+            i += 1;
+            continue;
+        }
+        let first = i;
+        while i < insns.len() && !reached[i] {
+            i += 1;
+        }
+        out.push(FlowIssue::Unreachable {
+            insn: first,
+            slot: slot_of[first],
+            count: i - first,
+        });
+    }
+    out.sort_by_key(FlowIssue::insn);
+    out
+}
+
+/// `exit`, `goto` or `gotol`: what may end a function (the verifier's rule).
+fn is_terminator(i: &Insn) -> bool {
+    matches!(i, Insn::Exit | Insn::Ja { .. } | Insn::JaLong { .. })
+}
+
+/// What a [`Warning`] is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WarningKind {
+    /// A 64-bit compare of a map helper's `int` result: not portable before Linux 6.4.
+    HelperResult(HelperResultCompare),
+    /// Control flow the verifier refuses.
+    Flow(FlowIssue),
+}
+
+impl WarningKind {
+    /// The instruction the warning points at.
+    pub fn insn(&self) -> usize {
+        match self {
+            WarningKind::HelperResult(h) => h.jump,
+            WarningKind::Flow(f) => f.insn(),
+        }
+    }
+
+    /// The helper-result compare, when it is one.
+    pub fn helper_result(&self) -> Option<&HelperResultCompare> {
+        match self {
+            WarningKind::HelperResult(h) => Some(h),
+            WarningKind::Flow(_) => None,
+        }
+    }
+
+    /// The control-flow issue, when it is one.
+    pub fn flow(&self) -> Option<&FlowIssue> {
+        match self {
+            WarningKind::Flow(f) => Some(f),
+            WarningKind::HelperResult(_) => None,
+        }
+    }
+}
+
 /// A warning about a finished program: where, and what (see the [module documentation](self)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
     /// The program.
     pub program: String,
-    /// Where the jump was written (the Rust line of the DSL call, or the assembly line), when
-    /// the program records it.
+    /// Where the offending instruction was written (the Rust line of the DSL call, or the
+    /// assembly line), when the program records it.
     pub location: Option<Location>,
-    /// Where the helper call was written, when recorded.
+    /// For a helper-result compare: where the helper call was written, when recorded.
     pub call_location: Option<Location>,
     /// What was found.
-    pub kind: HelperResultCompare,
+    pub kind: WarningKind,
 }
 
 impl Warning {
     /// The one-line message.
     pub fn message(&self) -> String {
-        self.kind.message()
+        match &self.kind {
+            WarningKind::HelperResult(h) => h.message(),
+            WarningKind::Flow(f) => f.message(),
+        }
     }
 
-    /// The `help:` text: why, and the portable spelling.
+    /// The `note:` text, if any: what the verifier says about it.
+    pub fn note(&self) -> Option<String> {
+        match &self.kind {
+            WarningKind::HelperResult(_) => None,
+            WarningKind::Flow(f) => Some(f.verifier_says()),
+        }
+    }
+
+    /// The `help:` text: why, and the portable spelling; or how to fix the control flow.
     pub fn help(&self) -> String {
-        self.kind.help()
+        match &self.kind {
+            WarningKind::HelperResult(h) => h.help(),
+            WarningKind::Flow(f) => match f {
+                FlowIssue::JumpOutOfRange {
+                    other_function: Some(_),
+                    ..
+                } => "a jump stays inside its function; call the other function instead".into(),
+                FlowIssue::JumpOutOfRange { .. } => {
+                    "a jump must land on an instruction of its own program".into()
+                }
+                FlowIssue::JumpIntoLdImm64 { ld_imm64, .. } => format!(
+                    "an ld_imm64 takes two slots: land on its first (slot {ld_imm64}) or on the \
+                     instruction after it (slot {})",
+                    ld_imm64 + 2
+                ),
+                FlowIssue::FallsOffEnd { .. } => "end it with `exit` or `goto`".into(),
+                FlowIssue::Unreachable { .. } => {
+                    "jump to it, or remove it (the verifier checks every instruction)".into()
+                }
+            },
+        }
     }
 }
 
-/// `FILE:LINE:COL: warning: in program `NAME`: MESSAGE`, then `= note:` (where the call is)
-/// and `= help:` lines, as [`crate::program::BuildError`]s print.
+/// `FILE:LINE:COL: warning: in program `NAME`: MESSAGE`, then `= note:` (where the call is,
+/// or what the verifier says) and `= help:` lines, as [`crate::program::BuildError`]s print.
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.location {
             Some(l) => write!(f, "{l}: ")?,
-            None => write!(f, "instruction {}: ", self.kind.jump)?,
+            None => write!(f, "instruction {}: ", self.kind.insn())?,
         }
         write!(
             f,
@@ -294,6 +672,9 @@ impl fmt::Display for Warning {
         )?;
         if let Some(c) = &self.call_location {
             write!(f, "\n  = note: r0 holds the result of the call at {c}")?;
+        }
+        if let Some(n) = self.note() {
+            write!(f, "\n  = note: {n}")?;
         }
         write!(f, "\n  = help: {}", self.help())
     }

@@ -34,7 +34,7 @@
 pub mod lint;
 mod section;
 
-pub use lint::Warning;
+pub use lint::{FlowIssue, Warning, WarningKind};
 pub use section::{ProgType, Section, SectionKind};
 
 use std::fmt;
@@ -207,10 +207,12 @@ impl Program {
         })
     }
 
-    /// The warnings about this program: code that loads everywhere but behaves differently on
-    /// some kernels (see [`lint`]), each with the location of the offending instruction (the
-    /// Rust line for the DSL, the assembly line for the assembler). Computed on each call, in
-    /// one pass over the instructions.
+    /// The warnings about this program (see [`lint`]): control flow the verifier refuses
+    /// (a jump out of range or into an `ld_imm64`, code that falls off the end, unreachable
+    /// code: [`lint::control_flow`]), and code that loads everywhere but behaves differently
+    /// on some kernels. Each has the location of the offending instruction (the Rust line for
+    /// the DSL, the assembly line for the assembler), in instruction order. Computed on each
+    /// call, in linear time.
     ///
     /// ```
     /// use bpfsmith::prelude::*;
@@ -238,15 +240,27 @@ impl Program {
                 column: s.column,
             })
         };
-        lint::helper_result_compares(&self.insns)
+        let mut out: Vec<Warning> = lint::control_flow(self)
             .into_iter()
-            .map(|kind| Warning {
+            .map(|f| Warning {
                 program: self.name.clone(),
-                location: location(kind.jump),
-                call_location: location(kind.call),
-                kind,
+                location: location(f.insn()),
+                call_location: None,
+                kind: WarningKind::Flow(f),
             })
-            .collect()
+            .collect();
+        out.extend(
+            lint::helper_result_compares(&self.insns)
+                .into_iter()
+                .map(|kind| Warning {
+                    program: self.name.clone(),
+                    location: location(kind.jump),
+                    call_location: location(kind.call),
+                    kind: WarningKind::HelperResult(kind),
+                }),
+        );
+        out.sort_by_key(|w| w.kind.insn());
+        out
     }
 
     /// The text of line `line` (1-based) of file `file`, from the kept text or, failing that,
@@ -657,6 +671,56 @@ pub enum BuildErrorKind {
     /// A program with no instruction.
     #[error("the program has no instructions")]
     Empty,
+}
+
+impl BuildErrorKind {
+    /// Whether the program can be encoded all the same, and the verifier would refuse it (or
+    /// the helper fail at run time): push flags, value buffers, map types, a label after the
+    /// last instruction, a full frame. [`ProgramBuilder::finish_lenient`] turns these into
+    /// warnings. Unbound or twice-bound labels, offsets that do not fit and an empty program
+    /// cannot be encoded: they stay errors.
+    pub fn verifier_catches(&self) -> bool {
+        match self {
+            BuildErrorKind::BadPushFlags { .. }
+            | BuildErrorKind::WrongMapType { .. }
+            | BuildErrorKind::SlotSize { .. }
+            | BuildErrorKind::SlotOutsideFrame { .. }
+            | BuildErrorKind::SlotMisaligned { .. }
+            | BuildErrorKind::FrameFull { .. }
+            | BuildErrorKind::LabelPastEnd { .. } => true,
+            BuildErrorKind::UnboundLabel { .. }
+            | BuildErrorKind::LabelBoundTwice { .. }
+            | BuildErrorKind::JumpOutOfRange { .. }
+            | BuildErrorKind::Empty => false,
+        }
+    }
+}
+
+/// A problem of [`BuildErrorKind::verifier_catches`] kind, kept as a warning by
+/// [`ProgramBuilder::finish_lenient`]. Displays as `FILE:LINE:COL: warning: in program
+/// `NAME`: MESSAGE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildWarning(pub BuildError);
+
+impl fmt::Display for BuildWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.0;
+        write!(
+            f,
+            "{}: warning: in program `{}`: {}",
+            e.location, e.program, e.kind
+        )
+    }
+}
+
+/// What [`ProgramBuilder::finish_lenient`] gives: the program, and the problems the verifier
+/// would catch, as warnings (the program's own [`Program::warnings`] come on top).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Built {
+    /// The program, encoded as written.
+    pub program: Program,
+    /// The build-time checks that failed, each with its Rust location.
+    pub warnings: Vec<BuildWarning>,
 }
 
 /// All the problems found in one program.
@@ -1284,7 +1348,35 @@ impl ProgramBuilder {
     /// Resolve labels and report every problem found, or give the finished [`Program`].
     /// Code that builds but behaves differently on some kernels is no error: the program's
     /// [`Program::warnings`] name it, with the Rust line of each offending instruction.
-    pub fn finish(mut self) -> Result<Program, BuildErrors> {
+    pub fn finish(self) -> Result<Program, BuildErrors> {
+        self.finish_with(false).map(|b| b.program)
+    }
+
+    /// [`ProgramBuilder::finish`] for programs that are meant to be refused: what the verifier
+    /// would catch ([`BuildErrorKind::verifier_catches`]: push flags, value buffers, map types,
+    /// a jump to a label after the last instruction) is encoded as written and reported as a
+    /// warning; only what cannot be encoded is an error. For tests of the verifier, teaching,
+    /// reproducing a bug. The control-flow warnings of [`Program::warnings`] apply as usual.
+    ///
+    /// ```
+    /// use bpfsmith::prelude::*;
+    ///
+    /// let mut obj = Object::new("GPL");
+    /// let queue = obj.map("queue", MapDef::queue::<u32>(4)).unwrap();
+    /// let mut p = ProgramBuilder::new("bad_flags", Section::SOCKET);
+    /// p.store(Size::U32, R10, -4, 1);
+    /// p.push(&queue, StackSlot::at(-4), PushFlags(1));   // BPF_NOEXIST: -EINVAL at run time
+    /// p.exit();
+    /// let built = p.finish_lenient().unwrap();
+    /// assert_eq!(built.warnings.len(), 1);
+    /// assert!(built.warnings[0].to_string().contains(": warning: in program `bad_flags`"));
+    /// assert_eq!(built.program.insns.len(), 7);
+    /// ```
+    pub fn finish_lenient(self) -> Result<Built, BuildErrors> {
+        self.finish_with(true)
+    }
+
+    fn finish_with(mut self, lenient: bool) -> Result<Built, BuildErrors> {
         let mut insns = std::mem::take(&mut self.insns);
         let mut errors: Vec<BuildError> = Vec::new();
         let err = |errors: &mut Vec<BuildError>, loc: SourceLoc, kind: BuildErrorKind| {
@@ -1331,19 +1423,17 @@ impl ProgramBuilder {
                 );
                 continue;
             };
-            if target >= insns.len() {
-                if !reported_past_end[f.label.0 as usize] {
-                    reported_past_end[f.label.0 as usize] = true;
-                    let bound_at = info.bound.map_or(f.loc, |(_, l)| l);
-                    err(
-                        &mut errors,
-                        bound_at,
-                        BuildErrorKind::LabelPastEnd {
-                            label: info.name.clone(),
-                        },
-                    );
-                }
-                continue;
+            // Encoded all the same when lenient: the jump lands just past the end.
+            if target >= insns.len() && !reported_past_end[f.label.0 as usize] {
+                reported_past_end[f.label.0 as usize] = true;
+                let bound_at = info.bound.map_or(f.loc, |(_, l)| l);
+                err(
+                    &mut errors,
+                    bound_at,
+                    BuildErrorKind::LabelPastEnd {
+                        label: info.name.clone(),
+                    },
+                );
             }
             let offset = slots[target] - (slots[f.insn] + 1);
             let out_of_range = |bits: u32, hint: &'static str| BuildErrorKind::JumpOutOfRange {
@@ -1378,6 +1468,13 @@ impl ProgramBuilder {
                 _ => {}
             }
         }
+        let mut warnings = Vec::new();
+        if lenient {
+            let (w, e): (Vec<BuildError>, Vec<BuildError>) =
+                errors.into_iter().partition(|e| e.kind.verifier_catches());
+            warnings = w.into_iter().map(BuildWarning).collect();
+            errors = e;
+        }
         if !errors.is_empty() {
             return Err(BuildErrors(errors));
         }
@@ -1402,7 +1499,7 @@ impl ProgramBuilder {
         }
         labels.sort_by_key(|(at, _)| *at);
         functions[1..].sort_by_key(|f| f.insn);
-        Ok(Program {
+        let program = Program {
             name: self.name,
             section: self.section,
             insns,
@@ -1411,7 +1508,8 @@ impl ProgramBuilder {
             labels,
             functions,
             relocs: self.relocs,
-        })
+        };
+        Ok(Built { program, warnings })
     }
 }
 

@@ -76,6 +76,9 @@ pub enum AsmErrorKind {
     /// A program-level problem: no instructions, an instruction outside any program, a name
     /// used twice.
     Program,
+    /// Code that no path from the program's entry reaches (a warning: the verifier refuses
+    /// it with `unreachable insn N`).
+    Unreachable,
     /// A warning: a 64-bit compare of the `int` result of a map helper (2, 3, 87, 88, 89) that
     /// goes the other way on kernels before 6.4 ([`crate::program::lint`]).
     HelperResultWidth,

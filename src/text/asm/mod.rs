@@ -39,11 +39,14 @@
 //! that name.
 //!
 //! Instructions of a section before any global label form a program named
-//! [`AsmOptions::default_name`], in that section, or in [`AsmOptions::default_section`] when
-//! no section was chosen (or `.text`): conformance programs and bare listings assemble
-//! without any directive. An objdump header at address 0 (`0000000000000000 <name>:`) names
-//! that program. Going back to a section continues its last program, as assemblers continue
-//! a section where they left it. bpf-to-bpf calls stay inside one program (its section).
+//! [`AsmOptions::default_name`], in that section (`.text` stays `.text`, as llvm-mc writes
+//! it), or in [`AsmOptions::default_section`] (`socket`) when the file chose no section at
+//! all: conformance programs and bare listings assemble without any directive. A program of
+//! `.text` is written in one piece, its functions where the file put them, calls between
+//! them pc-relative as llvm-mc encodes them; `bpfsmith run` and `load` take it as a socket
+//! filter. An objdump header at address 0 (`0000000000000000 <name>:`) names that program.
+//! Going back to a section continues its last program, as assemblers continue a section
+//! where they left it. bpf-to-bpf calls stay inside one program (its section).
 //!
 //! Our own directives: `.license "GPL"` (default [`AsmOptions::default_license`]) and
 //! `.map NAME, type=queue, value_size=4, max_entries=10` (also `key_size=`, `flags=` as numbers
@@ -54,20 +57,24 @@
 //!
 //! # Checks
 //!
-//! Besides the syntax, every operand range, label (undefined, duplicate, past the end), jump
-//! (offset width, landing outside the program or inside an `ld_imm64`), map, helper name and
-//! `.map` rule is checked, and each program and function must end in `exit` or `goto`: the
-//! verifier refuses code that can fall off its end. All errors of a file are reported in one
-//! run ([`AsmErrors`]), each with its line, column and a caret.
+//! An assembler encodes, the verifier judges. What cannot be encoded is an error: the syntax,
+//! every operand range, labels (undefined, duplicate), offsets that do not fit their field,
+//! unknown maps and helpers, `.map` rules, and a jump from a program's code into one of its
+//! bpf-to-bpf functions when they go to different sections. All errors of a file are
+//! reported in one run ([`AsmErrors`]), each with its line, column and a caret.
 //!
 //! # Warnings
 //!
-//! Code that assembles and loads but behaves differently on some kernels gets a warning, in
-//! the same form with `warning:`; the object is complete all the same.
-//! [`assemble_with_warnings`] and [`assemble_file_with_warnings`] return both ([`Assembled`]);
-//! [`warnings`] finds them in any assembled object. The check is the DSL's
-//! ([`crate::program::lint`]): a 64-bit compare of a map helper's `int` result, which the x86
-//! JIT hands back zero-extended before Linux 6.4.
+//! What can be encoded but the verifier refuses, or behaves differently on some kernels, is
+//! assembled and written, with a warning in the same form (`warning:` instead of `error:`):
+//! a jump outside the program or into the second half of an `ld_imm64`, a program or function
+//! whose last instruction is not `exit` or `goto`, unreachable code (each with the verifier's
+//! own words for it), and a 64-bit compare of a map helper's `int` result, which the x86 JIT
+//! hands back zero-extended before Linux 6.4. People write such programs on purpose: to test
+//! the verifier, to teach, to reproduce a bug. [`assemble_with_warnings`] and
+//! [`assemble_file_with_warnings`] return both ([`Assembled`]); [`warnings`] finds them in
+//! any assembled object; `bpfsmith asm --deny-warnings` (`-D warnings`) makes them errors. The
+//! checks are the program's ([`crate::program::lint`]), shared with the DSL.
 //!
 //! ```
 //! let src = "\
@@ -280,11 +287,14 @@ pub fn assemble_file_with_warnings(
 
 /// The warnings about the programs of `obj` ([`crate::program::Program::warnings`]), rendered
 /// as the assembler renders errors: `FILE:LINE:COL: warning: ...`, the source line and a caret
-/// under the `r0` operand, a note on where the helper was called and a `help:` line with the
-/// portable spelling. Works on any object whose programs record source lines: assembled ones,
-/// and objects read back with their line info (the line's text is then what `.BTF.ext`
-/// carries). One pass over the instructions of each program.
+/// under the offending operand (a jump's target, the compared `r0`), notes (what the verifier
+/// says, where the helper was called) and a `help:` line. Control flow the verifier refuses
+/// (a jump out of range or into an `ld_imm64`, code falling off the end, unreachable code) and
+/// non-portable compares of a map helper's result. Works on any object whose programs record
+/// source lines: assembled ones, and objects read back with their line info (the line's text
+/// is then what `.BTF.ext` carries). Linear in the number of instructions.
 pub fn warnings(obj: &Object) -> Vec<AsmError> {
+    use crate::program::{FlowIssue, WarningKind};
     let mut out = Vec::new();
     for prog in &obj.programs {
         let found = prog.warnings();
@@ -293,19 +303,33 @@ pub fn warnings(obj: &Object) -> Vec<AsmError> {
         }
         let mut lines = SourceLines::new(&prog.files);
         for w in found {
-            let kind = w.kind;
-            let Some(loc) = prog.locs.get(kind.jump).copied().flatten() else {
-                let e = AsmError::in_line(
-                    &format!("program `{}`, instruction {}", prog.name, kind.jump),
+            let at = w.kind.insn();
+            let kind = match &w.kind {
+                WarningKind::HelperResult(_) => K::HelperResultWidth,
+                WarningKind::Flow(FlowIssue::FallsOffEnd { .. }) => K::FallsOffEnd,
+                WarningKind::Flow(FlowIssue::Unreachable { .. }) => K::Unreachable,
+                WarningKind::Flow(_) => K::JumpRange,
+            };
+            let message = match &w.kind {
+                WarningKind::HelperResult(_) => w.message(),
+                WarningKind::Flow(_) => format!("in program `{}`: {}", prog.name, w.message()),
+            };
+            let Some(loc) = prog.locs.get(at).copied().flatten() else {
+                let mut e = AsmError::in_line(
+                    &format!("program `{}`, instruction {at}", prog.name),
                     "",
                     1,
                     0,
                     0,
                     0,
-                    K::HelperResultWidth,
-                    kind.message(),
-                );
-                out.push(e.warning().help(kind.help()));
+                    kind,
+                    message,
+                )
+                .warning();
+                if let Some(n) = w.note() {
+                    e = e.note(n);
+                }
+                out.push(e.help(w.help()));
                 continue;
             };
             let path = prog
@@ -313,46 +337,78 @@ pub fn warnings(obj: &Object) -> Vec<AsmError> {
                 .get(loc.file.0 as usize)
                 .map_or("", |f| f.path.as_str());
             let text = lines.get(loc.file, loc.line);
-            let (start, end) = r0_operand(text, loc.column);
-            let mut e = AsmError::in_line(
-                path,
-                text,
-                loc.line,
-                0,
-                start,
-                end,
-                K::HelperResultWidth,
-                kind.message(),
-            )
-            .warning();
-            let call = prog.locs.get(kind.call).copied().flatten();
-            match call {
-                Some(c) if c.file == loc.file => {
-                    e = e.note(format!(
-                        "r0 holds the result of the call on line {}",
-                        c.line
-                    ));
-                }
-                _ => {
-                    if let Some(c) = w.call_location {
-                        e = e.note(format!("r0 holds the result of the call at {c}"));
+            let (start, end) = match &w.kind {
+                WarningKind::HelperResult(_) => r0_operand(text, loc.column),
+                WarningKind::Flow(
+                    FlowIssue::JumpOutOfRange { .. } | FlowIssue::JumpIntoLdImm64 { .. },
+                ) => last_operand(text, loc.column),
+                WarningKind::Flow(_) => statement(text, loc.column),
+            };
+            let mut e =
+                AsmError::in_line(path, text, loc.line, 0, start, end, kind, message).warning();
+            if let Some(n) = w.note() {
+                e = e.note(n);
+            }
+            if let WarningKind::HelperResult(h) = &w.kind {
+                let call = prog.locs.get(h.call).copied().flatten();
+                match call {
+                    Some(c) if c.file == loc.file => {
+                        e = e.note(format!(
+                            "r0 holds the result of the call on line {}",
+                            c.line
+                        ));
+                    }
+                    _ => {
+                        if let Some(c) = &w.call_location {
+                            e = e.note(format!("r0 holds the result of the call at {c}"));
+                        }
                     }
                 }
             }
-            out.push(e.help(kind.help()));
+            out.push(e.help(w.help()));
         }
     }
     out
+}
+
+/// The byte offset of character `column` (1-based) of `line`, or its end.
+fn column_offset(line: &str, column: u32) -> usize {
+    line.char_indices()
+        .nth(column.saturating_sub(1) as usize)
+        .map_or(line.len(), |(i, _)| i)
+}
+
+/// The statement at character `column` of `line`: up to a comment or a `;` separator.
+fn statement(line: &str, column: u32) -> (usize, usize) {
+    let from = column_offset(line, column);
+    let rest = &line[from..];
+    let end = [
+        rest.find('#'),
+        rest.find("//"),
+        rest.find(';'),
+        rest.find("/*"),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(rest.len());
+    (from, from + rest[..end].trim_end().len())
+}
+
+/// The last operand of the statement at `column` (a jump's target: `+3`, `label`).
+fn last_operand(line: &str, column: u32) -> (usize, usize) {
+    let (from, end) = statement(line, column);
+    let start = line[from..end]
+        .rfind([' ', '\t', ','])
+        .map_or(from, |k| from + k + 1);
+    (start, end)
 }
 
 /// The byte range of the `r0` (or `%r0`) operand in `line` at or after character `column`
 /// (1-based): the compared register, the first one every dialect writes. The instruction's
 /// start when there is none (a line of another language, from line info).
 fn r0_operand(line: &str, column: u32) -> (usize, usize) {
-    let from = line
-        .char_indices()
-        .nth(column.saturating_sub(1) as usize)
-        .map_or(line.len(), |(i, _)| i);
+    let from = column_offset(line, column);
     let b = line.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut i = from;
@@ -400,8 +456,6 @@ struct LabelDef {
     entry: bool,
     /// Called or loaded as a function.
     function: bool,
-    /// The instruction before the label, for the fall-through check of functions.
-    prev: Option<Last>,
 }
 
 /// The last instruction emitted: its kind (for the fall-through checks) and where it is.
@@ -542,7 +596,6 @@ struct Prog<'a> {
     slots: u64,
     /// The first `exit` and its slot.
     first_exit: Option<(u32, u32)>,
-    last_exit: Option<u32>,
     last: Option<Last>,
     /// Whether an objdump header at address 0 may still name it.
     nameable: bool,
@@ -624,10 +677,6 @@ const KNOWN_DIRECTIVES: &[&str] = &[
     ".addrsig_sym",
     ".hidden",
 ];
-
-fn is_terminator(i: &Insn) -> bool {
-    matches!(i, Insn::Exit | Insn::Ja { .. } | Insn::JaLong { .. })
-}
 
 fn valid_symbol(name: &str) -> bool {
     let mut c = name.chars();
@@ -1018,11 +1067,8 @@ impl<'a> Asm<'a> {
         if let Insn::LdImm64 { .. } = insn {
             p.wide.push(slot);
         }
-        if ok && insn == Insn::Exit {
-            if p.first_exit.is_none() {
-                p.first_exit = Some((p.n, slot));
-            }
-            p.last_exit = Some(p.n);
+        if ok && insn == Insn::Exit && p.first_exit.is_none() {
+            p.first_exit = Some((p.n, slot));
         }
         p.last = Some(Last { insn, span, line });
         p.n += 1;
@@ -1047,7 +1093,7 @@ impl<'a> Asm<'a> {
             .push("help: start a code section with `.section NAME` (e.g. `socket`, `xdp`) or `.text`".into());
             return None;
         }
-        let section = if self.section.explicit && self.section.name != ".text" {
+        let section = if self.section.explicit {
             Section::new(self.section.name.clone())
         } else {
             self.opts.default_section.clone()
@@ -1085,7 +1131,6 @@ impl<'a> Asm<'a> {
             n: 0,
             slots: 0,
             first_exit: None,
-            last_exit: None,
             last: None,
             nameable,
             section_name: self.section.name.clone(),
@@ -1119,7 +1164,6 @@ impl<'a> Asm<'a> {
                     line,
                     entry: true,
                     function: false,
-                    prev: None,
                 },
             );
             return;
@@ -1129,7 +1173,7 @@ impl<'a> Asm<'a> {
             let named = match self.cur {
                 Some(c) if self.progs[c].nameable => Some(c),
                 None if self.section.exec => {
-                    let section = if self.section.explicit && self.section.name != ".text" {
+                    let section = if self.section.explicit {
                         Section::new(self.section.name.clone())
                     } else {
                         self.opts.default_section.clone()
@@ -1150,7 +1194,6 @@ impl<'a> Asm<'a> {
                         line,
                         entry: true,
                         function: false,
-                        prev: None,
                     },
                 );
                 return;
@@ -1175,14 +1218,12 @@ impl<'a> Asm<'a> {
         };
         let p = &mut self.progs[pi];
         let at = p.n;
-        let prev = p.last;
         let def = LabelDef {
             at,
             slot: p.slots as u32,
             line,
             entry: false,
             function: false,
-            prev,
         };
         if let Err(first) = p.labels.define(name, def) {
             let first_line = first.line;
@@ -1753,11 +1794,18 @@ impl<'a> Asm<'a> {
         let n = prog.insns.len();
         let total = p.slots as i64;
         let mut relocs = Vec::new();
-        // (instruction, its slot, span, line) of calls by offset.
-        let mut numeric_functions: Vec<(usize, u32, Span, u32)> = Vec::new();
+        // (instruction, its slot) of calls by offset.
+        let mut numeric_functions: Vec<(usize, u32)> = Vec::new();
         // How many `ld_imm64` come before the current fixup's instruction.
         let mut wide_before = 0;
+        // Jumps (instruction, span, line), checked against the functions at the end.
+        let mut jumps: Vec<(u32, Span, u32)> = Vec::new();
         for f in std::mem::take(&mut p.fixups) {
+            if matches!(f.kind, FixKind::Label | FixKind::Offset)
+                && !matches!(prog.insns[f.insn as usize], Insn::Call(_))
+            {
+                jumps.push((f.insn, f.span, f.line));
+            }
             let i = f.insn as usize;
             let from = f.slot as i64 + 1;
             let span = f.span;
@@ -1773,14 +1821,12 @@ impl<'a> Asm<'a> {
                         None if name == "exit" => p.first_exit.map(|(e, s)| (e as usize, s)),
                         None => None,
                     };
-                    let Some((target, target_slot)) = target else {
+                    let Some((_, target_slot)) = target else {
                         self.undefined_label(&p.name, &p.labels, name, span, f.line, elsewhere);
                         continue;
                     };
-                    if target >= n {
-                        self.err_on(f.line, span, K::JumpRange, format!("label `{name}` is after the last instruction: a jump there would leave the program"));
-                        continue;
-                    }
+                    // A label after the last instruction is the end of the program: the jump
+                    // is encoded, and the warnings say it leaves the program.
                     let off = target_slot as i64 - from;
                     if self.patch_branch(&mut prog.insns[i], off, name, span, f.line) {
                         if let (Insn::Call(Callee::Local(_)), Some(k)) = (prog.insns[i], label) {
@@ -1792,16 +1838,7 @@ impl<'a> Asm<'a> {
                     let off = f.arg as i32 as i64;
                     let target = from + off;
                     if !(0..total).contains(&target) {
-                        self.err_on(
-                            f.line,
-                            span,
-                            K::JumpRange,
-                            format!(
-                            "this jump lands at slot {target}, outside the program (slots 0 to {})",
-                            total - 1
-                        ),
-                        );
-                        continue;
+                        continue; // encoded as written; the warnings say it leaves the program
                     }
                     // The target is an instruction unless it is the second slot of an
                     // `ld_imm64`; the instruction's index is its slot less the `ld_imm64`
@@ -1810,23 +1847,10 @@ impl<'a> Asm<'a> {
                     let target = target as u32;
                     let below = partition_near(&p.wide, target, wide_before);
                     let inside_wide = below > 0 && p.wide[below - 1] + 1 == target;
-                    match inside_wide {
-                        false => {
-                            if matches!(prog.insns[i], Insn::Call(Callee::Local(_))) {
-                                let t = (target as usize) - below;
-                                numeric_functions.push((t, target, span, f.line));
-                            }
-                        }
-                        true => {
-                            self.err_on(
-                                f.line,
-                                span,
-                                K::JumpRange,
-                                format!(
-                                "this jump lands at slot {target}, the second half of an ld_imm64"
-                            ),
-                            );
-                        }
+                    // Into the second half of an ld_imm64: encoded, and warned about.
+                    if !inside_wide && matches!(prog.insns[i], Insn::Call(Callee::Local(_))) {
+                        let t = (target as usize) - below;
+                        numeric_functions.push((t, target));
                     }
                 }
                 FixKind::Call => {
@@ -1914,24 +1938,8 @@ impl<'a> Asm<'a> {
                 }
             }
         }
-        // Fall-through checks: the program's end, and the end of each function before the next.
-        if !is_terminator(&last.insn) {
-            let e = self.err_on(
-                last.line,
-                last.span,
-                K::FallsOffEnd,
-                format!(
-                    "program `{}` falls off the end: its last instruction is not `exit` or `goto`",
-                    p.name
-                ),
-            );
-            match p.last_exit {
-                Some(x) if (x as usize) + 1 < n => e.notes.push(format!(
-                    "note: this instruction comes after the last `exit` (instruction {x}), so execution runs past the end"
-                )),
-                _ => e.notes.push("help: end the program with `exit`".into()),
-            }
-        }
+        // Falling off the end of the program or of a function is encoded and warned about
+        // ([`crate::program::lint::control_flow`]).
         let mut fn_at: Vec<(usize, String)> = Vec::new();
         let mut labels: Vec<(usize, String)> = Vec::new();
         for (name, l) in &p.labels.defs {
@@ -1942,31 +1950,13 @@ impl<'a> Asm<'a> {
             if l.function {
                 if at > 0 {
                     fn_at.push((at, (*name).to_owned()));
-                    if let Some(prev) = l.prev.filter(|prev| !is_terminator(&prev.insn)) {
-                        self.err_on(
-                            prev.line,
-                            prev.span,
-                            K::FallsOffEnd,
-                            format!("execution falls through from here into function `{name}`"),
-                        )
-                        .notes
-                        .push(format!(
-                            "help: end the code before `{name}:` with `exit` or `goto`"
-                        ));
-                    }
                 }
             } else {
                 labels.push((at, (*name).to_owned()));
             }
         }
-        for (at, at_slot, span, line) in numeric_functions {
+        for (at, at_slot) in numeric_functions {
             if at == 0 || fn_at.iter().any(|(a, _)| *a == at) {
-                continue;
-            }
-            if !is_terminator(&prog.insns[at - 1]) {
-                self.err_on(line, span, K::FallsOffEnd, format!(
-                    "this call's target, instruction {at}, follows an instruction that falls through into it"
-                ));
                 continue;
             }
             let name = match labels.iter().position(|(a, _)| *a == at) {
@@ -1975,11 +1965,45 @@ impl<'a> Asm<'a> {
             };
             fn_at.push((at, name));
         }
+        labels.sort();
+        fn_at.sort();
+        if !fn_at.is_empty() && prog.section != Section::TEXT {
+            // Functions other than the entry go to `.text` in the ELF file, apart from the
+            // program. A jump from one function into another would then land elsewhere: such
+            // a program is kept in one piece, as written (its calls pc-relative, as llvm-mc
+            // writes them; the verifier refuses the jump, and the warnings say so).
+            let slots = crate::slots::SlotMap::new(&prog.insns);
+            let starts: Vec<usize> = fn_at.iter().map(|(a, _)| *a).collect();
+            let func_of = |i: usize| starts.partition_point(|&s| s <= i);
+            let crosses = jumps.iter().any(|&(i, _, _)| {
+                let i = i as usize;
+                let Some(off) = prog.insns[i].branch_offset() else {
+                    return false;
+                };
+                let target = slots.slot(i) as i64 + 1 + off as i64;
+                if !(0..total).contains(&target) {
+                    return false;
+                }
+                // The last instruction starting at or before the target slot.
+                let (mut t, mut hi) = (0usize, n - 1);
+                while t < hi {
+                    let mid = (t + hi).div_ceil(2);
+                    if slots.slot(mid) as i64 <= target {
+                        t = mid;
+                    } else {
+                        hi = mid - 1;
+                    }
+                }
+                func_of(t) != func_of(i)
+            });
+            if crosses {
+                labels.append(&mut fn_at);
+                labels.sort();
+            }
+        }
         if self.errors.len() > errors_before {
             return None;
         }
-        labels.sort();
-        fn_at.sort();
         let mut functions = vec![Function {
             name: p.name.clone(),
             insn: 0,
