@@ -244,3 +244,51 @@ pub fn run_in_kernel(obj: &Object) -> Result<KernelRun, KernelRunError> {
     }
     Ok(KernelRun { programs, maps })
 }
+
+/// Write the demo's object as `seed.o`: into `out` when given (created if missing), else into
+/// a fresh private directory (`$TMPDIR/bpfsmith-demo-XXXXXX`, mode 0700, a new name each
+/// run). The file is created exclusively (`O_EXCL`): whatever is already at that name (a file,
+/// a symbolic link planted by another user) is an error and is left alone. Returns the path.
+pub fn write_seed(
+    obj: &Object,
+    out: Option<&std::path::Path>,
+) -> Result<std::path::PathBuf, String> {
+    let dir = match out {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            d.to_path_buf()
+        }
+        None => private_dir_builder()
+            .tempdir()
+            .map_err(|e| {
+                format!(
+                    "a private directory in {}: {e}",
+                    std::env::temp_dir().display()
+                )
+            })?
+            .keep(),
+    };
+    let path = dir.join("seed.o");
+    let bytes = obj.to_elf().map_err(|e| e.to_string())?;
+    crate::output::create_new(&path, &bytes).map_err(|e| match e {
+        crate::output::OutputError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            format!(
+                "{}: already exists (a file or a link someone put there): left alone; remove \
+                 it or give another --out DIR",
+                path.display()
+            )
+        }
+        e => e.to_string(),
+    })?;
+    Ok(path)
+}
+
+fn private_dir_builder() -> tempfile::Builder<'static, 'static> {
+    let mut b = tempfile::Builder::new();
+    b.prefix("bpfsmith-demo-");
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    b
+}

@@ -28,6 +28,28 @@ pub enum InputError {
     /// An assembly file that does not assemble (every error of the file).
     #[error("{0}")]
     Asm(crate::text::AsmFileError),
+    /// A file that could not be read (or is not a regular file and gave more than the limit).
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A text file that is not UTF-8: where the first bad byte is.
+    #[error("{path}:{line}:{column}: not UTF-8 (byte {byte:#04x} at offset {offset})")]
+    NotUtf8 {
+        /// The file.
+        path: String,
+        /// The line of the first invalid byte (1-based).
+        line: usize,
+        /// Its column, in characters (1-based).
+        column: usize,
+        /// Its byte offset in the file.
+        offset: usize,
+        /// The byte.
+        byte: u8,
+    },
     /// An ELF file that could not be read.
     #[error("{path}: {source}")]
     Elf {
@@ -38,17 +60,150 @@ pub enum InputError {
     },
 }
 
+/// The most a file that is not a regular file (a pipe, a character device such as
+/// `/dev/zero`, a socket) may give before reading stops with an error: 256 MiB. A regular
+/// file is read whole, its size known up front.
+pub const NON_REGULAR_LIMIT: u64 = 256 << 20;
+
+/// Read a file whole, bounded: a regular file as it is; anything else (a pipe, `/dev/zero`,
+/// `/dev/stdin`) up to `limit` bytes, and an error that says so beyond. The error names the
+/// path once.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    use std::io::Read;
+    let io = |source: std::io::Error| InputError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(std::io::Error::other("is a directory")));
+    }
+    let mut bytes = Vec::new();
+    if meta.is_file() {
+        bytes.reserve(meta.len() as usize);
+        (&file).read_to_end(&mut bytes).map_err(io)?;
+        return Ok(bytes);
+    }
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(io(std::io::Error::other(format!(
+            "not a regular file, and it gave more than {} bytes: save it to a file first",
+            limit
+        ))));
+    }
+    Ok(bytes)
+}
+
+/// Bytes as UTF-8 text: a leading byte-order mark (`EF BB BF`) is dropped; invalid UTF-8 is an
+/// error with the line and column (in characters) of the first bad byte.
+pub fn utf8_text(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
+    let mut bytes = bytes;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = &bytes[..offset];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        // The prefix is valid UTF-8: count characters, not bytes.
+        let column =
+            std::str::from_utf8(&before[line_start..]).map_or(0, |s| s.chars().count()) + 1;
+        InputError::NotUtf8 {
+            path: path.display().to_string(),
+            line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+            column,
+            offset,
+            byte: bytes[offset],
+        }
+    })
+}
+
+/// Read a text file ([`read_bounded`] with [`NON_REGULAR_LIMIT`], then [`utf8_text`]).
+pub fn read_text(path: &Path) -> Result<String, InputError> {
+    utf8_text(path, read_bounded(path, NON_REGULAR_LIMIT)?)
+}
+
+/// Whether `path` names an assembly file (`.s` or `.S`).
+pub fn is_assembly(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "s" || e == "S")
+}
+
+/// Read and assemble an assembly file (bounded, BOM accepted, UTF-8 errors located).
+pub fn assemble(path: &Path) -> Result<Object, InputError> {
+    let text = read_text(path)?;
+    let shown = path.display().to_string();
+    crate::text::assemble_with(&shown, &text, &crate::text::AsmOptions::default())
+        .map_err(|e| InputError::Asm(crate::text::AsmFileError::Asm(e)))
+}
+
 /// Read `path`: assembled when its name ends in `.s`, read as ELF otherwise.
 pub fn open(path: &Path) -> Result<Input, InputError> {
-    if path.extension().is_some_and(|e| e == "s" || e == "S") {
-        let object = crate::text::assemble_file(path).map_err(InputError::Asm)?;
+    if is_assembly(path) {
+        let object = assemble(path)?;
         return Ok(Input { object, btf: None });
     }
-    let e = ElfObject::read(path).map_err(|source| elf_error(path, source))?;
+    let bytes = read_bounded(path, NON_REGULAR_LIMIT)?;
+    let e = ElfObject::parse(&bytes).map_err(|source| elf_error(path, source))?;
     Ok(Input {
         object: e.object,
         btf: e.btf,
     })
+}
+
+/// `--data` as hex bytes: whitespace anywhere, an optional `0x` prefix, an even number of hex
+/// digits. Any other text is an error naming the first offending character (never a panic).
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let digits = match digits.as_slice() {
+        ['0', 'x' | 'X', rest @ ..] => rest,
+        all => all,
+    };
+    if let Some((i, c)) = digits
+        .iter()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_hexdigit())
+    {
+        return Err(format!("`{c}` (hex digit {}) is not a hex digit", i + 1));
+    }
+    if digits.len() % 2 != 0 {
+        return Err(format!(
+            "{} hex digits: an even number is needed (two per byte)",
+            digits.len()
+        ));
+    }
+    Ok(digits
+        .chunks(2)
+        .map(|p| (p[0].to_digit(16).unwrap_or(0) * 16 + p[1].to_digit(16).unwrap_or(0)) as u8)
+        .collect())
+}
+
+/// The most `--data @FILE` reads: 64 MiB (the kernel takes far less).
+pub const DATA_LIMIT: u64 = 64 << 20;
+
+/// `--data`: hex bytes ([`parse_hex`]) or `@FILE` (read bounded by [`DATA_LIMIT`], whatever
+/// kind of file it is).
+pub fn parse_data(arg: &str) -> Result<Vec<u8>, String> {
+    if let Some(path) = arg.strip_prefix('@') {
+        let path = Path::new(path);
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("--data @{}: {e}", path.display()))?;
+        if meta.is_file() && meta.len() > DATA_LIMIT {
+            return Err(format!(
+                "--data @{}: {} bytes, more than the {DATA_LIMIT} read for a test run",
+                path.display(),
+                meta.len()
+            ));
+        }
+        return read_bounded(path, DATA_LIMIT).map_err(|e| format!("--data @{e}"));
+    }
+    parse_hex(arg).map_err(|e| format!("--data {arg}: {e}"))
 }
 
 fn elf_error(path: &Path, source: ElfError) -> InputError {
@@ -69,24 +224,49 @@ pub struct FileBytes {
 impl FileBytes {
     /// Read `path`.
     pub fn read(path: &Path) -> Result<FileBytes, InputError> {
-        match std::fs::read(path) {
-            Ok(bytes) => Ok(FileBytes {
-                path: path.to_owned(),
-                bytes,
-            }),
-            Err(source) => Err(elf_error(
-                path,
-                ElfError::Io {
-                    path: path.to_owned(),
-                    source,
-                },
-            )),
-        }
+        Ok(FileBytes {
+            path: path.to_owned(),
+            bytes: read_bounded(path, NON_REGULAR_LIMIT)?,
+        })
     }
 
     /// The bytes as an ELF object.
     pub fn view(&self) -> Result<ObjectView<'_>, InputError> {
         ObjectView::parse(&self.bytes).map_err(|source| elf_error(&self.path, source))
+    }
+}
+
+/// The programs of `obj` a load puts in the kernel: all but the `.text` functions (which
+/// other programs call).
+pub fn loadable_programs(obj: &Object) -> Vec<String> {
+    obj.programs
+        .iter()
+        .filter(|p| p.section != crate::program::Section::TEXT)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// What to say of a file with no program to load ([`loadable_programs`] empty).
+pub fn no_program_message(path: &Path, obj: &Object) -> String {
+    let text: Vec<&str> = obj
+        .programs
+        .iter()
+        .filter(|p| p.section == crate::program::Section::TEXT)
+        .map(|p| p.name.as_str())
+        .collect();
+    if text.is_empty() {
+        format!(
+            "{}: no program to load (the file has no code)",
+            path.display()
+        )
+    } else {
+        format!(
+            "{}: no program to load: its code is only in `.text` ({}), which holds functions \
+             for programs to call; put a program in a section that names its type (socket, \
+             xdp, tc, ...)",
+            path.display(),
+            text.join(", ")
+        )
     }
 }
 

@@ -158,6 +158,7 @@ pub mod input;
 pub mod insn;
 pub mod maps;
 pub mod object;
+pub mod output;
 pub mod program;
 mod slots;
 pub mod snapshot;

@@ -100,6 +100,10 @@ enum Command {
     /// Build the seed scenario (push, pop and peek on a queue and a stack) with the DSL, show
     /// what it emits, load it, run it and read the maps back.
     Demo {
+        /// Write `seed.o` into this directory (created if missing; an existing `seed.o` is
+        /// left alone and is an error). Default: a fresh private directory in $TMPDIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         guest: GuestArgs,
     },
@@ -243,7 +247,7 @@ fn main() -> ExitCode {
         DENY_WARNINGS.store(deny.on(), std::sync::atomic::Ordering::Relaxed);
     }
     let (guest, html) = match &cli.command {
-        Command::Demo { guest }
+        Command::Demo { guest, .. }
         | Command::Conformance { guest, .. }
         | Command::Check { guest, .. }
         | Command::Probe { guest, .. } => (guest.clone(), None),
@@ -256,7 +260,7 @@ fn main() -> ExitCode {
         return code;
     }
     match cli.command {
-        Command::Demo { .. } => demo(),
+        Command::Demo { out, .. } => demo(out.as_deref()),
         Command::Check { paths, .. } => check(&paths),
         Command::Matrix {
             file,
@@ -273,12 +277,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Asm { file, output, .. } => {
-            let obj = match bpfsmith::text::assemble_file(&file) {
+            let obj = match bpfsmith::input::assemble(&file) {
                 Ok(o) => o,
-                Err(e) => {
+                Err(bpfsmith::input::InputError::Asm(e)) => {
                     eprintln!("{e}");
                     return ExitCode::FAILURE;
                 }
+                Err(e) => return fail(e),
             };
             // Warnings (what the verifier will object to) do not stop the object, unless
             // --deny-warnings says so.
@@ -286,7 +291,14 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             let out = output.unwrap_or_else(|| file.with_extension("o"));
-            let code = match obj.write_elf(&out) {
+            // Beside the target, renamed into place; never over the source.
+            let written = bpfsmith::output::write_with(&out, &[&file], |_, tmp| {
+                obj.write_elf(tmp).map_err(|e| match e {
+                    bpfsmith::object::ElfError::Io { source, .. } => source.to_string(),
+                    e => e.to_string(),
+                })
+            });
+            let code = match written {
                 Ok(()) => {
                     let n: usize = obj.programs.iter().map(|p| p.insns.len()).sum();
                     eprintln!(
@@ -348,9 +360,9 @@ fn main() -> ExitCode {
             ..
         } => run(&file, prog, data, repeat, &push, json, &view),
         Command::Log { file, object, view } => {
-            let text = match std::fs::read_to_string(&file) {
+            let text = match bpfsmith::input::read_text(&file) {
                 Ok(t) => t,
-                Err(e) => return fail(format!("{}: {e}", file.display())),
+                Err(e) => return fail(e),
             };
             let input = match object.as_deref().map(bpfsmith::input::open).transpose() {
                 Ok(i) => i,
@@ -362,14 +374,27 @@ fn main() -> ExitCode {
                 .unwrap_or_default();
             let parsed = bpfsmith::verifier::VerifierLog::parse(&text);
             let program = bpfsmith::verifier::SourceMap::pick_program(&parsed, programs);
-            show_log(
+            let mut inputs = vec![file.as_path()];
+            inputs.extend(object.as_deref());
+            if let Some(html) = &view.html {
+                // Refused before anything is shown or written.
+                if let Err(e) = bpfsmith::output::check_not_input(html, &inputs) {
+                    return fail(e);
+                }
+            }
+            let written = show_log(
                 &text,
                 program,
                 &file.display().to_string(),
                 &view,
+                &inputs,
                 &mut std::io::stdout(),
             );
-            ExitCode::SUCCESS
+            // Accepted 0, refused 1, not a log 2, truncated 3; a page not written: 1.
+            match parsed.verdict().exit_code() {
+                0 if !written => ExitCode::FAILURE,
+                code => ExitCode::from(code),
+            }
         }
     }
 }
@@ -537,29 +562,26 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn demo() -> ExitCode {
+fn demo(out: Option<&std::path::Path>) -> ExitCode {
     let obj = bpfsmith::demo::object();
     println!("bpfsmith demo: the seed scenario, built with the Rust DSL (src/demo.rs)");
     println!("Each program pushes 10, 20, 30, 40 (BPF_ANY), 50 (BPF_ANY: -E2BIG),");
     println!("50 again (BPF_EXIST: drops the oldest), then peeks and pops.\n");
     print!("{}", bpfsmith::demo::listing_report(&obj));
-    let dir = std::env::temp_dir().join("bpfsmith-demo");
-    let path = dir.join("seed.o");
-    match std::fs::create_dir_all(&dir)
-        .map_err(|e| e.to_string())
-        .and_then(|_| obj.write_elf(&path).map_err(|e| e.to_string()))
-    {
-        Ok(()) => {
+    match bpfsmith::demo::write_seed(&obj, out) {
+        Ok(path) => {
             println!(
                 "\nELF object: {} (inspect it with `bpfsmith dis`, `readelf -a`,",
                 path.display()
             );
             println!("`bpftool btf dump file`, `llvm-objdump-22 -dr`)");
         }
-        Err(e) => println!(
-            "\nskipped: writing the ELF object to {} ({e})",
-            path.display()
-        ),
+        Err(e) => {
+            eprintln!("\nerror: writing the ELF object: {e}");
+            // The kernel part still runs; the exit status says the write failed.
+            let _ = demo_in_kernel(&obj);
+            return ExitCode::FAILURE;
+        }
     }
     demo_in_kernel(&obj)
 }
@@ -626,14 +648,16 @@ fn demo_in_kernel(_obj: &bpfsmith::object::Object) -> ExitCode {
 }
 
 /// Show a verifier log in the viewer (colours on a terminal), and write the HTML page when
-/// asked.
+/// asked (never over one of `inputs`). `false` when the page could not be written.
+#[must_use]
 fn show_log(
     log: &str,
     program: Option<&bpfsmith::program::Program>,
     title: &str,
     view: &ViewArgs,
+    inputs: &[&std::path::Path],
     out: &mut dyn std::io::Write,
-) {
+) -> bool {
     use std::io::IsTerminal;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let opts = bpfsmith::verifier::ReportOptions {
@@ -647,11 +671,15 @@ fn show_log(
     );
     if let Some(path) = &view.html {
         let page = bpfsmith::verifier::render_log_html(log, program, title);
-        match std::fs::write(path, page) {
+        match bpfsmith::output::write(path, page.as_bytes(), inputs) {
             Ok(()) => eprintln!("wrote {}", path.display()),
-            Err(e) => eprintln!("error: {}: {e}", path.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return false;
+            }
         }
     }
+    true
 }
 
 #[cfg(target_os = "linux")]
@@ -675,13 +703,38 @@ fn load(
             return fail(e);
         }
     }
+    let loadable = bpfsmith::input::loadable_programs(&input.object);
+    if loadable.is_empty() {
+        return fail(bpfsmith::input::no_program_message(file, &input.object));
+    }
+    let inputs = [file];
+    if let Some(html) = &view.html {
+        if let Err(e) = bpfsmith::output::check_not_input(html, &inputs) {
+            return fail(e);
+        }
+        if loadable.len() > 1 {
+            return fail(format!(
+                "--html {} writes one program's page, and {} has {}: give --prog NAME",
+                html.display(),
+                file.display(),
+                loadable.join(", ")
+            ));
+        }
+    }
     let options = LoadOptions {
-        log_level,
+        // A page for an accepted program needs its log: level 1 keeps none, 1|4 keeps the
+        // stats (level 2 shows every instruction).
+        log_level: if view.html.is_some() && log_level == 1 {
+            log_level | bpfsmith::load::log_level::STATS
+        } else {
+            log_level
+        },
         btf: input.btf_source(),
         ..Default::default()
     };
     match input.object.load_with(&options) {
         Ok(loaded) => {
+            let mut written = true;
             for p in loaded.programs() {
                 if raw_log {
                     print!("{}", p.log().unwrap_or_default());
@@ -689,16 +742,21 @@ fn load(
                 }
                 println!("{}: accepted by the verifier ({})", p.name(), p.prog_type());
                 if let Some(log) = p.log() {
-                    show_log(
+                    written &= show_log(
                         log,
                         input.object.program(p.name()),
                         p.name(),
                         view,
+                        &inputs,
                         &mut std::io::stdout(),
                     );
                 }
             }
-            ExitCode::SUCCESS
+            if written {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) if e.refusal().is_some() => {
             let (program, errno, log) = e.refusal().expect("a refusal");
@@ -714,12 +772,21 @@ fn load(
                     println!("{program}: refused by the verifier ({name})\n");
                 }
             }
-            show_log(
+            let mut out = std::io::stdout();
+            let mut sink = std::io::sink();
+            let shown: &mut dyn std::io::Write = if log.trim().is_empty() {
+                println!("{}", bpfsmith::load::no_log_note(errno));
+                &mut sink
+            } else {
+                &mut out
+            };
+            let _ = show_log(
                 log,
                 input.object.program(program),
                 program,
                 view,
-                &mut std::io::stdout(),
+                &inputs,
+                shown,
             );
             ExitCode::FAILURE
         }
@@ -737,16 +804,31 @@ fn run(
     json: bool,
     view: &ViewArgs,
 ) -> ExitCode {
-    use bpfsmith::load::run::{run, value_bytes, RunRequest};
+    use bpfsmith::load::run::{parse_value, run, RunRequest};
     use bpfsmith::load::LoadError;
-    let input = match bpfsmith::input::open(file) {
+    let mut input = match bpfsmith::input::open(file) {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
     if warn_if_assembly(file, &input.object) {
         return ExitCode::FAILURE;
     }
-    let data = match data.map(|d| parse_data(&d)).transpose() {
+    // Only the program that runs is loaded (with the functions it may call): another
+    // program's refusal is no reason not to run this one.
+    let loadable = bpfsmith::input::loadable_programs(&input.object);
+    let Some(name) = prog.clone().or_else(|| loadable.first().cloned()) else {
+        return fail(bpfsmith::input::no_program_message(file, &input.object));
+    };
+    if let Err(e) = input.keep_program(&name) {
+        return fail(e);
+    }
+    let inputs = [file];
+    if let Some(html) = &view.html {
+        if let Err(e) = bpfsmith::output::check_not_input(html, &inputs) {
+            return fail(e);
+        }
+    }
+    let data = match data.map(|d| bpfsmith::input::parse_data(&d)).transpose() {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
@@ -760,11 +842,11 @@ fn run(
         };
         let mut vs = Vec::new();
         for v in values.split(',').filter(|v| !v.is_empty()) {
-            match value_bytes(v, m.def.value_size) {
-                Some(b) => vs.push(b),
-                None => {
+            match parse_value(v, m.def.value_size) {
+                Ok(b) => vs.push(b),
+                Err(e) => {
                     return fail(format!(
-                        "--push {p}: `{v}` is not a {}-byte value",
+                        "--push {p}: map `{map}` holds {}-byte values: {e}",
                         m.def.value_size
                     ))
                 }
@@ -773,14 +855,34 @@ fn run(
         pushes.push((map.to_owned(), vs));
     }
     let req = RunRequest {
-        program: prog,
+        program: Some(name),
         data,
         repeat,
         push: pushes,
-        log_level: 0,
+        // A page for a program that runs needs its log: 1|4 keeps the stats.
+        log_level: if view.html.is_some() {
+            bpfsmith::load::log_level::FAILING_PATH | bpfsmith::load::log_level::STATS
+        } else {
+            0
+        },
     };
     match run(&input.object, input.btf_source(), &req) {
         Ok(report) => {
+            if let Some(log) = &report.log {
+                // The page (--html) of the program that ran; the report goes to stderr.
+                if view.html.is_some()
+                    && !show_log(
+                        log,
+                        input.object.program(&report.program),
+                        &report.program,
+                        view,
+                        &inputs,
+                        &mut std::io::sink(),
+                    )
+                {
+                    return ExitCode::FAILURE;
+                }
+            }
             if json {
                 println!("{}", report.to_json());
             } else {
@@ -819,34 +921,26 @@ fn run(
                     eprintln!("{program}: refused by the verifier ({name})\n");
                 }
             }
-            show_log(
+            let mut err = std::io::stderr();
+            let mut sink = std::io::sink();
+            let shown: &mut dyn std::io::Write = if log.trim().is_empty() {
+                eprintln!("{}", bpfsmith::load::no_log_note(errno));
+                &mut sink
+            } else {
+                &mut err
+            };
+            let _ = show_log(
                 log,
                 input.object.program(program),
                 program,
                 view,
-                &mut std::io::stderr(),
+                &inputs,
+                shown,
             );
             ExitCode::FAILURE
         }
         Err(e) => fail(e),
     }
-}
-
-/// `--data`: hex bytes, or `@FILE`.
-#[cfg(target_os = "linux")]
-fn parse_data(d: &str) -> Result<Vec<u8>, String> {
-    if let Some(path) = d.strip_prefix('@') {
-        return std::fs::read(path).map_err(|e| format!("--data @{path}: {e}"));
-    }
-    let h: String = d.chars().filter(|c| !c.is_whitespace()).collect();
-    let h = h.strip_prefix("0x").unwrap_or(&h);
-    if h.len() % 2 != 0 {
-        return Err(format!("--data {d}: an odd number of hex digits"));
-    }
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).map_err(|_| format!("--data {d}: not hex")))
-        .collect()
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -264,6 +264,20 @@ impl LoadError {
     }
 }
 
+/// What to say when the kernel refused a program without writing a verifier log: it
+/// stopped before verifying (too many instructions for `E2BIG`, a bad attribute for `EINVAL`).
+pub fn no_log_note(errno: i32) -> String {
+    let why = match errno {
+        libc::E2BIG => {
+            ": more instructions than the kernel takes (BPF_MAXINSNS: 4096 without \
+                        CAP_BPF, 1,000,000 with it), or attributes it does not know"
+        }
+        libc::EINVAL => ": an attribute or an instruction it refuses outright",
+        _ => "",
+    };
+    format!("the kernel wrote no verifier log: it refused the program before verifying it{why}")
+}
+
 /// An object in the kernel: its maps, its programs and its BTF. Dropping it closes every file
 /// descriptor (maps and programs that nothing else holds or pins go away).
 #[derive(Debug)]

@@ -194,33 +194,67 @@ pub enum RunError {
 
 /// Encode a number given on the command line into a map value of `size` bytes: integers for
 /// 1, 2, 4 and 8 bytes (decimal, `0x` hex, or negative), `0x`-prefixed hex bytes otherwise.
+/// `None` when the text is not such a number or does not fit ([`parse_value`] says why).
 pub fn value_bytes(text: &str, size: u32) -> Option<Vec<u8>> {
+    parse_value(text, size).ok()
+}
+
+/// [`value_bytes`], with the reason when the text is refused. An integer of `n` bytes may be
+/// given signed or unsigned: from `-2^(8n-1)` to `2^(8n) - 1` (`-1` is all ones, `-0` is 0);
+/// anything outside is an error, never wrapped.
+pub fn parse_value(text: &str, size: u32) -> Result<Vec<u8>, String> {
     let t = text.trim();
     if matches!(size, 1 | 2 | 4 | 8) {
-        let v: u64 = if let Some(h) = t.strip_prefix("0x") {
-            u64::from_str_radix(h, 16).ok()?
-        } else if let Some(n) = t.strip_prefix('-') {
-            n.parse::<u64>().ok()?.wrapping_neg()
-        } else {
-            t.parse().ok()?
+        let bits = size * 8;
+        let (negative, body) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t),
         };
-        let bytes = v.to_le_bytes();
-        // The value must fit: the dropped high bytes are all zeros (or all ones for negatives).
-        let rest = &bytes[size as usize..];
-        let negative = t.starts_with('-');
-        if !rest.iter().all(|&b| b == if negative { 0xff } else { 0 }) {
-            return None;
-        }
-        return Some(bytes[..size as usize].to_vec());
+        let (digits, radix) = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            Some(h) => (h, 16),
+            None => (body, 10),
+        };
+        let magnitude = if !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix)) {
+            // Any digit string too long for u128 is out of range anyway.
+            u128::from_str_radix(digits, radix).unwrap_or(u128::MAX)
+        } else {
+            return Err(format!(
+                "`{t}` is not an integer (decimal, 0x hex, or negative)"
+            ));
+        };
+        let max_unsigned = (1u128 << bits) - 1;
+        let max_negative = 1u128 << (bits - 1);
+        let value = if negative {
+            if magnitude > max_negative {
+                None
+            } else {
+                Some(((1u128 << bits) - magnitude) & max_unsigned)
+            }
+        } else if magnitude > max_unsigned {
+            None
+        } else {
+            Some(magnitude)
+        };
+        let Some(value) = value else {
+            return Err(format!(
+                "`{t}` does not fit in {size} bytes (from -{max_negative} to {max_unsigned})"
+            ));
+        };
+        return Ok(value.to_le_bytes()[..size as usize].to_vec());
     }
-    let h = t.strip_prefix("0x")?;
-    if h.len() != size as usize * 2 {
-        return None;
+    let want = size as usize * 2;
+    let h = t.strip_prefix("0x").ok_or_else(|| {
+        format!("`{t}`: a {size}-byte value is given as 0x and {want} hex digits")
+    })?;
+    if h.len() != want || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{t}`: a {size}-byte value is given as 0x and {want} hex digits"
+        ));
     }
-    (0..h.len())
+    Ok((0..h.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
-        .collect()
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0))
+        .collect())
 }
 
 /// Load `obj`, push the requested values, run one program, drain every queue/stack map.
@@ -313,6 +347,35 @@ mod tests {
         assert_eq!(value_bytes("256", 1), None);
         assert_eq!(value_bytes("0x0102ab", 3), Some(vec![1, 2, 0xab]));
         assert_eq!(value_bytes("12", 3), None);
+    }
+
+    /// Issue 11: `-4294967295` pushed 1 into a 4-byte map, `-2147483649` became 2147483647,
+    /// and `-0` was refused.
+    #[test]
+    fn values_are_range_checked_signed_and_unsigned() {
+        assert!(parse_value("-4294967295", 4).is_err());
+        assert!(parse_value("-2147483649", 4).is_err());
+        assert_eq!(value_bytes("-2147483648", 4), Some(vec![0, 0, 0, 0x80]));
+        assert_eq!(value_bytes("4294967295", 4), Some(vec![0xff; 4]));
+        assert!(parse_value("4294967296", 4).is_err());
+        assert_eq!(value_bytes("-0", 4), Some(vec![0; 4]));
+        assert_eq!(value_bytes("-0", 1), Some(vec![0]));
+        assert_eq!(value_bytes("-128", 1), Some(vec![0x80]));
+        assert!(parse_value("-129", 1).is_err());
+        assert_eq!(value_bytes("255", 1), Some(vec![0xff]));
+        assert_eq!(value_bytes("18446744073709551615", 8), Some(vec![0xff; 8]));
+        assert_eq!(
+            value_bytes("-9223372036854775808", 8),
+            Some(vec![0, 0, 0, 0, 0, 0, 0, 0x80])
+        );
+        assert!(parse_value("-9223372036854775809", 8).is_err());
+        assert!(parse_value("99999999999999999999999999999999999999999999", 8).is_err());
+        assert_eq!(value_bytes("-0x10", 2), Some(vec![0xf0, 0xff]));
+        for bad in ["", "-", "+5", "-+5", "0x", "1e3", "é", "5 5", "--1"] {
+            assert!(parse_value(bad, 4).is_err(), "{bad:?}");
+        }
+        assert!(parse_value("0x01é", 2).is_err());
+        assert!(parse_value("0xé1", 1).is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::program::Program;
 use super::source_map::{SourceInfo, SourceMap};
 use super::trace::{walk_log, Trace};
 use super::view::{failing_insn, operands, path_summary, stats_line, OperandReport, OriginKind};
-use super::{Kind, VerifierLog};
+use super::{Kind, Verdict, VerifierLog};
 
 /// The most instruction records whose whole state the page carries (beyond it, a record shows
 /// the state the log printed on its line).
@@ -383,6 +383,19 @@ pub fn render_html(log: &VerifierLog<'_>, map: &SourceMap, title: &str) -> Strin
                 }
             }
             out.push_str("</section>\n");
+        }
+        None if log.verdict() == Verdict::NotALog => {
+            out.push_str(
+                "<section id=\"error\"><div class=\"msg\">Not a verifier log: no line of \
+                 it is one the verifier writes.</div></section>\n",
+            );
+        }
+        None if log.verdict() == Verdict::Truncated => {
+            out.push_str(
+                "<section id=\"error\"><div class=\"msg\">Truncated: the log ends before \
+                 the verifier's verdict (no <code>processed N insns</code> footer), so it tells \
+                 neither acceptance nor refusal.</div></section>\n",
+            );
         }
         None => {
             let _ = writeln!(

@@ -310,6 +310,34 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
     body.split('\n').filter(move |_| !empty)
 }
 
+/// What a log says of the program: accepted, refused, cut off before the verdict, or no
+/// verifier log at all ([`VerifierLog::verdict`]). `bpfsmith log` exits 0, 1, 3 and 2 for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// The log ends with the stats footer (`processed N insns ...`) and no error before it.
+    Accepted,
+    /// The log ends with an error: before the footer, or (on kernels before 5.x, which
+    /// printed no footer for a refusal) a message the catalogue knows, on a complete line.
+    Refused,
+    /// The log stops before the verdict: no footer, and no known error on a complete last
+    /// line (a buffer that kept the head, a file cut off, a line cut in the middle).
+    Truncated,
+    /// Nothing in the text is a line of a verifier log (empty, or another kind of file).
+    NotALog,
+}
+
+impl Verdict {
+    /// The exit status `bpfsmith log` gives: accepted 0, refused 1, not a log 2, truncated 3.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Accepted => 0,
+            Verdict::Refused => 1,
+            Verdict::NotALog => 2,
+            Verdict::Truncated => 3,
+        }
+    }
+}
+
 impl<'a> VerifierLog<'a> {
     /// Parse a log: one record per line (a trailing newline does not make an empty last
     /// line). Never fails.
@@ -332,6 +360,39 @@ impl<'a> VerifierLog<'a> {
             text,
             records,
             error,
+        }
+    }
+
+    /// What the log says of the program ([`Verdict`]). The kernel ends every complete log
+    /// with the stats footer, accepted or refused (kernels before 5.x: accepted only), so a
+    /// log without one was cut off unless it ends with a known refusal on a complete line.
+    pub fn verdict(&self) -> Verdict {
+        let footer = self
+            .records
+            .iter()
+            .rev()
+            .any(|r| matches!(r.kind, Kind::Footer(_) | Kind::Glued { .. }));
+        let known = |k: &Kind<'_>| !matches!(k, Kind::Blank | Kind::Unknown | Kind::Error(_));
+        if !footer {
+            let complete = self.text.ends_with('\n');
+            let error = self.error();
+            let refused = complete
+                && error.as_ref().is_some_and(|e| {
+                    !crate::explain::match_messages(e.headline()).is_empty()
+                        && e.headline().trim().len() >= 8
+                });
+            if refused {
+                return Verdict::Refused;
+            }
+            if !self.records.iter().any(|r| known(&r.kind)) {
+                return Verdict::NotALog;
+            }
+            return Verdict::Truncated;
+        }
+        if self.error.is_some() {
+            Verdict::Refused
+        } else {
+            Verdict::Accepted
         }
     }
 

@@ -50,7 +50,7 @@ use crate::program::Program;
 
 use super::source_map::{SourceInfo, SourceMap};
 use super::trace::{trace_before, walk_log, Origin, Trace, TracedReg};
-use super::{Kind, LogError, PtrKind, SlotContents, Stats, Value, VerifierLog};
+use super::{Kind, LogError, PtrKind, SlotContents, Stats, Value, Verdict, VerifierLog};
 
 /// How to render a report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1110,10 +1110,41 @@ fn write_operand(out: &mut String, op: &OperandReport, paint: &Paint) {
 /// The terminal report of a load's verifier log. See the [module docs](self). For a log with no
 /// error this is [`render_accepted`].
 pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOptions) -> String {
+    let paint = Paint { on: opts.color };
+    match log.verdict() {
+        Verdict::NotALog => {
+            let lines = log.records().len();
+            return format!(
+                "{} {}\n",
+                paint.p(ERROR, "not a verifier log:"),
+                if lines == 0 {
+                    "the text is empty".to_owned()
+                } else {
+                    format!("none of its {lines} lines is a line the verifier writes")
+                }
+            );
+        }
+        Verdict::Truncated => {
+            // What is there, instruction by instruction, under a headline that says no more
+            // than the log does.
+            let body = render_accepted(log, map, opts);
+            let rest = body.split_once('\n').map_or("", |(_, r)| r);
+            let cut = if log.text().ends_with('\n') {
+                "it ends"
+            } else {
+                "it ends in the middle of a line,"
+            };
+            return format!(
+                "{} {cut} before the verifier's verdict (no `processed N insns` footer): the \
+                 log was cut off, so it tells neither acceptance nor refusal\n{rest}",
+                paint.p(ERROR, "truncated:")
+            );
+        }
+        Verdict::Accepted | Verdict::Refused => {}
+    }
     let Some(err) = log.error() else {
         return render_accepted(log, map, opts);
     };
-    let paint = Paint { on: opts.color };
     let mut out = String::new();
     let failing = failing_insn(log, &err);
 
