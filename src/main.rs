@@ -121,6 +121,11 @@ enum Command {
         /// The object to write (default: FILE with `.o` beside it).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Also write labels as LOCAL NOTYPE symbols, for llvm-objdump to name jump targets
+        /// by them. cilium/ebpf 0.9 then refuses the object (it takes them for function
+        /// starts); `bpfsmith dis` shows the labels either way.
+        #[arg(long)]
+        label_symbols: bool,
         #[command(flatten)]
         deny: DenyArgs,
     },
@@ -276,7 +281,13 @@ fn main() -> ExitCode {
                 _ => ExitCode::SUCCESS,
             }
         }
-        Command::Asm { file, output, .. } => {
+        Command::Asm {
+            file,
+            output,
+            label_symbols,
+            ..
+        } => {
+            let elf_opts = bpfsmith::object::ElfOptions::default().label_symbols(label_symbols);
             let obj = match bpfsmith::input::assemble(&file) {
                 Ok(o) => o,
                 Err(bpfsmith::input::InputError::Asm(e)) => {
@@ -293,7 +304,7 @@ fn main() -> ExitCode {
             let out = output.unwrap_or_else(|| file.with_extension("o"));
             // Beside the target, renamed into place; never over the source.
             let written = bpfsmith::output::write_with(&out, &[&file], |_, tmp| {
-                obj.write_elf(tmp).map_err(|e| match e {
+                obj.write_elf_with(tmp, &elf_opts).map_err(|e| match e {
                     bpfsmith::object::ElfError::Io { source, .. } => source.to_string(),
                     e => e.to_string(),
                 })
