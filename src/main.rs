@@ -99,6 +99,9 @@ fn report_warnings(warnings: &[bpfsmith::text::AsmError]) -> bool {
 enum Command {
     /// Build the seed scenario (push, pop and peek on a queue and a stack) with the DSL, show
     /// what it emits, load it, run it and read the maps back.
+    #[command(
+        after_help = "Examples:\n  bpfsmith demo                       # build, write, load and run the seed scenario\n  bpfsmith demo --kernel VMLINUZ      # the same inside another kernel under qemu\n\nLoading and running need root or CAP_BPF (without them the demo shows what needs no\nkernel and says what it skipped). The object is written to a fresh directory under the\ntemporary folder; the demo prints its path."
+    )]
     Demo {
         /// Write `seed.o` into this directory (created if missing; an existing `seed.o` is
         /// left alone and is an error). Default: a fresh private directory in $TMPDIR.
@@ -108,6 +111,9 @@ enum Command {
         guest: GuestArgs,
     },
     /// Explain a verifier message (or part of one), a helper (name or number) or a register.
+    #[command(
+        after_help = "Examples:\n  bpfsmith explain 87                 # bpf_map_push_elem: registers, errors, an example\n  bpfsmith explain \"R1 !read_ok\"      # a verifier message, or any part of one\n  bpfsmith explain r10"
+    )]
     Explain {
         /// The message, helper or register, e.g. `"R3 !read_ok"`, `87`, `bpf_map_pop_elem`, `r10`.
         #[arg(required = true, num_args = 1..)]
@@ -115,6 +121,9 @@ enum Command {
     },
     /// Assemble a `.s` file (LLVM's syntax, the kernel's, or the conformance suite's mnemonics)
     /// into an ELF object.
+    #[command(
+        after_help = "Examples:\n  bpfsmith asm asm/queue.s -o /tmp/queue.o\n  bpfsmith asm asm/r0_width.s -o /tmp/w.o --deny-warnings"
+    )]
     Asm {
         /// The assembly file.
         file: PathBuf,
@@ -131,6 +140,9 @@ enum Command {
     },
     /// Run the conformance suite's `.data` files in the kernel (as XDP programs through
     /// BPF_PROG_TEST_RUN) and print one line per file.
+    #[command(
+        after_help = "Examples:\n  bpfsmith conformance ../shared/bpf_conformance/tests\n  bpfsmith conformance ../shared/bpf_conformance/tests --kernel VMLINUZ --jit off"
+    )]
     Conformance {
         /// The folder of `.data` files (e.g. ../shared/bpf_conformance/tests).
         dir: PathBuf,
@@ -139,6 +151,9 @@ enum Command {
     },
     /// Assemble, load and run `.s` files and hold each to the outcome its header states
     /// (`# expect-retval:`, `# expect-map:`, per kernel where it says so); one line per file.
+    #[command(
+        after_help = "Examples:\n  bpfsmith check asm                  # every asm/ example against its header\n  bpfsmith check asm --kernel VMLINUZ # the same inside another kernel"
+    )]
     Check {
         /// Files, or folders of `.s` files.
         #[arg(required = true)]
@@ -148,6 +163,9 @@ enum Command {
     },
     /// Run one program on several kernels and JIT modes and show the results side by side,
     /// marking the rows that differ and saying why when a known kernel change explains it.
+    #[command(
+        after_help = "Examples:\n  bpfsmith matrix asm/r0_width.s --kernel host --kernel VMLINUZ\n  bpfsmith matrix prog.o --kernel A --kernel B --jit on --json"
+    )]
     Matrix {
         /// The object file, or an assembly file (`.s`; its header's pushes are made first).
         file: PathBuf,
@@ -162,6 +180,9 @@ enum Command {
         json: bool,
     },
     /// List every program of an ELF object, with its section, maps, relocations and source lines.
+    #[command(
+        after_help = "Examples:\n  bpfsmith dis /tmp/queue.o\n  bpfsmith dis /tmp/queue.o --style kernel   # as the verifier log prints it"
+    )]
     Dis {
         /// The object file.
         file: PathBuf,
@@ -170,6 +191,9 @@ enum Command {
         style: StyleArg,
     },
     /// Load every program of an object (or one) into the kernel and show the verifier's verdict.
+    #[command(
+        after_help = "Examples:\n  bpfsmith load asm/mistake_flags_unset.s           # the verifier's report, explained\n  bpfsmith load asm/queue.s --log-level 2           # every instruction, with its .s line\n  bpfsmith load prog.o --raw-log --kernel VMLINUZ   # the log as another kernel prints it"
+    )]
     Load {
         /// The object file, or an assembly file (`.s`).
         file: PathBuf,
@@ -183,6 +207,10 @@ enum Command {
         /// from another kernel with `--kernel`, and read it later with `bpfsmith log`).
         #[arg(long, conflicts_with_all = ["full", "html"])]
         raw_log: bool,
+        /// Load with CAP_BPF alone: give up CAP_PERFMON and CAP_SYS_ADMIN first, and the
+        /// verifier judges as it does for a service without them.
+        #[arg(long)]
+        cap_bpf_only: bool,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]
@@ -192,6 +220,9 @@ enum Command {
     },
     /// Load an object, push values into its queue/stack maps, test-run a program, and drain the
     /// maps.
+    #[command(
+        after_help = "Examples:\n  bpfsmith run asm/queue.s --json\n  bpfsmith run asm/user_push.s --push queue=7,8,9\n  bpfsmith run prog.o --prog my_prog --data 0011223344556677889900112233"
+    )]
     Run {
         /// The object file, or an assembly file (`.s`).
         file: PathBuf,
@@ -220,6 +251,9 @@ enum Command {
     /// Ask the kernel what it supports: cpu v1-v4 feature by feature (each tried with a tiny
     /// program), queue and stack maps and the helpers 87-89, BTF, func_info and line_info,
     /// log_true_size; the JIT and unprivileged-BPF settings are read, never changed.
+    #[command(
+        after_help = "Examples:\n  bpfsmith probe\n  bpfsmith probe --json --kernel VMLINUZ"
+    )]
     Probe {
         /// Print one JSON object.
         #[arg(long)]
@@ -229,6 +263,9 @@ enum Command {
     },
     /// Show a verifier log saved elsewhere (bpftool -d, a CI artifact, another loader) in the
     /// viewer, joined to an object's source lines when one is given.
+    #[command(
+        after_help = "Examples:\n  bpfsmith log saved.log --object prog.s    # joined to the source lines\n  bpfsmith log saved.log --html page.html"
+    )]
     Log {
         /// The saved log.
         file: PathBuf,
@@ -357,9 +394,18 @@ fn main() -> ExitCode {
             prog,
             log_level,
             raw_log,
+            cap_bpf_only,
             view,
             ..
-        } => load(&file, prog.as_deref(), log_level, raw_log, &view),
+        } => {
+            if cap_bpf_only {
+                #[cfg(target_os = "linux")]
+                if let Err(e) = bpfsmith::check::drop_to_cap_bpf() {
+                    return fail(e);
+                }
+            }
+            load(&file, prog.as_deref(), log_level, raw_log, &view)
+        }
         Command::Run {
             file,
             prog,
