@@ -227,7 +227,9 @@ fn objdump_shows_the_relocations_and_our_bytes() {
     let dir = TempDir::new("objdump");
     let out = dir.path("seed.o");
     let obj = seed_object();
-    obj.write_elf(&out).unwrap();
+    // Label symbols (opt-in) so that objdump names the label `empty`.
+    let opts = bpfsmith::object::ElfOptions::default().label_symbols(true);
+    obj.write_elf_with(&out, &opts).unwrap();
     let dump = run_ok("llvm-objdump-22", &["-dr", s(&out)]);
     for want in [
         "R_BPF_64_64\tqueue",

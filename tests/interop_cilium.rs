@@ -4,14 +4,16 @@
 //! with `ebpf.NewCollection` (the verifier runs), pushes, test-runs and pops, and prints JSON
 //! that is checked here against the object's definition.
 //!
-//! cilium/ebpf 0.9.1 does not take one thing that libbpf (bpftool) and aya take, and a test
-//! pins it down (while the package is 0.9.x): it takes every `STT_NOTYPE` symbol in a program
-//! section for the start of a function (clang before 8 wrote functions that way; it only skips
-//! names starting with `LBB`), so the LOCAL NOTYPE symbols we write for labels cut a program
-//! in two: the label becomes a program of its own and the jumps to it leave the truncated
-//! program ("jump out of range"). libbpf only takes `STT_FUNC` symbols for functions. So the
-//! objects are loaded here with their labels cleared (the same object otherwise). Calls into
-//! `.text` are relocated against the section symbol, as clang writes them, which it resolves.
+//! Every object is loaded as written, labels included: the symbol table holds what clang
+//! writes, and the labels go to `.bpfsmith.labels`, which cilium/ebpf does not look at. With
+//! the opt-in label symbols (`ElfOptions::label_symbols`, `bpfsmith asm --label-symbols`),
+//! cilium/ebpf 0.9.1 does not take the object, and a test pins down why: it takes every
+//! `STT_NOTYPE` symbol in a program section for the start of a function (clang before 8 wrote
+//! functions that way; it only skips names starting with `LBB`), so a label cuts a program in
+//! two: the label becomes a program of its own and the jumps to it leave the truncated
+//! program ("jump out of range"). libbpf only takes `STT_FUNC` symbols for functions. Calls
+//! into `.text` are relocated against the section symbol, as clang writes them, which it
+//! resolves.
 //!
 //! Needs `go` and the Debian package: skipped with a notice when either is missing, a failure
 //! with `BPFSMITH_REQUIRE_INTEROP=1`; and root (or CAP_BPF), see `tests/common/kernel.rs`.
@@ -295,13 +297,6 @@ fn duplicate_label(obj: &Object) -> Option<(String, String)> {
     })
 }
 
-fn without_labels(mut obj: Object) -> Object {
-    for p in &mut obj.programs {
-        p.labels.clear();
-    }
-    obj
-}
-
 #[test]
 fn cilium_loads_runs_and_reads_every_object() {
     require_kernel!("cilium_loads_runs_and_reads_every_object");
@@ -310,17 +305,25 @@ fn cilium_loads_runs_and_reads_every_object() {
     };
     let dir = tools::TempDir::new("cilium");
     let mut loaded = Vec::new();
-    for mut case in cases() {
-        // See cilium_0_9_takes_labels_for_functions.
-        case.obj = without_labels(case.obj);
-        let json = run(bin, &args(&case), &case.write(dir.path()))
+    let mut with_labels = 0;
+    for case in cases() {
+        // As written: no option, labels and all.
+        let path = case.write(dir.path());
+        let json = run(bin, &args(&case), &path)
             .unwrap_or_else(|e| panic!("{}: cilium/ebpf: {e}", case.name));
+        // The labels are still in the file, for `bpfsmith dis`.
+        let back = Object::read_elf(&path).unwrap();
+        for (p, q) in case.obj.programs.iter().zip(&back.programs) {
+            assert_eq!(p.labels, q.labels, "{}: {}", case.name, p.name);
+            with_labels += usize::from(!p.labels.is_empty());
+        }
         check_maps(&case, &json);
         check_programs(&case, &json);
         check_runs(&case, &json);
         loaded.push(case.name);
     }
     assert!(loaded.len() >= 9, "only {loaded:?} loaded");
+    assert!(with_labels >= 8, "only {with_labels} programs with labels");
     tools::notice(&format!("cilium/ebpf loaded: {}", loaded.join(", ")));
 }
 
@@ -359,9 +362,9 @@ fn cilium_creates_keyed_maps_with_flags() {
     check_runs(&case, &json);
 }
 
-/// cilium/ebpf 0.9 reads each label symbol we write as the start of a function: the spec
-/// lists the labels of a program's entry function as programs of their own, and the
-/// program, cut short at its first label, does not load.
+/// Why label symbols are opt-in: cilium/ebpf 0.9 reads each label symbol as the start of a
+/// function: the spec lists the labels of a program's entry function as programs of their
+/// own, and the program, cut short at its first label, does not load.
 #[test]
 fn cilium_0_9_takes_labels_for_functions() {
     require_kernel!("cilium_0_9_takes_labels_for_functions");
@@ -377,7 +380,9 @@ fn cilium_0_9_takes_labels_for_functions() {
         if has_calls(&case.obj) || case.obj.programs.iter().all(|p| p.labels.is_empty()) {
             continue;
         }
-        let path = case.write(dir.path());
+        let path = dir.path().join(format!("{}.o", case.name));
+        let opts = bpfsmith::object::ElfOptions::default().label_symbols(true);
+        case.obj.write_elf_with(&path, &opts).unwrap();
         let spec = run(bin, &["-spec-only".to_owned()], &path);
         // Labels of the same name in two programs of one section (the seed scenario's `fail`)
         // are two functions of the same name to it: the spec is refused.

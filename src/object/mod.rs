@@ -15,6 +15,7 @@ pub mod write;
 pub use error::{ElfError, ElfErrorKind, LayoutError};
 pub use read::ElfObject;
 pub use view::{ObjectView, ProgramView};
+pub use write::{ElfOptions, LABELS_SECTION};
 
 use crate::maps::{MapDef, MapDefError};
 use crate::program::{MapRef, Program, RelocKind};

@@ -965,7 +965,9 @@ impl<'a> Reader<'a> {
         Ok(plans)
     }
 
-    /// The local NOTYPE symbols with a name (labels), by section, sorted by value.
+    /// The labels, by section, sorted by value: the local NOTYPE symbols with a name, and
+    /// the records of [`super::LABELS_SECTION`] (`SECTION\0OFFSET\0NAME\0`; a malformed
+    /// record ends the reading of that section, and is no error: labels are only names).
     fn label_symbols(&self) -> HashMap<usize, Vec<(u64, &'a str)>> {
         let mut out: HashMap<usize, Vec<(u64, &'a str)>> = HashMap::new();
         for s in &self.symbols {
@@ -975,8 +977,26 @@ impl<'a> Reader<'a> {
                     .push((s.value, s.name));
             }
         }
+        if let Some(k) = self.section_named(super::LABELS_SECTION) {
+            let mut fields = self.sections[k].data.split(|&b| b == 0);
+            while let (Some(sec), Some(off), Some(name)) =
+                (fields.next(), fields.next(), fields.next())
+            {
+                let parsed = std::str::from_utf8(sec).ok().and_then(|sec| {
+                    let off: u64 = std::str::from_utf8(off).ok()?.parse().ok()?;
+                    let name = std::str::from_utf8(name).ok().filter(|n| !n.is_empty())?;
+                    Some((self.section_named(sec)?, off, name))
+                });
+                let Some((shndx, off, name)) = parsed else {
+                    break;
+                };
+                out.entry(shndx).or_default().push((off, name));
+            }
+        }
+        // A label both a symbol and a record is kept once.
         for v in out.values_mut() {
-            v.sort_by_key(|&(value, _)| value);
+            v.sort_unstable();
+            v.dedup();
         }
         out
     }

@@ -20,8 +20,14 @@
 //!   offset in the immediate, as clang writes it: libbpf accepts an address relocation only
 //!   against that symbol or a GLOBAL function ("bad map relo against 'f' in section '.text'"
 //!   otherwise);
-//! - labels of a program become LOCAL NOTYPE symbols at their instruction, so `llvm-objdump`
-//!   shows them and the reader gets them back (libbpf ignores symbols that are not functions);
+//! - the symbol table holds what clang writes: no label symbols. cilium/ebpf 0.9.1 takes a
+//!   LOCAL NOTYPE symbol in a code section for the start of a function, and refuses a jump
+//!   across it (`jump out of range`). A program's labels go to `.bpfsmith.labels` instead, a
+//!   section without flags that loaders skip (libbpf as an "unrecognized data section",
+//!   cilium/ebpf and aya do not look at it), from which the reader and `bpfsmith dis` get
+//!   them back: records of `SECTION\0BYTE_OFFSET\0LABEL\0`, offset in decimal. With
+//!   [`ElfOptions::label_symbols`] they are LOCAL NOTYPE symbols as well, which
+//!   `llvm-objdump` shows (libbpf and aya ignore them);
 //! - `license`: the string and one NUL; `.maps`: zero-filled, one GLOBAL OBJECT symbol per map,
 //!   8 bytes per member of its BTF struct; `.rel<section>`: `R_BPF_64_64` against the map's
 //!   symbol on each map `ld_imm64`;
@@ -367,8 +373,17 @@ impl Object {
     /// written as it is encoded, without holding its bytes in memory; nothing is written when
     /// the object cannot be laid out.
     pub fn write_elf(&self, path: impl AsRef<Path>) -> Result<(), ElfError> {
+        self.write_elf_with(path, &ElfOptions::default())
+    }
+
+    /// [`Object::write_elf`] with options.
+    pub fn write_elf_with(
+        &self,
+        path: impl AsRef<Path>,
+        opts: &ElfOptions,
+    ) -> Result<(), ElfError> {
         let path = path.as_ref();
-        let elf = ElfFile::new(self)?;
+        let elf = ElfFile::new(self, opts)?;
         let io = |source| ElfError::Io {
             path: path.to_owned(),
             source,
@@ -402,15 +417,42 @@ impl Object {
     /// assert_eq!(back.programs[0].insns, obj.programs[0].insns);
     /// ```
     pub fn to_elf(&self) -> Result<Vec<u8>, ElfError> {
-        let elf = ElfFile::new(self)?;
+        self.to_elf_with(&ElfOptions::default())
+    }
+
+    /// [`Object::to_elf`] with options.
+    pub fn to_elf_with(&self, opts: &ElfOptions) -> Result<Vec<u8>, ElfError> {
+        let elf = ElfFile::new(self, opts)?;
         let mut buf = Vec::new();
         elf.write(&mut buf)?;
         Ok(buf)
     }
 }
 
+/// The name of the section that keeps a program's labels apart from the symbol table.
+pub const LABELS_SECTION: &str = ".bpfsmith.labels";
+
+/// Choices for the ELF file that loaders do not need.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ElfOptions {
+    /// Also write each label as a LOCAL NOTYPE symbol at its instruction, so that
+    /// `llvm-objdump` names jump targets by label. Off by default: cilium/ebpf 0.9.1 takes
+    /// such symbols for function starts and refuses the object (labels are kept in
+    /// [`LABELS_SECTION`] either way).
+    pub label_symbols: bool,
+}
+
+impl ElfOptions {
+    /// The options with label symbols on or off.
+    pub fn label_symbols(mut self, on: bool) -> ElfOptions {
+        self.label_symbols = on;
+        self
+    }
+}
+
 impl<'a> ElfFile<'a> {
-    fn new(obj: &'a Object) -> Result<ElfFile<'a>, ElfError> {
+    fn new(obj: &'a Object, opts: &ElfOptions) -> Result<ElfFile<'a>, ElfError> {
         let layout = Layout::new(obj)?;
         let btf = encode_object(obj, &layout, Records::Elf)?;
 
@@ -438,6 +480,7 @@ impl<'a> ElfFile<'a> {
                                         // In program order: the reader lists programs in the order of their symbols.
         let mut by_program: Vec<usize> = (0..layout.pieces.len()).collect();
         let mut labels_sorted: Vec<Option<bool>> = vec![None; obj.programs.len()];
+        let mut label_records: Vec<u8> = Vec::new();
         by_program.sort_by_key(|&k| layout.pieces[k].prog);
         for k in by_program {
             let piece = &layout.pieces[k];
@@ -478,13 +521,25 @@ impl<'a> ElfFile<'a> {
             let mut cur = slots.cursor();
             for (at, label) in labels {
                 if piece.insns.contains(at) {
-                    locals.push(SymDef {
-                        name: label,
-                        section: piece.section,
-                        value: piece.offset + (cur.slot(*at) - start) as u64 * 8,
-                        size: 0,
-                        info: elf::STB_LOCAL << 4 | elf::STT_NOTYPE,
-                    });
+                    let value = piece.offset + (cur.slot(*at) - start) as u64 * 8;
+                    if !label.contains('\0') {
+                        let sec = layout.sections[piece.section].name.as_bytes();
+                        label_records.extend_from_slice(sec);
+                        label_records.push(0);
+                        label_records.extend_from_slice(value.to_string().as_bytes());
+                        label_records.push(0);
+                        label_records.extend_from_slice(label.as_bytes());
+                        label_records.push(0);
+                    }
+                    if opts.label_symbols {
+                        locals.push(SymDef {
+                            name: label,
+                            section: piece.section,
+                            value,
+                            size: 0,
+                            info: elf::STB_LOCAL << 4 | elf::STT_NOTYPE,
+                        });
+                    }
                 }
             }
         }
@@ -682,6 +737,16 @@ impl<'a> ElfFile<'a> {
                 flags: 0,
                 align: 4,
                 data: Data::BtfExt,
+                relocs: Vec::new(),
+            });
+        }
+        if !label_records.is_empty() {
+            out.push(OutSection {
+                name: LABELS_SECTION.as_bytes().to_vec(),
+                sh_type: elf::SHT_PROGBITS,
+                flags: 0,
+                align: 1,
+                data: Data::Bytes(label_records),
                 relocs: Vec::new(),
             });
         }
