@@ -609,6 +609,22 @@ fn matrix(_: &std::path::Path, _: &[String], _: JitModes, _: bool) -> ExitCode {
 
 /// The assembler's warnings for a `.s` file given to `load` or `run` (an object read from ELF
 /// is taken as it is). True when `--deny-warnings` makes them stop the command.
+fn text_notice(file: &std::path::Path, obj: &mut bpfsmith::object::Object) {
+    let moved = obj.text_as_socket_filters();
+    if !moved.is_empty() {
+        eprintln!(
+            "note: {}: code only in `.text`: loading {} as a socket filter (put a program in a \
+             section named for its type, e.g. `.section xdp`, to choose another)",
+            file.display(),
+            moved
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}
+
 fn warn_if_assembly(file: &std::path::Path, obj: &bpfsmith::object::Object) -> bool {
     file.extension().is_some_and(|e| e == "s" || e == "S")
         && report_warnings(&bpfsmith::text::asm_warnings(obj))
@@ -755,6 +771,7 @@ fn load(
     if warn_if_assembly(file, &input.object) {
         return ExitCode::FAILURE;
     }
+    text_notice(file, &mut input.object);
     if let Some(name) = prog {
         if let Err(e) = input.keep_program(name) {
             return fail(e);
@@ -870,6 +887,7 @@ fn run(
     if warn_if_assembly(file, &input.object) {
         return ExitCode::FAILURE;
     }
+    text_notice(file, &mut input.object);
     // Only the program that runs is loaded (with the functions it may call): another
     // program's refusal is no reason not to run this one.
     let loadable = bpfsmith::input::loadable_programs(&input.object);

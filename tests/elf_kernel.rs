@@ -197,3 +197,58 @@ char _license[] SEC("license") = "GPL";
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Code only in `.text`: llvm-mc's object of such a file, and ours, which keeps `.text` as
+/// llvm-mc does (same bytes), are loaded and run as socket filters, with a one-line notice.
+#[test]
+fn text_only_objects_run_as_socket_filters() {
+    if !have_kernel() || !have_tool("llvm-mc-22") {
+        return;
+    }
+    let dir = unique(None, "text-only");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("t.s");
+    std::fs::write(&src, "\t.text\n\tr0 = 7\n\tr0 += 35\n\texit\n").unwrap();
+    let theirs = dir.join("llvm.o");
+    let ours = dir.join("ours.o");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    run_ok(
+        "llvm-mc-22",
+        &[
+            "-triple",
+            "bpfel",
+            "-mcpu=v4",
+            "-filetype=obj",
+            &s(&src),
+            "-o",
+            &s(&theirs),
+        ],
+    );
+    let bin = env!("CARGO_BIN_EXE_bpfsmith");
+    let out = std::process::Command::new(bin)
+        .args(["asm", &s(&src), "-o", &s(&ours)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let read = |p: &std::path::Path| ElfObject::read(p).unwrap().object;
+    let (a, b) = (read(&theirs), read(&ours));
+    assert_eq!(a.programs[0].section.name(), ".text");
+    assert_eq!(b.programs[0].section.name(), ".text");
+    assert_eq!(a.programs[0].bytes(), b.programs[0].bytes());
+    for obj in [&theirs, &ours, &src] {
+        let out = std::process::Command::new(bin)
+            .args(["run", &s(obj), "--json"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{}: {stdout}\n{stderr}", obj.display());
+        assert!(stdout.contains("\"retval\":42"), "{stdout}");
+        assert!(
+            stderr.contains("code only in `.text`: loading")
+                && stderr.contains("as a socket filter"),
+            "{stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -255,19 +255,13 @@ impl LogExt for Option<&std::ffi::OsStr> {
 #[test]
 fn load_of_an_object_without_a_program_fails() {
     let dir = tempfile::tempdir().unwrap();
-    // Code only in `.text`: functions for programs to call, nothing to load.
-    std::fs::write(
-        dir.path().join("t.s"),
-        ".license \"GPL\"\n.text\n.globl f\nf:\n\tr0 = 0\n\texit\n",
-    )
-    .unwrap();
-    let o = bpfsmith(dir.path(), &["asm", "t.s"]);
-    assert_eq!(code(&o), 0, "{}", text(&o));
-    for args in [
-        &["load", "t.o"][..],
-        &["load", "t.s"][..],
-        &["run", "t.o"][..],
-    ] {
+    // No code at all, only a map. (Code only in `.text` is loaded as a socket filter, with a
+    // notice: issue 13, tests/elf_kernel.rs.)
+    let mut obj = bpfsmith::object::Object::new("GPL");
+    obj.map("q", bpfsmith::maps::MapDef::queue::<u32>(1))
+        .unwrap();
+    obj.write_elf(dir.path().join("t.o")).unwrap();
+    for args in [&["load", "t.o"][..], &["run", "t.o"][..]] {
         let o = bpfsmith(dir.path(), args);
         assert_eq!(code(&o), 1, "{args:?}: {}", text(&o));
         assert!(text(&o).contains("no program to load"), "{}", text(&o));

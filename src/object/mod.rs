@@ -18,7 +18,7 @@ pub use view::{ObjectView, ProgramView};
 pub use write::{ElfOptions, LABELS_SECTION};
 
 use crate::maps::{MapDef, MapDefError};
-use crate::program::{MapRef, Program, RelocKind};
+use crate::program::{MapRef, Program, RelocKind, Section};
 
 /// A map of an object: its name (the symbol in `.maps`) and definition.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,6 +153,30 @@ impl Object {
         }
         self.programs.push(program);
         Ok(())
+    }
+
+    /// For an object whose code is only in `.text` (llvm-mc's object of a file that says
+    /// `.text`, or a function in `.text` with a global label): its `.text` programs become
+    /// socket filters, so that they can be loaded and run. Nothing changes when some program
+    /// is in a section that names a program type (then `.text` holds functions for it to
+    /// call). Returns the names of the programs moved, for a notice.
+    ///
+    /// ```
+    /// let mut obj = bpfsmith::text::assemble("t.s", ".text\nr0 = 7\nexit\n").unwrap();
+    /// assert_eq!(obj.programs[0].section.name(), ".text");
+    /// assert_eq!(obj.text_as_socket_filters(), vec!["main".to_owned()]);
+    /// assert_eq!(obj.programs[0].section.name(), "socket");
+    /// ```
+    pub fn text_as_socket_filters(&mut self) -> Vec<String> {
+        if self.programs.iter().any(|p| p.section != Section::TEXT) {
+            return Vec::new();
+        }
+        let mut moved = Vec::new();
+        for p in &mut self.programs {
+            p.section = Section::SOCKET;
+            moved.push(p.name.clone());
+        }
+        moved
     }
 
     /// The program called `name`.

@@ -412,10 +412,14 @@ fn write_programs<P: Listable>(
         abi: false,
     };
     for p in programs {
-        let kind = p
-            .section()
-            .kind()
-            .map_or("not loadable on its own", |k| k.prog_type.name());
+        let kind = p.section().kind().map_or(
+            if p.section() == &crate::program::Section::TEXT {
+                "functions; alone in an object, run and loaded as a socket filter"
+            } else {
+                "no program type"
+            },
+            |k| k.prog_type.name(),
+        );
         let _ = writeln!(
             out,
             "\nprogram {} (section {}, {}): {} instructions, {} slots",
