@@ -553,3 +553,106 @@ fn bytes_and_relocations_match_llvm_mc() {
     ));
     assert!(forms_compared > 30_000, "{forms_compared}");
 }
+
+/// A small deterministic generator (splitmix64), so that the corpus is the same in every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.below(v.len() as u64) as usize]
+    }
+
+    /// A jump offset: mostly near (landing anywhere, the second half of an ld_imm64 and
+    /// past either end included), sometimes anywhere in 16 bits.
+    fn offset(&mut self) -> i64 {
+        if self.below(8) == 0 {
+            self.below(65536) as i64 - 32768
+        } else {
+            self.below(81) as i64 - 40
+        }
+    }
+}
+
+/// One random line: ALU, ld_imm64, loads, calls, `exit`, and jumps to unrestricted targets.
+fn random_line(r: &mut Rng) -> String {
+    let (a, b) = (r.below(10) as usize, r.below(11) as usize);
+    match r.below(100) {
+        0..=24 => format!("{} {} {}", R[a], r.pick(&ALU_OPS), R[b]),
+        25..=39 => format!("{} {} {}", W[a], r.pick(&ALU_OPS), r.next() as u32 as i32),
+        40..=49 => format!("{} = {} ll", R[a], r.next() as i64),
+        50..=64 => format!(
+            "if {} {} {} goto {:+}",
+            R[a],
+            r.pick(&CONDS),
+            R[b],
+            r.offset()
+        ),
+        65..=74 => format!(
+            "if {} {} {} goto {:+}",
+            W[a],
+            r.pick(&CONDS),
+            r.next() as u32 as i32,
+            r.offset()
+        ),
+        75..=82 => format!("goto {:+}", r.offset()),
+        83..=89 => format!("{} = *(u32 *)({} {})", R[a], R[b], r.pick(&OFFS)),
+        90..=95 => "exit".to_owned(),
+        _ => format!("call {}", 1 + r.below(211)),
+    }
+}
+
+/// Random programs whose jumps land anywhere (outside the program, into the second half of
+/// an `ld_imm64`), which end anyhow: what llvm-mc-22 assembles, bpfsmith assembles to the
+/// same `.text` bytes (with warnings), and lists as llvm-objdump does.
+#[test]
+fn random_programs_with_any_jump_target_match_llvm_mc() {
+    let Some(mc) = tools::require_tool("llvm-mc-22") else {
+        return;
+    };
+    let dir = tools::TempDir::new("asm-llvm-mc-random");
+    let mut r = Rng(13);
+    let (files, lines) = (40, 500);
+    let mut warned = 0;
+    for f in 0..files {
+        let name = format!("random{f}");
+        let mut src = String::from("\t.text\n");
+        for _ in 0..lines {
+            src.push('\t');
+            src.push_str(&random_line(&mut r));
+            src.push('\n');
+        }
+        let llvm = llvm_mc(&mc, dir.path(), &name, &src);
+        let a = bpfsmith::text::assemble_with_warnings(&name, &src, &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.object.programs.len(), 1);
+        let prog = &a.object.programs[0];
+        assert_eq!(prog.section.name(), ".text");
+        compare(&name, &src, prog, &llvm.text);
+        warned += a.warnings.len();
+        // Our object of it, and llvm-mc's, read and list without error.
+        let elf = a.object.to_elf().unwrap();
+        bpfsmith::object::ObjectView::parse(&elf).unwrap();
+        let theirs = std::fs::read(dir.path().join(format!("{name}.o"))).unwrap();
+        let view = bpfsmith::object::ObjectView::parse(&theirs).unwrap();
+        let mut out = Vec::new();
+        bpfsmith::text::write_view_listing(&mut out, &view, bpfsmith::text::Style::Llvm).unwrap();
+    }
+    assert!(warned > files, "only {warned} warnings");
+    tools::notice(&format!(
+        "asm_llvm_mc: {} random lines with unrestricted jump targets ({files} files), \
+         byte-identical to llvm-mc-22; {warned} warnings",
+        files * lines
+    ));
+}

@@ -648,10 +648,18 @@ impl<'a> Reader<'a> {
             }
             let synthesized;
             let list: Vec<(usize, String, bool, Range<u64>)> = if ranges.is_empty() {
+                // Named after the section, as llvm-objdump names it (`<.text+0x20>`), when
+                // the kernel takes that as a program name; otherwise with `_` for the rest.
                 let name: String = sec
                     .name
                     .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 synthesized = vec![(usize::MAX, name, sec.name != ".text", 0..size)];
                 synthesized
