@@ -187,10 +187,31 @@ fn bpftool_loads_and_runs_every_loadable_example() {
             .output()
             .unwrap();
         let out = String::from_utf8_lossy(&run.stdout).into_owned();
-        let shown = Command::new(&bpftool)
-            .args(["-j", "map", "show"])
-            .output()
-            .unwrap();
+        // Only this program's maps, by the ids it holds (while it is pinned): never the
+        // machine's other maps, which other processes create and delete meanwhile.
+        let json = |args: &[&str]| -> serde_json::Value {
+            let o = Command::new(&bpftool)
+                .arg("-j")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{stem}: bpftool {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            serde_json::from_slice(&o.stdout).unwrap()
+        };
+        let pinned = format!("{pin}/{prog}");
+        let shown_prog = json(&["prog", "show", "pinned", &pinned]);
+        let maps: Vec<serde_json::Value> = shown_prog["map_ids"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| json(&["map", "show", "id", &id.to_string()]))
+                    .collect()
+            })
+            .unwrap_or_default();
         let _ = std::fs::remove_dir_all(&pin);
         assert!(
             run.status.success(),
@@ -203,10 +224,19 @@ fn bpftool_loads_and_runs_every_loadable_example() {
                 "{stem}: {out}"
             );
         }
-        // Each map shows with the type, sizes and capacity of its definition.
-        let maps: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
-        for m in &obj.maps {
-            let found = maps.as_array().unwrap().iter().any(|j| {
+        // Each map the program uses shows with the type, sizes and capacity of its definition.
+        let used: Vec<_> = obj
+            .maps
+            .iter()
+            .filter(|m| {
+                obj.programs
+                    .iter()
+                    .any(|p| p.name == prog && p.relocs.iter().any(|r| r.symbol == m.name))
+            })
+            .collect();
+        assert_eq!(maps.len(), used.len(), "{stem}: {shown_prog}");
+        for m in used {
+            let found = maps.iter().any(|j| {
                 j["name"] == m.name.as_str()
                     && j["type"] == m.def.map_type.name()
                     && j["bytes_value"] == m.def.value_size
