@@ -188,7 +188,7 @@ pub mod prelude {
     pub use crate::program::{
         Label, MapRef, Program, ProgramBuilder, PushFlags, Section, StackSlot,
     };
-}
 
     #[cfg(target_os = "linux")]
     pub use crate::load::{LoadOptions, LoadedObject, Queue, Stack, TestRun};
+}

@@ -242,7 +242,11 @@ fn text_only_objects_run_as_socket_filters() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{}: {stdout}\n{stderr}", obj.display());
+        assert!(
+            out.status.success(),
+            "{}: {stdout}\n{stderr}",
+            obj.display()
+        );
         assert!(stdout.contains("\"retval\":42"), "{stdout}");
         assert!(
             stderr.contains("code only in `.text`: loading")
