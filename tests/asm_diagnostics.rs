@@ -307,15 +307,29 @@ fn jumps_out_of_range() {
 
 #[test]
 fn maps_and_helpers() {
-    let e = one(
+    // An undeclared map is an extern map (an undefined symbol, as llvm-mc writes it): a
+    // warning with the nearest declared map, not an error.
+    let e = one_warning(
         ".map queue, type=queue, value_size=4, max_entries=4\nr1 = qeue ll\nexit\n",
         K::UnknownMap,
         2,
         6,
         4,
-        "unknown map `qeue`",
+        "`qeue` is not a map of this file: written as an undefined symbol",
     );
     assert_eq!(e.notes, vec!["help: did you mean `queue`?"]);
+    let e = one_warning(
+        "r9 = dummy_map ll\nexit\n",
+        K::UnknownMap,
+        1,
+        6,
+        9,
+        "an extern map the loader must supply",
+    );
+    assert_eq!(
+        e.notes,
+        vec!["help: to define it here: `.map dummy_map, type=queue, value_size=4, max_entries=16`"]
+    );
     let e = one(
         "call bpf_map_pushelem\nexit\n",
         K::UnknownHelper,

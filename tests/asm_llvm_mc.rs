@@ -656,3 +656,84 @@ fn random_programs_with_any_jump_target_match_llvm_mc() {
         files * lines
     ));
 }
+
+/// `rN = NAME ll` of a name the file does not declare (llvm-mc's `test/MC/BPF` writes
+/// `r9 = dummy_map ll`): the same bytes, sections, relocations and undefined GLOBAL NOTYPE
+/// symbol as llvm-mc-22, a warning, and read back (from either object) as an extern map.
+#[test]
+fn undefined_map_symbol_matches_llvm_mc() {
+    let Some(mc) = tools::require_tool("llvm-mc-22") else {
+        return;
+    };
+    let dir = tools::TempDir::new("asm-llvm-mc-extern");
+    let src =
+        "\t.text\n\tr9 = dummy_map ll\n\tr1 = other ll\n\tr2 = dummy_map ll\n\tr0 = 0\n\texit\n";
+    let llvm = llvm_mc(&mc, dir.path(), "extern", src);
+    let a = bpfsmith::text::assemble_with_warnings("extern.s", src, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.warnings.len(), 3, "{:?}", a.warnings);
+    assert_eq!(a.object.extern_maps(), vec!["dummy_map", "other"]);
+    let elf = a.object.to_elf().unwrap();
+    let ours = Elf::parse(&elf).unwrap();
+    let theirs = std::fs::read(dir.path().join("extern.o")).unwrap();
+    let theirs = Elf::parse(&theirs).unwrap();
+
+    // Sections holding code, with their bytes; relocations (offset, type, symbol).
+    let code = |e: &Elf, bytes: &[u8]| -> Vec<(String, Vec<u8>)> {
+        e.section_headers
+            .iter()
+            .filter(|sh| sh.is_executable())
+            .map(|sh| {
+                let r = sh.file_range().unwrap_or(0..0);
+                let name = e.shdr_strtab.get_at(sh.sh_name).unwrap_or("").to_owned();
+                (name, bytes[r].to_vec())
+            })
+            .collect()
+    };
+    let relocs = |e: &Elf| -> Vec<(u64, u32, String, u8, u8, usize)> {
+        let mut v = Vec::new();
+        for (_, rs) in &e.shdr_relocs {
+            for r in rs.iter() {
+                let s = e.syms.get(r.r_sym).unwrap();
+                let name = e.strtab.get_at(s.st_name).unwrap_or("").to_owned();
+                v.push((
+                    r.r_offset,
+                    r.r_type,
+                    name,
+                    s.st_bind(),
+                    s.st_type(),
+                    s.st_shndx,
+                ));
+            }
+        }
+        v
+    };
+    let theirs_bytes = std::fs::read(dir.path().join("extern.o")).unwrap();
+    assert_eq!(code(&ours, &elf), code(&theirs, &theirs_bytes));
+    assert_eq!(code(&ours, &elf)[0].1, llvm.text);
+    assert_eq!(relocs(&ours), relocs(&theirs));
+    assert_eq!(
+        relocs(&ours)
+            .iter()
+            .map(|r| (r.0, r.2.as_str(), r.3, r.4, r.5))
+            .collect::<Vec<_>>(),
+        vec![
+            (0, "dummy_map", 1, 0, 0), // GLOBAL NOTYPE UND
+            (16, "other", 1, 0, 0),
+            (32, "dummy_map", 1, 0, 0),
+        ]
+    );
+
+    // Read back, ours and llvm-mc's alike: map relocations against the extern maps.
+    for bytes in [&elf[..], &theirs_bytes[..]] {
+        let back = bpfsmith::object::Object::from_elf(bytes).unwrap();
+        assert!(back.maps.is_empty());
+        assert_eq!(back.extern_maps(), vec!["dummy_map", "other"]);
+        let r: Vec<(usize, &str)> = back.programs[0]
+            .relocs
+            .iter()
+            .map(|r| (r.insn, r.symbol.as_str()))
+            .collect();
+        assert_eq!(r, vec![(0, "dummy_map"), (1, "other"), (2, "dummy_map")]);
+    }
+}

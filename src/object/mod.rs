@@ -155,6 +155,46 @@ impl Object {
         Ok(())
     }
 
+    /// Add a finished program whose map relocations may name maps the object does not
+    /// define: those are written as undefined symbols (`R_BPF_64_64` against a GLOBAL NOTYPE
+    /// symbol of no section, as llvm-mc writes `r1 = name ll` for an undeclared `name`), extern
+    /// maps that a loader must supply ([`Object::extern_maps`]). Everything else is checked
+    /// as by [`Object::add_program`].
+    ///
+    /// ```
+    /// let obj = bpfsmith::text::assemble("t.s", ".text\nr9 = dummy_map ll\nr0 = 0\nexit\n").unwrap();
+    /// assert_eq!(obj.extern_maps(), vec!["dummy_map"]);
+    /// ```
+    pub fn add_program_with_extern_maps(&mut self, program: Program) -> Result<(), ObjectError> {
+        let relocs = program.relocs.clone();
+        let mut checked = program;
+        checked
+            .relocs
+            .retain(|r| r.kind != RelocKind::Map || self.maps.iter().any(|m| m.name == r.symbol));
+        self.add_program(checked)?;
+        if let Some(p) = self.programs.last_mut() {
+            p.relocs = relocs;
+        }
+        Ok(())
+    }
+
+    /// The maps that programs reference and the object does not define (extern maps), each
+    /// once, in order of first reference.
+    pub fn extern_maps(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for p in &self.programs {
+            for r in &p.relocs {
+                if r.kind == RelocKind::Map
+                    && !self.maps.iter().any(|m| m.name == r.symbol)
+                    && !out.contains(&r.symbol.as_str())
+                {
+                    out.push(&r.symbol);
+                }
+            }
+        }
+        out
+    }
+
     /// For an object whose code is only in `.text` (llvm-mc's object of a file that says
     /// `.text`, or a function in `.text` with a global label): its `.text` programs become
     /// socket filters, so that they can be loaded and run. Nothing changes when some program

@@ -417,12 +417,14 @@ impl<'a> Reader<'a> {
             .unwrap_or_default();
         let (maps, map_btf, map_offsets) = self.read_maps(btf.as_ref())?;
         let pieces = self.read_pieces()?;
-        let targets = self.read_relocs(&pieces, &maps, &map_offsets)?;
+        let mut externs = Vec::new();
+        let targets = self.read_relocs(&pieces, &maps, &map_offsets, &mut externs)?;
         let lines = LineIndex::new(self, ext.as_ref());
         let programs = self.link(&pieces, &targets, &lines, btf.as_ref())?;
         let view = ObjectView {
             license,
             maps,
+            externs,
             pieces,
             lines,
             programs,
@@ -704,6 +706,7 @@ impl<'a> Reader<'a> {
         pieces: &[Piece],
         maps: &[Map],
         map_offsets: &[u64],
+        externs: &mut Vec<String>,
     ) -> Result<Targets, ElfError> {
         let mut out = Vec::new();
         for rs in &self.sections {
@@ -793,6 +796,20 @@ impl<'a> Reader<'a> {
                         let Insn::LdImm64 { imm, .. } = insn else {
                             return Err(wrong_insn("R_BPF_64_64", "an ld_imm64 (0x18)"));
                         };
+                        if sym.shndx == SHN_UNDEF && sym.kind == STT_NOTYPE && !sym.name.is_empty()
+                        {
+                            // An extern map (llvm-mc's `r1 = name ll` of an undeclared
+                            // `name`): after the object's maps, by name.
+                            let k = match externs.iter().position(|e| e == sym.name) {
+                                Some(k) => k,
+                                None => {
+                                    externs.push(sym.name.to_owned());
+                                    externs.len() - 1
+                                }
+                            };
+                            out.push(((p, slot), Target::Map(maps.len() + k)));
+                            continue;
+                        }
                         if sym.shndx == SHN_UNDEF {
                             return Err(unsupported("an extern symbol (ksym, kconfig)"));
                         }

@@ -41,6 +41,8 @@ use crate::program::{Function, Program, Reloc, RelocKind, Section, SourceFile, S
 pub struct ObjectView<'a> {
     pub(super) license: String,
     pub(super) maps: Vec<Map>,
+    /// Extern maps: the undefined symbols map relocations name (indexes from `maps.len()`).
+    pub(super) externs: Vec<String>,
     pub(super) pieces: Vec<Piece<'a>>,
     pub(super) lines: LineIndex<'a>,
     pub(super) programs: Vec<Plan<'a>>,
@@ -175,13 +177,17 @@ impl<'v> ProgramView<'v> {
         self.plan.labels.iter().map(|&(insn, _, name)| (insn, name))
     }
 
-    /// Its map relocations, in instruction order: instruction index and map name.
+    /// Its map relocations, in instruction order: instruction index and map name (a map of
+    /// the object, or an extern map: an undefined symbol the object names).
     pub fn relocs(&self) -> impl ExactSizeIterator<Item = (usize, &'v str)> + 'v {
-        let maps = &self.view.maps;
-        self.plan
-            .relocs
-            .iter()
-            .map(move |&(insn, m)| (insn, maps[m].name.as_str()))
+        let (maps, externs) = (&self.view.maps, &self.view.externs);
+        self.plan.relocs.iter().map(move |&(insn, m)| {
+            let name = match maps.get(m) {
+                Some(map) => map.name.as_str(),
+                None => externs[m - maps.len()].as_str(),
+            };
+            (insn, name)
+        })
     }
 
     /// The source files its locations point into.

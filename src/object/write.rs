@@ -233,7 +233,8 @@ impl Layout {
                         },
                     ));
                 }
-                if !defined {
+                // A map the object does not define is an extern map: an undefined symbol.
+                if !defined && r.kind == RelocKind::Function {
                     return Err(err(r.insn, LayoutError::UnknownSymbol(r.symbol.clone())));
                 }
             }
@@ -295,6 +296,9 @@ fn branch_target(insn: &Insn) -> Option<i32> {
 const TEXT_SYM: u32 = 1;
 
 /// A symbol to write.
+/// [`SymDef::section`] of an undefined symbol (an extern map).
+const UNDEFINED: usize = usize::MAX;
+
 struct SymDef<'a> {
     name: &'a str,
     /// Index into the output sections.
@@ -543,6 +547,7 @@ impl<'a> ElfFile<'a> {
                 }
             }
         }
+        let maps_base = globals.len();
         for (m, off) in obj.maps.iter().zip(&layout.map_offsets) {
             globals.push(SymDef {
                 name: &m.name,
@@ -550,6 +555,18 @@ impl<'a> ElfFile<'a> {
                 value: *off,
                 size: map_fields_len(&m.def) as u64 * 8,
                 info: elf::STB_GLOBAL << 4 | elf::STT_OBJECT,
+            });
+        }
+        // Extern maps: GLOBAL NOTYPE symbols of no section, as llvm-mc writes them.
+        let externs = obj.extern_maps();
+        let externs_base = globals.len();
+        for &name in &externs {
+            globals.push(SymDef {
+                name,
+                section: UNDEFINED,
+                value: 0,
+                size: 0,
+                info: elf::STB_GLOBAL << 4 | elf::STT_NOTYPE,
             });
         }
         let n_locals = locals.len() as u32 + 1;
@@ -563,7 +580,13 @@ impl<'a> ElfFile<'a> {
             obj.maps
                 .iter()
                 .position(|m| m.name == name)
-                .map(|i| n_locals + (globals.len() - obj.maps.len() + i) as u32)
+                .map(|i| n_locals + (maps_base + i) as u32)
+                .or_else(|| {
+                    externs
+                        .iter()
+                        .position(|e| *e == name)
+                        .map(|i| n_locals + (externs_base + i) as u32)
+                })
         };
         let mut by_name: HashMap<&str, usize> = HashMap::new();
         for (k, piece) in layout.pieces.iter().enumerate() {
@@ -641,7 +664,7 @@ impl<'a> ElfFile<'a> {
                 };
                 let callee = match (named, &insn) {
                     (Some(r), _) if r.kind == RelocKind::Map => {
-                        // Checked by the layout: an ld_imm64 against a map of the object.
+                        // Checked by the layout: an ld_imm64 against a map of the object or an extern map.
                         reloc(map_sym(&r.symbol).unwrap_or(0), R_BPF_64_64);
                         None
                     }
@@ -852,7 +875,7 @@ impl<'a> ElfFile<'a> {
         let mut sym_names = Vec::with_capacity(symbols.len());
         for s in symbols {
             sym_names.push((!s.name.is_empty()).then(|| w.add_string(s.name.as_bytes())));
-            w.reserve_symbol_index(Some(index[s.section]));
+            w.reserve_symbol_index(index.get(s.section).copied());
         }
         // File ranges.
         let mut offsets = Vec::with_capacity(out.len());
@@ -894,7 +917,7 @@ impl<'a> ElfFile<'a> {
         for (s, name) in symbols.iter().zip(&sym_names) {
             w.write_symbol(&Sym {
                 name: *name,
-                section: Some(index[s.section]),
+                section: index.get(s.section).copied(),
                 st_info: s.info,
                 st_other: elf::STV_DEFAULT,
                 st_shndx: 0,

@@ -62,7 +62,9 @@ pub enum AsmErrorKind {
     /// A jump whose offset does not fit its field, or that lands outside the program or in
     /// the middle of an `ld_imm64`.
     JumpRange,
-    /// `rN = NAME ll` where `NAME` is neither a declared map nor a function of the program.
+    /// `rN = NAME ll` where `NAME` is neither a declared map nor a function of the program:
+    /// a warning (the load is written as llvm-mc writes it, an `R_BPF_64_64` relocation
+    /// against the undefined symbol `NAME`, an extern map the loader must supply).
     UnknownMap,
     /// `call NAME` where `NAME` is neither a helper nor a function of the program.
     UnknownHelper,

@@ -59,7 +59,7 @@
 //!
 //! An assembler encodes, the verifier judges. What cannot be encoded is an error: the syntax,
 //! every operand range, labels (undefined, duplicate), offsets that do not fit their field,
-//! unknown maps and helpers, `.map` rules, and a jump from a program's code into one of its
+//! unknown helpers, `.map` rules, and a jump from a program's code into one of its
 //! bpf-to-bpf functions when they go to different sections. All errors of a file are
 //! reported in one run ([`AsmErrors`]), each with its line, column and a caret.
 //!
@@ -70,7 +70,10 @@
 //! a jump outside the program or into the second half of an `ld_imm64`, a program or function
 //! whose last instruction is not `exit` or `goto`, unreachable code (each with the verifier's
 //! own words for it), and a 64-bit compare of a map helper's `int` result, which the x86 JIT
-//! hands back zero-extended before Linux 6.4. People write such programs on purpose: to test
+//! hands back zero-extended before Linux 6.4; and `rN = NAME ll` of a `NAME` the file does
+//! not declare, written as llvm-mc writes it (an `R_BPF_64_64` relocation against the
+//! undefined symbol: an extern map, [`Object::extern_maps`], that a loader must supply; the
+//! warning names the nearest declared map). People write such programs on purpose: to test
 //! the verifier, to teach, to reproduce a bug. [`assemble_with_warnings`] and
 //! [`assemble_file_with_warnings`] return both ([`Assembled`]); [`warnings`] finds them in
 //! any assembled object; `bpfsmith asm --deny-warnings` (`-D warnings`) makes them errors. The
@@ -297,6 +300,7 @@ pub fn warnings(obj: &Object) -> Vec<AsmError> {
     use crate::program::{FlowIssue, WarningKind};
     let mut out = Vec::new();
     for prog in &obj.programs {
+        extern_map_warnings(obj, prog, &mut out);
         let found = prog.warnings();
         if found.is_empty() {
             continue;
@@ -369,6 +373,46 @@ pub fn warnings(obj: &Object) -> Vec<AsmError> {
         }
     }
     out
+}
+
+/// A warning for each `rN = NAME ll` of `prog` whose `NAME` is not a map of `obj`: it is
+/// written as llvm-mc writes it, an `R_BPF_64_64` relocation against an undefined symbol (an
+/// extern map, which a loader must supply), with the nearest declared map as a hint.
+fn extern_map_warnings(obj: &Object, prog: &Program, out: &mut Vec<AsmError>) {
+    let mut lines = None;
+    for r in &prog.relocs {
+        if r.kind != RelocKind::Map || obj.maps.iter().any(|m| m.name == r.symbol) {
+            continue;
+        }
+        let Some(loc) = prog.locs.get(r.insn).copied().flatten() else {
+            continue;
+        };
+        let lines = lines.get_or_insert_with(|| SourceLines::new(&prog.files));
+        let path = prog
+            .files
+            .get(loc.file.0 as usize)
+            .map_or("", |f| f.path.as_str());
+        let text = lines.get(loc.file, loc.line);
+        let from = column_offset(text, loc.column);
+        let (start, end) = match text.get(from..).and_then(|t| t.find(r.symbol.as_str())) {
+            Some(k) => (from + k, from + k + r.symbol.len()),
+            None => statement(text, loc.column),
+        };
+        let name = &r.symbol;
+        let message = format!(
+            "`{name}` is not a map of this file: written as an undefined symbol (an extern map \
+             the loader must supply), as llvm-mc writes it"
+        );
+        let e = AsmError::in_line(path, text, loc.line, 0, start, end, K::UnknownMap, message)
+            .warning();
+        let help = match suggest(name, obj.maps.iter().map(|m| m.name.as_str())) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "to define it here: `.map {name}, type=queue, value_size=4, max_entries=16`"
+            ),
+        };
+        out.push(e.help(help));
+    }
 }
 
 /// The byte offset of character `column` (1-based) of `line`, or its end.
@@ -1740,7 +1784,7 @@ impl<'a> Asm<'a> {
         }
         for (prog, at) in done {
             let name = prog.name.clone();
-            if let Err(e) = obj.add_program(prog) {
+            if let Err(e) = obj.add_program_with_extern_maps(prog) {
                 let (span, line) = at;
                 let msg = match &e {
                     ObjectError::DuplicateName(n) if *n == name => {
@@ -1908,7 +1952,10 @@ impl<'a> Asm<'a> {
                                 imm: off,
                             };
                         }
-                    } else if maps.contains_key(name) {
+                    } else if maps.contains_key(name) || !self.bad_maps.contains(&name) {
+                        // A map of the file, or one it does not declare: an extern map,
+                        // written as llvm-mc writes it (a relocation against an undefined
+                        // symbol) and warned about ([`warnings`]).
                         if let Insn::LdImm64 { dst, .. } = prog.insns[i] {
                             prog.insns[i] = Insn::LdImm64 {
                                 dst,
@@ -1921,19 +1968,6 @@ impl<'a> Asm<'a> {
                             symbol: name.to_owned(),
                             kind: RelocKind::Map,
                         });
-                    } else if !self.bad_maps.contains(&name) {
-                        let e = self.err_on(
-                            f.line,
-                            span,
-                            K::UnknownMap,
-                            format!("unknown map `{name}`"),
-                        );
-                        match suggest(name, maps.keys().copied()) {
-                            Some(s) => e.notes.push(format!("help: did you mean `{s}`?")),
-                            None => e.notes.push(format!(
-                                "help: declare it: `.map {name}, type=queue, value_size=4, max_entries=16`"
-                            )),
-                        }
                     }
                 }
             }
