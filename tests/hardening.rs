@@ -485,3 +485,94 @@ fn utf8_errors_have_a_line_and_column_and_a_bom_is_accepted() {
     let o = bpfsmith(dir.path(), &["log", "bom.log"]);
     assert_eq!(code(&o), 1, "{}", text(&o));
 }
+
+#[test]
+fn the_complexity_limit_is_verified_once() {
+    require_kernel!("the_complexity_limit_is_verified_once");
+    // A bounded loop the verifier walks until it gives up at 1,000,000 instructions. At
+    // level 2 its log is hundreds of megabytes: it used to be fetched whole by verifying the
+    // program a second time (63 s and 2 GB here); the tail the kernel kept holds the verdict.
+    let src = ".license \"GPL\"\n.section socket\n.globl spin\nspin:\n\tr1 = 0\nloop:\n\
+               \tr1 += 1\n\tif r1 < 100000000 goto loop\n\tr0 = 0\n\texit\n";
+    let obj = bpfsmith::text::assemble("spin.s", src).unwrap();
+    let e = obj
+        .load_with(&bpfsmith::load::LoadOptions {
+            log_level: 2,
+            ..Default::default()
+        })
+        .unwrap_err();
+    let (program, errno, log) = e.refusal().expect("a refusal");
+    assert_eq!(
+        (program, errno),
+        ("spin", libc::E2BIG),
+        "{}",
+        &log[log.len().saturating_sub(2000)..]
+    );
+    assert!(log.contains("BPF program is too large"), "{log}");
+    assert!(
+        log.len() <= 1 << 20,
+        "the tail, not the whole log: {} bytes",
+        log.len()
+    );
+    let parsed = bpfsmith::verifier::VerifierLog::parse(log);
+    assert_eq!(parsed.verdict(), bpfsmith::verifier::Verdict::Refused);
+}
+
+#[test]
+fn the_default_view_of_a_long_accepted_log_is_bounded() {
+    // A 20 MB accepted level-2 log (a real one's body repeated): the report used to print all
+    // of it (722 MB for 200 MB); now the first instructions and how many more there are.
+    let dir = tempfile::tempdir().unwrap();
+    let real = std::fs::read_to_string(format!(
+        "{ROOT}/tests/fixtures/verifier/linux-6.18/bounded_loop.level2.log"
+    ))
+    .unwrap();
+    let (body, footer): (Vec<&str>, Vec<&str>) = real
+        .lines()
+        .partition(|l| !l.starts_with("processed") && !l.starts_with("verification time"));
+    let body = body.join("\n") + "\n";
+    let mut big = body.repeat(20_000_000 / body.len() + 1);
+    big.push_str(&(footer.join("\n") + "\n"));
+    std::fs::write(dir.path().join("big.log"), &big).unwrap();
+    let o = bpfsmith(dir.path(), &["log", "big.log"]);
+    assert_eq!(
+        code(&o),
+        0,
+        "{}",
+        text(&o).chars().take(2000).collect::<String>()
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("accepted:"));
+    assert!(out.len() < 100_000, "{} bytes of report", out.len());
+    assert!(
+        out.contains("more instruction lines in the log (--full"),
+        "{out}"
+    );
+}
+
+#[test]
+fn eperm_with_every_capability_names_the_map_type() {
+    require_kernel!("eperm_with_every_capability_names_the_map_type");
+    if bpfsmith::load::full_bpf_capabilities().is_none() {
+        eprintln!("notice: skipping: this process lacks a BPF capability");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("arena.s"),
+        ".license \"GPL\"\n.map ar, type=arena, key_size=0, value_size=0, max_entries=1, \
+         flags=0x400\n.section socket\n.globl p\np:\n\tr1 = ar ll\n\tr0 = 0\n\texit\n",
+    )
+    .unwrap();
+    let o = bpfsmith(dir.path(), &["load", "arena.s"]);
+    let out = text(&o);
+    if code(&o) == 0 {
+        eprintln!("notice: this kernel creates arena maps here; nothing to check");
+        return;
+    }
+    if out.contains("EPERM") {
+        assert!(out.contains("no capability is missing"), "{out}");
+        assert!(out.contains("maps of type arena (33)"), "{out}");
+        assert!(!out.contains("run as root"), "{out}");
+    }
+}

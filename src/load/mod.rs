@@ -127,6 +127,20 @@ pub enum LoadError {
         /// The failure.
         source: SysError,
     },
+    /// The kernel said `EPERM` (or `EACCES` without a log) to a process that holds every
+    /// capability BPF asks for: not a privilege to add, but something this kernel does not
+    /// allow here (a map or program type left out of its build, lockdown, a security module).
+    #[error("{what}: {source}, although this process has {caps}: no capability is missing; {why}")]
+    NotAllowedHere {
+        /// What was being created.
+        what: String,
+        /// The failure.
+        source: SysError,
+        /// The capabilities the process holds, as text.
+        caps: String,
+        /// What the kernel is likely refusing.
+        why: String,
+    },
     /// A program's section names no program type.
     #[error("program `{program}` is in section `{section}`, which names no program type (use a libbpf section name: socket, xdp, tc, tracepoint/<category>/<name> ...)")]
     UnknownSection {
@@ -254,13 +268,43 @@ impl LoadError {
     /// The errno behind the error, when the kernel gave one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            LoadError::Map { source, .. } | LoadError::Permission { source, .. } => {
-                Some(source.errno)
-            }
+            LoadError::Map { source, .. }
+            | LoadError::Permission { source, .. }
+            | LoadError::NotAllowedHere { source, .. } => Some(source.errno),
             LoadError::Btf { errno, .. } | LoadError::Verifier { errno, .. } => Some(*errno),
             LoadError::MissingFeature(m) => Some(m.errno),
             _ => None,
         }
+    }
+}
+
+/// The capabilities `bpf(2)` checks, when this process holds them all (effective set), as
+/// text; `None` when one is missing (then `EPERM` is about privilege).
+pub fn full_bpf_capabilities() -> Option<String> {
+    use caps::{CapSet, Capability as C};
+    let all = [
+        C::CAP_BPF,
+        C::CAP_PERFMON,
+        C::CAP_NET_ADMIN,
+        C::CAP_SYS_ADMIN,
+    ];
+    let have = all
+        .iter()
+        .all(|&c| caps::has_cap(None, CapSet::Effective, c).unwrap_or(false));
+    have.then(|| "CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN".to_owned())
+}
+
+/// The error for a refusal for lack of privilege: [`LoadError::Permission`], or
+/// [`LoadError::NotAllowedHere`] when the process lacks no capability.
+fn permission_error(what: String, source: SysError, why: String) -> LoadError {
+    match full_bpf_capabilities() {
+        Some(caps) => LoadError::NotAllowedHere {
+            what,
+            source,
+            caps,
+            why,
+        },
+        None => LoadError::Permission { what, source },
     }
 }
 
@@ -379,10 +423,14 @@ impl LoadedObject {
             })
             .map_err(|source| {
                 if source.is_permission() {
-                    LoadError::Permission {
-                        what: format!("creating map `{}`", m.name),
-                        source,
-                    }
+                    let what = format!("creating map `{}`", m.name);
+                    let why = format!(
+                        "this kernel does not allow maps of type {} ({}) here: left out of \
+                         its build, or refused by lockdown or a security module",
+                        m.def.map_type.name(),
+                        m.def.map_type as u32
+                    );
+                    permission_error(what, source, why)
                 } else {
                     LoadError::Map {
                         map: m.name.clone(),
@@ -449,18 +497,25 @@ impl LoadedObject {
                 let permission =
                     f.errno == libc::EPERM || (f.errno == libc::EACCES && f.log.trim().is_empty());
                 if permission {
-                    LoadError::Permission {
-                        what: format!(
+                    let why = format!(
+                        "this kernel does not allow {} programs (section `{}`) here: left out \
+                         of its build, or refused by lockdown or a security module",
+                        kind.prog_type,
+                        p.section.name()
+                    );
+                    permission_error(
+                        format!(
                             "loading program `{}` ({} programs need {})",
                             p.name,
                             kind.prog_type,
                             capabilities_for(kind.prog_type)
                         ),
-                        source: SysError {
+                        SysError {
                             cmd: sys::Cmd::ProgLoad,
                             errno: f.errno,
                         },
-                    }
+                        why,
+                    )
                 } else {
                     let missing = if name_features {
                         missing_feature(obj, &linked, &p.name, f.errno, &f.log)

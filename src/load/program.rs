@@ -56,6 +56,19 @@ pub(crate) fn with_growing_log<T>(
         }));
         let text = log_text(&buf);
         let true_size = out.log_true_size as usize;
+        // A log that did not fit: since 6.4 the buffer keeps the tail, which holds the
+        // verdict. When that tail shows the verifier gave up at its complexity limit, the
+        // whole log (up to a gigabyte) would cost a second verification as long as the first:
+        // keep the tail instead.
+        if true_size > size && true_size > RELOAD_LOG_MAX {
+            if let Some(errno) = too_complex(&text) {
+                let cmd = match &out.result {
+                    Err(e) => e.cmd,
+                    Ok(_) => sys::Cmd::ProgLoad,
+                };
+                return (Err(SysError { cmd, errno }), Some(text));
+            }
+        }
         match out.result {
             // A refusal whose log did not fit (kernels that report the refusal's errno rather
             // than ENOSPC): load again for the whole log.
@@ -79,6 +92,21 @@ pub(crate) fn with_growing_log<T>(
             result => return (result, Some(text)),
         }
     }
+}
+
+/// Above this true size, a log whose tail shows the complexity limit is not fetched whole.
+const RELOAD_LOG_MAX: usize = 16 << 20;
+
+/// `Some(E2BIG)` when the log (or its tail) ends with the verifier giving up at its
+/// complexity limit (`BPF program is too large. Processed 1000001 insn`), the refusal the
+/// kernel reports as `E2BIG`.
+fn too_complex(text: &str) -> Option<i32> {
+    let log = crate::verifier::VerifierLog::parse(text);
+    let e = log.error()?;
+    e.lines
+        .iter()
+        .any(|l| l.starts_with("BPF program is too large"))
+        .then_some(libc::E2BIG)
 }
 
 /// How one program's log is asked for.

@@ -497,6 +497,14 @@ pub fn trace_before<'a>(log: &VerifierLog<'a>, insn: u32) -> Option<Trace<'a>> {
 /// `from A to B` is taken up with the trace as it was after instruction `A` (and the frame
 /// lines that followed it), so origins stay right across the pieces of a level-2 log.
 pub fn walk_log<'a>(log: &VerifierLog<'a>, mut f: impl FnMut(usize, &Trace<'a>)) {
+    walk_log_while(log, |i, t| {
+        f(i, t);
+        true
+    });
+}
+
+/// [`walk_log`] that stops as soon as `f` returns `false` (a bounded view of a long log).
+pub fn walk_log_while<'a>(log: &VerifierLog<'a>, mut f: impl FnMut(usize, &Trace<'a>) -> bool) {
     let links = log.branch_links();
     let targets: HashSet<usize> = links.values().copied().collect();
     let mut saved: HashMap<usize, Trace<'a>> = HashMap::new();
@@ -528,7 +536,9 @@ pub fn walk_log<'a>(log: &VerifierLog<'a>, mut f: impl FnMut(usize, &Trace<'a>))
             }
             _ => {}
         }
-        f(i, &t);
+        if !f(i, &t) {
+            return;
+        }
     }
 }
 

@@ -49,7 +49,7 @@ use crate::insn::{AtomicOp, Callee, Insn, Operand, Reg};
 use crate::program::Program;
 
 use super::source_map::{SourceInfo, SourceMap};
-use super::trace::{trace_before, walk_log, Origin, Trace, TracedReg};
+use super::trace::{trace_before, walk_log_while, Origin, Trace, TracedReg};
 use super::{Kind, LogError, PtrKind, SlotContents, Stats, Value, Verdict, VerifierLog};
 
 /// How to render a report.
@@ -660,7 +660,7 @@ fn reg_report(
             OperandReport {
                 name,
                 role: role.to_owned(),
-                value: Some(value_text(state.raw).to_owned()),
+                value: Some(value_text(state.raw)),
                 meaning,
                 origin: origin_lines(log, map, *origin),
             }
@@ -674,7 +674,7 @@ fn reg_report(
                         let mut l = origin_lines(log, map, b.origin).remove(0);
                         if l.kind == OriginKind::SetBy {
                             l.kind = OriginKind::HeldBefore;
-                            l.value = Some(value_text(b.state.raw).to_owned());
+                            l.value = Some(value_text(b.state.raw));
                         }
                         origin.push(l);
                     }
@@ -706,8 +706,20 @@ fn never_set(op: &OperandReport) -> bool {
 }
 
 /// `R1_w=map_ptr(...)` → `map_ptr(...)`.
-fn value_text(raw: &str) -> &str {
-    raw.split_once('=').map_or(raw, |(_, v)| v)
+fn value_text(raw: &str) -> String {
+    stack_pointer_text(raw.split_once('=').map_or(raw, |(_, v)| v))
+}
+
+/// A stack pointer as `fp-N`: the kernel prints offsets outside the 16-bit range in hex
+/// (`fp0xffffffffffff7ff8`), which reads as `fp-32776`.
+pub fn stack_pointer_text(value: &str) -> String {
+    if let Some(rest) = value.strip_prefix("fp0x") {
+        let digits = rest.bytes().take_while(u8::is_ascii_hexdigit).count();
+        if let Ok(n) = u64::from_str_radix(&rest[..digits], 16) {
+            return format!("fp{}{}", n as i64, &rest[digits..]);
+        }
+    }
+    value.to_owned()
 }
 
 /// The failing instruction of a log: the slot and the record, taking `at insn N` in messages
@@ -825,7 +837,7 @@ pub fn operands(log: &VerifierLog<'_>, map: &SourceMap, slot: u32) -> Vec<Operan
             Some(t) => OperandReport {
                 name: format!("fp{s}"),
                 role: String::new(),
-                value: Some(value_text(t.state.raw).to_owned()),
+                value: Some(value_text(t.state.raw)),
                 meaning: describe_slot(s, &t.state.contents),
                 origin: origin_lines(log, map, t.origin),
             },
@@ -1453,7 +1465,7 @@ fn write_full_state(
             let op = OperandReport {
                 name: format!("fp{}", s.state.off),
                 role: String::new(),
-                value: Some(value_text(s.state.raw).to_owned()),
+                value: Some(value_text(s.state.raw)),
                 meaning: describe_slot(s.state.off, &s.state.contents),
                 origin: origin_lines(log, map, s.origin),
             };
@@ -1521,6 +1533,9 @@ fn entry(name: &str, raw: &str) -> String {
     format!("{name}={}", value_text(raw))
 }
 
+/// How many instruction lines the default view of an accepted log shows.
+pub const ACCEPTED_INSNS: usize = 400;
+
 /// An accepted program's level-2 log, instruction by instruction: the source line above each
 /// run of instructions from one line, each instruction with what it set (or, for a jump,
 /// narrowed) and the whole state after it, the `from A to B` branches as they are taken up, and the stats. A log without
@@ -1559,8 +1574,29 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
     // The last instruction shown: its record, where its state line is in `out`, its glued
     // target. Lines of precision tracking may come between it and its state line.
     let mut pending: Option<(usize, usize, usize, Option<u32>)> = None;
-    walk_log(log, |i, t| {
+    // The default view is bounded, as the refused one is: the first instructions, then how
+    // many more there are (a level-2 log can hold millions).
+    let mut shown = 0usize;
+    walk_log_while(log, |i, t| {
         let r = &records[i];
+        if !opts.full && matches!(r.kind, Kind::Insn(_)) {
+            if shown == ACCEPTED_INSNS {
+                let _ = writeln!(
+                    out,
+                    "\n  {}",
+                    paint.p(
+                        DIM,
+                        &format!(
+                            "… {} more instruction lines in the log (--full shows them all, \
+                             --html FILE as a page)",
+                            count - shown
+                        )
+                    )
+                );
+                return false;
+            }
+            shown += 1;
+        }
         if matches!(
             r.kind,
             Kind::Source(_)
@@ -1647,6 +1683,7 @@ pub fn render_accepted(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOpti
             }
             _ => {}
         }
+        true
     });
     out
 }
@@ -1721,6 +1758,15 @@ pub fn render_log_text(text: &str, program: Option<&Program>, opts: &ReportOptio
 mod tests {
     use super::*;
     use crate::insn::{Size, R0, R1, R10, R2, R3};
+
+    #[test]
+    fn stack_pointers_beyond_16_bits_read_as_fp_minus_n() {
+        assert_eq!(stack_pointer_text("fp0xffffffffffff7ff8"), "fp-32776");
+        assert_eq!(stack_pointer_text("fp-8"), "fp-8");
+        assert_eq!(stack_pointer_text("fp0x10"), "fp16");
+        assert_eq!(stack_pointer_text("fp0xzz"), "fp0xzz");
+        assert_eq!(value_text("R2=fp0xffffffffffff7ff8"), "fp-32776");
+    }
 
     #[test]
     fn uses_of_instructions() {
