@@ -15,7 +15,7 @@ pub struct Input {
 }
 
 /// Why a file could not be read as a program.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum InputError {
     /// `--prog` named a program the file does not have.
     #[error("no program `{name}` (the file has: {have})")]
@@ -319,3 +319,5 @@ impl Input {
         }
     }
 }
+
+debug_as_display!(InputError);

@@ -150,6 +150,19 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+/// `Debug` as the readable message: `fn main() -> Result<(), E>` prints a returned error with
+/// `{:?}` (`Error: ...`), so the library's errors show their `Display` text there, not their
+/// structure.
+macro_rules! debug_as_display {
+    ($($t:ty),* $(,)?) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(self, f)
+            }
+        }
+    )*};
+}
+
 pub mod conformance;
 pub mod demo;
 pub mod explain;

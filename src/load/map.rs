@@ -10,7 +10,7 @@ use crate::program::PushFlags;
 use crate::sys::{self, MapCreate, MapFd, SysError};
 
 /// Why a map operation failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MapError {
     /// Push on a full queue or stack without `BPF_EXIST` (`E2BIG`).
     #[error(
@@ -428,3 +428,5 @@ keyless_map!(
 
 /// `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST` and `BPF_F_LOCK`, for the raw [`Map`] operations.
 pub use crate::sys::elem_flags as flags;
+
+debug_as_display!(MapError);

@@ -101,7 +101,7 @@ pub enum BtfSource {
 const PRIVILEGE_HINT: &str = "run as root, or give CAP_BPF (+ CAP_PERFMON for tracing programs, CAP_NET_ADMIN for networking ones); check kernel.unprivileged_bpf_disabled (and, before Linux 5.11, raise RLIMIT_MEMLOCK)";
 
 /// Why an object could not be loaded.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum LoadError {
     /// A map definition breaks a kernel rule.
     #[error("map `{map}`: {source}")]
@@ -895,5 +895,24 @@ pub fn capabilities_for(prog_type: ProgType) -> &'static str {
             "CAP_BPF, or none while kernel.unprivileged_bpf_disabled is 0"
         }
         _ => "CAP_BPF",
+    }
+}
+
+/// What `fn main() -> Result<(), LoadError>` prints: the message, and for a verifier refusal
+/// the viewer's report of its log (the explanation, the failing instruction, where each
+/// operand came from), as `bpfsmith load` shows it without colours.
+impl std::fmt::Debug for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Verifier { program, log, .. } => {
+                let opts = crate::verifier::ReportOptions {
+                    color: false,
+                    full: false,
+                };
+                writeln!(f, "the verifier refused program `{program}`\n")?;
+                f.write_str(&crate::verifier::render_log_text(log, None, &opts))
+            }
+            e => std::fmt::Display::fmt(e, f),
+        }
     }
 }

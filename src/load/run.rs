@@ -153,7 +153,7 @@ pub fn load_refusal_json(e: &LoadError) -> Option<String> {
 }
 
 /// Why a run did not happen.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum RunError {
     /// Loading failed (privileges, the verifier ...).
     #[error(transparent)]
@@ -431,3 +431,5 @@ mod tests {
         assert_eq!(v["maps"]["q"], serde_json::json!([3, "010203"]));
     }
 }
+
+debug_as_display!(RunError);

@@ -724,7 +724,7 @@ pub struct Built {
 }
 
 /// All the problems found in one program.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub struct BuildErrors(pub Vec<BuildError>);
 
 impl fmt::Display for BuildErrors {
@@ -1521,3 +1521,5 @@ fn natural_align(size: u32) -> u32 {
         (1 << size.trailing_zeros()).min(8)
     }
 }
+
+debug_as_display!(BuildErrors);

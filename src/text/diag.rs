@@ -245,7 +245,7 @@ impl std::error::Error for AsmError {}
 
 /// Every error found in one file, in source order. Displays them one after the other, then
 /// a count, as compilers do.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AsmErrors(pub Vec<AsmError>);
 
 impl AsmErrors {
@@ -371,3 +371,5 @@ mod tests {
         assert_eq!(suggest("xyz", ["queue"]), None);
     }
 }
+
+debug_as_display!(AsmErrors);

@@ -1,0 +1,57 @@
+//! Errors returned with `?` from `main` print with `{:?}` (`Error: ...`): the library's errors
+//! read there as their message, and a verifier refusal as the viewer's report, never as a
+//! dump of the error's structure.
+
+#[cfg(target_os = "linux")]
+#[macro_use]
+#[path = "common/kernel.rs"]
+mod kernel;
+
+use bpfsmith::prelude::*;
+
+#[test]
+fn a_build_error_prints_its_message_from_main() {
+    let mut obj = Object::new("GPL");
+    let counts = obj.map("counts", MapDef::hash::<u32, u64>(16)).unwrap();
+    let mut p = ProgramBuilder::new("wrong", Section::SOCKET);
+    p.pop(&counts, StackSlot::at(-8)).exit();
+    let e = p.finish().unwrap_err();
+    let shown = format!("{e:?}");
+    assert_eq!(shown, e.to_string());
+    assert!(
+        shown.contains("cannot pass map_type 1 into func bpf_map_pop_elem#88"),
+        "{shown}"
+    );
+    assert!(!shown.contains("BuildError {"), "{shown}");
+}
+
+#[test]
+fn an_assembler_error_prints_its_message_from_main() {
+    let e = bpfsmith::text::assemble("bad.s", "\tr0 = \n").unwrap_err();
+    let shown = format!("{e:?}");
+    assert_eq!(shown, e.to_string());
+    assert!(shown.contains("bad.s:1:"), "{shown}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_verifier_refusal_prints_the_report_from_main() {
+    require_kernel!("a_verifier_refusal_prints_the_report_from_main");
+    let src = concat!(
+        ".license \"GPL\"\n",
+        ".map queue, type=queue, value_size=4, max_entries=4\n",
+        ".section socket\n.globl p\np:\n",
+        "\t*(u32 *)(r10 - 4) = 1\n\tr1 = queue ll\n\tr2 = r10\n\tr2 += -4\n",
+        "\tcall bpf_map_push_elem\n\texit\n",
+    );
+    let obj = bpfsmith::text::assemble("flags.s", src).unwrap();
+    let e = obj.load().unwrap_err();
+    let shown = format!("{e:?}");
+    assert!(
+        shown.starts_with("the verifier refused program `p`"),
+        "{shown}"
+    );
+    assert!(shown.contains("error: R3 !read_ok"), "{shown}");
+    assert!(shown.contains("what it means:"), "{shown}");
+    assert!(!shown.contains("Verifier {"), "{shown}");
+}
