@@ -153,13 +153,22 @@ fn immediate_out_of_range() {
         20,
         "does not fit in 64 bits",
     );
+    // The mnemonic dialect takes the LLVM dialect's range: -2^31 ..= 2^32-1, decimal or hex.
     one(
-        "add32 %r0, 2147483648\nexit\n",
+        "add32 %r0, 4294967296\nexit\n",
         K::ImmediateRange,
         1,
         12,
         10,
-        "in decimal",
+        "-2147483648 to 4294967295",
+    );
+    one(
+        "add32 %r0, -2147483649\nexit\n",
+        K::ImmediateRange,
+        1,
+        12,
+        11,
+        "does not fit in 32 bits",
     );
     one(
         "r0 = *(u32 *)(r1 + 32768)\nexit\n",

@@ -737,3 +737,45 @@ fn undefined_map_symbol_matches_llvm_mc() {
         assert_eq!(r, vec![(0, "dummy_map"), (1, "other"), (2, "dummy_map")]);
     }
 }
+
+/// The same 32-bit immediate ranges in both dialects: every immediate of [`IMM32`] (decimal
+/// above 2^31 included) written in the mnemonic dialect assembles to the bytes llvm-mc-22
+/// writes for the same instruction in its own dialect.
+#[test]
+fn mnemonic_immediates_match_llvm_mc_ranges() {
+    let Some(mc) = tools::require_tool("llvm-mc-22") else {
+        return;
+    };
+    let dir = tools::TempDir::new("asm-llvm-mc-imm");
+    // (mnemonic form, LLVM form); `V` is the immediate.
+    let forms = [
+        ("mov %r1, V", "r1 = V"),
+        ("add %r2, V", "r2 += V"),
+        ("and %r3, V", "r3 &= V"),
+        ("mov32 %r1, V", "w1 = V"),
+        ("add32 %r4, V", "w4 += V"),
+        ("jgt %r1, V, +0", "if r1 > V goto +0"),
+        ("jsle %r5, V, +0", "if r5 s<= V goto +0"),
+        ("stw [%r1+0], V", "*(u32 *)(r1 + 0) = V"),
+        ("stdw [%r1-8], V", "*(u64 *)(r1 - 8) = V"),
+    ];
+    let (mut ours, mut theirs) = (String::new(), String::from("\t.text\n"));
+    let mut n = 0;
+    // `017` is octal in LLVM's dialect and decimal in the mnemonic one; `0b` is LLVM's alone.
+    for v in IMM32
+        .iter()
+        .filter(|v| !v.starts_with("0b") && *v != &"017")
+    {
+        for (m, l) in forms {
+            ours.push_str(&format!("\t{}\n", m.replace('V', v)));
+            theirs.push_str(&format!("\t{}\n", l.replace('V', v)));
+            n += 1;
+        }
+    }
+    ours.push_str("\texit\n");
+    theirs.push_str("\texit\n");
+    assert!(n >= 100, "{n}");
+    let llvm = llvm_mc(&mc, dir.path(), "imm", &theirs);
+    let obj = bpfsmith::text::assemble("imm.s", &ours).unwrap_or_else(|e| panic!("{e}"));
+    compare("imm", &ours, &obj.programs[0], &llvm.text);
+}

@@ -227,7 +227,12 @@ impl ConformanceTest {
     /// (the suite runs programs as XDP: `default_section: Section::XDP`).
     pub fn program(&self, path: &str, opts: &AsmOptions) -> Result<Program, ProgramError> {
         if let Some(src) = self.asm_source() {
-            let mut obj = assemble_with(path, &src, opts).map_err(ProgramError::Asm)?;
+            // The suite's own rule for decimal immediates (its negative tests check it).
+            let opts = AsmOptions {
+                signed_decimal_imm32: true,
+                ..opts.clone()
+            };
+            let mut obj = assemble_with(path, &src, &opts).map_err(ProgramError::Asm)?;
             if obj.programs.len() != 1 {
                 return Err(ProgramError::SeveralPrograms(obj.programs.len()));
             }

@@ -95,13 +95,21 @@ struct Num {
 /// Parse one statement (no labels, no directives): `toks` is non-empty. `kernel_op` is the
 /// opcode of a verifier-log line's `(op)` column, which settles what the kernel's text leaves
 /// open (`r1 = 0x5` is an `ld_imm64` under `(18)`).
-pub(crate) fn parse_insn<'a>(src: &'a str, toks: &[Tok], kernel_op: Option<u8>) -> R<Parsed<'a>> {
+/// `signed_decimal` applies the conformance suite's rule for decimal immediates
+/// ([`crate::text::AsmOptions::signed_decimal_imm32`]).
+pub(crate) fn parse_insn<'a>(
+    src: &'a str,
+    toks: &[Tok],
+    kernel_op: Option<u8>,
+    signed_decimal: bool,
+) -> R<Parsed<'a>> {
     let mut p = P {
         s: src,
         t: toks,
         i: 0,
         kernel_op,
         llvm: true,
+        signed_decimal,
     };
     let parsed = p.statement()?;
     if let Some(t) = p.peek() {
@@ -128,9 +136,12 @@ struct P<'a, 't> {
     t: &'t [Tok],
     i: usize,
     kernel_op: Option<u8>,
-    /// LLVM syntax (a leading `0` makes a number octal; 32-bit immediates range over
-    /// -2^31 ..= 2^32-1) or the mnemonic dialect (decimal; signed decimal or hex bit patterns).
+    /// LLVM syntax (a leading `0` makes a number octal) or the mnemonic dialect (a leading `0`
+    /// is decimal). 32-bit immediates range over -2^31 ..= 2^32-1 in both.
     llvm: bool,
+    /// The conformance suite's rule for its own files: in the mnemonic dialect, a decimal
+    /// 32-bit immediate is signed (-2^31 ..= 2^31-1); larger bit patterns are written in hex.
+    signed_decimal: bool,
 }
 
 /// Registers as written: `rN` (64-bit view) or `wN` (32-bit view).
@@ -239,8 +250,8 @@ fn describe(kind: T) -> &'static str {
     }
 }
 
-const MAX_I32: i128 = i32::MAX as i128;
 const MIN_I32: i128 = i32::MIN as i128;
+const MAX_I32: i128 = i32::MAX as i128;
 const MAX_U32: i128 = u32::MAX as i128;
 
 impl<'a> P<'a, '_> {
@@ -465,19 +476,17 @@ impl<'a> P<'a, '_> {
         }
     }
 
-    /// A 32-bit immediate. LLVM takes -2^31 ..= 2^32-1 (the bit pattern); the mnemonic dialect
-    /// takes signed decimal (-2^31 ..= 2^31-1) or a hexadecimal bit pattern (up to 0xffffffff).
+    /// A 32-bit immediate: -2^31 ..= 2^32-1 (the bit pattern), in decimal or hex, in both
+    /// dialects (as llvm-mc-22 takes them); with `signed_decimal`, a decimal one in the
+    /// mnemonic dialect is signed (-2^31 ..= 2^31-1), as the conformance suite requires.
     fn imm32(&self, n: Num) -> R<i32> {
-        let ok = if self.llvm || n.hex {
-            (MIN_I32..=MAX_U32).contains(&n.v)
-        } else {
-            (MIN_I32..=MAX_I32).contains(&n.v)
-        };
-        if !ok {
-            let range = if self.llvm || n.hex {
-                "-2147483648 to 4294967295 (0xffffffff)"
-            } else {
+        let signed = self.signed_decimal && !self.llvm && !n.hex;
+        let max = if signed { MAX_I32 } else { MAX_U32 };
+        if !(MIN_I32..=max).contains(&n.v) {
+            let range = if signed {
                 "-2147483648 to 2147483647 in decimal (write larger bit patterns in hex)"
+            } else {
+                "-2147483648 to 4294967295 (0xffffffff)"
             };
             return Err(PError::new(
                 n.span,
@@ -2096,7 +2105,7 @@ mod tests {
         let mut lx = Lexer::new(line.as_bytes());
         let mut toks = Vec::new();
         lx.lex(0, line.len(), &mut toks);
-        parse_insn(line, &toks, None)
+        parse_insn(line, &toks, None, false)
             .map(|p| p.insn)
             .map_err(|e| e.msg)
     }
@@ -2178,9 +2187,20 @@ mod tests {
         assert!(parse("r1 = 4294967296")
             .unwrap_err()
             .contains("does not fit in 32 bits"));
-        assert!(parse("mov32 %r0, 2147483648")
+        // The same range as LLVM's dialect; the conformance suite's signed decimal on request.
+        assert!(parse("mov32 %r0, 2147483648").is_ok());
+        assert!(parse("mov32 %r0, 4294967296")
             .unwrap_err()
             .contains("does not fit"));
+        let line = "mov32 %r0, 2147483648";
+        let mut lx = Lexer::new(line.as_bytes());
+        let mut toks = Vec::new();
+        lx.lex(0, line.len(), &mut toks);
+        assert!(parse_insn(line, &toks, None, true)
+            .map(|_| ())
+            .unwrap_err()
+            .msg
+            .contains("in decimal"));
         assert!(parse("mov32 %r0, 0xffffffff").is_ok());
         assert!(parse("ldxb %r0, [%r1+0x10000]")
             .unwrap_err()

@@ -188,6 +188,11 @@ pub struct AsmOptions {
     pub default_name: String,
     /// The license when the file has no `.license` (default `GPL`).
     pub default_license: String,
+    /// The conformance suite's rule for its `.data` files: a decimal 32-bit immediate in the
+    /// mnemonic dialect is signed (-2^31 ..= 2^31-1), larger bit patterns are written in hex
+    /// ([`ConformanceTest::program`](crate::text::conformance::ConformanceTest::program) sets it). Off by
+    /// default: both dialects then take -2^31 ..= 2^32-1, decimal or hex, as llvm-mc-22 does.
+    pub signed_decimal_imm32: bool,
 }
 
 impl Default for AsmOptions {
@@ -196,6 +201,7 @@ impl Default for AsmOptions {
             default_section: Section::SOCKET,
             default_name: "main".to_owned(),
             default_license: "GPL".to_owned(),
+            signed_decimal_imm32: false,
         }
     }
 }
@@ -1082,7 +1088,7 @@ impl<'a> Asm<'a> {
         let Some(pi) = self.program_for_code(span) else {
             return;
         };
-        let parsed = parse_insn(self.src, toks, kernel_op);
+        let parsed = parse_insn(self.src, toks, kernel_op, self.opts.signed_decimal_imm32);
         let line = self.line;
         let column = first.start - self.line_start as u32 + 1;
         let (insn, sym, ok) = match parsed {
