@@ -20,14 +20,50 @@ pub fn excluded_on_linux(name: &str) -> bool {
     name.contains("imm-") || name.contains("intmin-") || name.starts_with("callx")
 }
 
-/// The `.data` files of a directory, sorted by name.
-pub fn data_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "data"))
-        .collect();
+/// The `.data` files a path names, sorted: the file itself, the `.data` files of a folder, or,
+/// when a folder has none of its own, those found below it, up to three levels down (in the
+/// suite's checkout, those of its `tests` folder).
+pub fn data_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        std::fs::metadata(path)?;
+        if path.extension().is_some_and(|x| x == "data") {
+            return Ok(vec![path.to_owned()]);
+        }
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a .data file of the conformance suite (nor a folder of them)",
+        ));
+    }
+    let mut v = Vec::new();
+    collect(path, 0, &mut v)?;
+    // The suite's checkout: its `tests` folder holds the programs with results (`negative`
+    // holds programs meant to be refused, a different verdict).
+    let tests = path.join("tests");
+    if v.iter().any(|p| p.starts_with(&tests)) {
+        v.retain(|p| p.starts_with(&tests));
+    }
     v.sort();
     Ok(v)
+}
+
+fn collect(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut subdirs = Vec::new();
+    let before = out.len();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            subdirs.push(p);
+        } else if p.extension().is_some_and(|x| x == "data") {
+            out.push(p);
+        }
+    }
+    if out.len() == before && depth < 3 {
+        subdirs.sort();
+        for d in subdirs {
+            collect(&d, depth + 1, out)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]
@@ -305,6 +341,29 @@ mod kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_a_folder_or_the_folder_above() {
+        let dir = tempfile::tempdir().unwrap();
+        let tests = dir.path().join("tests");
+        std::fs::create_dir(&tests).unwrap();
+        for n in ["b.data", "a.data", "notes.txt"] {
+            std::fs::write(tests.join(n), "").unwrap();
+        }
+        let want = vec![tests.join("a.data"), tests.join("b.data")];
+        assert_eq!(data_files(&tests).unwrap(), want);
+        // The checkout above its tests folder: found below, `negative` left out.
+        let negative = dir.path().join("negative");
+        std::fs::create_dir(&negative).unwrap();
+        std::fs::write(negative.join("c.data"), "").unwrap();
+        assert_eq!(data_files(dir.path()).unwrap(), want);
+        assert_eq!(
+            data_files(&tests.join("b.data")).unwrap(),
+            vec![tests.join("b.data")]
+        );
+        assert!(data_files(&tests.join("notes.txt")).is_err());
+        assert!(data_files(&tests.join("missing.data")).is_err());
+    }
 
     #[test]
     fn linux_exclusions() {

@@ -285,6 +285,8 @@ pub fn suggestions(topic: &str) -> Vec<String> {
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         hits = scored.into_iter().map(|(_, h)| h).collect();
     }
+    // The queue/stack helpers this tool teaches come first.
+    hits.sort_by_key(|h| !(87..=89).contains(&h.id()));
     hits.truncate(5);
     let mut out: Vec<String> = hits
         .iter()

@@ -1064,6 +1064,11 @@ fn probe(_json: bool) -> ExitCode {
 #[cfg(target_os = "linux")]
 fn conformance(dir: &std::path::Path) -> ExitCode {
     match bpfsmith::conformance::run_dir(dir, &mut |o| println!("{o}")) {
+        Ok(summary) if summary.passed + summary.failed + summary.skipped == 0 => fail(format!(
+            "{}: no .data files here or below: give the suite's `tests` folder \
+             (git clone https://github.com/Alan-Jowett/bpf_conformance)",
+            dir.display()
+        )),
         Ok(summary) => {
             println!("{summary}");
             if summary.failed == 0 {

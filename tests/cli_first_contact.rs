@@ -1,0 +1,67 @@
+//! What a newcomer meets on the command line: every command's `--help` shows examples, an
+//! unknown `explain` topic gets suggestions, and `conformance` on a path without the suite
+//! fails with where to get it instead of reporting "0 passed".
+
+use std::process::Command;
+
+fn bpfsmith(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfsmith"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_command_shows_examples_in_its_help() {
+    for cmd in [
+        "demo",
+        "explain",
+        "asm",
+        "conformance",
+        "check",
+        "matrix",
+        "dis",
+        "load",
+        "run",
+        "probe",
+        "log",
+    ] {
+        let (code, out, _) = bpfsmith(&[cmd, "--help"]);
+        assert_eq!(code, 0, "{cmd}");
+        assert!(
+            out.contains("Examples:\n  bpfsmith "),
+            "{cmd} --help has no examples:\n{out}"
+        );
+    }
+    let (_, demo, _) = bpfsmith(&["demo", "--help"]);
+    assert!(demo.contains("root or CAP_BPF"), "{demo}");
+}
+
+#[test]
+fn an_unknown_topic_gets_the_nearest_ones() {
+    let (code, out, _) = bpfsmith(&["explain", "pop"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("did you mean: bpf_map_pop_elem (88)"), "{out}");
+    let (_, out, _) = bpfsmith(&["explain", "999"]);
+    assert!(out.contains("a helper number from 1 to"), "{out}");
+}
+
+#[test]
+fn conformance_without_the_suite_says_where_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = bpfsmith(&["conformance", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("no .data files here or below"), "{err}");
+    assert!(err.contains("bpf_conformance"), "{err}");
+    let note = dir.path().join("notes.txt");
+    std::fs::write(&note, "x").unwrap();
+    let (code, _, err) = bpfsmith(&["conformance", note.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a .data file"), "{err}");
+}
