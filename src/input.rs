@@ -28,6 +28,17 @@ pub enum InputError {
     /// An assembly file that does not assemble (every error of the file).
     #[error("{0}")]
     Asm(crate::text::AsmFileError),
+    /// A file of another kind than the command reads (an ELF object given to `asm` or
+    /// `log`): what it is, and the command that reads it.
+    #[error("{path}: {what}: {hint}")]
+    WrongKind {
+        /// The file.
+        path: String,
+        /// What the file is.
+        what: &'static str,
+        /// What to do with it instead.
+        hint: &'static str,
+    },
     /// A file that could not be read (or is not a regular file and gave more than the limit).
     #[error("{path}: {source}")]
     Io {
@@ -135,8 +146,26 @@ pub fn is_assembly(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "s" || e == "S")
 }
 
-/// Read and assemble an assembly file (bounded, BOM accepted, UTF-8 errors located).
+/// Whether `path` starts with the ELF magic (`\x7fELF`); `false` when it cannot be read.
+pub fn is_elf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
+}
+
+/// Read and assemble an assembly file (bounded, BOM accepted, UTF-8 errors located). An ELF
+/// object is refused as such, with the commands that read one.
 pub fn assemble(path: &Path) -> Result<Object, InputError> {
+    if is_elf(path) {
+        return Err(InputError::WrongKind {
+            path: path.display().to_string(),
+            what: "an ELF object, not assembly",
+            hint: "`bpfsmith dis` lists it; `bpfsmith load` and `bpfsmith run` take it as it is",
+        });
+    }
     let text = read_text(path)?;
     let shown = path.display().to_string();
     crate::text::assemble_with(&shown, &text, &crate::text::AsmOptions::default())

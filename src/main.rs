@@ -367,6 +367,28 @@ fn main() -> ExitCode {
         Command::Conformance { dir, .. } => conformance(&dir),
         Command::Probe { json, .. } => probe(json),
         Command::Dis { file, style } => {
+            // An assembly file is listed as the object it assembles to (as `load` and `run`
+            // take it), written to a private temporary directory that lives until the end.
+            let _assembled: tempfile::TempDir;
+            let file = if bpfsmith::input::is_assembly(&file) && !bpfsmith::input::is_elf(&file) {
+                let obj = match bpfsmith::input::assemble(&file) {
+                    Ok(o) => o,
+                    Err(e) => return fail(e),
+                };
+                let dir = match tempfile::Builder::new().prefix("bpfsmith-dis-").tempdir() {
+                    Ok(d) => d,
+                    Err(e) => return fail(format!("a temporary directory: {e}")),
+                };
+                let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                let path = dir.path().join(format!("{stem}.o"));
+                if let Err(e) = obj.write_elf(&path) {
+                    return fail(e);
+                }
+                _assembled = dir;
+                path
+            } else {
+                file
+            };
             // Listed as decoded from the file's bytes: a program is never held decoded whole.
             let bytes = match bpfsmith::input::FileBytes::read(&file) {
                 Ok(b) => b,
@@ -417,6 +439,14 @@ fn main() -> ExitCode {
             ..
         } => run(&file, prog, data, repeat, &push, json, &view),
         Command::Log { file, object, view } => {
+            if bpfsmith::input::is_elf(&file) {
+                eprintln!(
+                    "error: {}: an ELF object, not a verifier log: `bpfsmith dis` lists it, \
+                     `bpfsmith load FILE --log-level 2` shows the verifier's log of its programs",
+                    file.display()
+                );
+                return ExitCode::from(2);
+            }
             let text = match bpfsmith::input::read_text(&file) {
                 Ok(t) => t,
                 Err(e) => return fail(e),
@@ -431,10 +461,29 @@ fn main() -> ExitCode {
                 .unwrap_or_default();
             let parsed = bpfsmith::verifier::VerifierLog::parse(&text);
             let program = bpfsmith::verifier::SourceMap::pick_program(&parsed, programs);
+            if let (Some(o), None) = (&object, program) {
+                let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
+                eprintln!(
+                    "warning: the log matches no program of {} (it has: {}): shown without its \
+                     source lines",
+                    o.display(),
+                    names.join(", ")
+                );
+            }
             // The report parses the log again: one parse at a time keeps memory under 3x the
             // text.
             let verdict = parsed.verdict();
             drop(parsed);
+            if verdict == bpfsmith::verifier::Verdict::NotALog
+                && bpfsmith::input::is_assembly(&file)
+            {
+                eprintln!(
+                    "note: {} is an assembly file: `bpfsmith load {}` loads it and shows the \
+                     verifier's log",
+                    file.display(),
+                    file.display()
+                );
+            }
             let mut inputs = vec![file.as_path()];
             inputs.extend(object.as_deref());
             if let Some(html) = &view.html {

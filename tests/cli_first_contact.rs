@@ -65,3 +65,45 @@ fn conformance_without_the_suite_says_where_to_get_it() {
     assert_eq!(code, 1);
     assert!(err.contains("not a .data file"), "{err}");
 }
+
+/// Each command says what it was given when it is the wrong kind of file, and which command
+/// reads it; `dis` lists an assembly file as the object it assembles to.
+#[test]
+fn the_wrong_kind_of_file_is_named_with_the_command_that_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let obj = dir.path().join("q.o");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let queue = format!("{root}/asm/queue.s");
+    let (code, _, err) = bpfsmith(&["asm", &queue, "-o", obj.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let o = obj.to_str().unwrap();
+
+    let (code, _, err) = bpfsmith(&["asm", o, "-o", "/dev/null"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("an ELF object, not assembly: `bpfsmith dis` lists it"),
+        "{err}"
+    );
+
+    let (code, _, err) = bpfsmith(&["log", o]);
+    assert_eq!(code, 2);
+    assert!(err.contains("an ELF object, not a verifier log"), "{err}");
+
+    let (code, _, err) = bpfsmith(&["log", &queue]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is an assembly file: `bpfsmith load"), "{err}");
+
+    let (code, listed, err) = bpfsmith(&["dis", &queue]);
+    assert_eq!(code, 0, "{err}");
+    let (_, from_object, _) = bpfsmith(&["dis", o]);
+    assert_eq!(listed, from_object);
+
+    let log = format!(
+        "{root}/tests/fixtures/verifier/teaching/linux-6.18/mistake_flags_unset.level1.log"
+    );
+    let stack = format!("{root}/asm/stack.s");
+    let (code, _, err) = bpfsmith(&["log", &log, "--object", &stack]);
+    assert_eq!(code, 1);
+    assert!(err.contains("the log matches no program of"), "{err}");
+    assert!(err.contains("(it has: stack_prog)"), "{err}");
+}
