@@ -561,6 +561,7 @@ fn same_as_view(bytes: &[u8], parsed: &Result<ElfObject, ElfError>) {
             assert_eq!(view.maps(), e.object.maps);
             assert_eq!(view.programs().len(), e.object.programs.len());
             for (v, p) in view.programs().zip(&e.object.programs) {
+                assert_eq!(v.unknown_slots().count(), 0);
                 assert_eq!(v.insns().collect::<Vec<_>>(), p.insns);
                 assert_eq!(v.locs().collect::<Vec<_>>(), p.locs);
                 assert_eq!(v.insn_count(), p.insns.len());
@@ -573,6 +574,22 @@ fn same_as_view(bytes: &[u8], parsed: &Result<ElfObject, ElfError>) {
             }
             for style in [Style::Llvm, Style::Kernel] {
                 assert_eq!(view_listing(&view, style), object_listing(&e.object, style));
+            }
+        }
+        // A slot that does not decode: the view lists it (`<unknown>`), loading refuses it.
+        (Ok(view), Err(p)) if view.programs().any(|v| v.unknown_slots().next().is_some()) => {
+            assert!(
+                matches!(
+                    p,
+                    ElfError::At {
+                        kind: K::Insn(_),
+                        ..
+                    }
+                ),
+                "{p}"
+            );
+            for style in [Style::Llvm, Style::Kernel] {
+                assert!(view_listing(&view, style).contains("<unknown> #"));
             }
         }
         (v, p) => panic!(

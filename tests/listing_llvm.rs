@@ -512,3 +512,75 @@ fn target_annotation_matches_llvm_objdump_with_many_symbols() {
         got.len()
     ));
 }
+
+/// A slot that does not decode (data in code: at the start, in the middle, twice in a row,
+/// at the end) is listed as llvm-objdump-22 lists it, `<unknown>`, with its bytes; the other
+/// instructions around it as before. Loading such an object is still refused.
+#[test]
+fn undecodable_slots_are_listed_as_unknown() {
+    let Some(mc) = tools::require_tool("llvm-mc-22") else {
+        return;
+    };
+    let Some(objdump) = tools::require_tool("llvm-objdump-22") else {
+        return;
+    };
+    let dir = tools::TempDir::new("listing-unknown");
+    let src = "\t.text\n\t.quad 0x00000000000000ff\n\tr0 = 0\n\t.quad 0x00000000000000fd\n\
+               \tr1 += 1\n\t.quad 0x00000000000000ef\n\t.quad 0x00000000000000fe\n\tif r1 > 2 goto +1\n\
+               \texit\n\t.quad 0x00000000000000ff\n";
+    let s = dir.path().join("unknown.s");
+    let o = dir.path().join("unknown.o");
+    std::fs::write(&s, src).unwrap();
+    let st = Command::new(&mc)
+        .args(["-triple", "bpfel", "-mcpu=v4", "-filetype=obj", "-o"])
+        .arg(&o)
+        .arg(&s)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(&o).unwrap();
+    let view = bpfsmith::object::ObjectView::parse(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let ours = bpfsmith::text::view_listing(&view, bpfsmith::text::Style::Llvm);
+    let body = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("  ") && l.contains(":\t"))
+            .map(|l| l.to_owned())
+            .collect()
+    };
+    // Without raw bytes: the same lines, ours with the bytes after `<unknown> #`.
+    let plain = tools::run(
+        Command::new(&objdump)
+            .args(["-d", "--no-show-raw-insn"])
+            .arg(&o),
+    );
+    let ours_lines = body(&ours);
+    let unknown_bytes: Vec<String> = ours_lines
+        .iter()
+        .filter_map(|l| l.split_once("<unknown> # ").map(|(_, b)| b.to_owned()))
+        .collect();
+    let stripped: Vec<String> = ours_lines
+        .iter()
+        .map(|l| l.split(" # ").next().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        stripped,
+        body(&plain),
+        "ours:\n{ours}\nllvm-objdump:\n{plain}"
+    );
+    assert_eq!(unknown_bytes.len(), 5, "{ours}");
+    // With raw bytes: llvm-objdump's bytes of each `<unknown>` are ours.
+    let raw = tools::run(Command::new(&objdump).arg("-d").arg(&o));
+    let theirs_bytes: Vec<String> = raw
+        .lines()
+        .filter(|l| l.ends_with("<unknown>"))
+        .filter_map(|l| l.split('\t').nth(1).map(|b| b.trim().to_owned()))
+        .collect();
+    assert_eq!(unknown_bytes, theirs_bytes, "{raw}");
+    // The object header in the listing starts at the first slot.
+    assert!(ours.contains("0000000000000000 <.text>:"), "{ours}");
+    // Loading needs every slot decoded: the first bad slot is the error.
+    let Err(e) = bpfsmith::object::ElfObject::parse(&bytes) else {
+        panic!("an object with undecodable slots is refused for loading");
+    };
+    assert!(e.to_string().contains("slot 0"), "{e}");
+}

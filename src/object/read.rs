@@ -177,6 +177,15 @@ impl ElfObject {
     pub fn parse(bytes: &[u8]) -> Result<ElfObject, ElfError> {
         let reader = Reader::open(bytes)?;
         let (view, btf, map_btf) = reader.view()?;
+        // A slot that does not decode is listed (`ObjectView`), never loaded.
+        if let Some((p, e)) = view
+            .pieces
+            .iter()
+            .find_map(|p| p.error.clone().map(|e| (p, e)))
+        {
+            let name = &reader.sections[p.section].name;
+            return Err(at(name, p.bytes.start + e.slot as u64 * 8, K::Insn(e)));
+        }
         let (object, infos) = view.into_object();
         let btf = btf.map(|parsed| ObjectBtf {
             btf: reader.fixup_datasecs(&parsed),
@@ -674,9 +683,16 @@ impl<'a> Reader<'a> {
             for (sym, name, global, bytes) in list {
                 let data = &sec.data[bytes.start as usize..bytes.end as usize];
                 let mut flow = Flow::default();
-                let starts = Starts::decode(data, |slot, insn| flow.note(slot, insn))
-                    .map_err(|e| at(&sec.name, bytes.start + e.slot as u64 * 8, K::Insn(e)))?;
+                let (starts, bad) = Starts::decode(data, |slot, insn| flow.note(slot, insn));
+                // An undecodable slot is kept for the listing (`<unknown>`, as llvm-objdump
+                // shows it); reading the object for loading refuses it ([`ElfObject::parse`]).
+                if let Some(e) = bad.clone().filter(|_| starts.unknown.is_empty()) {
+                    // Trailing bytes: not a whole slot to show.
+                    return Err(at(&sec.name, bytes.start + e.slot as u64 * 8, K::Insn(e)));
+                }
+                let error = bad;
                 pieces.push(Piece {
+                    error,
                     section: si,
                     name,
                     bytes,
@@ -1257,6 +1273,8 @@ pub(super) struct Piece<'a> {
     data: &'a [u8],
     pub(super) starts: Starts,
     flow: Flow,
+    /// The first slot that does not decode, if any (the slots are in `starts.unknown`).
+    error: Option<crate::insn::DecodeError>,
 }
 
 /// What linking needs to know of a piece's instructions, noted as they are decoded.
@@ -1310,10 +1328,31 @@ impl Piece<'_> {
         decode_at(self.data, slot).ok()
     }
 
-    /// The instructions with their slots. The bytes were decoded without error when the piece
-    /// was read, so this yields every instruction.
+    /// The instructions with their slots. The bytes were decoded when the piece was read, so
+    /// this yields every instruction (the undecodable slots, `starts.unknown`, are skipped).
     pub(super) fn insns(&self) -> impl Iterator<Item = (usize, Insn)> + '_ {
-        decode_iter(self.data).map_while(Result::ok)
+        let whole = self.starts.unknown.is_empty();
+        let fast = whole.then(|| decode_iter(self.data).map_while(Result::ok));
+        let slow = (!whole).then(|| {
+            self.starts
+                .slots()
+                .filter_map(|slot| decode_at(self.data, slot).ok().map(|insn| (slot, insn)))
+        });
+        fast.into_iter().flatten().chain(slow.into_iter().flatten())
+    }
+
+    /// The undecodable slots: slot in the piece and its 8 bytes.
+    pub(super) fn unknown(&self) -> impl Iterator<Item = (usize, [u8; 8])> + '_ {
+        self.starts.unknown.iter().map(|&slot| {
+            let mut b = [0u8; 8];
+            if let Some(s) = self
+                .data
+                .get(slot * SLOT_SIZE..slot * SLOT_SIZE + SLOT_SIZE)
+            {
+                b.copy_from_slice(s);
+            }
+            (slot, b)
+        })
     }
 }
 
@@ -1327,23 +1366,47 @@ pub(super) struct Starts {
     count: usize,
     /// Slot of the last instruction.
     last: usize,
+    /// Slots that do not decode, in order (8 bytes each, listed as `<unknown>`).
+    pub(super) unknown: Vec<usize>,
 }
 
 impl Starts {
     /// Decode `data` (a function's bytes) and note where each instruction starts, handing
     /// each instruction to `each` too.
+    /// A slot that does not decode is noted in `unknown` and skipped (decoding goes on at the
+    /// next slot, as llvm-objdump does); the first such error is returned with the starts.
+    /// Trailing bytes that make no whole slot end the decoding with their error.
     fn decode(
         data: &[u8],
         mut each: impl FnMut(usize, &Insn),
-    ) -> Result<Starts, crate::insn::DecodeError> {
+    ) -> (Starts, Option<crate::insn::DecodeError>) {
         let mut bits = vec![0u64; (data.len() / SLOT_SIZE).div_ceil(64)];
         let (mut count, mut last) = (0, 0);
-        for r in decode_iter(data) {
-            let (slot, insn) = r?;
-            each(slot, &insn);
-            bits[slot / 64] |= 1 << (slot % 64);
-            count += 1;
-            last = slot;
+        let mut unknown = Vec::new();
+        let mut first = None;
+        let whole = data.len() / SLOT_SIZE;
+        let mut slot = 0;
+        while slot < whole {
+            match decode_at(data, slot) {
+                Ok(insn) => {
+                    each(slot, &insn);
+                    bits[slot / 64] |= 1 << (slot % 64);
+                    count += 1;
+                    last = slot;
+                    slot += insn.slots();
+                }
+                Err(e) => {
+                    unknown.push(slot);
+                    first.get_or_insert(e);
+                    slot += 1;
+                }
+            }
+        }
+        if data.len() % SLOT_SIZE != 0 && first.is_none() {
+            first = Some(crate::insn::DecodeError {
+                slot: whole,
+                reason: crate::insn::DecodeReason::TrailingBytes(data.len() % SLOT_SIZE),
+            });
         }
         let mut before = Vec::with_capacity(bits.len());
         let mut n = 0;
@@ -1351,12 +1414,16 @@ impl Starts {
             before.push(n);
             n += w.count_ones() as usize;
         }
-        Ok(Starts {
-            bits,
-            before,
-            count,
-            last,
-        })
+        (
+            Starts {
+                bits,
+                before,
+                count,
+                last,
+                unknown,
+            },
+            first,
+        )
     }
 
     /// Whether an instruction starts at `slot`.

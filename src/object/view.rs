@@ -1,7 +1,8 @@
 //! An object read from ELF without decoding its programs up front: [`ObjectView`].
 //!
 //! [`ObjectView::parse`] reads and checks everything [`ElfObject::parse`](super::ElfObject::parse)
-//! does, with the same errors, and plans each program the same way (its functions, where each
+//! does, with the same errors (except for slots that do not decode: kept as unknown slots for
+//! the listing, [`ProgramView::unknown_slots`]), and plans each program the same way (its functions, where each
 //! goes, the calls to rewrite, its relocations, labels and source files), but leaves the
 //! instructions and the `.BTF.ext` line records where they are in the file's bytes. Walking a
 //! [`ProgramView`] decodes them again, as they come: [`ProgramView::insns`] and
@@ -80,7 +81,10 @@ impl<'a> ObjectView<'a> {
     /// Read an eBPF object from ELF bytes as [`ElfObject::parse`](super::ElfObject::parse)
     /// does, with the same checks and errors, but keep each program's instructions and source
     /// locations where they are in the bytes: they are decoded each time they are walked
-    /// ([`ProgramView::insns`], [`ProgramView::locs`]).
+    /// ([`ProgramView::insns`], [`ProgramView::locs`]). One difference: a slot that does not
+    /// decode (an undefined opcode, a bad field) is not an error here but an unknown slot
+    /// ([`ProgramView::unknown_slots`], listed as `<unknown>` with its bytes, as llvm-objdump
+    /// lists it), skipped by [`ProgramView::insns`]; `ElfObject::parse` refuses it.
     pub fn parse(bytes: &'a [u8]) -> Result<ObjectView<'a>, ElfError> {
         super::read::view(bytes)
     }
@@ -207,6 +211,18 @@ impl<'v> ProgramView<'v> {
                 Some(&(_, fixed)) => fixed,
                 None => insn,
             })
+    }
+
+    /// The slots that do not decode, which the listing shows as `<unknown>` with their bytes
+    /// (as llvm-objdump does): slot in the program and the 8 bytes, in order. Empty for every
+    /// object [`ElfObject::parse`](super::ElfObject::parse) takes.
+    pub fn unknown_slots(&self) -> impl Iterator<Item = (usize, [u8; 8])> + 'v {
+        let view = self.view;
+        self.plan.placed.iter().flat_map(move |pl| {
+            view.pieces[pl.piece]
+                .unknown()
+                .map(move |(slot, b)| (pl.slot + slot, b))
+        })
     }
 
     /// The slot of each instruction, in order.

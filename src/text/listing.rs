@@ -117,6 +117,10 @@ trait Listable {
     fn files(&self) -> &[SourceFile];
     /// Each instruction with its source location.
     fn body(&self) -> impl Iterator<Item = (Insn, Option<SourceLoc>)>;
+    /// Slots that do not decode (a file's), with their bytes, in order.
+    fn unknown_slots(&self) -> impl Iterator<Item = (usize, [u8; 8])> {
+        std::iter::empty()
+    }
 }
 
 impl Listable for Program {
@@ -191,6 +195,28 @@ impl Listable for ProgramView<'_> {
     fn body(&self) -> impl Iterator<Item = (Insn, Option<SourceLoc>)> {
         self.insns().zip(self.locs())
     }
+    fn unknown_slots(&self) -> impl Iterator<Item = (usize, [u8; 8])> {
+        ProgramView::unknown_slots(self)
+    }
+}
+
+/// A slot that does not decode, as llvm-objdump lists it (`<unknown>`), with its bytes.
+fn write_unknown(out: &mut String, style: Style, slot: usize, bytes: &[u8; 8]) {
+    match style {
+        Style::Llvm => {
+            dec_padded(out, slot as u64, 8);
+            out.push_str(":\t<unknown>");
+        }
+        Style::Kernel => {
+            dec_padded(out, slot as u64, 0);
+            out.push_str(": <unknown>");
+        }
+    }
+    out.push_str(" #");
+    for b in bytes {
+        let _ = write!(out, " {b:02x}");
+    }
+    out.push('\n');
 }
 
 fn write_body<P: Listable>(
@@ -216,6 +242,8 @@ fn write_body<P: Listable>(
     for &(at, name, is_function) in &headers {
         while slots.next_if(|&(i, _)| i < at).is_some() {}
         let slot = match slots.peek() {
+            // The program's start is its first slot, decodable or not.
+            Some(&(i, _)) if i == at && at == 0 => 0,
             Some(&(i, slot)) if i == at => slot,
             None if at == prog.insn_count() => prog.slot_count(),
             _ => continue,
@@ -235,13 +263,17 @@ fn write_body<P: Listable>(
     let mut relocs = prog.relocs().peekable();
     let mut last_line = None;
     let mut lines = crate::program::SourceLines::new(prog.files());
-    let mut next_slot = 0;
-    for (i, (insn, loc)) in prog.body().enumerate() {
+    let mut unknown = prog.unknown_slots().peekable();
+    for (i, ((insn, loc), slot)) in prog.body().zip(prog.insn_slots()).enumerate() {
         if out.len() >= 1 << 16 && flush(out).is_break() {
             return;
         }
-        let slot = next_slot;
-        next_slot += insn.slots();
+        // Before the instruction's symbols, but after those of the program's start.
+        if i > 0 {
+            while let Some((at, bytes)) = unknown.next_if(|&(at, _)| at < slot) {
+                write_unknown(out, opts.style, at, &bytes);
+            }
+        }
         while let Some(&(at, name, _)) = headers.get(next_header) {
             if at > i {
                 break;
@@ -249,11 +281,21 @@ fn write_body<P: Listable>(
             if i > 0 || next_header > 0 {
                 out.push('\n');
             }
-            hex_padded(out, (slot * SLOT_SIZE) as u64, 16);
+            // The program starts at its first slot, decodable or not.
+            let at_slot = match unknown.peek() {
+                Some(&(u, _)) if i == 0 => u.min(slot),
+                _ => slot,
+            };
+            hex_padded(out, (at_slot * SLOT_SIZE) as u64, 16);
             out.push_str(" <");
             out.push_str(name);
             out.push_str(">:\n");
             next_header += 1;
+        }
+        if i == 0 {
+            while let Some((at, bytes)) = unknown.next_if(|&(at, _)| at < slot) {
+                write_unknown(out, opts.style, at, &bytes);
+            }
         }
         if opts.source {
             if let Some(loc) = loc {
@@ -332,6 +374,9 @@ fn write_body<P: Listable>(
                 out.push('\n');
             }
         }
+    }
+    for (at, bytes) in unknown {
+        write_unknown(out, opts.style, at, &bytes);
     }
 }
 
