@@ -4,6 +4,11 @@
 
 use std::process::Command;
 
+#[cfg(target_os = "linux")]
+#[macro_use]
+#[path = "common/kernel.rs"]
+mod kernel;
+
 fn bpfsmith(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_bpfsmith"))
         .args(args)
@@ -106,4 +111,33 @@ fn the_wrong_kind_of_file_is_named_with_the_command_that_reads_it() {
     assert_eq!(code, 1);
     assert!(err.contains("the log matches no program of"), "{err}");
     assert!(err.contains("(it has: stack_prog)"), "{err}");
+}
+
+/// `run --push` says what the map is when it is no queue or stack, and what a full map holds.
+#[cfg(target_os = "linux")]
+#[test]
+fn pushes_name_the_map_type_and_the_capacity() {
+    require_kernel!("pushes_name_the_map_type_and_the_capacity");
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("maps.s");
+    std::fs::write(
+        &s,
+        concat!(
+            ".license \"GPL\"\n",
+            ".map counts, type=hash, key_size=4, value_size=8, max_entries=4\n",
+            ".map q, type=queue, value_size=4, max_entries=2\n",
+            ".section socket\n.globl p\np:\n\tr0 = 0\n\texit\n",
+        ),
+    )
+    .unwrap();
+    let s = s.to_str().unwrap();
+    let (code, _, err) = bpfsmith(&["run", s, "--push", "counts=1,2"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("`counts`: it is a hash map"), "{err}");
+    assert!(err.contains("(the object's: q)"), "{err}");
+    let (code, _, err) = bpfsmith(&["run", s, "--push", "q=1,2,3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("map `q` is full: it holds 2 values"), "{err}");
+    assert!(err.contains("value 3 of --push"), "{err}");
+    assert!(err.contains("BPF_EXIST"), "{err}");
 }

@@ -161,9 +161,31 @@ pub enum RunError {
     /// No program of that name, or none loadable.
     #[error("no program `{0}` to run (the object has: {1})")]
     NoProgram(String, String),
-    /// `--push` named a map that is not a queue or stack of the object.
-    #[error("cannot push into `{0}`: the object has no queue or stack map of that name")]
-    NoQueue(String),
+    /// `--push` named a map the object does not have.
+    #[error("cannot push into `{0}`: the object has no map of that name (its queue and stack maps: {1})")]
+    NoQueue(String, String),
+    /// `--push` named a map that is neither a queue nor a stack.
+    #[error("cannot push into `{map}`: it is a {kind} map; pushes go into queue and stack maps (the object's: {queues})")]
+    NotQueue {
+        /// The map.
+        map: String,
+        /// Its type's name (`hash`).
+        kind: String,
+        /// The queue and stack maps there are.
+        queues: String,
+    },
+    /// A push from user space found the map full.
+    #[error("map `{map}` is full: it holds {capacity} values (max_entries), and value {index} of --push ({value}) does not fit; a program's push with BPF_EXIST (2) would drop the oldest element instead")]
+    Full {
+        /// The map.
+        map: String,
+        /// Its capacity.
+        capacity: u32,
+        /// The 1-based position of the value among those pushed into this map.
+        index: usize,
+        /// The value, as hex bytes.
+        value: String,
+    },
     /// A pushed value does not have the map's value size.
     #[error("map `{map}` holds {value_size}-byte values; `{value}` does not fit")]
     BadValue {
@@ -264,16 +286,44 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
         btf,
         ..Default::default()
     })?;
+    let queues = || {
+        let v: Vec<&str> = loaded
+            .maps()
+            .iter()
+            .filter(|m| m.def().map_type.is_queue_or_stack())
+            .map(|m| m.name())
+            .collect();
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
     for (name, values) in &req.push {
         let map = loaded
             .map(name)
-            .filter(|m| m.def().map_type.is_queue_or_stack())
-            .ok_or_else(|| RunError::NoQueue(name.clone()))?;
-        for v in values {
-            map.update(&[], v, 0).map_err(|source| RunError::Map {
+            .ok_or_else(|| RunError::NoQueue(name.clone(), queues()))?;
+        if !map.def().map_type.is_queue_or_stack() {
+            return Err(RunError::NotQueue {
                 map: name.clone(),
-                source,
-            })?;
+                kind: map.def().map_type.to_string(),
+                queues: queues(),
+            });
+        }
+        for (i, v) in values.iter().enumerate() {
+            map.update(&[], v, 0)
+                .map_err(|source| match source.errno() {
+                    Some(libc::E2BIG) => RunError::Full {
+                        map: name.clone(),
+                        capacity: map.def().max_entries,
+                        index: i + 1,
+                        value: hex(v),
+                    },
+                    _ => RunError::Map {
+                        map: name.clone(),
+                        source,
+                    },
+                })?;
         }
     }
     let names = || {
