@@ -696,11 +696,14 @@ fn demo(out: Option<&std::path::Path>) -> ExitCode {
     print!("{}", bpfsmith::demo::listing_report(&obj));
     match bpfsmith::demo::write_seed(&obj, out) {
         Ok(path) => {
-            println!(
-                "\nELF object: {} (inspect it with `bpfsmith dis`, `readelf -a`,",
-                path.display()
-            );
-            println!("`bpftool btf dump file`, `llvm-objdump-22 -dr`)");
+            let p = path.display();
+            println!("\nwrote the ELF object {p}; look at it with:");
+            println!("  bpfsmith dis {p}                 # programs, maps, source lines");
+            println!("  bpfsmith dis {p} --style kernel  # as the verifier log prints it");
+            println!("  readelf -S -s {p}                # sections and symbols");
+            println!("  llvm-objdump-22 -dr {p}          # LLVM's listing, relocations");
+            println!("  bpftool btf dump file {p}        # the maps' BTF");
+            println!("  bpfsmith load {p} --log-level 2  # the verifier, line by line");
         }
         Err(e) => {
             eprintln!("\nerror: writing the ELF object: {e}");

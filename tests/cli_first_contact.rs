@@ -141,3 +141,22 @@ fn pushes_name_the_map_type_and_the_capacity() {
     assert!(err.contains("value 3 of --push"), "{err}");
     assert!(err.contains("BPF_EXIST"), "{err}");
 }
+
+/// The demo says where it wrote its object and gives the command for each tool that reads it.
+#[test]
+fn the_demo_says_where_its_object_is_and_how_to_look_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    let (_, out, err) = bpfsmith(&["demo", "--out", out_dir.to_str().unwrap()]);
+    let seed = out_dir.join("seed.o");
+    assert!(seed.is_file(), "{out}{err}");
+    let seed = seed.display().to_string();
+    for tool in [
+        "bpfsmith dis",
+        "readelf -S -s",
+        "llvm-objdump-22 -dr",
+        "bpftool btf dump file",
+    ] {
+        assert!(out.contains(&format!("{tool} {seed}")), "{tool}:\n{out}");
+    }
+}
