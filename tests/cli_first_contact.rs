@@ -160,3 +160,20 @@ fn the_demo_says_where_its_object_is_and_how_to_look_at_it() {
         assert!(out.contains(&format!("{tool} {seed}")), "{tool}:\n{out}");
     }
 }
+
+/// Too short a packet is refused with the minimum and the reason, not a bare EINVAL.
+#[cfg(target_os = "linux")]
+#[test]
+fn too_short_a_packet_says_the_minimum() {
+    require_kernel!("too_short_a_packet_says_the_minimum");
+    let queue = concat!(env!("CARGO_MANIFEST_DIR"), "/asm/queue.s");
+    let (code, _, err) = bpfsmith(&["run", queue, "--data", "00"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("at least 14 bytes (an Ethernet header)"),
+        "{err}"
+    );
+    let (code, out, err) = bpfsmith(&["run", queue, "--data", &"00".repeat(14)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("r0 = 20"), "{out}");
+}

@@ -204,6 +204,16 @@ pub enum RunError {
         /// The error.
         source: MapError,
     },
+    /// The input packet is shorter than the kernel's test run takes for this program type.
+    #[error("`{program}` ({prog_type}) runs on a packet of at least {ETH_HLEN} bytes (an Ethernet header), and --data gave {len}: the kernel's test run would refuse it with EINVAL")]
+    DataTooShort {
+        /// The program.
+        program: String,
+        /// Its program type.
+        prog_type: String,
+        /// The bytes given.
+        len: usize,
+    },
     /// `BPF_PROG_TEST_RUN` failed.
     #[error("running `{program}`: {source}")]
     TestRun {
@@ -213,6 +223,9 @@ pub enum RunError {
         source: SysError,
     },
 }
+
+/// The shortest packet a socket filter, tc or XDP test run takes (`ETH_HLEN`).
+pub const ETH_HLEN: usize = 14;
 
 /// Encode a number given on the command line into a map value of `size` bytes: integers for
 /// 1, 2, 4 and 8 bytes (decimal, `0x` hex, or negative), `0x`-prefixed hex bytes otherwise.
@@ -344,6 +357,24 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
             .ok_or_else(|| RunError::NoProgram("(any)".into(), names()))?,
     };
     let data = req.data.clone().unwrap_or_else(|| vec![0; 64]);
+    // The kernel's packet test runs refuse less than an Ethernet header with a bare EINVAL.
+    use crate::program::ProgType;
+    if data.len() < ETH_HLEN
+        && matches!(
+            prog.prog_type(),
+            ProgType::SocketFilter
+                | ProgType::SchedCls
+                | ProgType::SchedAct
+                | ProgType::Xdp
+                | ProgType::CgroupSkb
+        )
+    {
+        return Err(RunError::DataTooShort {
+            program: prog.name().to_owned(),
+            prog_type: prog.prog_type().to_string(),
+            len: data.len(),
+        });
+    }
     let out = prog
         .test_run(&TestRun {
             data: &data,
