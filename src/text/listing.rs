@@ -264,10 +264,18 @@ fn write_body<P: Listable>(
     let mut last_line = None;
     let mut lines = crate::program::SourceLines::new(prog.files());
     let mut unknown = prog.unknown_slots().peekable();
-    for (i, ((insn, loc), slot)) in prog.body().zip(prog.insn_slots()).enumerate() {
+    // Slots by counting, unless undecodable slots sit between the instructions.
+    let mut slots = unknown.peek().is_some().then(|| prog.insn_slots());
+    let mut next_slot = 0;
+    for (i, (insn, loc)) in prog.body().enumerate() {
         if out.len() >= 1 << 16 && flush(out).is_break() {
             return;
         }
+        let slot = match &mut slots {
+            Some(s) => s.next().unwrap_or(next_slot),
+            None => next_slot,
+        };
+        next_slot = slot + insn.slots();
         // Before the instruction's symbols, but after those of the program's start.
         if i > 0 {
             while let Some((at, bytes)) = unknown.next_if(|&(at, _)| at < slot) {
