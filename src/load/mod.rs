@@ -749,8 +749,11 @@ fn link(
                         err(
                             at,
                             format!(
-                                "references map `{}`, which the object does not define",
-                                r.symbol
+                                "references map `{}`, which the object does not define (an \
+                                 extern map: an undefined symbol, as llvm-mc writes for a name \
+                                 it does not know; declare it with `.map {}, type=...`; bpfsmith \
+                                 does not link objects)",
+                                r.symbol, r.symbol
                             ),
                         )
                     })?;
