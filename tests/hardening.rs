@@ -343,8 +343,16 @@ fn demo_follows_no_symlink_planted_by_another_user() {
     assert_eq!(std::fs::read(&victim).unwrap(), b"root's data");
     // The object went to a fresh directory of root's, mode 0700.
     let out = text(&o);
-    let line = out.lines().find(|l| l.starts_with("ELF object: ")).unwrap();
-    let path = PathBuf::from(line["ELF object: ".len()..].split(' ').next().unwrap());
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("wrote the ELF object "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let path = PathBuf::from(
+        line["wrote the ELF object ".len()..]
+            .split(';')
+            .next()
+            .unwrap(),
+    );
     let dir = path.parent().unwrap();
     assert_ne!(dir, planted);
     let meta = std::fs::symlink_metadata(dir).unwrap();
