@@ -77,10 +77,12 @@ impl Initramfs {
         self.insert(path, Entry::Bytes(data), perm);
     }
 
-    /// A host file (or a directory, recursively) at its own absolute path.
+    /// A host file (or a directory, recursively) at its absolute path as the command line
+    /// names it (made absolute from the current directory, `.` and `..` folded, symbolic
+    /// links kept: the guest must find the file under the name the command uses).
     pub fn host_path(&mut self, path: &Path) -> io::Result<()> {
-        let abs = fs::canonicalize(path)?;
-        self.host_path_as(&abs, &abs)
+        let at = lexical_absolute(path)?;
+        self.host_path_as(path, &at)
     }
 
     fn host_path_as(&mut self, host: &Path, at: &Path) -> io::Result<()> {
@@ -214,6 +216,28 @@ fn write_file(b: cpio::newc::Builder, out: &mut dyn Write, data: &[u8]) -> io::R
     Ok(())
 }
 
+/// `path` made absolute against the current directory, with `.` and `..` folded by name
+/// (not by following links).
+fn lexical_absolute(path: &Path) -> io::Result<PathBuf> {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut out = PathBuf::from("/");
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    Ok(out)
+}
+
 /// The program interpreter and the `DT_NEEDED` libraries of an ELF file (none for a static
 /// one).
 fn needed(bytes: &[u8]) -> io::Result<Vec<String>> {
@@ -243,6 +267,27 @@ mod tests {
         assert!(out.windows(trailer.len()).any(|w| w == trailer));
         // newc pads every header and file to 4 bytes.
         assert_eq!(out.len() % 4, 0);
+    }
+
+    #[test]
+    fn paths_keep_the_name_the_command_uses() {
+        assert_eq!(
+            lexical_absolute(Path::new("/a/./b/../c")).unwrap(),
+            PathBuf::from("/a/c")
+        );
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(lexical_absolute(Path::new("x.s")).unwrap(), cwd.join("x.s"));
+        // A file reached through a symbolic link lands under the link's name.
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        fs::write(real.join("p.s"), "exit\n").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut r = Initramfs::default();
+        r.host_path(&link.join("p.s")).unwrap();
+        let name = lexical_absolute(&link.join("p.s")).unwrap();
+        assert!(r.entries.contains_key(name.to_str().unwrap()));
     }
 
     #[test]
