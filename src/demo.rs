@@ -77,8 +77,9 @@ pub fn program(name: &str, map: &MapRef) -> Program {
     p.store(Size::U32, Reg::R10, value.off, 50);
     p.push(map, value, PushFlags::ANY);
     p.mov(Reg::R6, 1002);
-    p.jump_if(W0, Cond::Ne, E2BIG, fail); // w0: portable to kernels before 6.4
-                                          // Step 3: with BPF_EXIST it goes in, and the oldest element is dropped.
+    // w0: portable to kernels before 6.4 (their JIT zero-extends the error into r0).
+    p.jump_if(W0, Cond::Ne, E2BIG, fail);
+    // Step 3: with BPF_EXIST it goes in, and the oldest element is dropped.
     p.push(map, value, PushFlags::EXIST);
     p.mov(Reg::R6, 1003);
     p.jump_if(W0, Cond::Ne, 0, fail);
@@ -108,35 +109,143 @@ pub fn program(name: &str, map: &MapRef) -> Program {
     prog
 }
 
-/// The part of the demo that needs no kernel: the maps, then each program's listing with the
-/// Rust source line above each group of instructions and the helper ABI beside each call.
-pub fn listing_report(obj: &Object) -> String {
+/// What each failure code in r6 means: the step that did not behave as documented.
+pub const FAILURE_CODES: [(u32, &str); 6] = [
+    (
+        1001,
+        "a push of 10, 20, 30 or 40 with BPF_ANY did not return 0",
+    ),
+    (
+        1002,
+        "the fifth push with BPF_ANY did not return -E2BIG (-7) in w0",
+    ),
+    (1003, "the push with BPF_EXIST did not return 0"),
+    (1004, "peek did not return 0"),
+    (1005, "pop did not return 0"),
+    (1006, "pop did not give the value peek saw"),
+];
+
+/// Why each program returns what it returns, and why each map holds what it holds.
+pub const WHY: [(&str, &str); 4] = [
+    (
+        "queue_prog",
+        "a queue is FIFO: BPF_EXIST made room by dropping the oldest, 10, so peek and pop \
+         both see the oldest left, 20",
+    ),
+    (
+        "stack_prog",
+        "a stack is LIFO: BPF_EXIST made room by dropping the bottom, 10, so peek and pop \
+         both see the newest, 50",
+    ),
+    ("queue", "20 was popped; 30, 40 and 50 stay, oldest first"),
+    ("stack", "50 was popped; 40, 30 and 20 stay, newest first"),
+];
+
+/// The part of the demo that needs no kernel: the maps, then the first program's listing
+/// with decimal numbers and helper ids (`call 87 # bpf_map_push_elem`), and each other program
+/// as its difference from the first. With `full`, every program in full with the Rust source
+/// line above each group of instructions and the helper ABI beside each call.
+pub fn listing_report(obj: &Object, full: bool) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "maps:");
-    for m in &obj.maps {
-        let d = &m.def;
-        let _ = writeln!(
-            out,
-            "  {:<8} type={} value_size={} max_entries={} flags={:#x}",
-            m.name, d.map_type, d.value_size, d.max_entries, d.map_flags
-        );
-    }
+    let maps: Vec<String> = obj
+        .maps
+        .iter()
+        .map(|m| {
+            let d = &m.def;
+            format!(
+                "{} (type={} value_size={} max_entries={} flags={:#x})",
+                m.name, d.map_type, d.value_size, d.max_entries, d.map_flags
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "maps: {}", maps.join(", "));
     let opts = crate::text::ListingOptions {
-        source: true,
-        abi: true,
+        source: full,
+        abi: full,
         ..Default::default()
     };
+    let mut first: Option<(&str, Vec<String>)> = None;
     for p in &obj.programs {
-        let _ = writeln!(
-            out,
+        let mut text = String::new();
+        crate::text::write_listing(&mut text, p, &opts);
+        let lines: Vec<String> = text.lines().map(decimal_line).collect();
+        let head = format!(
             "\nprogram {} (section {}): {} instructions in {} slots",
             p.name,
             p.section,
             p.insns.len(),
             p.slot_count()
         );
-        crate::text::write_listing(&mut out, p, &opts);
+        match &first {
+            Some((name, base)) if !full && base.len() == lines.len() => {
+                // The differing instruction lines, grouped by what changed: `slot:\ttext`.
+                let mut changes: Vec<(String, String, Vec<String>)> = Vec::new();
+                for (ours, theirs) in lines.iter().zip(base) {
+                    let (Some((slot, a)), Some((_, b))) = (
+                        ours.trim().split_once(":\t"),
+                        theirs.trim().split_once(":\t"),
+                    ) else {
+                        continue;
+                    };
+                    if a == b {
+                        continue;
+                    }
+                    match changes.iter_mut().find(|(x, y, _)| x == a && y == b) {
+                        Some(c) => c.2.push(slot.to_owned()),
+                        None => changes.push((a.to_owned(), b.to_owned(), vec![slot.to_owned()])),
+                    }
+                }
+                let _ = writeln!(out, "{head}: {name}'s instructions, with");
+                for (a, b, slots) in changes {
+                    let _ = writeln!(out, "  `{a}` for `{b}` at {}", slots.join(", "));
+                }
+            }
+            _ => {
+                let _ = writeln!(out, "{head}");
+                for l in &lines {
+                    let _ = writeln!(out, "{l}");
+                }
+                if first.is_none() {
+                    first = Some((&p.name, lines));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A listing line with its numbers in decimal (`call 0x57` -> `call 87`, `r6 = 0x3e9` ->
+/// `r6 = 1001`, `goto +0x3f` -> `goto +63`); function headers keep their hex offsets, as
+/// llvm-objdump prints them.
+fn decimal_line(line: &str) -> String {
+    if line.starts_with(|c: char| c.is_ascii_hexdigit()) && line.ends_with(">:") {
+        return line.to_owned();
+    }
+    let b = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < b.len() {
+        let starts_token = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        if starts_token && b[i..].starts_with(b"0x") {
+            let digits = b[i + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
+            let hex = &line[i + 2..i + 2 + digits];
+            let ends_token = b
+                .get(i + 2 + digits)
+                .map_or(true, |c| !(c.is_ascii_alphanumeric() || *c == b'_'));
+            if digits > 0 && ends_token {
+                if let Ok(v) = u64::from_str_radix(hex, 16) {
+                    out.push_str(&v.to_string());
+                    i += 2 + digits;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
     }
     out
 }
@@ -291,4 +400,42 @@ fn private_dir_builder() -> tempfile::Builder<'static, 'static> {
     #[cfg(unix)]
     b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_decimal() {
+        assert_eq!(
+            decimal_line("       6:\tcall 0x57 # bpf_map_push_elem"),
+            "       6:\tcall 87 # bpf_map_push_elem"
+        );
+        assert_eq!(decimal_line("\tr2 += -0x4"), "\tr2 += -4");
+        assert_eq!(
+            decimal_line("\tif w0 != 0x0 goto +0x3f <fail>"),
+            "\tif w0 != 0 goto +63 <fail>"
+        );
+        assert_eq!(
+            decimal_line("0000000000000240 <fail>:"),
+            "0000000000000240 <fail>:"
+        );
+        assert_eq!(decimal_line("r1 = abc0x12"), "r1 = abc0x12");
+    }
+
+    #[test]
+    fn the_second_program_is_shown_as_its_difference() {
+        let text = listing_report(&object(), false);
+        assert!(
+            text.contains(
+                "program stack_prog (section socket): 66 instructions in 74 slots: \
+                 queue_prog's instructions, with\n  `r1 = stack ll` for `r1 = queue ll` at 1, \
+                 10, 19, 28, 37, 45, 53, 60\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("call 87 # bpf_map_push_elem"), "{text}");
+        assert!(!text.contains("0x3e9"), "{text}");
+    }
 }

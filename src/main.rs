@@ -107,6 +107,10 @@ enum Command {
         /// left alone and is an error). Default: a fresh private directory in $TMPDIR.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Show everything: both listings in full, with the Rust line above each group of
+        /// instructions and the helper ABI beside each call, and the verifier's statistics.
+        #[arg(long)]
+        full: bool,
         #[command(flatten)]
         guest: GuestArgs,
     },
@@ -302,7 +306,7 @@ fn main() -> ExitCode {
         return code;
     }
     match cli.command {
-        Command::Demo { out, .. } => demo(out.as_deref()),
+        Command::Demo { out, full, .. } => demo(out.as_deref(), full),
         Command::Check { paths, .. } => check(&paths),
         Command::Matrix {
             file,
@@ -688,47 +692,56 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn demo(out: Option<&std::path::Path>) -> ExitCode {
+fn demo(out: Option<&std::path::Path>, full: bool) -> ExitCode {
     let obj = bpfsmith::demo::object();
     println!("bpfsmith demo: the seed scenario, built with the Rust DSL (src/demo.rs)");
-    println!("Each program pushes 10, 20, 30, 40 (BPF_ANY), 50 (BPF_ANY: -E2BIG),");
-    println!("50 again (BPF_EXIST: drops the oldest), then peeks and pops.\n");
-    print!("{}", bpfsmith::demo::listing_report(&obj));
+    println!("A queue and a stack of four u32 slots, and one program for each. Before each");
+    println!("check it sets r6 to a failure code, returned if the step goes otherwise:");
+    println!("  1. push 10, 20, 30, 40 with BPF_ANY: the map is full              (else 1001)");
+    println!("  2. push 50 with BPF_ANY: refused with -E2BIG, -7 in w0             (else 1002)");
+    println!("  3. push 50 with BPF_EXIST: accepted, the oldest element dropped     (else 1003)");
+    println!("  4. peek, then pop: return the popped value if both agree  (else 1004, 1005, 1006)");
+    print!("{}", bpfsmith::demo::listing_report(&obj, full));
     match bpfsmith::demo::write_seed(&obj, out) {
         Ok(path) => {
             let p = path.display();
             println!("\nwrote the ELF object {p}; look at it with:");
             println!("  bpfsmith dis {p}                 # programs, maps, source lines");
-            println!("  bpfsmith dis {p} --style kernel  # as the verifier log prints it");
-            println!("  readelf -S -s {p}                # sections and symbols");
             println!("  llvm-objdump-22 -dr {p}          # LLVM's listing, relocations");
             println!("  bpftool btf dump file {p}        # the maps' BTF");
-            println!("  bpfsmith load {p} --log-level 2  # the verifier, line by line");
+            if full {
+                println!("  bpfsmith dis {p} --style kernel  # as the verifier log prints it");
+                println!("  readelf -S -s {p}                # sections and symbols");
+                println!("  bpfsmith load {p} --log-level 2  # the verifier, line by line");
+            }
         }
         Err(e) => {
             eprintln!("\nerror: writing the ELF object: {e}");
             // The kernel part still runs; the exit status says the write failed.
-            let _ = demo_in_kernel(&obj);
+            let _ = demo_in_kernel(&obj, full);
             return ExitCode::FAILURE;
         }
     }
-    demo_in_kernel(&obj)
+    demo_in_kernel(&obj, full)
 }
 
 /// The kernel part of the demo: load, run, read the maps back; explain what was skipped when
 /// the kernel is out of reach.
 #[cfg(target_os = "linux")]
-fn demo_in_kernel(obj: &bpfsmith::object::Object) -> ExitCode {
-    use bpfsmith::demo::{run_in_kernel, KernelRunError, EXPECTED_LEFT};
+fn demo_in_kernel(obj: &bpfsmith::object::Object, full: bool) -> ExitCode {
+    use bpfsmith::demo::{run_in_kernel, KernelRunError, EXPECTED_LEFT, FAILURE_CODES, WHY};
+    let why = |name: &str| WHY.iter().find(|(n, _)| *n == name).map_or("", |(_, w)| *w);
     use bpfsmith::load::LoadError;
-    println!("\nkernel: loading both programs (BPF_PROG_LOAD), running them (BPF_PROG_TEST_RUN)");
+    println!("kernel: loading both programs (BPF_PROG_LOAD), running them (BPF_PROG_TEST_RUN)");
     match run_in_kernel(obj) {
         Ok(run) => {
             let mut ok = true;
             for p in &run.programs {
-                println!("\n{}: verifier accepted it", p.name);
-                for l in &p.verifier_stats {
-                    println!("  verifier: {l}");
+                println!("\n{}: verifier accepted it; test_run:", p.name);
+                if full {
+                    for l in &p.verifier_stats {
+                        println!("  verifier: {l}");
+                    }
                 }
                 let verdict = if p.retval == p.expected {
                     "as documented"
@@ -736,10 +749,12 @@ fn demo_in_kernel(obj: &bpfsmith::object::Object) -> ExitCode {
                     "NOT as documented"
                 };
                 ok &= p.retval == p.expected;
-                println!(
-                    "  test_run: r0 = {} (expected {}: {verdict})",
-                    p.retval, p.expected
-                );
+                println!("  r0 = {} (expected {}: {verdict})", p.retval, p.expected);
+                if p.retval == p.expected {
+                    println!("  why: {}", why(&p.name));
+                } else if let Some((_, what)) = FAILURE_CODES.iter().find(|(c, _)| *c == p.retval) {
+                    println!("  failure code {}: {what}", p.retval);
+                }
             }
             println!();
             for (name, values) in &run.maps {
@@ -753,7 +768,14 @@ fn demo_in_kernel(obj: &bpfsmith::object::Object) -> ExitCode {
                     "NOT as documented"
                 };
                 ok &= expected.as_ref() == Some(values);
-                println!("map {name}, drained in pop order: {values:?} ({verdict})");
+                if expected.as_ref() == Some(values) {
+                    println!(
+                        "map {name}, drained in pop order: {values:?} ({verdict}: {})",
+                        why(name)
+                    );
+                } else {
+                    println!("map {name}, drained in pop order: {values:?} ({verdict})");
+                }
             }
             if ok {
                 ExitCode::SUCCESS
@@ -771,7 +793,7 @@ fn demo_in_kernel(obj: &bpfsmith::object::Object) -> ExitCode {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn demo_in_kernel(_obj: &bpfsmith::object::Object) -> ExitCode {
+fn demo_in_kernel(_obj: &bpfsmith::object::Object, _full: bool) -> ExitCode {
     println!("\nskipped: loading and running in the kernel (BPF needs Linux)");
     ExitCode::SUCCESS
 }

@@ -153,7 +153,6 @@ fn the_demo_says_where_its_object_is_and_how_to_look_at_it() {
     let seed = seed.display().to_string();
     for tool in [
         "bpfsmith dis",
-        "readelf -S -s",
         "llvm-objdump-22 -dr",
         "bpftool btf dump file",
     ] {
@@ -176,4 +175,35 @@ fn too_short_a_packet_says_the_minimum() {
     let (code, out, err) = bpfsmith(&["run", queue, "--data", &"00".repeat(14)]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("r0 = 20"), "{out}");
+}
+
+/// The demo as a lesson: under 100 lines, decimal helper ids, the failure codes explained, the
+/// second program as its difference from the first, a sentence for each result; `--full` has
+/// everything.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_demo_is_a_lesson_on_one_screen() {
+    require_kernel!("the_demo_is_a_lesson_on_one_screen");
+    let (code, out, err) = bpfsmith(&["demo"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines().count() < 100,
+        "{} lines:\n{out}",
+        out.lines().count()
+    );
+    assert!(out.contains("call 87 # bpf_map_push_elem"), "{out}");
+    assert!(out.contains("r6 = 1002"), "{out}");
+    assert!(!out.contains("0x3e9"), "{out}");
+    assert!(out.contains("(else 1002)"), "{out}");
+    assert!(
+        out.contains("`r1 = stack ll` for `r1 = queue ll` at 1, 10,"),
+        "{out}"
+    );
+    assert!(out.contains("why: a queue is FIFO"), "{out}");
+    assert_eq!(out.matches("as documented").count(), 4, "{out}");
+    let (code, full, _) = bpfsmith(&["demo", "--full"]);
+    assert_eq!(code, 0);
+    assert!(full.lines().count() > 200, "{full}");
+    assert!(full.contains("<stack_prog>:"), "{full}");
+    assert!(full.contains("@ src/demo.rs:"), "{full}");
 }
