@@ -584,3 +584,25 @@ fn eperm_with_every_capability_names_the_map_type() {
         assert!(!out.contains("run as root"), "{out}");
     }
 }
+
+/// 100,000 `.map` lines assemble into an object with every map (a duplicate is still found
+/// on its line); the assembler looks names up instead of scanning them (it was quadratic).
+#[test]
+fn a_hundred_thousand_maps_assemble() {
+    let mut src = String::from(".license \"GPL\"\n");
+    for i in 0..100_000 {
+        src.push_str(&format!(
+            ".map m{i}, type=queue, value_size=4, max_entries=4\n"
+        ));
+    }
+    src.push_str(".section socket\n.globl p\np:\n\tr0 = 0\n\texit\n");
+    let obj = bpfsmith::text::assemble("many.s", &src).unwrap();
+    assert_eq!(obj.maps.len(), 100_000);
+    assert_eq!(obj.maps[99_999].name, "m99999");
+    src.push_str(".map m5, type=queue, value_size=4, max_entries=4\n");
+    let e = bpfsmith::text::assemble("many.s", &src)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("map `m5` is declared twice"), "{e}");
+    assert!(e.contains("first declared on line 7"), "{e}");
+}

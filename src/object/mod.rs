@@ -125,6 +125,28 @@ impl Object {
         Ok(MapRef::new(name, def))
     }
 
+    /// [`Object::map`] for a caller that has made sure no map or function of the object has
+    /// this name yet (the assembler, which checks as it reads): no scan of the names, so that
+    /// adding n maps stays linear.
+    pub(crate) fn map_named_uniquely(
+        &mut self,
+        name: &str,
+        def: MapDef,
+    ) -> Result<MapRef, ObjectError> {
+        if !valid_name(name) {
+            return Err(ObjectError::BadName(name.to_owned()));
+        }
+        def.check().map_err(|source| ObjectError::BadMap {
+            map: name.to_owned(),
+            source,
+        })?;
+        self.maps.push(Map {
+            name: name.to_owned(),
+            def: def.clone(),
+        });
+        Ok(MapRef::new(name, def))
+    }
+
     /// The handle of the map called `name`.
     pub fn map_ref(&self, name: &str) -> Option<MapRef> {
         self.maps

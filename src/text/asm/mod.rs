@@ -668,6 +668,9 @@ struct Asm<'a> {
     errors: Vec<AsmError>,
     license: Option<(String, Span, u32)>,
     maps: Vec<MapDecl<'a>>,
+    /// The line each map in `maps` is declared on, by name: a duplicate is found without a
+    /// scan (100,000 `.map` lines stay linear).
+    map_lines: HashMap<&'a str, u32>,
     /// Maps whose `.map` line has an error: references to them are not reported again.
     bad_maps: Vec<&'a str>,
     globals: HashMap<&'a str, Span>,
@@ -744,6 +747,7 @@ impl<'a> Asm<'a> {
             errors: Vec::new(),
             license: None,
             maps: Vec::new(),
+            map_lines: HashMap::default(),
             bad_maps: Vec::new(),
             globals: HashMap::default(),
             section: SectionState {
@@ -1518,8 +1522,7 @@ impl<'a> Asm<'a> {
                 .push("help: use letters, digits, `_` and `.`, not starting with a digit, and not a register name".into());
             return;
         }
-        if let Some(prev) = self.maps.iter().find(|m| m.name == name) {
-            let first = prev.line;
+        if let Some(&first) = self.map_lines.get(name) {
             self.err(
                 name_span,
                 K::BadMap,
@@ -1687,7 +1690,10 @@ impl<'a> Asm<'a> {
             }
             return;
         }
-        self.bad_maps.retain(|m| *m != name);
+        if !self.bad_maps.is_empty() {
+            self.bad_maps.retain(|m| *m != name);
+        }
+        self.map_lines.insert(name, line);
         self.maps.push(MapDecl {
             name,
             def,
@@ -1784,7 +1790,8 @@ impl<'a> Asm<'a> {
             .map_or(self.opts.default_license.clone(), |l| l.0.clone());
         let mut obj = Object::new(&license);
         for m in std::mem::take(&mut self.maps) {
-            if let Err(e) = obj.map(m.name, m.def) {
+            // Names were checked unique as the `.map` lines were read.
+            if let Err(e) = obj.map_named_uniquely(m.name, m.def) {
                 self.err_on(m.line, m.span, K::BadMap, e.to_string());
             }
         }
