@@ -148,6 +148,30 @@ pub fn check_file(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> 
     }
 }
 
+/// The run a file's header asks for: its program (`# run:`) and its pushes
+/// (`# push-before:`, each value in its map's value size).
+pub fn run_request(exp: &Expectations, obj: &crate::object::Object) -> Result<RunRequest, String> {
+    let mut push = Vec::new();
+    for (map, values) in &exp.push_before {
+        let Some(m) = obj.maps.iter().find(|m| &m.name == map) else {
+            return Err(format!("push-before names no map `{map}`"));
+        };
+        let size = m.def.value_size as usize;
+        let bytes = values
+            .iter()
+            .map(|v| v.to_le_bytes()[..size.min(8)].to_vec())
+            .collect();
+        push.push((map.clone(), bytes));
+    }
+    Ok(RunRequest {
+        program: exp.program.clone(),
+        data: None,
+        repeat: 1,
+        push,
+        log_level: 0,
+    })
+}
+
 fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
     let source = match std::fs::read_to_string(path) {
         Ok(s) => s,
@@ -172,24 +196,9 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
         Ok(o) => o,
         Err(e) => return Verdict::Failed(format!("does not assemble:\n{e}")),
     };
-    let mut push = Vec::new();
-    for (map, values) in &exp.push_before {
-        let Some(m) = obj.maps.iter().find(|m| &m.name == map) else {
-            return Verdict::Failed(format!("push-before names no map `{map}`"));
-        };
-        let size = m.def.value_size as usize;
-        let bytes = values
-            .iter()
-            .map(|v| v.to_le_bytes()[..size.min(8)].to_vec())
-            .collect();
-        push.push((map.clone(), bytes));
-    }
-    let req = RunRequest {
-        program: exp.program.clone(),
-        data: None,
-        repeat: 1,
-        push,
-        log_level: 0,
+    let req = match run_request(&exp, &obj) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Failed(e),
     };
     match run(&obj, BtfSource::default(), &req) {
         Err(RunError::Load(e)) if e.refusal().is_some() => {

@@ -170,7 +170,7 @@ pub fn run(file: &Path, targets: &[(String, Target)], modes: &[Jit]) -> Vec<Row>
                     .map(|s| s.trim().to_owned())
                     .unwrap_or_default();
                 let started = Instant::now();
-                let outcome = run_on_host(file, &args);
+                let outcome = run_on_host(file, exp.as_ref());
                 rows.push(Row {
                     target: spec.clone(),
                     release: release.clone(),
@@ -247,42 +247,25 @@ pub fn run(file: &Path, targets: &[(String, Target)], modes: &[Jit]) -> Vec<Row>
     rows
 }
 
-fn run_on_host(file: &Path, args: &[String]) -> Outcome {
-    use crate::load::run::{run, value_bytes, RunError, RunRequest};
+/// One row on the running kernel, in this process: the run the header asks for (the same
+/// request `check` makes), or a plain run of an object.
+fn run_on_host(file: &Path, exp: Option<&Expectations>) -> Outcome {
+    use crate::load::run::{run, RunError, RunRequest};
     let input = match crate::input::open(file) {
         Ok(i) => i,
         Err(e) => return Outcome::Error(e.to_string()),
     };
-    let mut req = RunRequest {
-        program: None,
-        data: None,
-        repeat: 1,
-        push: Vec::new(),
-        log_level: 0,
+    let req = match exp.map(|e| crate::check::run_request(e, &input.object)) {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return Outcome::Error(e),
+        None => RunRequest {
+            program: None,
+            data: None,
+            repeat: 1,
+            push: Vec::new(),
+            log_level: 0,
+        },
     };
-    for pair in args.chunks(2) {
-        match pair {
-            [flag, p] if flag == "--prog" => req.program = Some(p.clone()),
-            [flag, spec] if flag == "--push" => {
-                let Some((map, vals)) = spec.split_once('=') else {
-                    continue;
-                };
-                let size = input
-                    .object
-                    .maps
-                    .iter()
-                    .find(|m| m.name == map)
-                    .map(|m| m.def.value_size)
-                    .unwrap_or(8);
-                let vs = vals
-                    .split(',')
-                    .filter_map(|v| value_bytes(v, size))
-                    .collect();
-                req.push.push((map.to_owned(), vs));
-            }
-            _ => {}
-        }
-    }
     match run(&input.object, input.btf_source(), &req) {
         Ok(r) => Outcome::Ran {
             program: r.program,

@@ -108,21 +108,11 @@ impl Object {
     /// Add a map; the definition must pass the kernel's creation rules ([`MapDef::check`]).
     /// Returns the handle programs use to reference it.
     pub fn map(&mut self, name: &str, def: MapDef) -> Result<MapRef, ObjectError> {
-        if !valid_name(name) {
-            return Err(ObjectError::BadName(name.to_owned()));
-        }
+        // An invalid name is never taken: `map_named_uniquely` refuses it.
         if self.name_taken(name) {
             return Err(ObjectError::DuplicateName(name.to_owned()));
         }
-        def.check().map_err(|source| ObjectError::BadMap {
-            map: name.to_owned(),
-            source,
-        })?;
-        self.maps.push(Map {
-            name: name.to_owned(),
-            def: def.clone(),
-        });
-        Ok(MapRef::new(name, def))
+        self.map_named_uniquely(name, def)
     }
 
     /// [`Object::map`] for a caller that has made sure no map or function of the object has
