@@ -88,7 +88,66 @@ fn generated_programs_all_load_and_match_the_model() {
             .unwrap();
         assert_eq!(run.retval, *expected, "{file}");
     }
+    // The sources it wrote beside the objects state the same results in their headers (and
+    // the map's contents afterwards): `bpfsmith check` assembles, runs and compares each.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bpfsmith"))
+        .arg("check")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.ends_with(&format!("{} passed, 0 failed, 0 skipped\n", files.len())),
+        "{stdout}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every `asm/` example, assembled, written back as source by `object_source` and assembled
+/// again, gives the same maps and the same instructions in the same sections.
+#[test]
+fn object_source_reassembles_every_example() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/asm")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension() != Some(std::ffi::OsStr::new("s")) {
+            continue;
+        }
+        let Ok(first) = bpfsmith::text::assemble_file(&path) else {
+            continue; // the examples of mistakes the assembler refuses
+        };
+        let text = bpfsmith::text::object_source(&first);
+        let again = bpfsmith::text::assemble("again.s", &text)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
+        assert_eq!(again.maps.len(), first.maps.len(), "{}", path.display());
+        for (a, b) in again.maps.iter().zip(&first.maps) {
+            assert_eq!(
+                (&a.name, a.def.map_type, a.def.value_size, a.def.max_entries),
+                (&b.name, b.def.map_type, b.def.value_size, b.def.max_entries)
+            );
+        }
+        assert_eq!(
+            again.programs.len(),
+            first.programs.len(),
+            "{}",
+            path.display()
+        );
+        for (a, b) in again.programs.iter().zip(&first.programs) {
+            assert_eq!(
+                (&a.name, &a.section, &a.insns),
+                (&b.name, &b.section, &b.insns),
+                "{}",
+                path.display()
+            );
+        }
+        n += 1;
+    }
+    assert!(n >= 8, "only {n} examples assembled");
 }
 
 /// The examples teach the portable check of a helper's result: no warnings.

@@ -38,6 +38,10 @@ pub use listing::{
     write_object_listing, write_view_listing, ListingOptions, Style,
 };
 
+mod source;
+
+pub use source::{object_source, write_program_source};
+
 mod diag;
 mod lex;
 mod parse;
