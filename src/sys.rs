@@ -7,8 +7,9 @@
 //! command with `EINVAL` when a byte past the command's last field is not zero). Layouts are
 //! checked at compile time.
 //!
-//! The functions here are thin: they do not retry, grow logs or interpret errors; that is the
-//! job of [`crate::load`]. They are safe to call because every buffer the kernel reads or writes
+//! The functions here are thin: they do not grow logs or interpret errors; that is the job of
+//! [`crate::load`]. The one retry here is `BPF_PROG_LOAD`'s on `EAGAIN` (a signal interrupted
+//! the verifier), as libbpf and cilium/ebpf do: it says nothing about the program. They are safe to call because every buffer the kernel reads or writes
 //! is a Rust slice whose length is checked against what the kernel will touch:
 //! - map element commands go through [`MapFd`], which knows the map's key and value sizes and
 //!   panics (before the system call) when a buffer has the wrong length;
@@ -1011,15 +1012,35 @@ pub fn prog_load(req: &mut ProgLoad<'_>) -> Logged<OwnedFd> {
         attach_prog_fd: raw(req.attach_fd),
         ..Default::default()
     };
-    // SAFETY: `insns` is a live slice of `insn_cnt * 8` bytes, `license` a NUL-terminated
-    // string, func_info and line_info live slices of `cnt` records of `rec_size` bytes each
-    // (all read by the kernel); the log buffer, when given, is a live mutable slice of at least
-    // `log_size` bytes (the kernel writes at most that many). The kernel may also write
-    // `log_true_size` into `attr`, which we own.
-    let result = unsafe { sys_bpf(Cmd::ProgLoad, &mut attr) }.map(owned_fd);
-    Logged {
-        result,
-        log_true_size: attr.log_true_size,
+    retry_on_eagain(PROG_LOAD_ATTEMPTS, || {
+        // SAFETY: `insns` is a live slice of `insn_cnt * 8` bytes, `license` a NUL-terminated
+        // string, func_info and line_info live slices of `cnt` records of `rec_size` bytes
+        // each (all read by the kernel); the log buffer, when given, is a live mutable slice of
+        // at least `log_size` bytes (the kernel writes at most that many). The kernel may also
+        // write `log_true_size` into `attr`, which we own. All of it lives across every attempt.
+        let result = unsafe { sys_bpf(Cmd::ProgLoad, &mut attr) }.map(owned_fd);
+        Logged {
+            result,
+            log_true_size: attr.log_true_size,
+        }
+    })
+}
+
+/// How many times `BPF_PROG_LOAD` is tried while the kernel answers `EAGAIN` (libbpf's
+/// count).
+pub const PROG_LOAD_ATTEMPTS: u32 = 5;
+
+/// Call `attempt` until it fails with something other than `EAGAIN`, at most `attempts` times
+/// (at least once).
+fn retry_on_eagain<T>(attempts: u32, mut attempt: impl FnMut() -> Logged<T>) -> Logged<T> {
+    let mut left = attempts.max(1);
+    loop {
+        let out = attempt();
+        left -= 1;
+        match &out.result {
+            Err(e) if e.errno == libc::EAGAIN && left > 0 => continue,
+            _ => return out,
+        }
     }
 }
 
@@ -1198,6 +1219,46 @@ mod tests {
         assert_eq!(name_from(&obj_name("q")), "q");
         // never split a character
         assert_eq!(name_from(&obj_name("aaaaaaaaaaaaaaé")), "aaaaaaaaaaaaaa");
+    }
+
+    #[test]
+    fn prog_load_is_retried_on_eagain_a_bounded_number_of_times() {
+        let fail = |errno| Logged::<u32> {
+            result: Err(SysError {
+                cmd: Cmd::ProgLoad,
+                errno,
+            }),
+            log_true_size: 0,
+        };
+        // Interrupted twice, then loaded: three calls, the load's result.
+        let mut calls = 0;
+        let out = retry_on_eagain(PROG_LOAD_ATTEMPTS, || {
+            calls += 1;
+            if calls < 3 {
+                fail(libc::EAGAIN)
+            } else {
+                Logged {
+                    result: Ok(7),
+                    log_true_size: 0,
+                }
+            }
+        });
+        assert_eq!((calls, out.result), (3, Ok(7)));
+        // Always interrupted: five calls, then the EAGAIN is the answer.
+        let mut calls = 0;
+        let out = retry_on_eagain(PROG_LOAD_ATTEMPTS, || {
+            calls += 1;
+            fail(libc::EAGAIN)
+        });
+        assert_eq!(calls, 5);
+        assert_eq!(out.result.unwrap_err().errno, libc::EAGAIN);
+        // Any other refusal is the answer at once.
+        let mut calls = 0;
+        let out = retry_on_eagain(PROG_LOAD_ATTEMPTS, || {
+            calls += 1;
+            fail(libc::EACCES)
+        });
+        assert_eq!((calls, out.result.unwrap_err().errno), (1, libc::EACCES));
     }
 
     #[test]

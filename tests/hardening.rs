@@ -527,6 +527,35 @@ fn the_complexity_limit_is_verified_once() {
 }
 
 #[test]
+fn the_complexity_limit_at_the_default_level_costs_one_bounded_retry() {
+    require_kernel!("the_complexity_limit_at_the_default_level_costs_one_bounded_retry");
+    // A long straight walk (50,000 turns of a loop), then 2^40 paths the verifier cannot
+    // prune: it gives up at 1,000,000 instructions on a path whose level-1 log is about 8 MB.
+    // That log used to be fetched whole by a third verification (a level-0 load, a level-1
+    // load into 64 KiB, a level-1 load into 8 MB); now the level-1 load into 64 KiB is the
+    // last and its tail (the kernel keeps the tail) carries the verdict.
+    let src = ".license \"GPL\"\n.section socket\n.globl tree\ntree:\n\
+               \tr6 = *(u32 *)(r1 + 0)\n\tr1 = 0\nspin:\n\tr1 += 1\n\
+               \tif r1 < 50000 goto spin\n\tr7 = 0\n\tr8 = 0\nbranchy:\n\tr2 = r6\n\
+               \tr2 &= 1\n\tif r2 == 0 goto skip\n\tr7 += 1\nskip:\n\tr8 += 1\n\
+               \tif r8 < 40 goto branchy\n\tr2 = r10\n\tr2 += -64\n\tr2 += r7\n\
+               \tr3 = 0\n\t*(u8 *)(r2 + 0) = r3\n\tr0 = 0\n\texit\n";
+    let obj = bpfsmith::text::assemble("tree.s", src).unwrap();
+    let e = obj.load().unwrap_err();
+    let (program, errno, log) = e.refusal().expect("a refusal");
+    assert_eq!((program, errno), ("tree", libc::E2BIG), "{e}");
+    assert!(log.contains("BPF program is too large"), "{log}");
+    assert!(
+        log.len() < bpfsmith::load::DEFAULT_LOG_SIZE,
+        "the first buffer's tail, not a grown one: {} bytes",
+        log.len()
+    );
+    let shown = e.to_string();
+    assert!(shown.contains("(E2BIG)"), "{shown}");
+    assert!(shown.contains("Processed 1000001 insn"), "{shown}");
+}
+
+#[test]
 fn the_default_view_of_a_long_accepted_log_is_bounded() {
     // A 20 MB accepted level-2 log (a real one's body repeated): the report used to print all
     // of it (722 MB for 200 MB); now the first instructions and how many more there are.

@@ -34,6 +34,12 @@
 //! (every instruction) or 4 (stats) loads with the log from the start and keeps the log of an
 //! accepted program too ([`LoadedProgram::log`]).
 //!
+//! A refusal at one of the verifier's limits (`E2BIG`: a million instructions processed) is
+//! never verified more than twice: the first load, then one load with a buffer of the first
+//! size that is not grown, whose tail holds the verdict (a log that did not fit and ends at the
+//! limit is kept as that tail, at any level). `BPF_PROG_LOAD` interrupted by a signal
+//! (`EAGAIN`) is tried again, up to [`crate::sys::PROG_LOAD_ATTEMPTS`] times.
+//!
 //! # bpf-to-bpf calls
 //!
 //! A program whose functions are all in it (the builder's `call_fn`) needs nothing: its calls

@@ -58,9 +58,9 @@ pub(crate) fn with_growing_log<T>(
         let true_size = out.log_true_size as usize;
         // A log that did not fit: since 6.4 the buffer keeps the tail, which holds the
         // verdict. When that tail shows the verifier gave up at its complexity limit, the
-        // whole log (up to a gigabyte) would cost a second verification as long as the first:
-        // keep the tail instead.
-        if true_size > size && true_size > RELOAD_LOG_MAX {
+        // whole log (up to a gigabyte) would cost another verification as long as the first
+        // (a million instructions walked again): keep the tail instead.
+        if true_size > size {
             if let Some(errno) = too_complex(&text) {
                 let cmd = match &out.result {
                     Err(e) => e.cmd,
@@ -93,9 +93,6 @@ pub(crate) fn with_growing_log<T>(
         }
     }
 }
-
-/// Above this true size, a log whose tail shows the complexity limit is not fetched whole.
-const RELOAD_LOG_MAX: usize = 16 << 20;
 
 /// `Some(E2BIG)` when the log (or its tail) ends with the verifier giving up at its
 /// complexity limit (`BPF program is too large. Processed 1000001 insn`), the refusal the
@@ -166,12 +163,52 @@ pub(crate) fn load_with_policy(
     } else {
         policy.level
     };
+    if first.errno == libc::E2BIG {
+        return explain_e2big(base, level, policy.size);
+    }
     match attempt(level) {
         // Accepted the second time (a transient failure): keep what the log says.
         (Ok(fd), log) => Ok((fd, log)),
         (Err(e), log) => Err(ProgLoadFailure {
             errno: e.errno,
             log: log.unwrap_or_default(),
+        }),
+    }
+}
+
+/// Explain an `E2BIG` refusal with one more load, whatever its log's size.
+///
+/// `E2BIG` after a verification is the verifier giving up at one of its limits (a million
+/// instructions processed, 8192 jumps in a row): the explanation costs a verification as long
+/// as the first, so there is exactly one, into a buffer of the first size that is never grown.
+/// Since 6.4 the kernel keeps the log's tail, which holds the verdict and the path to it;
+/// `BPF_LOG_FIXED` (which keeps the head) is dropped for this load. A truncated log makes
+/// the kernel answer `ENOSPC`: the refusal stays the first load's `E2BIG`. Before any
+/// verification (more instructions than the kernel takes) the log is empty and the load
+/// costs nothing.
+fn explain_e2big(
+    base: &ProgLoad<'_>,
+    level: u32,
+    size: usize,
+) -> Result<(OwnedFd, Option<String>), ProgLoadFailure> {
+    let mut buf = vec![0u8; size.clamp(128, MAX_LOG_SIZE)];
+    let out = sys::prog_load(&mut ProgLoad {
+        log: Some(LogBuf {
+            level: level & !log_level::FIXED,
+            buf: &mut buf,
+        }),
+        ..clone_req(base)
+    });
+    let log = log_text(&buf);
+    match out.result {
+        Ok(fd) => Ok((fd, Some(log))),
+        Err(e) => Err(ProgLoadFailure {
+            errno: if e.errno == libc::ENOSPC {
+                libc::E2BIG
+            } else {
+                e.errno
+            },
+            log,
         }),
     }
 }
