@@ -6,7 +6,8 @@
 //!
 //! The type is semantic (an ALU operation, a load, a conditional jump ...), not a bag of raw
 //! fields. A few field combinations can still be written that the encoding does not define
-//! (`MovSx { bits: 7, .. }`, a 1-byte read-modify-write atomic); [`Insn::validate`] finds them.
+//! (`MovSx { bits: 7, .. }`, a 1-byte read-modify-write atomic); [`Insn::validate`] finds them,
+//! and [`crate::program::ProgramBuilder::finish`] reports them with their source line.
 //! Decoding is strict: reserved fields must be zero and every field must hold a value the
 //! encoding defines, or [`decode`] returns a [`DecodeError`] naming the slot and the reason.
 //! For any bytes that decode, encoding the result gives the same bytes back.
@@ -22,6 +23,12 @@
 //! ```
 
 use std::fmt;
+
+mod build;
+mod effects;
+
+pub use build::{HelperId, Src, Stored, View};
+pub use effects::{MemAccess, Regs};
 
 /// Size of one instruction slot in bytes.
 pub const SLOT_SIZE: usize = 8;
@@ -390,24 +397,6 @@ impl Cond {
             Cond::Le => "<=",
             Cond::Slt => "s<",
             Cond::Sle => "s<=",
-        }
-    }
-
-    /// The condition that holds exactly when this one does not.
-    pub fn negate(self) -> Cond {
-        match self {
-            Cond::Eq => Cond::Ne,
-            Cond::Ne => Cond::Eq,
-            Cond::Gt => Cond::Le,
-            Cond::Le => Cond::Gt,
-            Cond::Ge => Cond::Lt,
-            Cond::Lt => Cond::Ge,
-            Cond::Sgt => Cond::Sle,
-            Cond::Sle => Cond::Sgt,
-            Cond::Sge => Cond::Slt,
-            Cond::Slt => Cond::Sge,
-            // `&` has no single-instruction negation; the caller must branch around it.
-            Cond::Set => Cond::Set,
         }
     }
 }

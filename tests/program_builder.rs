@@ -480,3 +480,95 @@ fn lenient_finish_keeps_programs_meant_to_be_refused() {
         Err(BuildErrors(e)) if matches!(e[0].kind, BuildErrorKind::UnboundLabel { .. })
     ));
 }
+
+/// An instruction whose fields the encoding does not define (here a sign-extending 8-byte
+/// load, which has no opcode: `LDX | MEMSX | DW` is not an instruction) is reported with its
+/// Rust line, as an error, or a warning when lenient (the kernel refuses it just the same).
+#[test]
+fn instructions_without_an_encoding_are_reported_where_emitted() {
+    let bad = Insn::load_sx(Size::U64, R0, R10, -8);
+    // The independent check: the decoder refuses the bytes this instruction encodes to.
+    assert!(bpfsmith::insn::decode(&bad.to_bytes()).is_err());
+    let build = || {
+        let mut p = ProgramBuilder::new("undefined", Section::SOCKET);
+        p.store(Size::U64, R10, -8, 0);
+        p.emit(bad); // the line reported
+        p.exit();
+        p
+    };
+    let line = line!() - 4;
+    let errs = errors(build().finish());
+    assert_eq!(errs.len(), 1);
+    assert!(matches!(errs[0].kind, BuildErrorKind::Undefined { insn, .. } if insn == bad));
+    assert_eq!(errs[0].location.line, line);
+    assert!(
+        errs[0].to_string().contains("has no encoding"),
+        "{}",
+        errs[0]
+    );
+    let built = build().finish_lenient().unwrap();
+    assert_eq!(built.warnings.len(), 1);
+}
+
+/// Instructions built as values are the ones the builder's methods emit (bpf_ktime_get_ns is
+/// helper 5 in the kernel's uapi list).
+#[test]
+fn insn_values_match_the_builder_methods() {
+    let mut p = ProgramBuilder::new("values", Section::SOCKET);
+    p.mov(R1, R10)
+        .add(R1, -4)
+        .mov(W2, 7)
+        .store(Size::U32, R10, -4, 1);
+    p.store_reg(Size::U64, R10, -16, R1)
+        .load(Size::U32, R0, R10, -4);
+    p.call(Helper::KtimeGetNs).exit();
+    // Spelled as the variants (the encoding's fields), not with the constructors under test.
+    let want = [
+        mov64(R1, Operand::Reg(R10)),
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst: R1,
+            src: Operand::Imm(-4),
+        },
+        Insn::Alu {
+            width: Width::W32,
+            op: AluOp::Mov,
+            dst: R2,
+            src: Operand::Imm(7),
+        },
+        Insn::StoreImm {
+            size: Size::U32,
+            dst: R10,
+            off: -4,
+            imm: 1,
+        },
+        Insn::Store {
+            size: Size::U64,
+            dst: R10,
+            off: -16,
+            src: R1,
+        },
+        Insn::Load {
+            size: Size::U32,
+            sign: false,
+            dst: R0,
+            src: R10,
+            off: -4,
+        },
+        Insn::Call(Callee::Helper(5)),
+        Insn::Exit,
+    ];
+    assert_eq!(p.finish().unwrap().insns, want);
+    let values = [
+        Insn::mov(R1, R10),
+        Insn::add(R1, -4),
+        Insn::mov(W2, 7),
+        Insn::store(Size::U32, R10, -4, 1),
+        Insn::store(Size::U64, R10, -16, R1),
+        Insn::load(Size::U32, R0, R10, -4),
+        Insn::call(Helper::KtimeGetNs),
+        Insn::exit(),
+    ];
+    assert_eq!(values, want);
+}

@@ -42,7 +42,8 @@ use std::panic::Location as CallerLocation;
 use std::sync::Arc;
 
 use crate::helpers::Helper;
-use crate::insn::{AluOp, AtomicOp, Callee, Cond, Insn, Operand, Pseudo, Reg, Size, WReg, Width};
+use crate::insn::{AluOp, AtomicOp, Callee, Cond, Insn, Operand, Pseudo, Reg, Size, Width};
+pub use crate::insn::{HelperId, Src, View};
 use crate::maps::{MapDef, MapType, MapValue};
 
 /// Index of a source file in a [`Program`]'s file table.
@@ -479,88 +480,6 @@ impl PushFlags {
 /// The 512-byte stack frame limit of one eBPF function.
 pub const MAX_STACK: i32 = 512;
 
-/// A register view that selects the operand width: [`Reg`] (`rN`, 64-bit) or [`WReg`]
-/// (`wN`, 32-bit).
-pub trait View: Copy {
-    /// The width of operations on this view.
-    const WIDTH: Width;
-    /// The underlying register.
-    fn reg(self) -> Reg;
-}
-
-impl View for Reg {
-    const WIDTH: Width = Width::W64;
-    fn reg(self) -> Reg {
-        self
-    }
-}
-
-impl View for WReg {
-    const WIDTH: Width = Width::W32;
-    fn reg(self) -> Reg {
-        self.0
-    }
-}
-
-/// The second operand of an ALU operation or a jump, of the same width as the first: a register
-/// view or an immediate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Src<V> {
-    /// A register of the same view.
-    Reg(V),
-    /// A 32-bit immediate.
-    Imm(i32),
-}
-
-impl<V: View> From<i32> for Src<V> {
-    fn from(i: i32) -> Self {
-        Src::Imm(i)
-    }
-}
-
-impl From<Reg> for Src<Reg> {
-    fn from(r: Reg) -> Self {
-        Src::Reg(r)
-    }
-}
-
-impl From<WReg> for Src<WReg> {
-    fn from(r: WReg) -> Self {
-        Src::Reg(r)
-    }
-}
-
-impl<V: View> Src<V> {
-    fn operand(self) -> Operand {
-        match self {
-            Src::Reg(v) => Operand::Reg(v.reg()),
-            Src::Imm(i) => Operand::Imm(i),
-        }
-    }
-}
-
-/// What `call` calls: a helper by [`Helper`] or by number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HelperId(pub i32);
-
-impl From<Helper> for HelperId {
-    fn from(h: Helper) -> Self {
-        HelperId(h.id() as i32)
-    }
-}
-
-impl From<i32> for HelperId {
-    fn from(n: i32) -> Self {
-        HelperId(n)
-    }
-}
-
-impl From<u32> for HelperId {
-    fn from(n: u32) -> Self {
-        HelperId(n as i32)
-    }
-}
-
 /// A problem found while building a program, with the location that caused it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{location}: in program `{program}`: {kind}")]
@@ -671,12 +590,22 @@ pub enum BuildErrorKind {
     /// A program with no instruction.
     #[error("the program has no instructions")]
     Empty,
+    /// An instruction whose fields hold values the encoding does not define (a `movsx` of 7
+    /// bits, a 1-byte atomic add, a sign-extending 8-byte load): [`Insn::validate`] refuses
+    /// it, and so does the kernel.
+    #[error("{insn:?} has no encoding: {reason}")]
+    Undefined {
+        /// The instruction as emitted.
+        insn: Insn,
+        /// What the decoder of its bytes refuses.
+        reason: crate::insn::DecodeReason,
+    },
 }
 
 impl BuildErrorKind {
     /// Whether the program can be encoded all the same, and the verifier would refuse it (or
     /// the helper fail at run time): push flags, value buffers, map types, a label after the
-    /// last instruction, a full frame. [`ProgramBuilder::finish_lenient`] turns these into
+    /// last instruction, a full frame, an instruction with no encoding. [`ProgramBuilder::finish_lenient`] turns these into
     /// warnings. Unbound or twice-bound labels, offsets that do not fit and an empty program
     /// cannot be encoded: they stay errors.
     pub fn verifier_catches(&self) -> bool {
@@ -687,7 +616,8 @@ impl BuildErrorKind {
             | BuildErrorKind::SlotOutsideFrame { .. }
             | BuildErrorKind::SlotMisaligned { .. }
             | BuildErrorKind::FrameFull { .. }
-            | BuildErrorKind::LabelPastEnd { .. } => true,
+            | BuildErrorKind::LabelPastEnd { .. }
+            | BuildErrorKind::Undefined { .. } => true,
             BuildErrorKind::UnboundLabel { .. }
             | BuildErrorKind::LabelBoundTwice { .. }
             | BuildErrorKind::JumpOutOfRange { .. }
@@ -939,66 +869,41 @@ impl ProgramBuilder {
     #[track_caller]
     #[inline]
     pub fn alu<V: View>(&mut self, op: AluOp, dst: V, src: impl Into<Src<V>>) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        let insn = Insn::Alu {
-            width: V::WIDTH,
-            op,
-            dst: dst.reg(),
-            src: src.into().operand(),
-        };
-        self.push_insn(insn, loc);
-        self
+        // `emit` is #[track_caller] too: the location recorded is still our caller's.
+        self.emit(Insn::alu(op, dst, src))
     }
 
     /// `dst = src`.
     #[track_caller]
     #[inline]
     pub fn mov<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
-        // `alu` is #[track_caller] too: the location recorded is still our caller's.
-        self.alu(AluOp::Mov, dst, src)
+        self.emit(Insn::mov(dst, src))
     }
 
     /// `dst += src`.
     #[track_caller]
     #[inline]
     pub fn add<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
-        self.alu(AluOp::Add, dst, src)
+        self.emit(Insn::add(dst, src))
     }
 
     /// `dst -= src`.
     #[track_caller]
     #[inline]
     pub fn sub<V: View>(&mut self, dst: V, src: impl Into<Src<V>>) -> &mut Self {
-        self.alu(AluOp::Sub, dst, src)
+        self.emit(Insn::sub(dst, src))
     }
 
     /// `dst = -dst`.
     #[track_caller]
     pub fn neg<V: View>(&mut self, dst: V) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(
-            Insn::Neg {
-                width: V::WIDTH,
-                dst: dst.reg(),
-            },
-            loc,
-        );
-        self
+        self.emit(Insn::neg(dst))
     }
 
     /// `dst = imm ll`: a 64-bit constant (two slots).
     #[track_caller]
     pub fn ld_imm64(&mut self, dst: Reg, imm: i64) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(
-            Insn::LdImm64 {
-                dst,
-                pseudo: Pseudo::Imm,
-                imm,
-            },
-            loc,
-        );
-        self
+        self.emit(Insn::ld_imm64(dst, imm))
     }
 
     /// `dst = map ll`: load a map reference (an `ld_imm64` with a relocation to the map's
@@ -1031,84 +936,31 @@ impl ProgramBuilder {
     /// `dst = *(size *)(base + off)`.
     #[track_caller]
     pub fn load(&mut self, size: Size, dst: Reg, base: Reg, off: i16) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(
-            Insn::Load {
-                size,
-                sign: false,
-                dst,
-                src: base,
-                off,
-            },
-            loc,
-        );
-        self
+        self.emit(Insn::load(size, dst, base, off))
     }
 
     /// `dst = *(s8/s16/s32 *)(base + off)`: sign-extending load (cpu v4).
     #[track_caller]
     pub fn load_sx(&mut self, size: Size, dst: Reg, base: Reg, off: i16) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(
-            Insn::Load {
-                size,
-                sign: true,
-                dst,
-                src: base,
-                off,
-            },
-            loc,
-        );
-        self
+        self.emit(Insn::load_sx(size, dst, base, off))
     }
 
     /// `*(size *)(base + off) = imm`.
     #[track_caller]
     pub fn store(&mut self, size: Size, base: Reg, off: i16, imm: i32) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(
-            Insn::StoreImm {
-                size,
-                dst: base,
-                off,
-                imm,
-            },
-            loc,
-        );
-        self
+        self.emit(Insn::store(size, base, off, imm))
     }
 
     /// `*(size *)(base + off) = src`.
     #[track_caller]
     pub fn store_reg(&mut self, size: Size, base: Reg, off: i16, src: Reg) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(
-            Insn::Store {
-                size,
-                dst: base,
-                off,
-                src,
-            },
-            loc,
-        );
-        self
+        self.emit(Insn::store(size, base, off, src))
     }
 
     /// An atomic operation on `*(size *)(base + off)` with `src`.
     #[track_caller]
     pub fn atomic(&mut self, size: Size, op: AtomicOp, base: Reg, off: i16, src: Reg) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(
-            Insn::Atomic {
-                size,
-                op,
-                dst: base,
-                src,
-                off,
-            },
-            loc,
-        );
-        self
+        self.emit(Insn::atomic(size, op, base, off, src))
     }
 
     /// Reserve a buffer for a `T` in the stack frame, below what was reserved before, aligned
@@ -1169,23 +1021,14 @@ impl ProgramBuilder {
         label: Label,
     ) -> &mut Self {
         let loc = self.here(CallerLocation::caller());
-        let insn = Insn::Jump {
-            width: V::WIDTH,
-            cond,
-            dst: dst.reg(),
-            src: src.into().operand(),
-            off: 0,
-        };
-        self.jump_to(insn, label, loc)
+        self.jump_to(Insn::jump(cond, dst, src, 0), label, loc)
     }
 
     /// `call` a helper, by [`Helper`] or by number: `call(Helper::MapPushElem)` or `call(87)`.
     /// Arguments go in r1-r5, the result comes back in r0, and r1-r5 are clobbered.
     #[track_caller]
     pub fn call(&mut self, helper: impl Into<HelperId>) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(Insn::Call(Callee::Helper(helper.into().0)), loc);
-        self
+        self.emit(Insn::call(helper))
     }
 
     /// A bpf-to-bpf `call` of the function that starts at `label` (made with
@@ -1202,9 +1045,7 @@ impl ProgramBuilder {
     /// `exit`: return `r0`.
     #[track_caller]
     pub fn exit(&mut self) -> &mut Self {
-        let loc = self.here(CallerLocation::caller());
-        self.push_insn(Insn::Exit, loc);
-        self
+        self.emit(Insn::Exit)
     }
 
     // ---- queue / stack helpers ----
@@ -1389,13 +1230,14 @@ impl ProgramBuilder {
         for (loc, kind) in &self.errors {
             err(&mut errors, *loc, kind.clone());
         }
+        // Where an error has no instruction to point at: no file, line 0.
+        let nowhere = SourceLoc {
+            file: FileId(u32::MAX),
+            line: 0,
+            column: 0,
+        };
         if insns.is_empty() {
-            let loc = SourceLoc {
-                file: FileId(u32::MAX),
-                line: 0,
-                column: 0,
-            };
-            err(&mut errors, loc, BuildErrorKind::Empty);
+            err(&mut errors, nowhere, BuildErrorKind::Empty);
         }
         // Slot offsets, for the jumps to labels (none when nothing jumps to a label).
         let slots = if self.fixups.is_empty() {
@@ -1466,6 +1308,16 @@ impl ProgramBuilder {
                     }
                 }
                 _ => {}
+            }
+        }
+        for (insn, loc) in insns.iter().zip(&self.locs) {
+            if let Err(reason) = insn.validate() {
+                let loc = loc.unwrap_or(nowhere);
+                let kind = BuildErrorKind::Undefined {
+                    insn: *insn,
+                    reason,
+                };
+                err(&mut errors, loc, kind);
             }
         }
         let mut warnings = Vec::new();
