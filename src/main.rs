@@ -80,9 +80,7 @@ static DENY_WARNINGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 
 /// Print warnings; with `--deny-warnings`, say that they stop the command and return true.
 fn report_warnings(warnings: &[bpfsmith::text::AsmError]) -> bool {
-    for w in warnings {
-        eprintln!("{w}\n");
-    }
+    eprint!("{}", bpfsmith::text::Capped(warnings));
     let deny = DENY_WARNINGS.load(std::sync::atomic::Ordering::Relaxed);
     if deny && !warnings.is_empty() {
         let n = warnings.len();

@@ -94,7 +94,7 @@ fn rendering() {
     let e = errors("\tr0 = 0\n\tr11 = 5\n\texit\n");
     assert_eq!(
         e.to_string(),
-        "t.s:2:2: error: unknown register `r11`\n  |\n2 |     r11 = 5\n  |     ^~~\n  = help: registers are r0 to r10 (w0 to w10 for their 32-bit halves)\n\nerror: aborting due to 1 error"
+        "t.s:2:2: error: unknown register `r11`\n  |\n2 |     r11 = 5\n  |     ^^^\n  |\n  = help: registers are r0 to r10 (w0 to w10 for their 32-bit halves)\n\nerror: aborting due to 1 error"
     );
 }
 
@@ -837,7 +837,7 @@ fn warnings_render_like_errors_and_keep_the_object() {
         w.to_string(),
         "w.s:8:5: warning: 64-bit compare of r0, `bpf_map_push_elem`'s int result (helper 87), \
          with -7: not portable to kernels before Linux 6.4\n  |\n8 |     if r0 != -7 goto out           \
-         # 64-bit: not portable\n  |        ^~\n  = note: r0 holds the result of the call on line 6\n  \
+         # 64-bit: not portable\n  |        ^^\n  |\n  = note: r0 holds the result of the call on line 6\n  \
          = help: before Linux 6.4 the JIT zero-extends this helper's int error into r0 \
          (0x00000000fffffff9 for -7); compare the low 32 bits: `if w0 != -7 goto ...`"
     );
@@ -847,7 +847,7 @@ fn warnings_render_like_errors_and_keep_the_object() {
     assert!(m
         .message
         .starts_with("signed 64-bit compare (`s<`) of r0, `bpf_map_pop_elem`"));
-    assert!(m.to_string().contains("\n   |          ^~~\n"), "{m}");
+    assert!(m.to_string().contains("\n   |          ^^^\n"), "{m}");
     // The plain entry points give the same object.
     assert_eq!(assemble("w.s", WARNED).unwrap(), a.object);
     let rendered: Vec<String> = a.warnings.iter().map(|w| w.to_string()).collect();

@@ -1,22 +1,33 @@
-//! Assembler diagnostics, shown the way compilers show them:
+//! Assembler diagnostics, shown the way rustc shows them (rendered by annotate-snippets, the
+//! renderer rustc itself uses):
 //!
 //! ```text
 //! asm/bad.s:3:1: error: unknown register `r11`: registers are r0 to r10
 //!   |
 //! 3 | r11 = 5
-//!   | ^~~
+//!   | ^^^
+//!   |
 //!   = help: r10 is the read-only frame pointer; r0-r9 are general purpose
 //! ```
 //!
-//! The first line is `FILE:LINE:COLUMN: error: message` (what editors and CI annotators
-//! parse), then the source line and a caret under the offending token (`^` for its first
-//! character, `~` under the rest). Columns count characters, from 1; tabs are shown as four
-//! spaces and the caret follows them.
+//! The first line is `FILE:LINE:COLUMN: error: message` (what llvm-mc prints, and what
+//! editors and CI annotators parse), then the source line and carets under the offending
+//! token. Columns count characters, from 1; tabs are shown as four spaces and the carets
+//! follow them. A line longer than 200 characters is shown as a window around the carets,
+//! with `...` where text is left out, and a backquoted token of over 120 bytes in a message is
+//! cut: a 10 MB line is never echoed.
 //!
 //! Warnings ([`Severity::Warning`]) look the same with `warning:`: code that assembles and
 //! loads, but behaves differently on some kernels (see [`crate::program::lint`]).
+//!
+//! A list of diagnostics ([`AsmErrors`], [`Capped`]) shows the first [`MAX_SHOWN`], then how
+//! many more there are.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 /// Whether a diagnostic stops the assembly.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -194,48 +205,164 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-impl fmt::Display for AsmError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{}:{}:{}: {}: {}",
+/// Lines longer than this many characters are shown as a window around the caret.
+const MAX_LINE_CHARS: usize = 200;
+/// Characters of context each side of the caret in such a window.
+const WINDOW_CONTEXT: usize = 60;
+/// The longest caret shown in such a window (a longer span is cut at its start).
+const WINDOW_CARET: usize = 60;
+/// A backquoted token longer than this many bytes is cut in a message (`xxxx...`).
+const MAX_QUOTED: usize = 120;
+
+/// How many diagnostics a list shows before `... and N more errors` (bounded output for
+/// inputs that repeat one mistake 100,000 times).
+pub const MAX_SHOWN: usize = 50;
+
+impl AsmError {
+    /// The diagnostic as text: plain, or with the terminal colors rustc uses (`color`).
+    /// [`Display`](fmt::Display) is the plain form.
+    pub fn render(&self, color: bool) -> String {
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        }
+        // The window is ours (see `shown_line`): the renderer never cuts it again.
+        .term_width(4 * MAX_LINE_CHARS);
+        renderer.render(&[self.group()])
+    }
+
+    fn group(&self) -> Group<'_> {
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        // `FILE:LINE:COLUMN: error: message` as the first line: what llvm-mc and compilers
+        // print, and what editors and CI annotators parse.
+        let name = format!(
+            "{}:{}:{}: {}",
             self.path,
             self.line,
             self.column,
-            self.severity.as_str(),
-            self.message
-        )?;
-        let num = self.line.to_string();
-        let pad = " ".repeat(num.len());
-        writeln!(f, "{pad} |")?;
-        // Tabs become four spaces; the caret's indent follows the same expansion.
-        let mut shown = String::with_capacity(self.line_text.len());
-        let mut indent = 0usize;
-        let mut underline = 0usize;
-        for (i, c) in self.line_text.chars().enumerate() {
-            let w = if c == '\t' { 4 } else { 1 };
-            if c == '\t' {
-                shown.push_str("    ");
-            } else {
-                shown.push(c);
-            }
-            let col = i as u32 + 1;
-            if col < self.column {
-                indent += w;
-            } else if col < self.column + self.width {
-                underline += w;
-            }
-        }
-        writeln!(f, "{num} | {shown}")?;
-        let underline = underline.max(1);
-        write!(
-            f,
-            "{pad} | {}^{}",
-            " ".repeat(indent),
-            "~".repeat(underline - 1)
-        )?;
+            self.severity.as_str()
+        );
+        let (text, span) = self.shown_line();
+        let mut group = level
+            .with_name(name)
+            .primary_title(elide_quoted(&self.message))
+            .element(
+                Snippet::source(text)
+                    .line_start(self.line as usize)
+                    .annotation(AnnotationKind::Primary.span(span)),
+            );
         for n in &self.notes {
-            write!(f, "\n{pad} = {n}")?;
+            let message = match n.split_once(": ") {
+                Some(("help", t)) => Level::HELP.message(elide_quoted(t)),
+                Some(("note", t)) => Level::NOTE.message(elide_quoted(t)),
+                _ => Level::NOTE.message(elide_quoted(n)),
+            };
+            group = group.element(message);
+        }
+        group
+    }
+
+    /// The source line as shown, and the byte range of the caret in it: the whole line, or
+    /// for a long one a window around the caret with `...` where text is left out (a 10 MB
+    /// line is not echoed).
+    fn shown_line(&self) -> (Cow<'_, str>, Range<usize>) {
+        let text = self.line_text.as_str();
+        let col = (self.column as usize).saturating_sub(1);
+        let width = (self.width as usize).max(1);
+        let byte_at =
+            |s: &str, chars: usize| s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i);
+        if text.len() <= MAX_LINE_CHARS || text.chars().count() <= MAX_LINE_CHARS {
+            let start = byte_at(text, col);
+            let end = start + byte_at(&text[start..], width);
+            return (Cow::Borrowed(text), start..end);
+        }
+        let first = col.saturating_sub(WINDOW_CONTEXT);
+        let from = byte_at(text, first);
+        let caret = from + byte_at(&text[from..], col - first);
+        let caret_end = caret + byte_at(&text[caret..], width.min(WINDOW_CARET));
+        let to = caret_end + byte_at(&text[caret_end..], WINDOW_CONTEXT);
+        let mut shown = String::with_capacity(to - from + 6);
+        if from > 0 {
+            shown.push_str("...");
+        }
+        let base = shown.len();
+        shown.push_str(&text[from..to]);
+        if to < text.len() {
+            shown.push_str("...");
+        }
+        (
+            Cow::Owned(shown),
+            caret - from + base..caret_end - from + base,
+        )
+    }
+}
+
+/// `text` with every backquoted token longer than [`MAX_QUOTED`] bytes cut to its start and
+/// `...` (a message quoting a 10 MB token stays short).
+fn elide_quoted(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_QUOTED {
+        return Cow::Borrowed(text);
+    }
+    let mut parts = text.split('`');
+    let mut out = String::new();
+    let mut changed = false;
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('`');
+        // Odd pieces (after an opening backquote) are quoted.
+        if i % 2 == 0 && part.len() > MAX_QUOTED {
+            let cut = floor_char_boundary(part, MAX_QUOTED / 2);
+            out.push_str(&part[..cut]);
+            out.push_str("...");
+            changed = true;
+        } else {
+            out.push_str(part);
+        }
+    }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+impl fmt::Display for AsmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+/// Diagnostics shown as a compiler shows them, each followed by a blank line: the first
+/// [`MAX_SHOWN`], then how many more there are (`... and 99950 more errors`).
+#[derive(Clone, Copy, Debug)]
+pub struct Capped<'a>(pub &'a [AsmError]);
+
+impl fmt::Display for Capped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in self.0.iter().take(MAX_SHOWN) {
+            writeln!(f, "{e}\n")?;
+        }
+        let rest = self.0.get(MAX_SHOWN..).unwrap_or_default();
+        if !rest.is_empty() {
+            let errors = rest
+                .iter()
+                .filter(|e| e.severity == Severity::Error)
+                .count();
+            let warnings = rest.len() - errors;
+            let plural =
+                |n: usize, what: &str| format!("{n} more {what}{}", if n == 1 { "" } else { "s" });
+            let said = match (errors, warnings) {
+                (e, 0) => plural(e, "error"),
+                (0, w) => plural(w, "warning"),
+                (e, w) => format!("{} and {}", plural(e, "error"), plural(w, "warning")),
+            };
+            writeln!(f, "... and {said} (the first {MAX_SHOWN} are shown)\n")?;
         }
         Ok(())
     }
@@ -280,9 +407,7 @@ impl<'a> IntoIterator for &'a AsmErrors {
 
 impl fmt::Display for AsmErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for e in &self.0 {
-            writeln!(f, "{e}\n")?;
-        }
+        write!(f, "{}", Capped(&self.0))?;
         match self.0.len() {
             1 => write!(f, "error: aborting due to 1 error"),
             n => write!(f, "error: aborting due to {n} errors"),
@@ -304,27 +429,12 @@ pub(crate) fn suggest<'c>(
         if c == word {
             continue;
         }
-        let d = edit_distance(word, c);
+        let d = strsim::levenshtein(word, c);
         if d <= limit && best.map_or(true, |(bd, _)| d < bd) {
             best = Some((d, c));
         }
     }
     best.map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -346,7 +456,7 @@ mod tests {
         assert_eq!((e.line, e.column, e.width), (2, 2, 3));
         assert_eq!(
             e.to_string(),
-            "a.s:2:2: error: unknown register `r11`\n  |\n2 |     r11 = 5\n  |     ^~~\n  = help: registers are r0 to r10"
+            "a.s:2:2: error: unknown register `r11`\n  |\n2 |     r11 = 5\n  |     ^^^\n  |\n  = help: registers are r0 to r10"
         );
     }
 
