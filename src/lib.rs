@@ -163,6 +163,7 @@ macro_rules! debug_as_display {
     )*};
 }
 
+pub mod abi;
 pub mod conformance;
 pub mod demo;
 pub mod explain;

@@ -18,7 +18,7 @@
 //! assert!(bad.check().unwrap_err().to_string().contains("BPF_F_NO_PREALLOC"));
 //! ```
 
-use std::fmt;
+pub use crate::abi::MapType;
 
 /// Map flags of `BPF_MAP_CREATE` (`map_flags`), from the kernel's uapi header.
 pub mod flags {
@@ -50,99 +50,6 @@ pub mod flags {
     pub const INNER_MAP: u32 = 1 << 12;
     /// The access flags, which every map type accepts.
     pub const ACCESS_MASK: u32 = RDONLY | RDONLY_PROG | WRONLY | WRONLY_PROG;
-}
-
-macro_rules! map_types {
-    ($($variant:ident = $n:literal, $name:literal;)*) => {
-        /// A map type (`enum bpf_map_type`), with the kernel's number.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[repr(u32)]
-        pub enum MapType {
-            $(
-                #[doc = concat!("`BPF_MAP_TYPE_", $name, "` (", stringify!($n), ").")]
-                $variant = $n,
-            )*
-        }
-
-        impl MapType {
-            /// Every map type, in number order.
-            pub const ALL: &'static [MapType] = &[$(MapType::$variant),*];
-
-            /// The map type with this number.
-            pub fn from_u32(n: u32) -> Option<MapType> {
-                match n {
-                    $($n => Some(MapType::$variant),)*
-                    _ => None,
-                }
-            }
-
-            /// The kernel's name without the `BPF_MAP_TYPE_` prefix, in lower case
-            /// (`queue`, `percpu_hash` ...), as `.map type=` and bpftool use it.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(MapType::$variant => $name,)*
-                }
-            }
-        }
-    };
-}
-
-map_types! {
-    Unspec = 0, "unspec";
-    Hash = 1, "hash";
-    Array = 2, "array";
-    ProgArray = 3, "prog_array";
-    PerfEventArray = 4, "perf_event_array";
-    PercpuHash = 5, "percpu_hash";
-    PercpuArray = 6, "percpu_array";
-    StackTrace = 7, "stack_trace";
-    CgroupArray = 8, "cgroup_array";
-    LruHash = 9, "lru_hash";
-    LruPercpuHash = 10, "lru_percpu_hash";
-    LpmTrie = 11, "lpm_trie";
-    ArrayOfMaps = 12, "array_of_maps";
-    HashOfMaps = 13, "hash_of_maps";
-    Devmap = 14, "devmap";
-    Sockmap = 15, "sockmap";
-    Cpumap = 16, "cpumap";
-    Xskmap = 17, "xskmap";
-    Sockhash = 18, "sockhash";
-    CgroupStorage = 19, "cgroup_storage";
-    ReuseportSockarray = 20, "reuseport_sockarray";
-    PercpuCgroupStorage = 21, "percpu_cgroup_storage";
-    Queue = 22, "queue";
-    Stack = 23, "stack";
-    SkStorage = 24, "sk_storage";
-    DevmapHash = 25, "devmap_hash";
-    StructOps = 26, "struct_ops";
-    Ringbuf = 27, "ringbuf";
-    InodeStorage = 28, "inode_storage";
-    TaskStorage = 29, "task_storage";
-    BloomFilter = 30, "bloom_filter";
-    UserRingbuf = 31, "user_ringbuf";
-    CgrpStorage = 32, "cgrp_storage";
-    Arena = 33, "arena";
-}
-
-impl MapType {
-    /// The map type with this name (as [`MapType::name`] gives it; case-insensitive, with or
-    /// without the `BPF_MAP_TYPE_` prefix).
-    pub fn from_name(s: &str) -> Option<MapType> {
-        let lower = s.to_ascii_lowercase();
-        let bare = lower.strip_prefix("bpf_map_type_").unwrap_or(&lower);
-        MapType::ALL.iter().copied().find(|t| t.name() == bare)
-    }
-
-    /// Whether the map is keyless FIFO/LIFO storage, used through helpers 87-89.
-    pub fn is_queue_or_stack(self) -> bool {
-        matches!(self, MapType::Queue | MapType::Stack)
-    }
-}
-
-impl fmt::Display for MapType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// The BTF shape of a map's key or value, written to `.BTF` by the ELF writer.

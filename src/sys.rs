@@ -508,11 +508,10 @@ fn owned_fd(ret: libc::c_long) -> OwnedFd {
 // ---------------------------------------------------------------------------------------------
 // Maps
 
-/// `BPF_F_*` numbers of map types whose values are per CPU (the user-space value buffer holds
-/// one 8-byte-aligned value per possible CPU).
+/// Whether a map type's values are per CPU (the user-space value buffer holds one
+/// 8-byte-aligned value per possible CPU).
 fn is_percpu_map_type(map_type: u32) -> bool {
-    // PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
-    matches!(map_type, 5 | 6 | 10 | 21)
+    crate::abi::MapType::from_u32(map_type).is_some_and(crate::abi::MapType::is_per_cpu)
 }
 
 /// The number of possible CPUs (`/sys/devices/system/cpu/possible`), which sizes per-CPU map

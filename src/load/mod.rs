@@ -68,10 +68,6 @@ use crate::sys::{self, FuncInfo, LineInfo, MapCreate, ProgLoad, SysError};
 pub(crate) use program::log_text;
 use program::{load_with_policy, with_growing_log, LogPolicy, ProgramBtfRecs};
 
-/// `BPF_F_XDP_HAS_FRAGS`: an XDP program that handles multi-buffer packets (`xdp.frags`
-/// sections).
-const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
-
 /// How to load an object.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
@@ -465,15 +461,12 @@ impl LoadedObject {
             };
             let linked = link(obj, index, &map_fds, info)?;
             let bytes = crate::insn::encode(&linked.insns);
-            let mut prog_flags = options.prog_flags;
-            if p.section.name().starts_with("xdp.frags") {
-                prog_flags |= BPF_F_XDP_HAS_FRAGS;
-            }
+            let prog_flags = options.prog_flags | kind.prog_flags;
             let with_btf = btf.is_some()
                 && !(linked.recs.func_info.is_empty() && linked.recs.line_info.is_empty());
             let base = ProgLoad {
                 prog_type: kind.prog_type as u32,
-                expected_attach_type: kind.expected_attach_type,
+                expected_attach_type: kind.expected_attach_type(),
                 insns: &bytes,
                 license: &license,
                 name: &p.name,
