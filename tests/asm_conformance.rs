@@ -236,3 +236,59 @@ fn negative_assembly_messages() {
         "no instructions",
     );
 }
+
+/// Messages about a suite file name the file's own lines (issue 11: "line 0" before): a bad
+/// `-- result` value, a second value, an assembler error in the `-- asm` section. The expected
+/// lines are found by scanning the file's text here, not taken from the parser.
+#[test]
+fn messages_name_the_lines_of_a_suite_file() {
+    let Some(dir) = suite() else { return };
+    let text = std::fs::read_to_string(dir.join("tests/add.data")).expect("read add.data");
+    let lines: Vec<&str> = text.lines().collect();
+    let result_header = lines
+        .iter()
+        .position(|l| l.trim() == "-- result")
+        .expect("add.data has a result section");
+    // 1-based line of the value under `-- result`.
+    let value_line = result_header + 2;
+    let value = lines[value_line - 1].trim();
+
+    let good = ConformanceTest::parse(&text).expect("add.data parses");
+    assert_eq!(good.result_line, value_line);
+
+    let bad_value = text.replacen(&format!("\n{value}"), "\n0xnot-a-number", 1);
+    let e = ConformanceTest::parse(&bad_value).unwrap_err();
+    assert_eq!(e.line, value_line, "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("line {value_line}: result `0xnot-a-number`")),
+        "{e}"
+    );
+
+    let two_values = text.replacen(&format!("\n{value}"), &format!("\n{value}\n0x4"), 1);
+    let e = ConformanceTest::parse(&two_values).unwrap_err();
+    assert_eq!(e.line, value_line + 1, "{e}");
+
+    // An unknown register on the third instruction: the message names that line of the file.
+    let asm_header = lines.iter().position(|l| l.trim() == "-- asm").unwrap();
+    let third = asm_header + 4;
+    let broken: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i + 1 == third {
+                "add32 %r0, %r13\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let t = ConformanceTest::parse(&broken).unwrap();
+    let e = t.program("add.data", &xdp()).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "add.data:{third}:12: error: unknown register `%r13`"
+        )),
+        "{e}"
+    );
+}

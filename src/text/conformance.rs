@@ -36,6 +36,8 @@ pub struct ConformanceTest {
     pub mem: Vec<u8>,
     /// The expected value of r0.
     pub result: Option<u64>,
+    /// The 1-based line of the file that holds the expected value (0 when there is none).
+    pub result_line: usize,
     /// The expected error text (possibly empty: "some error").
     pub error: Option<String>,
 }
@@ -106,7 +108,8 @@ impl ConformanceTest {
         let mut section: Option<&str> = None;
         let mut asm = String::new();
         let mut raw: Vec<u64> = Vec::new();
-        let mut result: Vec<&str> = Vec::new();
+        // Each value of the result section, with its line.
+        let mut result: Vec<(usize, &str)> = Vec::new();
         let mut error = String::new();
         for (i, line) in text.lines().enumerate() {
             let n = i + 1;
@@ -171,7 +174,7 @@ impl ConformanceTest {
                 Some("result") => {
                     let body = strip_comment(line);
                     if !body.is_empty() {
-                        result.push(body);
+                        result.push((n, body));
                     }
                 }
                 Some("error") => {
@@ -197,16 +200,19 @@ impl ConformanceTest {
         }
         match result.as_slice() {
             [] => {}
-            [v] => {
+            &[(line, v)] => {
                 t.result = Some(parse_u64(v).ok_or_else(|| ConformanceError {
-                    line: 0,
+                    line,
                     message: format!("result `{v}` is not a number"),
-                })?)
+                })?);
+                t.result_line = line;
             }
-            _ => {
+            [_, (line, v), ..] => {
                 return Err(ConformanceError {
-                    line: 0,
-                    message: "the result section holds more than one value".into(),
+                    line: *line,
+                    message: format!(
+                        "the result section holds more than one value (`{v}` is a second one)"
+                    ),
                 })
             }
         }
