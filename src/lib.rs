@@ -146,6 +146,12 @@
 //! only `unsafe` code) puts objects in the kernel and runs them; [`verifier`] parses the
 //! verifier's log; [`explain`] and [`helpers`] teach; [`snapshot`] turns listings into insta
 //! snapshots.
+//!
+//! # Features
+//!
+//! Both on by default: `cli` builds the `bpfsmith` command (and brings in `clap`), `snapshot`
+//! offers the [`snapshot`] module and its assertion macros (and brings in `insta`). A library
+//! user who wants neither depends with `default-features = false`.
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -175,6 +181,7 @@ pub mod object;
 pub mod output;
 pub mod program;
 mod slots;
+#[cfg(feature = "snapshot")]
 pub mod snapshot;
 pub mod text;
 pub mod verifier;
