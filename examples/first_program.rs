@@ -36,7 +36,7 @@ pub fn run() -> Result<(u32, Vec<u32>), Box<dyn std::error::Error>> {
     let queue = loaded.queue::<u32>("queue")?;
     queue.push(21, PushFlags::ANY)?; // BPF_MAP_UPDATE_ELEM with a NULL key
     queue.push(5, PushFlags::ANY)?;
-    let program = loaded.program("double_oldest").ok_or("no such program")?;
+    let program = loaded.program("double_oldest")?; // or an error naming the programs there are
     let result = program.test_run(&TestRun::default())?; // BPF_PROG_TEST_RUN, 64 zero bytes
     Ok((result.retval, queue.drain()?)) // drain: BPF_MAP_LOOKUP_AND_DELETE_ELEM until empty
 }

@@ -47,8 +47,7 @@ pub fn run() -> Result<(u32, Vec<u32>), Box<dyn std::error::Error>> {
         fifo.push(v, PushFlags::ANY)?;
     }
     let out = loaded
-        .program("pop_push")
-        .ok_or("no program")?
+        .program("pop_push")?
         .test_run(&TestRun {
             data: &[0; 64],
             ..Default::default()

@@ -45,7 +45,7 @@ pub fn run() -> Result<(u32, Vec<u32>), Box<dyn std::error::Error>> {
     for v in [1, 2, 3] {
         lifo.push(v, PushFlags::ANY)?;
     }
-    let prog = loaded.program("peek_push_pop").ok_or("no program")?;
+    let prog = loaded.program("peek_push_pop")?;
     let out = prog.test_run(&TestRun {
         data: &[0; 64],
         ..Default::default()

@@ -154,7 +154,7 @@ mod kernel {
         packet.resize(packet.len().max(MIN_PACKET), 0);
         let prog = loaded
             .program("conformance")
-            .ok_or_else(|| RunError::Build("program vanished".into()))?;
+            .map_err(|e| RunError::Build(e.to_string()))?;
         prog.test_run(&TestRun {
             data: &packet,
             ..Default::default()
@@ -162,7 +162,7 @@ mod kernel {
         .map_err(RunError::Run)?;
         let map = loaded
             .map("result")
-            .ok_or_else(|| RunError::Build("result map vanished".into()))?;
+            .map_err(|e| RunError::Build(e.to_string()))?;
         let v = map
             .lookup(&0u32.to_le_bytes(), 0)
             .map_err(RunError::Result)?;

@@ -132,7 +132,7 @@
 //! let obj = bpfsmith::demo::object();
 //! obj.write_elf("/tmp/seed.o")?;                      // bpftool prog loadall /tmp/seed.o ...
 //! let loaded = obj.load()?;
-//! let run = loaded.program("queue_prog").unwrap().test_run(&TestRun { data: &[0; 64], ..Default::default() })?;
+//! let run = loaded.program("queue_prog")?.test_run(&TestRun { data: &[0; 64], ..Default::default() })?;
 //! assert_eq!(run.retval, 20);
 //! assert_eq!(loaded.queue::<u32>("queue")?.drain()?, vec![30, 40, 50]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

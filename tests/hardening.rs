@@ -614,6 +614,82 @@ fn eperm_with_every_capability_names_the_map_type() {
     }
 }
 
+#[test]
+fn eperm_in_a_user_namespace_says_so_instead_of_run_as_root() {
+    require_kernel!("eperm_in_a_user_namespace_says_so_instead_of_run_as_root");
+    // Root of a fresh user namespace holds every capability there, and bpf(2) refuses its
+    // BPF_BTF_LOAD with EPERM: it checks CAP_BPF in the initial namespace. "Run as root" is
+    // what the process already is; the message names the namespace.
+    let o = Command::new("unshare")
+        .args(["--user", "--map-root-user", BIN, "load"])
+        .arg(format!("{ROOT}/asm/queue.s"))
+        .env("NO_COLOR", "1")
+        .output();
+    let o = match o {
+        Ok(o) if !String::from_utf8_lossy(&o.stderr).contains("unshare failed") => o,
+        _ => {
+            eprintln!("notice: skipping: no `unshare --user` here");
+            return;
+        }
+    };
+    let out = text(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(
+        out.contains("loading BTF: BPF_BTF_LOAD failed: EPERM"),
+        "{out}"
+    );
+    assert!(
+        out.contains("capabilities are those of a user namespace"),
+        "{out}"
+    );
+    assert!(!out.contains("run as root"), "{out}");
+}
+
+#[test]
+fn eperm_for_btf_with_every_capability_names_what_is_missing() {
+    require_kernel!("eperm_for_btf_with_every_capability_names_what_is_missing");
+    if bpfsmith::load::full_bpf_capabilities().is_none() || bpfsmith::load::in_user_namespace() {
+        eprintln!("notice: skipping: this process lacks a BPF capability");
+        return;
+    }
+    let obj = bpfsmith::text::assemble(
+        "btf.s",
+        ".license \"GPL\"\n.section socket\n.globl p\np:\n\tr0 = 0\n\texit\n",
+    )
+    .unwrap();
+    match obj.load() {
+        Ok(_) => eprintln!("notice: this kernel loads BTF here; nothing to check"),
+        Err(e) if e.errno() == Some(libc::EPERM) => {
+            let shown = e.to_string();
+            assert!(shown.contains("no capability is missing"), "{shown}");
+            assert!(shown.contains("BTF"), "{shown}");
+            assert!(!shown.contains("run as root"), "{shown}");
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn a_program_or_map_looked_up_by_a_wrong_name_lists_those_there_are() {
+    require_kernel!("a_program_or_map_looked_up_by_a_wrong_name_lists_those_there_are");
+    let obj = bpfsmith::text::assemble(
+        "two.s",
+        ".license \"GPL\"\n.map q, type=queue, value_size=4, max_entries=2\n\
+         .section socket\n.globl push\npush:\n\tr0 = 0\n\texit\n\
+         .section socket\n.globl pop\npop:\n\tr0 = 1\n\texit\n",
+    )
+    .unwrap();
+    let loaded = obj.load().unwrap();
+    let e = loaded.program("psuh").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "no program `psuh` was loaded; the object has: `push`, `pop`"
+    );
+    assert!(loaded.program("pop").is_ok());
+    let e = loaded.queue::<u32>("queu").unwrap_err();
+    assert_eq!(e.to_string(), "no map named `queu`; the object has: `q`");
+}
+
 /// 100,000 `.map` lines assemble into an object with every map (a duplicate is still found
 /// on its line); the assembler looks names up instead of scanning them (it was quadratic).
 #[test]

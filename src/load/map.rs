@@ -61,15 +61,20 @@ pub enum MapError {
         actual: MapType,
     },
     /// No map of this name.
-    #[error("no map named `{0}`")]
-    NotFound(String),
+    #[error("no map named `{map}`; {}", super::names_text("map", available))]
+    NotFound {
+        /// The name asked for.
+        map: String,
+        /// The maps there are, in the object's order.
+        available: Vec<String>,
+    },
     /// The definition breaks a kernel rule (checked before the kernel sees it).
-    #[error("map `{map}`: {source}")]
+    #[error("map `{map}`: {error}")]
     BadDef {
         /// The map.
         map: String,
-        /// The rule.
-        source: MapDefError,
+        /// The rule (shown in the message, so not also the error's `source()`).
+        error: MapDefError,
     },
     /// The kernel reports a map type this crate does not know.
     #[error("map `{map}` has map type {map_type}, unknown to bpfsmith")]
@@ -124,9 +129,9 @@ impl Map {
     /// Create a map called `name` (the kernel keeps the first 15 bytes). The definition is
     /// checked first ([`MapDef::check`]).
     pub fn create_named(name: &str, def: &MapDef) -> Result<Map, MapError> {
-        def.check().map_err(|source| MapError::BadDef {
+        def.check().map_err(|error| MapError::BadDef {
             map: name.to_owned(),
-            source,
+            error,
         })?;
         let fd = sys::map_create(&MapCreate {
             map_type: def.map_type as u32,

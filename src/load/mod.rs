@@ -15,7 +15,7 @@
 //!
 //! let loaded = LoadedObject::load(&obj)?;
 //! loaded.queue::<u32>("queue")?.push(42, PushFlags::ANY)?;
-//! let run = loaded.program("pop_one").unwrap().test_run(&TestRun {
+//! let run = loaded.program("pop_one")?.test_run(&TestRun {
 //!     data: &[0; 64],
 //!     ..Default::default()
 //! })?;
@@ -106,42 +106,53 @@ const PRIVILEGE_HINT: &str = "run as root, or give CAP_BPF (+ CAP_PERFMON for tr
 #[derive(thiserror::Error)]
 pub enum LoadError {
     /// A map definition breaks a kernel rule.
-    #[error("map `{map}`: {source}")]
+    #[error("map `{map}`: {error}")]
     BadMap {
         /// The map.
         map: String,
-        /// The rule.
-        source: MapDefError,
+        /// The rule (shown in the message, so not also the error's `source()`).
+        error: MapDefError,
     },
     /// The kernel refused to create a map.
-    #[error("creating map `{map}`: {source}")]
+    #[error("creating map `{map}`: {error}")]
     Map {
         /// The map.
         map: String,
-        /// The failure.
-        source: SysError,
+        /// The failure (shown in the message, so not also the error's `source()`).
+        error: SysError,
     },
     /// The kernel refused for lack of privilege (`EPERM`, or `EACCES` without a verifier log).
-    #[error("{what}: {source}: {PRIVILEGE_HINT}")]
+    #[error("{what}: {error}: {PRIVILEGE_HINT}")]
     Permission {
         /// What was being created (`creating map \`queue\``, `loading program \`p\` (xdp)`).
         what: String,
-        /// The failure.
-        source: SysError,
+        /// The failure (shown in the message, so not also the error's `source()`).
+        error: SysError,
     },
     /// The kernel said `EPERM` (or `EACCES` without a log) to a process that holds every
     /// capability BPF asks for: not a privilege to add, but something this kernel does not
     /// allow here (a map or program type left out of its build, lockdown, a security module).
-    #[error("{what}: {source}, although this process has {caps}: no capability is missing; {why}")]
+    #[error("{what}: {error}, although this process has {caps}: no capability is missing; {why}")]
     NotAllowedHere {
         /// What was being created.
         what: String,
-        /// The failure.
-        source: SysError,
+        /// The failure (shown in the message, so not also the error's `source()`).
+        error: SysError,
         /// The capabilities the process holds, as text.
         caps: String,
         /// What the kernel is likely refusing.
         why: String,
+    },
+    /// The kernel said `EPERM` (or `EACCES` without a log) to a process whose capabilities
+    /// belong to a user namespace other than the initial one (a container's, `unshare
+    /// --user`'s): `bpf(2)` checks CAP_BPF in the initial user namespace, where this process
+    /// has none, whatever it holds in its own.
+    #[error("{what}: {error}: this process's capabilities are those of a user namespace (a container's, or `unshare --user`'s), and bpf(2) checks CAP_BPF in the initial one, where it has none: run it on the host, or in a container given CAP_BPF by the host")]
+    UserNamespace {
+        /// What was being created.
+        what: String,
+        /// The failure (shown in the message, so not also the error's `source()`).
+        error: SysError,
     },
     /// A program's section names no program type.
     #[error("program `{program}` is in section `{section}`, which names no program type (use a libbpf section name: socket, xdp, tc, tracepoint/<category>/<name> ...)")]
@@ -159,7 +170,7 @@ pub enum LoadError {
         /// The instruction index in the program that holds the relocation.
         insn: usize,
         /// What is wrong.
-        reason: String,
+        reason: RelocationProblem,
     },
     /// The license cannot be passed to the kernel.
     #[error("the license {0:?} contains a NUL byte")]
@@ -175,6 +186,15 @@ pub enum LoadError {
     /// The object's own BTF could not be encoded.
     #[error("encoding the object's BTF: {0}")]
     BtfEncode(crate::object::ElfError),
+    /// [`LoadedObject::program`] was asked for a program the object does not have.
+    #[error("no program `{name}` was loaded; {}", names_text("program", available))]
+    NoSuchProgram {
+        /// The name asked for.
+        name: String,
+        /// The loaded programs' names, in the object's order (programs in `.text` are not
+        /// loaded on their own).
+        available: Vec<String>,
+    },
     /// The verifier refused a program.
     #[error("the verifier refused program `{program}` ({}){}", sys::errno_name(*errno).unwrap_or("error"), log_excerpt(log))]
     Verifier {
@@ -190,6 +210,50 @@ pub enum LoadError {
     /// ([`crate::probe::isa`]) finds missing. Every other refusal is [`LoadError::Verifier`].
     #[error(transparent)]
     MissingFeature(Box<MissingFeature>),
+}
+
+/// Why a relocation cannot be applied ([`LoadError::Relocation`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RelocationProblem {
+    /// The relocation names an instruction past the end of its program.
+    #[error("relocation against `{symbol}` points past the end of `{program}`")]
+    PastEnd {
+        /// The symbol.
+        symbol: String,
+        /// The program holding the relocation.
+        program: String,
+    },
+    /// The map the relocation names is not in the object.
+    #[error("references map `{0}`, which the object does not define (an extern map: an undefined symbol, as llvm-mc writes for a name it does not know; declare it with `.map {0}, type=...`; bpfsmith does not link objects)")]
+    UnknownMap(String),
+    /// A map relocation on something other than an `ld_imm64`.
+    #[error(
+        "a map relocation (`{symbol}`) needs an ld_imm64, not `{}`",
+        crate::text::Llvm(found)
+    )]
+    MapNotLdImm64 {
+        /// The map.
+        symbol: String,
+        /// The instruction found there.
+        found: Insn,
+    },
+    /// The function the relocation names is in no program of the object.
+    #[error("calls function `{0}`, which no program of the object defines")]
+    UnknownFunction(String),
+    /// A function relocation on something other than a call or an `ld_imm64`.
+    #[error(
+        "a function relocation (`{symbol}`) needs a call or an ld_imm64, not `{}`",
+        crate::text::Llvm(found)
+    )]
+    FunctionNotCall {
+        /// The function.
+        symbol: String,
+        /// The instruction found there.
+        found: Insn,
+    },
+    /// The callee lands too far away for a call's 32-bit offset.
+    #[error("call offset {0} does not fit in 32 bits")]
+    CallOffset(i64),
 }
 
 /// What [`LoadError::MissingFeature`] says: which instruction of which program needs what
@@ -218,6 +282,15 @@ pub struct MissingFeature {
     pub errno: i32,
     /// The verifier log of the refusal.
     pub log: String,
+}
+
+/// `the object has: a, b` (or `it has no program`), for lookup errors.
+pub(crate) fn names_text(what: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        return format!("the object has no {what}");
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    format!("the object has: {}", quoted.join(", "))
 }
 
 /// The last lines of a log, for an error message (the whole log stays in the error).
@@ -270,9 +343,10 @@ impl LoadError {
     /// The errno behind the error, when the kernel gave one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            LoadError::Map { source, .. }
-            | LoadError::Permission { source, .. }
-            | LoadError::NotAllowedHere { source, .. } => Some(source.errno),
+            LoadError::Map { error, .. }
+            | LoadError::Permission { error, .. }
+            | LoadError::NotAllowedHere { error, .. }
+            | LoadError::UserNamespace { error, .. } => Some(error.errno),
             LoadError::Btf { errno, .. } | LoadError::Verifier { errno, .. } => Some(*errno),
             LoadError::MissingFeature(m) => Some(m.errno),
             _ => None,
@@ -296,17 +370,33 @@ pub fn full_bpf_capabilities() -> Option<String> {
     have.then(|| "CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN".to_owned())
 }
 
+/// Whether this process runs in a user namespace other than the initial one: its uid map is
+/// not the identity over every id (`0 0 4294967295`).
+pub fn in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => {
+            let fields: Vec<&str> = map.split_whitespace().collect();
+            fields != ["0", "0", "4294967295"]
+        }
+        Err(_) => false,
+    }
+}
+
 /// The error for a refusal for lack of privilege: [`LoadError::Permission`], or
+/// [`LoadError::UserNamespace`] when the capabilities are a user namespace's, or
 /// [`LoadError::NotAllowedHere`] when the process lacks no capability.
-fn permission_error(what: String, source: SysError, why: String) -> LoadError {
+fn permission_error(what: String, error: SysError, why: String) -> LoadError {
+    if in_user_namespace() {
+        return LoadError::UserNamespace { what, error };
+    }
     match full_bpf_capabilities() {
         Some(caps) => LoadError::NotAllowedHere {
             what,
-            source,
+            error,
             caps,
             why,
         },
-        None => LoadError::Permission { what, source },
+        None => LoadError::Permission { what, error },
     }
 }
 
@@ -400,9 +490,9 @@ impl LoadedObject {
 
         let mut maps = Vec::with_capacity(obj.maps.len());
         for (mi, m) in obj.maps.iter().enumerate() {
-            m.def.check().map_err(|source| LoadError::BadMap {
+            m.def.check().map_err(|error| LoadError::BadMap {
                 map: m.name.clone(),
-                source,
+                error,
             })?;
             // Queue and stack maps take no BTF ids (the kernel refuses them), as libbpf knows.
             let map_btf = match (&btf, info) {
@@ -436,7 +526,7 @@ impl LoadedObject {
                 } else {
                     LoadError::Map {
                         map: m.name.clone(),
-                        source,
+                        error: source,
                     }
                 }
             })?;
@@ -549,31 +639,37 @@ impl LoadedObject {
         &self.maps
     }
 
-    /// The map called `name`.
-    pub fn map(&self, name: &str) -> Option<&Map> {
-        self.maps.iter().find(|m| m.name() == name)
+    /// The map called `name`; [`MapError::NotFound`] names the maps there are.
+    pub fn map(&self, name: &str) -> Result<&Map, MapError> {
+        let i = self.map_index(name)?;
+        Ok(&self.maps[i])
     }
 
     /// Take the map called `name` out of the object (it stays alive as long as the returned
-    /// handle or a program using it does).
-    pub fn take_map(&mut self, name: &str) -> Option<Map> {
-        let i = self.maps.iter().position(|m| m.name() == name)?;
-        Some(self.maps.remove(i))
+    /// handle or a program using it does); [`MapError::NotFound`] names the maps there are.
+    pub fn take_map(&mut self, name: &str) -> Result<Map, MapError> {
+        let i = self.map_index(name)?;
+        Ok(self.maps.remove(i))
     }
 
-    fn find(&self, name: &str) -> Result<&Map, MapError> {
-        self.map(name)
-            .ok_or_else(|| MapError::NotFound(name.to_owned()))
+    fn map_index(&self, name: &str) -> Result<usize, MapError> {
+        self.maps
+            .iter()
+            .position(|m| m.name() == name)
+            .ok_or_else(|| MapError::NotFound {
+                map: name.to_owned(),
+                available: self.maps.iter().map(|m| m.name().to_owned()).collect(),
+            })
     }
 
     /// The queue map called `name`, typed: checks that it is a queue of `T`-sized values.
     pub fn queue<T: MapValue>(&self, name: &str) -> Result<Queue<T, &Map>, MapError> {
-        Queue::try_from_map(self.find(name)?)
+        Queue::try_from_map(self.map(name)?)
     }
 
     /// The stack map called `name`, typed: checks that it is a stack of `T`-sized values.
     pub fn stack<T: MapValue>(&self, name: &str) -> Result<Stack<T, &Map>, MapError> {
-        Stack::try_from_map(self.find(name)?)
+        Stack::try_from_map(self.map(name)?)
     }
 
     /// The loaded programs, in the object's order (without `.text`).
@@ -581,9 +677,15 @@ impl LoadedObject {
         &self.programs
     }
 
-    /// The program called `name`.
-    pub fn program(&self, name: &str) -> Option<&LoadedProgram> {
-        self.programs.iter().find(|p| p.name() == name)
+    /// The program called `name`; [`LoadError::NoSuchProgram`] names the programs there are.
+    pub fn program(&self, name: &str) -> Result<&LoadedProgram, LoadError> {
+        self.programs
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| LoadError::NoSuchProgram {
+                name: name.to_owned(),
+                available: self.programs.iter().map(|p| p.name().to_owned()).collect(),
+            })
     }
 
     /// The BTF object's descriptor, when BTF was loaded.
@@ -598,20 +700,104 @@ fn load_btf(blob: &[u8], log_size: usize) -> Result<OwnedFd, LoadError> {
         return Ok(fd);
     }
     let (result, log) = with_growing_log(1, log_size, |log| sys::btf_load(blob, log));
-    result.map_err(|source| {
+    result.map_err(|error| {
         let log = log.unwrap_or_default();
-        if source.errno == libc::EPERM || (source.errno == libc::EACCES && log.trim().is_empty()) {
-            LoadError::Permission {
-                what: "loading BTF".to_owned(),
-                source,
-            }
+        if error.errno == libc::EPERM || (error.errno == libc::EACCES && log.trim().is_empty()) {
+            permission_error("loading BTF".to_owned(), error, btf_refusal_reason(blob))
         } else {
             LoadError::Btf {
-                errno: source.errno,
+                errno: error.errno,
                 log,
             }
         }
     })
+}
+
+/// Why a kernel refuses a BTF blob with `EPERM` from a process that lacks no capability: a
+/// one-type blob (`int`) is tried to tell "no BTF here at all" from "not this BTF".
+fn btf_refusal_reason(blob: &[u8]) -> String {
+    let mut one = crate::object::btf::BtfBuilder::new();
+    one.int("int", 4, true);
+    let minimal = sys::btf_load(&one.finish(), None).result.map(drop);
+    let kinds: Vec<crate::object::btf::Kind> = match crate::object::btf::Btf::parse(blob) {
+        Ok(btf) => btf.types().map(|(_, t)| t.kind).collect(),
+        Err(_) => Vec::new(),
+    };
+    btf_refusal_text(minimal, &kinds, &kernel_release())
+}
+
+/// The running kernel's release (`6.18.0-1-amd64`), or `?`.
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The Linux release that introduced a BTF kind (include/uapi/linux/btf.h history).
+fn btf_kind_since(kind: crate::object::btf::Kind) -> (u32, u32) {
+    use crate::object::btf::Kind as K;
+    match kind {
+        K::Func | K::FuncProto => (5, 0),
+        K::Var | K::Datasec => (5, 2),
+        K::Float => (5, 13),
+        K::DeclTag => (5, 16),
+        K::TypeTag => (5, 17),
+        K::Enum64 => (6, 0),
+        _ => (4, 18),
+    }
+}
+
+/// [`btf_refusal_reason`] from its findings: how the kernel answered a one-type blob, the
+/// kinds the refused blob uses, and the kernel's release.
+fn btf_refusal_text(
+    minimal: Result<(), SysError>,
+    kinds: &[crate::object::btf::Kind],
+    release: &str,
+) -> String {
+    const WITHOUT: &str = "load without BTF (LoadOptions { btf: BtfSource::Without, .. }), \
+                           at the cost of source lines in the verifier log";
+    match minimal {
+        Err(e) if e.is_permission() => format!(
+            "this kernel allows no BTF here: it refuses even a one-type BTF blob ({}), so \
+             BPF_BTF_LOAD is refused by lockdown or a security module (SELinux, the BPF LSM); \
+             {WITHOUT}",
+            e.errno_name().unwrap_or("error")
+        ),
+        Err(e) => format!(
+            "this kernel ({release}) lacks BTF support: it refuses even a one-type BTF blob ({}); \
+             {WITHOUT}",
+            e.errno_name().unwrap_or("error")
+        ),
+        Ok(()) => {
+            let parse = |s: &str| s.parse::<u32>().ok();
+            let mut parts = release.split(|c: char| !c.is_ascii_digit());
+            let running = parts
+                .next()
+                .and_then(parse)
+                .zip(parts.next().and_then(parse));
+            let mut newer: Vec<String> = Vec::new();
+            for &k in kinds {
+                let since = btf_kind_since(k);
+                let unknown = running.map_or(since > (5, 0), |r| since > r);
+                let named = format!("{} (Linux {}.{})", k.name(), since.0, since.1);
+                if unknown && !newer.contains(&named) {
+                    newer.push(named);
+                }
+            }
+            let kinds_text = if newer.is_empty() {
+                "no BTF kind in it is newer than this kernel".to_owned()
+            } else {
+                format!(
+                    "it uses BTF kinds this kernel may not know: {}",
+                    newer.join(", ")
+                )
+            };
+            format!(
+                "this kernel ({release}) loads a one-type BTF blob, so it is this object's BTF \
+                 it will not take ({kinds_text}); {WITHOUT}"
+            )
+        }
+    }
 }
 
 /// A program ready for the kernel.
@@ -721,7 +907,7 @@ fn link(
     // (program index, index of its first instruction in `insns`)
     let mut units: Vec<(usize, usize)> = vec![(index, 0)];
     let mut calls: Vec<(usize, usize)> = Vec::new();
-    let err = |insn: usize, reason: String| LoadError::Relocation {
+    let err = |insn: usize, reason: RelocationProblem| LoadError::Relocation {
         program: main.name.clone(),
         insn,
         reason,
@@ -735,27 +921,18 @@ fn link(
             if r.insn >= p.insns.len() {
                 return Err(err(
                     base + r.insn,
-                    format!(
-                        "relocation against `{}` points past the end of `{}`",
-                        r.symbol, p.name
-                    ),
+                    RelocationProblem::PastEnd {
+                        symbol: r.symbol.clone(),
+                        program: p.name.clone(),
+                    },
                 ));
             }
             let at = base + r.insn;
             match r.kind {
                 RelocKind::Map => {
-                    let fd = *map_fds.get(r.symbol.as_str()).ok_or_else(|| {
-                        err(
-                            at,
-                            format!(
-                                "references map `{}`, which the object does not define (an \
-                                 extern map: an undefined symbol, as llvm-mc writes for a name \
-                                 it does not know; declare it with `.map {}, type=...`; bpfsmith \
-                                 does not link objects)",
-                                r.symbol, r.symbol
-                            ),
-                        )
-                    })?;
+                    let fd = *map_fds
+                        .get(r.symbol.as_str())
+                        .ok_or_else(|| err(at, RelocationProblem::UnknownMap(r.symbol.clone())))?;
                     match &mut insns[at] {
                         Insn::LdImm64 { pseudo, imm, .. } => {
                             if *pseudo == Pseudo::MapValue {
@@ -769,10 +946,10 @@ fn link(
                         other => {
                             return Err(err(
                                 at,
-                                format!(
-                                    "a map relocation (`{}`) needs an ld_imm64, not {other:?}",
-                                    r.symbol
-                                ),
+                                RelocationProblem::MapNotLdImm64 {
+                                    symbol: r.symbol.clone(),
+                                    found: *other,
+                                },
                             ))
                         }
                     }
@@ -788,13 +965,7 @@ fn link(
                                 .map(|f| (qi, f.insn))
                         });
                         let (qi, off) = found.ok_or_else(|| {
-                            err(
-                                at,
-                                format!(
-                                    "calls function `{}`, which no program of the object defines",
-                                    r.symbol
-                                ),
-                            )
+                            err(at, RelocationProblem::UnknownFunction(r.symbol.clone()))
                         })?;
                         let qbase = match units.iter().find(|(i, _)| *i == qi) {
                             Some(&(_, b)) => b,
@@ -812,7 +983,10 @@ fn link(
                         other => {
                             return Err(err(
                                 at,
-                                format!("a function relocation (`{}`) needs a call or an ld_imm64, not {other:?}", r.symbol),
+                                RelocationProblem::FunctionNotCall {
+                                    symbol: r.symbol.clone(),
+                                    found: other,
+                                },
                             ))
                         }
                     }
@@ -829,8 +1003,7 @@ fn link(
     slots.push(s);
     for (at, target) in calls {
         let off = slots[target] as i64 - (slots[at] as i64 + 1);
-        let off32 = i32::try_from(off)
-            .map_err(|_| err(at, format!("call offset {off} does not fit in 32 bits")))?;
+        let off32 = i32::try_from(off).map_err(|_| err(at, RelocationProblem::CallOffset(off)))?;
         match &mut insns[at] {
             Insn::Call(c) => *c = Callee::Local(off32),
             Insn::LdImm64 { pseudo, imm, .. } => {
@@ -916,5 +1089,87 @@ impl std::fmt::Debug for LoadError {
             }
             e => std::fmt::Display::fmt(e, f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::btf::Kind;
+
+    fn refused(errno: i32) -> Result<(), SysError> {
+        Err(SysError {
+            cmd: sys::Cmd::BtfLoad,
+            errno,
+        })
+    }
+
+    #[test]
+    fn a_btf_eperm_with_every_capability_names_what_the_kernel_lacks() {
+        // Even a one-type blob refused with EPERM: BTF is not allowed here at all.
+        let t = btf_refusal_text(refused(libc::EPERM), &[Kind::Int], "6.18.0");
+        assert!(t.contains("allows no BTF here"), "{t}");
+        assert!(t.contains("BtfSource::Without"), "{t}");
+        // Refused otherwise: no BTF support.
+        let t = btf_refusal_text(refused(libc::EINVAL), &[Kind::Int], "4.14.0");
+        assert!(t.contains("(4.14.0) lacks BTF support"), "{t}");
+        // A one-type blob loads: the kinds newer than the kernel are named, each once.
+        let kinds = [
+            Kind::Int,
+            Kind::Enum64,
+            Kind::DeclTag,
+            Kind::Enum64,
+            Kind::Func,
+        ];
+        let t = btf_refusal_text(Ok(()), &kinds, "5.15.0-91-generic");
+        assert!(
+            t.contains("kinds this kernel may not know: ENUM64 (Linux 6.0), DECL_TAG (Linux 5.16)"),
+            "{t}"
+        );
+        assert_eq!(t.matches("ENUM64").count(), 1, "{t}");
+        assert!(!t.contains("FUNC"), "{t}");
+        let t = btf_refusal_text(Ok(()), &kinds, "6.18.0");
+        assert!(
+            t.contains("no BTF kind in it is newer than this kernel"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn lookup_errors_name_what_there_is() {
+        assert_eq!(
+            names_text("program", &["a".into(), "b".into()]),
+            "the object has: `a`, `b`"
+        );
+        assert_eq!(names_text("map", &[]), "the object has no map");
+        let e = LoadError::NoSuchProgram {
+            name: "typo".into(),
+            available: vec!["push".into(), "pop".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "no program `typo` was loaded; the object has: `push`, `pop`"
+        );
+    }
+
+    #[test]
+    fn wrapping_errors_show_their_cause_once() {
+        use std::error::Error;
+        let e = LoadError::Map {
+            map: "q".into(),
+            error: SysError {
+                cmd: sys::Cmd::MapCreate,
+                errno: libc::EINVAL,
+            },
+        };
+        // The cause is in the message and not again as `source()`: `{:#}`-style printers
+        // that walk the chain print it once.
+        assert!(e.to_string().contains("EINVAL"));
+        assert!(e.source().is_none());
+        let e = MapError::NotFound {
+            map: "x".into(),
+            available: vec!["queue".into()],
+        };
+        assert_eq!(e.to_string(), "no map named `x`; the object has: `queue`");
     }
 }

@@ -197,12 +197,12 @@ pub enum RunError {
         value: String,
     },
     /// Pushing or draining failed.
-    #[error("map `{map}`: {source}")]
+    #[error("map `{map}`: {error}")]
     Map {
         /// The map.
         map: String,
-        /// The error.
-        source: MapError,
+        /// The error (shown in the message, so not also the error's `source()`).
+        error: MapError,
     },
     /// The input packet is shorter than the kernel's test run takes for this program type.
     #[error("`{program}` ({prog_type}) runs on a packet of at least {ETH_HLEN} bytes (an Ethernet header), and --data gave {len}: the kernel's test run would refuse it with EINVAL")]
@@ -215,12 +215,12 @@ pub enum RunError {
         len: usize,
     },
     /// `BPF_PROG_TEST_RUN` failed.
-    #[error("running `{program}`: {source}")]
+    #[error("running `{program}`: {error}")]
     TestRun {
         /// The program.
         program: String,
-        /// The error.
-        source: SysError,
+        /// The error (shown in the message, so not also the error's `source()`).
+        error: SysError,
     },
 }
 
@@ -315,7 +315,7 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
     for (name, values) in &req.push {
         let map = loaded
             .map(name)
-            .ok_or_else(|| RunError::NoQueue(name.clone(), queues()))?;
+            .map_err(|_| RunError::NoQueue(name.clone(), queues()))?;
         if !map.def().map_type.is_queue_or_stack() {
             return Err(RunError::NotQueue {
                 map: name.clone(),
@@ -334,7 +334,7 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
                     },
                     _ => RunError::Map {
                         map: name.clone(),
-                        source,
+                        error: source,
                     },
                 })?;
         }
@@ -350,7 +350,7 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
     let prog = match &req.program {
         Some(n) => loaded
             .program(n)
-            .ok_or_else(|| RunError::NoProgram(n.clone(), names()))?,
+            .map_err(|_| RunError::NoProgram(n.clone(), names()))?,
         None => loaded
             .programs()
             .first()
@@ -382,9 +382,9 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
             repeat: req.repeat,
             ..Default::default()
         })
-        .map_err(|source| RunError::TestRun {
+        .map_err(|error| RunError::TestRun {
             program: prog.name().to_owned(),
-            source,
+            error,
         })?;
     let mut maps = Vec::new();
     for m in loaded.maps() {
@@ -396,10 +396,10 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
             match m.lookup_and_delete(&[], 0) {
                 Ok(v) => values.push(MapValueOut::from_bytes(&v)),
                 Err(e) if e.errno() == Some(libc::ENOENT) => break,
-                Err(source) => {
+                Err(error) => {
                     return Err(RunError::Map {
                         map: m.name().to_owned(),
-                        source,
+                        error,
                     })
                 }
             }
