@@ -46,6 +46,9 @@ mod diag;
 mod lex;
 mod parse;
 
+// The verifier viewer decodes log lines with the assembler's parser.
+pub(crate) use parse::parse_log_insn;
+
 pub mod asm;
 pub mod conformance;
 

@@ -180,6 +180,21 @@ fn reg_name(b: &[u8]) -> Option<Option<(Reg, bool)>> {
     Some(Reg::from_num(n).map(|r| (r, w)))
 }
 
+/// The instruction of a verifier-log line: its text as the kernel prints it (`r2 += -4`,
+/// `call bpf_map_push_elem#87`, `if r1 > 0x5 goto pc+3`) and the opcode of its `(op)` column.
+/// `None` when the text does not parse, or encodes to another opcode. For the verifier viewer,
+/// which works on decoded instructions.
+pub(crate) fn parse_log_insn(text: &str, opcode: u8) -> Option<Insn> {
+    let mut toks = Vec::new();
+    super::lex::Lexer::new(text.as_bytes()).lex(0, text.len(), &mut toks);
+    if toks.is_empty() {
+        return None;
+    }
+    parse_insn(text, &toks, Some(opcode), false)
+        .ok()
+        .map(|p| p.insn)
+}
+
 /// Whether an identifier is spelled like a register.
 pub(crate) fn looks_like_register(text: &str) -> bool {
     reg_name(text.as_bytes()).is_some()

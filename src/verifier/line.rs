@@ -101,6 +101,16 @@ pub struct InsnLine<'a> {
     pub glued_target: Option<u32>,
 }
 
+impl InsnLine<'_> {
+    /// The instruction, decoded from its text by the assembler's parser (which reads the
+    /// kernel's spelling) and checked against the opcode column; `None` for text the parser
+    /// does not read. The viewer's def-use analysis works on this ([`crate::insn::Insn::uses`],
+    /// [`crate::insn::Insn::defs`]).
+    pub fn decode(&self) -> Option<crate::insn::Insn> {
+        crate::text::parse_log_insn(self.text, self.opcode)
+    }
+}
+
 /// A source annotation line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SourceLine<'a> {

@@ -83,13 +83,12 @@ pub mod view;
 pub use html::{render_html, render_log_html};
 pub use source_map::{MappedInsn, Mismatch, SourceInfo, SourceMap};
 pub use trace::{
-    regs_written_by_text, trace_before, walk_log, Clobbered, Origin, Trace, TracedFrame, TracedReg,
-    TracedSlot,
+    trace_before, walk_log, Clobbered, Origin, Trace, TracedFrame, TracedReg, TracedSlot,
 };
 pub use view::{
     describe_slot, describe_value, failing_insn, operands, path_summary, render_accepted,
-    render_log_text, render_report, stats_line, uses, uses_from_text, Jump, MemUse, OperandReport,
-    OriginKind, OriginLine, ReportOptions, Uses,
+    render_log_text, render_report, stats_line, uses, Jump, MemUse, OperandReport, OriginKind,
+    OriginLine, ReportOptions, Uses,
 };
 
 pub use line::{classify, FrameHeader, InsnLine, Kind, LiveRegsLine, MarkPrecise, SourceLine};
@@ -594,8 +593,11 @@ impl<'a> VerifierLog<'a> {
                 }
                 Kind::Insn(l) => {
                     after_header = None;
-                    let text = l.text;
-                    if text.starts_with("call ") && !text.starts_with("call pc") {
+                    let insn = l.decode();
+                    // A helper or kfunc call clobbers r0-r5 (a bpf-to-bpf call starts a frame).
+                    if matches!(insn, Some(crate::insn::Insn::Call(c))
+                        if !matches!(c, crate::insn::Callee::Local(_)))
+                    {
                         let f = ks.frame;
                         let fr = ks.frame_mut(f);
                         for r in &mut fr.regs[1..=5] {
@@ -609,7 +611,7 @@ impl<'a> VerifierLog<'a> {
                         }
                     } else {
                         ks.delta(l.state.parse(), i);
-                        if text == "exit" && ks.frame > 0 {
+                        if insn == Some(crate::insn::Insn::Exit) && ks.frame > 0 {
                             ks.frames.truncate(ks.frame as usize);
                             ks.frame -= 1;
                         }

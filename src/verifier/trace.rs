@@ -21,8 +21,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::insn::{Callee, Insn, Regs};
+
+/// Whether register number `n` (as a state line names it) is in `w`.
+fn writes_reg(w: Regs, n: u8) -> bool {
+    crate::insn::Reg::from_num(n).is_some_and(|r| w.contains(r))
+}
+
 use super::{
-    FrameHeader, InsnLine, Kind, RegState, SlotContents, StackSlotState, State, StateText, Value,
+    FrameHeader, InsnLine, Kind, RegState, SlotContents, StackSlotState, State, StateText,
     VerifierLog,
 };
 
@@ -91,69 +98,26 @@ pub struct Trace<'a> {
     /// instruction's result as a state line of its own after it).
     last_insn: Option<usize>,
     /// The registers that instruction writes.
-    last_writes: Vec<u8>,
+    last_writes: Regs,
     after_header: Option<FrameHeader>,
-}
-
-/// Which registers an instruction, as the kernel prints it, writes: `r2 = r10` and
-/// `w1 += 3` write their first register, a call writes r0, `r0 = atomic_fetch_add(...)`
-/// writes r0; stores, jumps and `exit` write none.
-pub fn regs_written_by_text(text: &str) -> Vec<u8> {
-    let t = text.trim();
-    if t.starts_with("call ") {
-        return vec![0];
-    }
-    let Some(rest) = t.strip_prefix(['r', 'w']) else {
-        return Vec::new();
-    };
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let Ok(n) = rest[..digits].parse::<u8>() else {
-        return Vec::new();
-    };
-    let after = rest[digits..].trim_start();
-    // An assignment operator: `=`, `+=`, `<<=`, `s>>=` ... but not `==`.
-    let op_end = after.find(' ').unwrap_or(after.len());
-    let op = &after[..op_end];
-    if n <= 10 && op.ends_with('=') && op != "==" && op != "!=" && op != "<=" && op != ">=" {
-        vec![n]
-    } else {
-        Vec::new()
-    }
-}
-
-/// Whether the instruction text is a store to memory (`*(u32 *)(r10 -4) = 7`, `lock *(...) +=`).
-fn is_store_text(text: &str) -> bool {
-    let t = text.trim_start();
-    t.starts_with("*(") || t.starts_with("lock ")
-}
-
-/// Whether the instruction text is a helper or kfunc call (not a bpf-to-bpf `call pc+N`).
-pub fn is_helper_call_text(text: &str) -> bool {
-    text.starts_with("call ") && !text.starts_with("call pc")
-}
-
-/// Two values are the same when they parse equal (the `P` precision mark and `_w` marks
-/// aside).
-fn same_value(a: &Value<'_>, b: &Value<'_>) -> bool {
-    a == b
 }
 
 fn same_slot(a: &StackSlotState<'_>, b: &StackSlotState<'_>) -> bool {
     match (&a.contents, &b.contents) {
         (SlotContents::Types(x), SlotContents::Types(y)) => x == y,
-        (SlotContents::Spilled(x), SlotContents::Spilled(y)) => same_value(x, y),
+        (SlotContents::Spilled(x), SlotContents::Spilled(y)) => x == y,
         _ => false,
     }
 }
 
 /// How a state line applies.
 #[derive(Clone, Copy)]
-enum Apply<'r> {
+enum Apply {
     /// The result of instruction `record`, which writes these registers (and, for a store,
     /// the slots it prints: since 6.2 a store prints the slots it wrote).
     Insn {
         record: usize,
-        writes: &'r [u8],
+        writes: Regs,
         store: bool,
     },
     /// A state line repeating what is known: new values are attributed to `attribute`, the
@@ -161,7 +125,7 @@ enum Apply<'r> {
     /// narrowed), or the state line itself.
     Restate {
         attribute: usize,
-        writes: Option<&'r [u8]>,
+        writes: Option<Regs>,
     },
 }
 
@@ -182,14 +146,14 @@ impl<'a> TracedFrame<'a> {
         }
     }
 
-    fn apply(&mut self, st: &State<'a>, how: Apply<'_>) {
+    fn apply(&mut self, st: &State<'a>, how: Apply) {
         for r in &st.regs {
             let n = r.reg as usize;
             let prev = self.regs[n].as_ref();
             let origin = match how {
                 Apply::Insn { record, writes, .. } => match prev {
-                    Some(p) if !writes.contains(&r.reg) => {
-                        if same_value(&p.state.value, &r.value) {
+                    Some(p) if !writes_reg(writes, r.reg) => {
+                        if p.state.value == r.value {
                             p.origin
                         } else {
                             Origin {
@@ -204,8 +168,8 @@ impl<'a> TracedFrame<'a> {
                     },
                 },
                 Apply::Restate { attribute, writes } => match prev {
-                    Some(p) if same_value(&p.state.value, &r.value) => p.origin,
-                    Some(p) if writes.is_some_and(|w| !w.contains(&r.reg)) => Origin {
+                    Some(p) if p.state.value == r.value => p.origin,
+                    Some(p) if writes.is_some_and(|w| !writes_reg(w, r.reg)) => Origin {
                         record: p.origin.record,
                         narrowed: Some(attribute),
                     },
@@ -291,7 +255,7 @@ impl<'a> Trace<'a> {
         for r in &st.regs {
             let n = r.reg as usize;
             let origin = match &old.regs[n] {
-                Some(p) if same_value(&p.state.value, &r.value) => p.origin,
+                Some(p) if p.state.value == r.value => p.origin,
                 Some(p) => Origin {
                     record: p.origin.record,
                     narrowed: Some(record),
@@ -332,7 +296,7 @@ impl<'a> Trace<'a> {
         self.last_insn = None;
     }
 
-    fn delta(&mut self, st: &State<'a>, how: Apply<'_>) {
+    fn delta(&mut self, st: &State<'a>, how: Apply) {
         if st.regs.is_empty() && st.slots.is_empty() {
             return;
         }
@@ -373,13 +337,11 @@ impl<'a> Trace<'a> {
     /// A state line outside a frame header: what the last instruction did (older kernels), or
     /// a restatement.
     fn restate(&mut self, state: StateText<'a>, record: usize) {
-        let writes = std::mem::take(&mut self.last_writes);
         let how = Apply::Restate {
             attribute: self.last_insn.unwrap_or(record),
-            writes: self.last_insn.map(|_| writes.as_slice()),
+            writes: self.last_insn.map(|_| self.last_writes),
         };
         self.delta(&state.parse(), how);
-        self.last_writes = writes;
     }
 
     fn frame_state(&mut self, state: StateText<'a>, record: usize) {
@@ -439,11 +401,16 @@ impl<'a> Trace<'a> {
 
     fn insn(&mut self, l: InsnLine<'a>, record: usize) {
         self.after_header = None;
-        if is_helper_call_text(l.text) {
-            self.clobber_call_regs(record);
-        } else if l.text.starts_with("call pc") {
-            let regs = self.current().map(|f| f.regs.clone()).unwrap_or_default();
-            self.call_args = Some(Box::new(regs));
+        // What the instruction reads and writes, from the line decoded; a line the parser
+        // does not read writes nothing known.
+        let insn = l.decode();
+        match insn {
+            Some(Insn::Call(Callee::Local(_))) => {
+                let regs = self.current().map(|f| f.regs.clone()).unwrap_or_default();
+                self.call_args = Some(Box::new(regs));
+            }
+            Some(Insn::Call(_)) => self.clobber_call_regs(record),
+            _ => {}
         }
         if l.glued_target.is_some() {
             // Level 1: the jump, and the state at the target it goes on with.
@@ -452,14 +419,15 @@ impl<'a> Trace<'a> {
             }
             return;
         }
-        let writes = regs_written_by_text(l.text);
+        let writes = insn.map_or(Regs::EMPTY, |i| i.defs());
         let how = Apply::Insn {
             record,
-            writes: &writes,
-            store: is_store_text(l.text),
+            writes,
+            // Since 6.2 a store prints the slots it wrote.
+            store: insn.and_then(|i| i.mem_access()).is_some_and(|m| m.write),
         };
         self.delta(&l.state.parse(), how);
-        if l.text == "exit" && self.frame > 0 {
+        if insn == Some(Insn::Exit) && self.frame > 0 {
             self.returned = self.frames.pop();
             self.frame -= 1;
         }
@@ -546,18 +514,6 @@ pub fn walk_log_while<'a>(log: &VerifierLog<'a>, mut f: impl FnMut(usize, &Trace
 mod tests {
     use super::*;
 
-    #[test]
-    fn written_registers() {
-        assert_eq!(regs_written_by_text("r2 = r10"), vec![2]);
-        assert_eq!(regs_written_by_text("w1 += 3"), vec![1]);
-        assert_eq!(regs_written_by_text("r1 s>>= 3"), vec![1]);
-        assert_eq!(regs_written_by_text("r0 = *(u64 *)(r0 +0)"), vec![0]);
-        assert_eq!(regs_written_by_text("call bpf_map_push_elem#87"), vec![0]);
-        assert!(regs_written_by_text("if r1 == 0x0 goto pc+1").is_empty());
-        assert!(regs_written_by_text("*(u32 *)(r10 -4) = r1").is_empty());
-        assert!(regs_written_by_text("exit").is_empty());
-    }
-
     const READ_AFTER_CALL: &str = "\
 0: R1=ctx() R10=fp0
 0: (62) *(u32 *)(r10 -4) = 7          ; R10=fp0 fp-8=mmmm????
@@ -570,6 +526,32 @@ mod tests {
 R1 !read_ok
 processed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
 ";
+
+    /// The kernel marks a value precise (`P`) or written (`_w`) when it prints it again; the
+    /// value is the same, so its origin stays (the marks live beside the value, in
+    /// `RegState::precise` and `RegState::written`).
+    #[test]
+    fn marks_do_not_change_a_values_origin() {
+        let log = VerifierLog::parse(
+            "\
+0: R1=ctx() R10=fp0
+0: (b7) r6 = 5                        ; R6_w=5
+1: (bf) r2 = r6                       ; R2_w=5 R6=P5
+2: (95) exit
+",
+        );
+        let t = trace_before(&log, 2).unwrap();
+        let r6 = t.reg(6).unwrap();
+        assert!(r6.state.precise);
+        assert_eq!(
+            r6.origin,
+            Origin {
+                record: 1,
+                narrowed: None
+            }
+        );
+        assert_eq!(t.reg(2).unwrap().origin.record, 2);
+    }
 
     #[test]
     fn reads_keep_origins_and_calls_clobber() {
