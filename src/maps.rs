@@ -227,9 +227,55 @@ impl MapDef {
     }
 
     /// Check the kernel's creation rules for this map type (`map_alloc_check` of the type and
-    /// the generic checks of `map_create`). A definition that passes may still be refused for
-    /// reasons only the running kernel knows (memory limits, privileges).
+    /// the generic checks of `map_create`), and that the kernel accepts the definition's BTF
+    /// (numbers it carries as array lengths stay under [`MAX_BTF_UINT`]). A definition that
+    /// passes may still be refused for reasons only the running kernel knows (memory limits,
+    /// privileges).
     pub fn check(&self) -> Result<(), MapDefError> {
+        self.check_create()?;
+        self.check_btf()
+    }
+
+    /// The members of the map's libbpf-style BTF definition struct, in libbpf's order: type,
+    /// key, value, max_entries, map_flags (only when non-zero). A key or value without a BTF
+    /// shape is given by its size (`key_size` / `value_size`); queue and stack maps have no
+    /// key. The ELF writer encodes exactly these.
+    pub fn btf_members(&self) -> Vec<(&'static str, BtfMember<'_>)> {
+        let mut f = vec![("type", BtfMember::Uint(self.map_type as u32))];
+        match &self.key_type {
+            Some(t) => f.push(("key", BtfMember::Type(t))),
+            None if self.key_size > 0 => f.push(("key_size", BtfMember::Uint(self.key_size))),
+            None => {}
+        }
+        match &self.value_type {
+            Some(t) => f.push(("value", BtfMember::Type(t))),
+            None if self.value_size > 0 => f.push(("value_size", BtfMember::Uint(self.value_size))),
+            None => {}
+        }
+        f.push(("max_entries", BtfMember::Uint(self.max_entries)));
+        if self.map_flags != 0 {
+            f.push(("map_flags", BtfMember::Uint(self.map_flags)));
+        }
+        f
+    }
+
+    /// The kernel resolves every BTF array and refuses one whose size overflows 32 bits
+    /// (`btf_array_resolve`: `elem_size > U32_MAX / nelems`), so `int (*max_entries)[N]` loads
+    /// only for N up to [`MAX_BTF_UINT`]: without this check the refusal comes at load time, as
+    /// a BTF dump.
+    fn check_btf(&self) -> Result<(), MapDefError> {
+        for (field, member) in self.btf_members() {
+            match member {
+                BtfMember::Uint(value) if value > MAX_BTF_UINT => {
+                    return Err(MapDefError::BtfArrayTooLarge { field, value })
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn check_create(&self) -> Result<(), MapDefError> {
         use MapDefError as E;
         let f = self.map_flags;
         if f & flags::RDONLY_PROG != 0 && f & flags::WRONLY_PROG != 0 {
@@ -313,6 +359,19 @@ impl MapDef {
     }
 }
 
+/// A member of a map's BTF definition struct ([`MapDef::btf_members`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BtfMember<'a> {
+    /// `__uint(name, N)`: a pointer to an array of N ints.
+    Uint(u32),
+    /// `__type(name, T)`: a pointer to `T`.
+    Type(&'a TypeDesc),
+}
+
+/// The largest number a map's BTF definition can carry as an array length: `int (*name)[N]` is
+/// an array of N 4-byte ints, which the kernel refuses past 4 GiB (`U32_MAX / 4`, 2^30 - 1).
+pub const MAX_BTF_UINT: u32 = u32::MAX / 4;
+
 /// A map definition the kernel would refuse, with the rule it breaks.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MapDefError {
@@ -371,6 +430,20 @@ pub enum MapDefError {
     /// Type 0.
     #[error("map type 0 (unspec) cannot be created (EINVAL)")]
     UnspecType,
+    /// A number too large for the map's BTF definition.
+    #[error(
+        "{field} = {value} cannot be described in BTF: the definition carries it as the length \
+         of an array of 4-byte ints (`int (*{field})[{value}]`), and the kernel refuses an array \
+         over 4 GiB (btf_array_resolve: \"Array size overflows U32_MAX\", EINVAL); the largest \
+         {field} is {max}",
+        max = MAX_BTF_UINT
+    )]
+    BtfArrayTooLarge {
+        /// The definition's member: `max_entries`, `key_size`, `value_size`, `map_flags`.
+        field: &'static str,
+        /// The value given.
+        value: u32,
+    },
 }
 
 #[cfg(test)]
@@ -408,6 +481,38 @@ mod tests {
             ok.with_flags(flags::MMAPABLE).check(),
             Err(MapDefError::UnsupportedFlags {
                 flags: flags::MMAPABLE,
+                ..
+            })
+        ));
+    }
+
+    /// The BTF limit: 2^30 - 1 is the last length of an `int` array the kernel resolves
+    /// (`4 > U32_MAX / n` first holds at n = 2^30).
+    #[test]
+    fn btf_array_lengths_stop_at_u32_max_over_4() {
+        assert_eq!(MAX_BTF_UINT, (1 << 30) - 1);
+        assert_eq!(u32::MAX / MAX_BTF_UINT, 4);
+        assert_eq!(u32::MAX / (MAX_BTF_UINT + 1), 3);
+        assert_eq!(MapDef::queue::<u32>(MAX_BTF_UINT).check(), Ok(()));
+        let e = MapDef::queue::<u32>(1 << 30).check().unwrap_err();
+        assert_eq!(
+            e,
+            MapDefError::BtfArrayTooLarge {
+                field: "max_entries",
+                value: 1 << 30
+            }
+        );
+        assert!(e
+            .to_string()
+            .contains("the largest max_entries is 1073741823"));
+        // A size without a BTF shape is an array length too; one with a shape is not.
+        let mut sized = MapDef::new(MapType::Hash, 4, 1 << 30, 1);
+        assert_eq!(sized.check(), Ok(()));
+        sized.value_type = None;
+        assert!(matches!(
+            sized.check(),
+            Err(MapDefError::BtfArrayTooLarge {
+                field: "value_size",
                 ..
             })
         ));

@@ -2,29 +2,24 @@
 //! [`MAX_SHOWN`] and a count of the rest; a 10 MB line is shown as a window around the caret,
 //! not echoed. Each case runs the real command on the reproducer's input.
 
-use std::path::PathBuf;
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::process::Command;
 
 use bpfsmith::text::{assemble, AsmErrorKind, MAX_SHOWN};
 
-fn write(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bpfsmith-diag-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write input");
-    p
-}
-
-/// `bpfsmith asm FILE -o FILE.o`: exit code and stderr.
-fn asm(path: &PathBuf) -> (Option<i32>, String) {
-    // Run in the file's folder, so that messages name it as given: `dup.s`.
-    let name = path.file_name().expect("a file name");
+/// `bpfsmith asm NAME -o NAME.o` on `text` written to `NAME` in a fresh folder (messages name
+/// the file as given): exit code and stderr.
+fn asm(name: &str, text: &str) -> (Option<i32>, String) {
+    let dir = tools::TempDir::new("diag");
+    std::fs::write(dir.path().join(name), text).expect("write input");
     let out = Command::new(env!("CARGO_BIN_EXE_bpfsmith"))
-        .current_dir(path.parent().expect("a folder"))
+        .current_dir(dir.path())
         .arg("asm")
         .arg(name)
         .arg("-o")
-        .arg(std::path::Path::new(name).with_extension("o"))
+        .arg(format!("{name}.o"))
         .output()
         .expect("run bpfsmith");
     (
@@ -47,7 +42,7 @@ fn a_hundred_thousand_duplicate_labels_print_a_bounded_report() {
         .iter()
         .all(|e| e.kind == AsmErrorKind::DuplicateLabel));
 
-    let (code, stderr) = asm(&write("dup.s", &text));
+    let (code, stderr) = asm("dup.s", &text);
     assert_eq!(code, Some(1), "{stderr}");
     // 12.5 MB before the cap.
     assert!(stderr.len() < 16 * 1024, "{} bytes of stderr", stderr.len());
@@ -74,7 +69,7 @@ fn a_ten_megabyte_line_is_shown_around_the_caret() {
     // The mistake (an unknown register) in the middle of 10 MB of blanks.
     let pad = " ".repeat(5_000_000);
     let text = format!("\t.text\nprog:\n\t{pad}r11 = 5{pad}\n\tr0 = 0\n\texit\n");
-    let (code, stderr) = asm(&write("long.s", &text));
+    let (code, stderr) = asm("long.s", &text);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.len() < 2048, "{} bytes of stderr", stderr.len());
     // The column counts characters from 1: the tab, then the blanks.
@@ -102,7 +97,7 @@ fn a_ten_megabyte_line_is_shown_around_the_caret() {
 fn a_long_token_in_a_message_is_cut() {
     let token = "x".repeat(10_000_000);
     let text = format!("\t.text\nprog:\n\tr0 = 0 {token}\n\texit\n");
-    let (code, stderr) = asm(&write("token.s", &text));
+    let (code, stderr) = asm("token.s", &text);
     assert_eq!(code, Some(1));
     // 30 MB before: the token in the message, the line and the underline.
     assert!(stderr.len() < 2048, "{} bytes of stderr", stderr.len());
@@ -118,7 +113,7 @@ fn warnings_are_capped_too() {
         text.push_str(&format!("\tr1 = nomap{i} ll\n"));
     }
     text.push_str("\tr0 = 0\n\texit\n");
-    let (code, stderr) = asm(&write("warn.s", &text));
+    let (code, stderr) = asm("warn.s", &text);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stderr.matches(": warning: ").count(), MAX_SHOWN);
     assert!(

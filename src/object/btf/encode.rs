@@ -6,7 +6,7 @@ use super::{
     FuncInfo, Kind, LineInfo, MapBtf, ProgBtfInfo, BTF_MAGIC, FUNC_GLOBAL, FUNC_STATIC, INT_SIGNED,
     VAR_GLOBAL_ALLOCATED,
 };
-use crate::maps::{MapDef, TypeDesc};
+use crate::maps::{BtfMember, MapDef, TypeDesc};
 use crate::object::write::Layout;
 use crate::object::{ElfError, Object};
 use crate::program::{Program, SourceLoc};
@@ -311,36 +311,6 @@ impl BtfBuilder {
     }
 }
 
-/// A member of a map's BTF definition struct.
-pub(crate) enum MapField<'a> {
-    /// `__uint(name, value)`: a pointer to an array of `value` ints.
-    Uint(&'static str, u32),
-    /// `__type(name, T)`: a pointer to `T`.
-    Type(&'static str, &'a TypeDesc),
-}
-
-/// The members of a map's definition struct, in libbpf's order: type, key, value,
-/// max_entries, map_flags (only when non-zero). A key or value without a BTF shape is given by
-/// its size (`key_size` / `value_size`); queue and stack maps have no key.
-pub(crate) fn map_fields(def: &MapDef) -> Vec<MapField<'_>> {
-    let mut f = vec![MapField::Uint("type", def.map_type as u32)];
-    match &def.key_type {
-        Some(t) => f.push(MapField::Type("key", t)),
-        None if def.key_size > 0 => f.push(MapField::Uint("key_size", def.key_size)),
-        None => {}
-    }
-    match &def.value_type {
-        Some(t) => f.push(MapField::Type("value", t)),
-        None if def.value_size > 0 => f.push(MapField::Uint("value_size", def.value_size)),
-        None => {}
-    }
-    f.push(MapField::Uint("max_entries", def.max_entries));
-    if def.map_flags != 0 {
-        f.push(MapField::Uint("map_flags", def.map_flags));
-    }
-    f
-}
-
 /// Whether the kernel accepts `name` as a BTF identifier: `[A-Za-z_.][A-Za-z0-9_.]*` since
 /// Linux 6.5 (before, no `.` outside `VAR` names), which is also what `Object` accepts.
 pub(crate) fn valid_identifier(name: &str) -> bool {
@@ -634,20 +604,20 @@ pub(crate) fn encode_object(
             }
             let mut members = Vec::new();
             let mut ids = MapBtf::default();
-            for (k, field) in map_fields(&m.def).iter().enumerate() {
-                let (name, ty) = match field {
-                    MapField::Uint(name, v) => {
-                        let arr = b.array(int, index, *v);
-                        (*name, b.ptr(arr))
+            for (k, (name, member)) in m.def.btf_members().into_iter().enumerate() {
+                let ty = match member {
+                    BtfMember::Uint(v) => {
+                        let arr = b.array(int, index, v);
+                        b.ptr(arr)
                     }
-                    MapField::Type(name, t) => {
+                    BtfMember::Type(t) => {
                         let target = type_desc(&mut b, t, index);
-                        if *name == "key" {
+                        if name == "key" {
                             ids.key_type_id = target;
                         } else {
                             ids.value_type_id = target;
                         }
-                        (*name, b.ptr(target))
+                        b.ptr(target)
                     }
                 };
                 members.push((name, ty, k as u32 * 64));
@@ -764,7 +734,7 @@ fn type_desc(b: &mut BtfBuilder, t: &TypeDesc, index: u32) -> u32 {
 
 /// The number of members of a map's definition struct (8 bytes each in `.maps`).
 pub(crate) fn map_fields_len(def: &MapDef) -> usize {
-    map_fields(def).len()
+    def.btf_members().len()
 }
 
 #[cfg(test)]
