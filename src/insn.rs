@@ -12,6 +12,13 @@
 //! encoding defines, or [`decode`] returns a [`DecodeError`] naming the slot and the reason.
 //! For any bytes that decode, encoding the result gives the same bytes back.
 //!
+//! Instructions are values, built with short constructors where the first register picks the
+//! width (`rN` 64-bit, `wN` 32-bit) and the second operand is a register or an immediate:
+//! `Insn::mov(R0, 0)`, `Insn::add(W1, W2)`, `Insn::load(Size::U32, R0, R1, 4)`,
+//! `Insn::store(Size::U64, R10, -8, R1)`, `Insn::jump(Cond::Eq, R1, 0, 2)`,
+//! `Insn::call(Helper::MapPushElem)`, `Insn::exit()`. What each reads and writes is
+//! [`Insn::uses`], [`Insn::defs`] and [`Insn::mem_access`].
+//!
 //! ```
 //! use bpfsmith::insn::{decode, encode, Insn, Reg, Size};
 //!

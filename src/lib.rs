@@ -207,7 +207,7 @@ pub mod prelude {
     pub use crate::maps::{MapDef, MapType};
     pub use crate::object::Object;
     pub use crate::program::{
-        Label, MapRef, Program, ProgramBuilder, PushFlags, Section, StackSlot,
+        Fragment, Label, MapRef, Program, ProgramBuilder, PushFlags, Section, StackSlot,
     };
 
     #[cfg(target_os = "linux")]

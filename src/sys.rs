@@ -1150,6 +1150,24 @@ pub fn obj_get(path: &Path, file_flags: u32) -> Result<OwnedFd, SysError> {
     unsafe { sys_bpf(Cmd::ObjGet, &mut attr) }.map(owned_fd)
 }
 
+/// `BPF_FS_MAGIC`: the `f_type` `statfs(2)` reports for a bpffs mount.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Whether `path` is in a bpffs mount (where `BPF_OBJ_PIN` can pin), by `statfs(2)`.
+pub fn is_bpffs(path: &Path) -> io::Result<bool> {
+    let p = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `p` is a live NUL-terminated string and `st` a live, writable `statfs`.
+    let rc = unsafe { libc::statfs(p.as_ptr(), &mut st) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between architectures
+    Ok(st.f_type as i64 == BPF_FS_MAGIC)
+}
+
 // The guest's init: what bpfsmith needs when it is PID 1 of a throw-away VM (`crate::guest`).
 
 /// `mount(2)` without data: `source` of type `fstype` on `target` (used by the guest's init

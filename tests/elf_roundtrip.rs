@@ -313,6 +313,7 @@ fn build(license: String, maps: Vec<MapDef>, mut progs: Vec<ProgSpec>) -> Object
         .map(|(i, def)| Map {
             name: format!("map_{i}"),
             def,
+            pinning: Default::default(),
         })
         .collect();
     let mut programs = Vec::new();

@@ -572,3 +572,50 @@ fn insn_values_match_the_builder_methods() {
     ];
     assert_eq!(values, want);
 }
+
+/// A fragment appended twice: each copy jumps within itself, its labels get their own names,
+/// its instructions keep the fragment's source lines, and a problem inside it is reported at
+/// its line by the builder's `finish`.
+#[test]
+fn fragments_append_with_their_own_labels_and_lines() {
+    let frag_line = line!() + 3;
+    let skip = Fragment::build(|f| {
+        let over = f.label("over");
+        f.jump(over); // frag_line
+        f.mov(R0, 1);
+        f.bind(over).mov(R2, 0);
+    });
+    assert_eq!(skip.len(), 3);
+    let mut p = ProgramBuilder::new("twice", Section::SOCKET);
+    p.mov(R0, 0);
+    p.append(&skip).append(&skip);
+    p.exit();
+    let prog = p.finish().unwrap();
+    // goto +1 skips the `r0 = 1` of its own copy (offsets count from the next slot).
+    assert_eq!(prog.insns[1], Insn::Ja { off: 1 });
+    assert_eq!(prog.insns[4], Insn::Ja { off: 1 });
+    assert_eq!(
+        prog.labels,
+        vec![(3, "over".to_owned()), (6, "over.1".to_owned())]
+    );
+    let src = prog.source(4).unwrap();
+    assert!(src.file.ends_with("program_builder.rs"), "{}", src.file);
+    assert_eq!(src.line, frag_line);
+
+    // An unbound label inside a fragment: reported at the fragment's line, once per copy.
+    let broken = Fragment::build(|f| {
+        let nowhere = f.label("nowhere");
+        f.jump(nowhere);
+    });
+    let broken_line = line!() - 2;
+    let mut p = ProgramBuilder::new("broken", Section::SOCKET);
+    p.append(&broken).append(&broken).exit();
+    let errs = errors(p.finish());
+    assert_eq!(errs.len(), 2);
+    for e in &errs {
+        assert!(
+            matches!(&e.kind, BuildErrorKind::UnboundLabel { label } if label.starts_with("nowhere"))
+        );
+        assert_eq!(e.location.line, broken_line);
+    }
+}

@@ -55,6 +55,7 @@ pub mod run;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 pub use map::{flags, Map, MapError, Queue, Stack};
 pub use program::{log_level, LoadedProgram, TestRun, TestRunResult, DEFAULT_LOG_SIZE};
@@ -62,7 +63,7 @@ pub use program::{log_level, LoadedProgram, TestRun, TestRunResult, DEFAULT_LOG_
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{MapDefError, MapValue};
 use crate::object::btf::ObjectBtf;
-use crate::object::Object;
+use crate::object::{Object, Pinning};
 use crate::program::{ProgType, RelocKind, Section};
 use crate::sys::{self, FuncInfo, LineInfo, MapCreate, ProgLoad, SysError};
 pub(crate) use program::log_text;
@@ -82,7 +83,14 @@ pub struct LoadOptions {
     pub btf: BtfSource,
     /// `prog_flags` for every program (`BPF_F_STRICT_ALIGNMENT` = 1, ...).
     pub prog_flags: u32,
+    /// Where maps pinned by name ([`Pinning::ByName`]) live: a folder in a bpffs mount
+    /// (`None`: [`DEFAULT_PIN_ROOT`], as libbpf).
+    pub pin_root: Option<PathBuf>,
 }
+
+/// Where maps pinned by name live unless [`LoadOptions::pin_root`] says otherwise (libbpf's
+/// default).
+pub const DEFAULT_PIN_ROOT: &str = "/sys/fs/bpf";
 
 /// The BTF a load passes to the kernel (`BPF_BTF_LOAD`, then the maps' type ids and the
 /// programs' func_info / line_info).
@@ -151,6 +159,45 @@ pub enum LoadError {
     UserNamespace {
         /// What was being created.
         what: String,
+        /// The failure (shown in the message, so not also the error's `source()`).
+        error: SysError,
+    },
+    /// A map is pinned by name ([`Pinning::ByName`]) under a folder that is not in a bpffs
+    /// mount, or does not exist.
+    #[error("map `{map}` is pinned by name (pinning = LIBBPF_PIN_BY_NAME) under {}, which {}: mount one there (`mount -t bpf bpf {}`) or choose another folder (LoadOptions::pin_root)", root.display(), if *missing { "does not exist" } else { "is not in a bpffs mount" }, root.display())]
+    NotBpffs {
+        /// The map.
+        map: String,
+        /// The folder.
+        root: PathBuf,
+        /// Whether the folder is missing (rather than on another file system).
+        missing: bool,
+    },
+    /// The map pinned where a map of the object is pinned by name is not the same map: one
+    /// of its type, key size, value size, max_entries or flags differs (libbpf checks the
+    /// same).
+    #[error("map `{map}` is pinned by name, and the map pinned at {} has {field} {pinned} where the object says {wanted}: remove the pin (`rm {}`) or make the definitions agree", path.display(), path.display())]
+    PinnedMapMismatch {
+        /// The map.
+        map: String,
+        /// Where the pinned map is.
+        path: PathBuf,
+        /// What differs (`map type`, `key_size`, `value_size`, `max_entries`, `map_flags`).
+        field: &'static str,
+        /// The pinned map's value.
+        pinned: u32,
+        /// The object's value.
+        wanted: u32,
+    },
+    /// Opening or pinning a map pinned by name failed.
+    #[error("map `{map}` is pinned by name, and {} {}: {error}", if *opening { "opening the map pinned at" } else { "pinning it at" }, path.display())]
+    Pin {
+        /// The map.
+        map: String,
+        /// The pin's path.
+        path: PathBuf,
+        /// Whether an existing pin was being opened (rather than a new one made).
+        opening: bool,
         /// The failure (shown in the message, so not also the error's `source()`).
         error: SysError,
     },
@@ -503,17 +550,29 @@ impl LoadedObject {
                     .map(|t| (fd.as_fd(), t.key_type_id, t.value_type_id)),
                 _ => None,
             };
-            let fd = sys::map_create(&MapCreate {
-                map_type: m.def.map_type as u32,
-                key_size: m.def.key_size,
-                value_size: m.def.value_size,
-                max_entries: m.def.max_entries,
-                map_flags: m.def.map_flags,
-                name: &m.name,
-                btf: map_btf,
-                ..Default::default()
-            })
-            .map_err(|source| {
+            let create = || {
+                sys::map_create(&MapCreate {
+                    map_type: m.def.map_type as u32,
+                    key_size: m.def.key_size,
+                    value_size: m.def.value_size,
+                    max_entries: m.def.max_entries,
+                    map_flags: m.def.map_flags,
+                    name: &m.name,
+                    btf: map_btf,
+                    ..Default::default()
+                })
+            };
+            let created = match m.pinning {
+                Pinning::None => create().map(Ok),
+                Pinning::ByName => {
+                    let root = options
+                        .pin_root
+                        .as_deref()
+                        .unwrap_or(Path::new(DEFAULT_PIN_ROOT));
+                    pinned_map(m, root, create)
+                }
+            };
+            let fd = created.map_err(|source| {
                 if source.is_permission() {
                     let what = format!("creating map `{}`", m.name);
                     let why = format!(
@@ -529,7 +588,7 @@ impl LoadedObject {
                         error: source,
                     }
                 }
-            })?;
+            })??;
             maps.push(Map::from_parts(m.name.clone(), m.def.clone(), fd));
         }
         let map_fds: HashMap<&str, i32> = maps
@@ -797,6 +856,67 @@ fn btf_refusal_text(
                  it will not take ({kinds_text}); {WITHOUT}"
             )
         }
+    }
+}
+
+/// The map of `m`, pinned by name under `root`: the one pinned there when its definition
+/// matches, or a new one from `create`, pinned there. The outer error is `create`'s (for the
+/// caller's privilege messages); the inner one is about the pin.
+fn pinned_map(
+    m: &crate::object::Map,
+    root: &Path,
+    create: impl Fn() -> Result<sys::MapFd, SysError>,
+) -> Result<Result<sys::MapFd, LoadError>, SysError> {
+    let not_bpffs = |missing| LoadError::NotBpffs {
+        map: m.name.clone(),
+        root: root.to_owned(),
+        missing,
+    };
+    match sys::is_bpffs(root) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Err(not_bpffs(false))),
+        Err(e) => return Ok(Err(not_bpffs(e.kind() == std::io::ErrorKind::NotFound))),
+    }
+    let path = root.join(&m.name);
+    let pin_error = |opening, error| LoadError::Pin {
+        map: m.name.clone(),
+        path: path.clone(),
+        opening,
+        error,
+    };
+    let open = || -> Result<sys::MapFd, LoadError> {
+        let fd = sys::obj_get(&path, 0)
+            .and_then(sys::MapFd::from_fd)
+            .map_err(|e| pin_error(true, e))?;
+        let info = fd.info();
+        let d = &m.def;
+        let fields = [
+            ("map type", info.map_type, d.map_type as u32),
+            ("key_size", info.key_size, d.key_size),
+            ("value_size", info.value_size, d.value_size),
+            ("max_entries", info.max_entries, d.max_entries),
+            ("map_flags", info.map_flags, d.map_flags),
+        ];
+        if let Some(&(field, pinned, wanted)) = fields.iter().find(|(_, p, w)| p != w) {
+            return Err(LoadError::PinnedMapMismatch {
+                map: m.name.clone(),
+                path: path.clone(),
+                field,
+                pinned,
+                wanted,
+            });
+        }
+        Ok(fd)
+    };
+    if path.exists() {
+        return Ok(open());
+    }
+    let fd = create()?;
+    match sys::obj_pin(fd.fd(), &path) {
+        Ok(()) => Ok(Ok(fd)),
+        // Another loader pinned one in between: share it, as if it had been there first.
+        Err(e) if e.errno == libc::EEXIST => Ok(open()),
+        Err(e) => Ok(Err(pin_error(false, e))),
     }
 }
 

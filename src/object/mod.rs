@@ -27,6 +27,22 @@ pub struct Map {
     pub name: String,
     /// The definition.
     pub def: MapDef,
+    /// Whether a loader shares it through bpffs (clang's `__uint(pinning, ...)`).
+    pub pinning: Pinning,
+}
+
+/// How a loader shares a map through a bpffs mount: libbpf's `pinning` attribute of a BTF map
+/// definition (`__uint(pinning, LIBBPF_PIN_BY_NAME)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Pinning {
+    /// Not pinned (`LIBBPF_PIN_NONE`, 0): each load creates the map.
+    #[default]
+    None,
+    /// Pinned by name (`LIBBPF_PIN_BY_NAME`, 1): a load reuses the map pinned at
+    /// `<root>/<map name>` (the root is `/sys/fs/bpf` unless
+    /// [`crate::load::LoadOptions::pin_root`] says otherwise), after checking that it has the
+    /// same definition, or creates the map and pins it there.
+    ByName,
 }
 
 /// Programs, maps and a license: what an ELF object holds.
@@ -133,6 +149,7 @@ impl Object {
         self.maps.push(Map {
             name: name.to_owned(),
             def: def.clone(),
+            pinning: Pinning::None,
         });
         Ok(MapRef::new(name, def))
     }

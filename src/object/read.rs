@@ -17,7 +17,8 @@
 //! - **Maps** from `.maps` and its BTF (`DATASEC .maps`, one `VAR` per map, a struct of
 //!   `__uint` / `__type` members): type, key and value (sizes through typedefs and
 //!   modifiers), max_entries, map_flags. `key_size` / `value_size` members are read too;
-//!   `pinning`, `numa_node` and `map_extra` are accepted and ignored; anything else
+//!   `pinning` (0 or 1, `LIBBPF_PIN_BY_NAME`, as libbpf takes it; the loader honours it) too;
+//!   `numa_node` and `map_extra` are accepted and ignored; anything else
 //!   (`values`, inner maps) is an error.
 //! - **Relocations**: `R_BPF_64_64` on an `ld_imm64` against a map symbol becomes a
 //!   [`RelocKind::Map`]. Against global data (`.rodata`, `.data`, `.bss`, `.kconfig`) or an
@@ -60,7 +61,7 @@ use super::btf::{
 use super::error::{ElfError, ElfErrorKind as K};
 use super::view::{ObjectView, Placed, Plan};
 use super::write::{R_BPF_64_32, R_BPF_64_64};
-use super::{Map, Object};
+use super::{Map, Object, Pinning};
 use crate::insn::{decode_at, decode_iter, Callee, Insn, Pseudo, SLOT_SIZE};
 use crate::maps::{MapDef, MapType, TypeDesc};
 use crate::program::{FileId, Function, Section, SourceFile, SourceLoc};
@@ -496,10 +497,11 @@ impl<'a> Reader<'a> {
                     ))
                 }
             };
-            let (def, mb) = self.map_def(btf, s.name, s.value, &members)?;
+            let (def, mb, pinning) = self.map_def(btf, s.name, s.value, &members)?;
             maps.push(Map {
                 name: s.name.to_owned(),
                 def,
+                pinning,
             });
             ids.push(MapBtf {
                 var_type_id: var,
@@ -516,8 +518,9 @@ impl<'a> Reader<'a> {
         map: &str,
         offset: u64,
         members: &[super::btf::Member],
-    ) -> Result<(MapDef, MapBtf), ElfError> {
+    ) -> Result<(MapDef, MapBtf, Pinning), ElfError> {
         let mut map_type = None;
+        let mut pinning = Pinning::None;
         let mut def = MapDef::new(MapType::Unspec, 0, 0, 0);
         def.key_type = None;
         def.value_type = None;
@@ -580,7 +583,20 @@ impl<'a> Reader<'a> {
                 "map_flags" => def.map_flags = uint()?,
                 "key_size" => def.key_size = uint()?,
                 "value_size" => def.value_size = uint()?,
-                "numa_node" | "pinning" | "map_extra" => {
+                "pinning" => {
+                    // libbpf's values: LIBBPF_PIN_NONE, LIBBPF_PIN_BY_NAME; it refuses others.
+                    pinning = match uint()? {
+                        0 => Pinning::None,
+                        1 => Pinning::ByName,
+                        n => {
+                            return Err(bad(format!(
+                                "unknown pinning value {n}: 0 (LIBBPF_PIN_NONE) or 1 \
+                                 (LIBBPF_PIN_BY_NAME)"
+                            )))
+                        }
+                    };
+                }
+                "numa_node" | "map_extra" => {
                     uint()?;
                 }
                 "key" => {
@@ -609,7 +625,7 @@ impl<'a> Reader<'a> {
                 },
             )
         })?;
-        Ok((def, ids))
+        Ok((def, ids, pinning))
     }
 
     /// The functions of every executable section, checked by decoding them once.

@@ -669,6 +669,68 @@ impl fmt::Display for BuildErrors {
     }
 }
 
+/// Instructions built once, with their labels, source locations, map references and checks,
+/// to append to any number of builders ([`ProgramBuilder::append`]).
+///
+/// A fragment is written with the [`ProgramBuilder`] methods. Its labels belong to each copy:
+/// appending the same fragment twice gives two sets of labels, so the jumps of one copy never
+/// land in the other (a name that is taken already gets a `.1`, `.2` ... suffix in listings).
+/// A label bound after the fragment's last instruction points at whatever the builder emits
+/// next. Stack buffers the fragment reserves keep their offsets, and the builder's frame
+/// grows to cover them. Every source location is the fragment's line, and every problem (an
+/// unbound label, a bad value buffer) is reported by the builder's `finish` at that line.
+///
+/// ```
+/// use bpfsmith::prelude::*;
+///
+/// // r0 = max(r0, r1), as a fragment with its own label.
+/// let max = Fragment::build(|f| {
+///     let done = f.label("done");
+///     f.jump_if(R0, Cond::Ge, R1, done);
+///     f.mov(R0, R1);
+///     f.bind(done);
+/// });
+/// let mut p = ProgramBuilder::new("max3", Section::SOCKET);
+/// p.mov(R0, 3).mov(R1, 9);
+/// p.append(&max);                          // r0 = 9
+/// p.mov(R1, 5);
+/// p.append(&max);                          // r0 = 9: the second copy jumps within itself
+/// p.exit();
+/// let prog = p.finish().unwrap();
+/// assert_eq!(prog.insns.len(), 8);
+/// assert_eq!(prog.insns[2], Insn::jump(Cond::Ge, R0, R1, 1));
+/// assert_eq!(prog.insns[5], Insn::jump(Cond::Ge, R0, R1, 1));
+/// let names: Vec<&str> = prog.labels.iter().map(|(_, n)| n.as_str()).collect();
+/// assert_eq!(names, ["done", "done.1"]);
+/// ```
+pub struct Fragment {
+    b: ProgramBuilder,
+}
+
+impl Fragment {
+    /// Build a fragment: `f` emits into it with the [`ProgramBuilder`] methods.
+    pub fn build(f: impl FnOnce(&mut ProgramBuilder)) -> Fragment {
+        let mut b = ProgramBuilder::new("", Section::SOCKET);
+        f(&mut b);
+        Fragment { b }
+    }
+
+    /// The number of instructions.
+    pub fn len(&self) -> usize {
+        self.b.insns.len()
+    }
+
+    /// Whether the fragment has no instruction.
+    pub fn is_empty(&self) -> bool {
+        self.b.insns.is_empty()
+    }
+
+    /// The instructions, with jump offsets not resolved yet (0 for jumps to labels).
+    pub fn insns(&self) -> &[Insn] {
+        &self.b.insns
+    }
+}
+
 struct LabelInfo {
     name: String,
     bound: Option<(usize, SourceLoc)>,
@@ -682,7 +744,43 @@ struct Fixup {
     loc: SourceLoc,
 }
 
-/// Builds one [`Program`]. See the [module documentation](self).
+/// Builds one [`Program`]. See the [module documentation](self) for how errors and source
+/// locations work.
+///
+/// A whole program, and the helper ABI it follows: a call takes its arguments in `r1`-`r5`,
+/// leaves its result in `r0`, and clobbers `r1`-`r5` (the verifier refuses to read them after
+/// the call); `r6`-`r9` survive it, and `r10` is the read-only frame pointer. `r1` holds the
+/// context when the program starts, and `r0` is what it returns.
+///
+/// ```
+/// use bpfsmith::insn::Regs;
+/// use bpfsmith::prelude::*;
+///
+/// let mut obj = Object::new("GPL");
+/// let queue = obj.map("queue", MapDef::queue::<u32>(8)).unwrap();
+///
+/// let mut p = ProgramBuilder::new("push_len", Section::SOCKET);
+/// // Entry: r1 = the context (a __sk_buff). What must outlive a call goes in r6-r9.
+/// p.mov(R6, R1);
+/// p.load(Size::U32, R7, R6, 0);             // r7 = skb->len
+/// p.store_reg(Size::U32, R10, -4, R7);      // the value to push, on the stack at r10 - 4
+/// // bpf_map_push_elem(map, &value, flags): r1, r2, r3.
+/// p.ld_map(R1, &queue);                     // r1 = the map (relocated to its fd at load)
+/// p.mov(R2, R10).add(R2, -4);               // r2 = r10 - 4, a pointer to the value
+/// p.mov(R3, 0);                             // r3 = BPF_ANY
+/// p.call(Helper::MapPushElem);              // r0 = 0 or -E2BIG; r1-r5 are gone now
+/// let full = p.label("full");
+/// p.jump_if(W0, Cond::Ne, 0, full);         // a helper's int result: compare w0
+/// p.mov(R0, R7).exit();                     // r7 survived the call: return the length
+/// p.bind(full).mov(R0, 0).exit();
+/// let prog = p.finish().unwrap();
+///
+/// // The call's reads and writes, as the verifier (and the VM) see them.
+/// let call = prog.insns.iter().find(|i| matches!(i, Insn::Call(_))).unwrap();
+/// assert_eq!(call.uses(), Regs::of(&[R1, R2, R3]));
+/// assert_eq!(call.defs(), Regs::of(&[R0, R1, R2, R3, R4, R5]));
+/// obj.add_program(prog).unwrap();
+/// ```
 pub struct ProgramBuilder {
     name: String,
     section: Section,
@@ -801,6 +899,57 @@ impl ProgramBuilder {
     pub fn emit(&mut self, insn: Insn) -> &mut Self {
         let loc = self.here(CallerLocation::caller());
         self.push_insn(insn, loc);
+        self
+    }
+
+    /// Append a [`Fragment`]: its instructions, its labels (fresh ones for this copy), its
+    /// source locations, map references and pending problems.
+    pub fn append(&mut self, frag: &Fragment) -> &mut Self {
+        let b = &frag.b;
+        let base = self.insns.len();
+        let label_base = self.labels.len() as u32;
+        let files: Vec<FileId> = b
+            .files
+            .iter()
+            .map(|f| match self.files.iter().position(|g| g == f) {
+                Some(i) => FileId(i as u32),
+                None => self.add_file(f.path.clone(), f.text.clone()),
+            })
+            .collect();
+        let at = |l: SourceLoc| SourceLoc {
+            file: files.get(l.file.0 as usize).copied().unwrap_or(l.file),
+            ..l
+        };
+        self.insns.extend_from_slice(&b.insns);
+        self.locs.extend(b.locs.iter().map(|l| l.map(at)));
+        let mut taken: std::collections::HashSet<String> =
+            self.labels.iter().map(|l| l.name.clone()).collect();
+        for l in &b.labels {
+            let mut name = l.name.clone();
+            let mut k = 1;
+            while taken.contains(&name) {
+                name = format!("{}.{k}", l.name);
+                k += 1;
+            }
+            taken.insert(name.clone());
+            self.labels.push(LabelInfo {
+                name,
+                bound: l.bound.map(|(i, loc)| (base + i, at(loc))),
+                function: l.function,
+            });
+        }
+        self.fixups.extend(b.fixups.iter().map(|f| Fixup {
+            insn: base + f.insn,
+            label: Label(label_base + f.label.0),
+            loc: at(f.loc),
+        }));
+        self.relocs.extend(b.relocs.iter().map(|r| Reloc {
+            insn: base + r.insn,
+            ..r.clone()
+        }));
+        self.errors
+            .extend(b.errors.iter().map(|(l, k)| (at(*l), k.clone())));
+        self.frame_used = self.frame_used.max(b.frame_used);
         self
     }
 
