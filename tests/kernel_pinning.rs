@@ -15,24 +15,16 @@
 mod kernel;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bpfsmith::load::{BtfSource, LoadError, LoadOptions, TestRun};
 use bpfsmith::object::{ElfObject, Pinning};
 use bpfsmith::prelude::*;
 
+#[path = "common/interop.rs"]
+mod interop;
+
 fn have_clang() -> bool {
-    let ok = Command::new("clang-22")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok && std::env::var("BPFSMITH_REQUIRE_INTEROP").is_ok_and(|v| v == "1") {
-        panic!("clang-22 is required (BPFSMITH_REQUIRE_INTEROP=1) but cannot be run");
-    }
-    if !ok {
-        eprintln!("notice: skipping: clang-22 is not installed");
-    }
-    ok
+    interop::have_tool("clang-22")
 }
 
 /// Compile a C source with clang-22 (`-target bpf -g`) and read the object.
@@ -40,19 +32,12 @@ fn compile(dir: &Path, name: &str, source: &str) -> Result<ElfObject, String> {
     let c = dir.join(format!("{name}.c"));
     let o = dir.join(format!("{name}.o"));
     std::fs::write(&c, source).unwrap();
-    let out = Command::new("clang-22")
-        .args(["-O2", "-g", "-target", "bpf", "-c"])
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (c, o) = (c.to_str().unwrap(), o.to_str().unwrap());
+    interop::run_ok(
+        "clang-22",
+        &["-O2", "-g", "-target", "bpf", "-c", c, "-o", o],
     );
-    ElfObject::read(&o).map_err(|e| e.to_string())
+    ElfObject::read(o).map_err(|e| e.to_string())
 }
 
 /// A queue map `name` pinned with `pinning`, and a socket filter that pops it.
