@@ -20,8 +20,10 @@
 //! assert!(!page.contains("http://") && !page.contains("https://"));
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
+
+use serde_json::Value;
 
 use crate::explain::match_messages;
 use crate::program::Program;
@@ -51,29 +53,20 @@ fn esc(text: &str) -> String {
     s
 }
 
-/// `text` as a JSON string literal that is also safe inside a `<script>` element.
-fn json_str(text: &str) -> String {
-    let mut s = String::with_capacity(text.len() + 2);
-    s.push('"');
+/// `value` as JSON text that is also safe inside a `<script>` element: serde_json's text with
+/// `<`, `>` and `&` written as `\u` escapes (outside strings JSON has none of them, inside a
+/// string the escape is the same character), so no `</script>` can close the element early.
+fn script_json(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    let mut s = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
             '<' => s.push_str("\\u003c"),
             '>' => s.push_str("\\u003e"),
             '&' => s.push_str("\\u0026"),
-            '\u{2028}' => s.push_str("\\u2028"),
-            '\u{2029}' => s.push_str("\\u2029"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
             c => s.push(c),
         }
     }
-    s.push('"');
     s
 }
 
@@ -232,36 +225,35 @@ const JS: &str = r##"
 
 /// One state entry for the page: name, value, origin record (`None`: program entry),
 /// narrowing record, whether record `at` set it.
-fn state_json(log: &VerifierLog<'_>, t: &Trace<'_>, at: usize, first_insn: usize) -> String {
+fn state_json(log: &VerifierLog<'_>, t: &Trace<'_>, at: usize, first_insn: usize) -> Value {
     let Some(f) = t.current() else {
-        return "[]".to_owned();
+        return Value::Array(Vec::new());
     };
     // A state line before the first instruction is the program's entry state.
-    let entry_rec = |r: usize| -> String {
+    let entry_rec = |r: usize| -> Value {
         let entry = r < first_insn
             && matches!(
                 log.records().get(r).map(|x| x.kind),
                 Some(Kind::State { .. })
             );
         if entry {
-            "null".to_owned()
+            Value::Null
         } else {
-            r.to_string()
+            r.into()
         }
     };
     let mut items = Vec::new();
     let mut push = |name: String, raw: &str, o: super::trace::Origin| {
         let value = raw.split_once('=').map_or(raw, |(_, v)| v);
-        let narrowed = o.narrowed.map_or("null".to_owned(), |n| n.to_string());
+        let narrowed = o.narrowed.map_or(Value::Null, Value::from);
         let set = o.record == at || o.narrowed == Some(at);
-        items.push(format!(
-            "[{},{},{},{},{}]",
-            json_str(&name),
-            json_str(value),
+        items.push(Value::Array(vec![
+            name.into(),
+            value.into(),
             entry_rec(o.record),
             narrowed,
-            set
-        ));
+            set.into(),
+        ]));
     };
     for (n, r) in f.regs.iter().enumerate() {
         if let Some(r) = r {
@@ -271,7 +263,7 @@ fn state_json(log: &VerifierLog<'_>, t: &Trace<'_>, at: usize, first_insn: usize
     for s in &f.slots {
         push(format!("fp{}", s.state.off), s.state.raw, s.origin);
     }
-    format!("[{}]", items.join(","))
+    Value::Array(items)
 }
 
 fn write_operand(out: &mut String, op: &OperandReport) {
@@ -431,7 +423,7 @@ pub fn render_html(log: &VerifierLog<'_>, map: &SourceMap, title: &str) -> Strin
     out.push_str("</header>\n<main>\n<section id=\"log\">\n");
 
     // The log, with source lines, and the states after each instruction.
-    let mut states: HashMap<usize, String> = HashMap::new();
+    let mut states: BTreeMap<usize, Value> = BTreeMap::new();
     let mut count = 0usize;
     let first_insn = log.insns().next().map_or(usize::MAX, |(i, _)| i);
     walk_log(log, |i, t| {
@@ -537,16 +529,15 @@ pub fn render_html(log: &VerifierLog<'_>, map: &SourceMap, title: &str) -> Strin
     );
 
     // The data, then the script.
-    let mut keys: Vec<&usize> = states.keys().collect();
-    keys.sort();
-    out.push_str("<script type=\"application/json\" id=\"data\">{\"states\":{");
-    for (n, k) in keys.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "\"{k}\":{}", states[k]);
-    }
-    out.push_str("}}</script>\n<script>");
+    let states: serde_json::Map<String, Value> = states
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let mut data = serde_json::Map::new();
+    data.insert("states".to_owned(), Value::Object(states));
+    out.push_str("<script type=\"application/json\" id=\"data\">");
+    out.push_str(&script_json(&Value::Object(data)));
+    out.push_str("</script>\n<script>");
     out.push_str(JS);
     out.push_str("</script>\n</body>\n</html>\n");
     out
@@ -571,8 +562,8 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
         assert_eq!(
-            json_str("a\"b\\</script>\n"),
-            r#""a\"b\\\u003c/script\u003e\n""#
+            script_json(&Value::from("a\"b\\</script>\n&")),
+            r#""a\"b\\\u003c/script\u003e\n\u0026""#
         );
     }
 
