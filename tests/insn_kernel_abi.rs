@@ -1,0 +1,93 @@
+//! `Insn::uses` and `Insn::defs` of calls against the kernel's verifier: a register a call
+//! clobbers cannot be read after it (`R1 !read_ok`), one it keeps can; a helper reads exactly
+//! the argument registers `uses` names (an unset one of them is refused, an unset one past
+//! them is not). Needs root or CAP_BPF (see tests/common/kernel.rs).
+#![cfg(target_os = "linux")]
+
+#[macro_use]
+#[path = "common/kernel.rs"]
+mod kernel;
+
+use bpfsmith::load::{LoadError, LoadOptions};
+use bpfsmith::prelude::*;
+
+/// Load the one program of `obj`: `Ok(())`, or the verifier's refusal headline.
+fn verdict(obj: &Object) -> Result<(), String> {
+    match obj.load_with(&LoadOptions::default()) {
+        Ok(_) => Ok(()),
+        Err(LoadError::Verifier { log, .. }) => {
+            let log = bpfsmith::verifier::VerifierLog::parse(&log);
+            Err(log
+                .error()
+                .map(|e| e.headline().to_owned())
+                .unwrap_or(log.text().to_owned()))
+        }
+        Err(e) => panic!("load failed before the verifier: {e}"),
+    }
+}
+
+#[test]
+fn registers_a_call_defines_are_the_ones_the_verifier_forgets() {
+    require_kernel!("registers_a_call_defines_are_the_ones_the_verifier_forgets");
+    let call = Insn::call(Helper::KtimeGetNs);
+    for r in &Reg::ALL[..10] {
+        // Every register set, then a call, then `r0 = rN`.
+        let mut p = ProgramBuilder::new("clobber", Section::SOCKET);
+        for s in &Reg::ALL[..10] {
+            p.mov(*s, 1);
+        }
+        p.call(Helper::KtimeGetNs).mov(R0, *r).exit();
+        let mut obj = Object::new("GPL");
+        obj.add_program(p.finish().unwrap()).unwrap();
+        let readable = *r == R0 || !call.defs().contains(*r);
+        match verdict(&obj) {
+            Ok(()) => assert!(readable, "the kernel reads {r} after the call"),
+            Err(e) => {
+                assert!(
+                    !readable,
+                    "the kernel refuses to read {r} after the call: {e}"
+                );
+                assert_eq!(e, format!("R{} !read_ok", r.num()));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_helper_reads_the_argument_registers_uses_names() {
+    require_kernel!("a_helper_reads_the_argument_registers_uses_names");
+    let call = Insn::call(Helper::MapPushElem);
+    // r1 is the context at entry, so it always holds something: r2-r5 tell.
+    for unset in [R2, R3, R4, R5] {
+        let mut obj = Object::new("GPL");
+        let queue = obj.map("queue", MapDef::queue::<u32>(4)).unwrap();
+        let mut p = ProgramBuilder::new("arity", Section::SOCKET);
+        p.store(Size::U32, R10, -4, 0);
+        p.ld_map(R1, &queue);
+        for r in [R2, R3] {
+            if r == unset {
+                continue;
+            }
+            if r == R2 {
+                p.mov(R2, R10).add(R2, -4);
+            } else {
+                p.mov(R3, 0);
+            }
+        }
+        p.call(Helper::MapPushElem).mov(R0, 0).exit();
+        obj.add_program(p.finish().unwrap()).unwrap();
+        match verdict(&obj) {
+            Ok(()) => assert!(
+                !call.uses().contains(unset),
+                "the kernel accepts the call with {unset} unset"
+            ),
+            Err(e) => {
+                assert!(
+                    call.uses().contains(unset),
+                    "refused with {unset} unset: {e}"
+                );
+                assert_eq!(e, format!("R{} !read_ok", unset.num()));
+            }
+        }
+    }
+}
