@@ -88,14 +88,26 @@ impl fmt::Display for CheckSummary {
 }
 
 /// The `.s` files named: files as given, folders searched (not recursively), sorted by name.
+/// A folder without a `.s` file is an error that says so.
 pub fn files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(p)?
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "s"))
                 .collect();
+            if v.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "{}: no `.s` file in this folder (check runs assembly sources whose \
+                         header states their outcome, e.g. `# expect-retval: 20`)",
+                        p.display()
+                    ),
+                ));
+            }
             v.sort();
             out.extend(v);
         } else {
@@ -173,7 +185,14 @@ pub fn run_request(exp: &Expectations, obj: &crate::object::Object) -> Result<Ru
 }
 
 fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
-    let source = match std::fs::read_to_string(path) {
+    if crate::input::is_elf(path) {
+        return Verdict::Failed(
+            "an ELF object: check runs assembly sources whose header states their outcome; \
+             `bpfsmith run` runs an object"
+                .into(),
+        );
+    }
+    let source = match crate::input::read_text(path) {
         Ok(s) => s,
         Err(e) => return Verdict::Failed(e.to_string()),
     };
@@ -181,6 +200,13 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
         Ok(e) => e,
         Err(e) => return Verdict::Failed(format!("header {e}")),
     };
+    if !exp.states_an_outcome() {
+        return Verdict::Skipped(
+            "its header states no outcome: add `# expect-retval: N`, `# expect-map: MAP = V1 V2`, \
+             `# expect-load: ok` or `# expect-verifier-error: TEXT` at the top"
+                .into(),
+        );
+    }
     match (exp.cap_bpf_only, privileges) {
         (true, Privileges::AsIs) => {
             return Verdict::Skipped(
@@ -247,8 +273,12 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
                             })
                             .collect()
                     });
-                if got.as_ref() != Some(&want) {
-                    wrong.push(format!("map {map} = {got:?}, expected {want:?}"));
+                match got {
+                    Some(got) if got == want => {}
+                    Some(got) => wrong.push(format!("map {map} = {got:?}, expected {want:?}")),
+                    None => wrong.push(format!(
+                        "the header expects map `{map}`, which the object does not have"
+                    )),
                 }
             }
             if wrong.is_empty() {
@@ -281,6 +311,32 @@ mod tests {
         s.add(&Verdict::Skipped(String::new()));
         s.add(&Verdict::Passed(String::new()));
         assert_eq!(s.to_string(), "2 passed, 1 failed, 1 skipped");
+    }
+
+    #[test]
+    fn a_file_without_an_outcome_is_skipped_saying_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.s");
+        std::fs::write(&p, "# a comment\nr0 = 1\nexit\n").unwrap();
+        let c = check_file(&p, &running_kernel(), Privileges::AsIs);
+        assert!(
+            matches!(&c.verdict, Verdict::Skipped(m) if m.contains("states no outcome")),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn an_object_or_an_empty_folder_is_refused_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = files(&[dir.path().to_owned()]).unwrap_err().to_string();
+        assert!(err.contains("no `.s` file in this folder"), "{err}");
+        let p = dir.path().join("x.o");
+        std::fs::write(&p, b"\x7fELF\x02\x01\x01").unwrap();
+        let c = check_file(&p, &running_kernel(), Privileges::AsIs);
+        assert!(
+            matches!(&c.verdict, Verdict::Failed(m) if m.starts_with("an ELF object")),
+            "{c}"
+        );
     }
 
     #[test]

@@ -474,11 +474,29 @@ fn render_register(reg: Reg, wide: bool) -> String {
         Reg::R10 => "the read-only frame pointer: the top of the 512-byte stack. Stack slots are r10 - 1 .. r10 - 512; copy it to another register to build a pointer (`r2 = r10; r2 += -4`). Writing to it is refused (`frame pointer is read only`).",
     };
     let view = if wide {
-        format!("{reg} is the 64-bit view")
+        format!(
+            "`{reg}` names all 64 bits; `w{}` is its low 32-bit half",
+            reg.num()
+        )
     } else {
-        format!("w{} is the 32-bit view of {reg}: ALU32 operations read its low half and zero the high half", reg.num())
+        format!("`w{}` is the low 32-bit half of {reg}: ALU32 operations read it and zero the high half", reg.num())
     };
-    format!("{view}.\n{reg}: {role}\n")
+    format!("{reg}: {role}\n{view}.\n")
+}
+
+/// What `explain` can be asked, with an example of each kind: printed when no topic is given.
+pub fn overview() -> String {
+    let mut s = String::from("bpfsmith explain TOPIC, where TOPIC is one of:\n");
+    s.push_str(&format!(
+        "  a verifier message, or any part of one ({} known), e.g. \"R2 !read_ok\", \"cannot pass map_type\"\n",
+        MESSAGES.len()
+    ));
+    s.push_str(&format!(
+        "  a helper, by number (1 to {}) or name, e.g. 87, bpf_map_pop_elem, map_peek_elem\n",
+        Helper::ALL.len() - 1
+    ));
+    s.push_str("  a register, r0 to r10 or its 32-bit half w0 to w10, e.g. r10, w0\n");
+    s
 }
 
 impl Topic {
@@ -585,7 +603,19 @@ mod tests {
         }
         let lookup = explain("1").render();
         assert!(!lookup.contains("Linux 6.4"), "{lookup}");
-        assert!(explain("w3").render().contains("32-bit view of r3"));
+        assert!(explain("w3").render().contains("low 32-bit half of r3"));
+        assert!(overview().contains("87, bpf_map_pop_elem"));
+        for example in [
+            "87",
+            "bpf_map_pop_elem",
+            "map_peek_elem",
+            "r10",
+            "w0",
+            "R2 !read_ok",
+            "cannot pass map_type",
+        ] {
+            assert!(!matches!(explain(example), Topic::Unknown(_)), "{example}");
+        }
         assert!(matches!(
             explain("r11"),
             Topic::Unknown(_) | Topic::Messages(_)

@@ -7,7 +7,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Build, assemble, write, load and debug eBPF programs by hand.
 #[derive(Parser)]
-#[command(name = "bpfsmith", version, about)]
+#[command(
+    name = "bpfsmith",
+    version,
+    about,
+    after_help = "Examples:\n  bpfsmith demo                        # the seed scenario, as a lesson\n  bpfsmith asm prog.s -o prog.o        # assemble (warnings for what the verifier will refuse)\n  bpfsmith run prog.s --json           # assemble, load, run, read the maps back\n  bpfsmith load prog.o --log-level 2   # the verifier's log, every line tied to its source\n  bpfsmith check asm                   # every .s file held to its header\n  bpfsmith explain 87                  # a helper, a verifier message or a register\n\nEach command's --help has its own examples."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -117,8 +122,9 @@ enum Command {
         after_help = "Examples:\n  bpfsmith explain 87                 # bpf_map_push_elem: registers, errors, an example\n  bpfsmith explain \"R1 !read_ok\"      # a verifier message, or any part of one\n  bpfsmith explain r10"
     )]
     Explain {
-        /// The message, helper or register, e.g. `"R3 !read_ok"`, `87`, `bpf_map_pop_elem`, `r10`.
-        #[arg(required = true, num_args = 1..)]
+        /// The message, helper or register, e.g. `"R3 !read_ok"`, `87`, `bpf_map_pop_elem`, `r10`
+        /// (none: what can be asked).
+        #[arg(num_args = 0..)]
         topic: Vec<String>,
     },
     /// Assemble a `.s` file (LLVM's syntax, the kernel's, or the conformance suite's mnemonics)
@@ -154,7 +160,7 @@ enum Command {
     /// Assemble, load and run `.s` files and hold each to the outcome its header states
     /// (`# expect-retval:`, `# expect-map:`, per kernel where it says so); one line per file.
     #[command(
-        after_help = "Examples:\n  bpfsmith check asm                  # every asm/ example against its header\n  bpfsmith check asm --kernel VMLINUZ # the same inside another kernel"
+        after_help = "Examples:\n  bpfsmith check asm                  # every asm/ example against its header\n  bpfsmith check asm --kernel VMLINUZ # the same inside another kernel\n\nHeader keys (comment lines at the top of a file):\n  # expect-load: ok|refused           # expect-verifier-error: TEXT\n  # expect-retval: N                  # expect-map: MAP = V1 V2 ...\n  # push-before: MAP = V1 V2 ...      # run: PROGRAM\n  # load-with: CAP_BPF\nexpect-retval, expect-map and expect-verifier-error take a kernel condition:\n  # expect-retval (linux < 6.4, jit on): 32\nA file that states no outcome is skipped, saying so."
     )]
     Check {
         /// Files, or folders of `.s` files.
@@ -312,6 +318,10 @@ fn main() -> ExitCode {
             jit,
             json,
         } => matrix(&file, &kernels, jit, json),
+        Command::Explain { topic } if topic.is_empty() => {
+            print!("{}", bpfsmith::explain::overview());
+            ExitCode::SUCCESS
+        }
         Command::Explain { topic } => {
             let topic = bpfsmith::explain::explain(&topic.join(" "));
             print!("{}", topic.render());
@@ -352,10 +362,11 @@ fn main() -> ExitCode {
                 Ok(()) => {
                     let n: usize = obj.programs.iter().map(|p| p.insns.len()).sum();
                     eprintln!(
-                        "wrote {}: {} programs, {} maps, {n} instructions",
+                        "wrote {}: {}, {}, {}",
                         out.display(),
-                        obj.programs.len(),
-                        obj.maps.len()
+                        counted(obj.programs.len(), "program"),
+                        counted(obj.maps.len(), "map"),
+                        counted(n, "instruction")
                     );
                     ExitCode::SUCCESS
                 }
@@ -890,7 +901,10 @@ fn load(
                     print!("{}", p.log().unwrap_or_default());
                     continue;
                 }
-                println!("{}: accepted by the verifier ({})", p.name(), p.prog_type());
+                // With a log, the report's first line says it was accepted.
+                if p.log().is_none() {
+                    println!("{}: accepted by the verifier ({})", p.name(), p.prog_type());
+                }
                 if let Some(log) = p.log() {
                     written &= show_log(
                         log,
@@ -989,7 +1003,19 @@ fn run(
             return fail(format!("--push {p}: expected MAP=V1,V2,..."));
         };
         let Some(m) = input.object.maps.iter().find(|m| m.name == map) else {
-            return fail(format!("--push {p}: the object has no map `{map}`"));
+            let names: Vec<String> = input
+                .object
+                .maps
+                .iter()
+                .map(|m| format!("`{}`", m.name))
+                .collect();
+            return fail(match names.is_empty() {
+                true => format!("--push {p}: the object has no map at all"),
+                false => format!(
+                    "--push {p}: the object has no map `{map}`; its maps: {}",
+                    names.join(", ")
+                ),
+            });
         };
         let mut vs = Vec::new();
         for v in values.split(',').filter(|v| !v.is_empty()) {
@@ -1156,4 +1182,12 @@ fn conformance(dir: &std::path::Path) -> ExitCode {
 #[cfg(not(target_os = "linux"))]
 fn conformance(_: &std::path::Path) -> ExitCode {
     fail("the conformance suite runs in the Linux kernel")
+}
+
+/// `1 program`, `2 programs`.
+fn counted(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }

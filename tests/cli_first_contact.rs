@@ -49,6 +49,42 @@ fn every_command_shows_examples_in_its_help() {
 }
 
 #[test]
+fn the_top_level_help_shows_examples_and_explain_alone_lists_what_to_ask() {
+    let (code, out, _) = bpfsmith(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Examples:\n  bpfsmith demo"), "{out}");
+    let (code, out, _) = bpfsmith(&["explain"]);
+    assert_eq!(code, 0, "{out}");
+    for kind in ["a verifier message", "a helper", "a register"] {
+        assert!(out.contains(kind), "{out}");
+    }
+}
+
+/// `check` is for sources with a stated outcome: an object, a folder with no source, a file
+/// that states nothing and a map the object lacks each get a sentence, not a pass or a panic.
+#[test]
+fn check_says_what_it_was_given_when_it_cannot_check_it() {
+    let dir = std::env::temp_dir().join(format!("bpfsmith-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, _, err) = bpfsmith(&["check", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no `.s` file in this folder"), "{err}");
+    let obj = dir.join("x.o");
+    let (code, _, err) = bpfsmith(&["asm", "asm/queue.s", "-o", obj.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = bpfsmith(&["check", obj.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("an ELF object: check runs assembly sources"), "{out}");
+    let silent = dir.join("silent.s");
+    std::fs::write(&silent, "r0 = 1\nexit\n").unwrap();
+    let (code, out, _) = bpfsmith(&["check", silent.to_str().unwrap()]);
+    assert_eq!(code, 1, "nothing passed");
+    assert!(out.contains("skip") && out.contains("states no outcome"), "{out}");
+    assert!(out.ends_with("0 passed, 0 failed, 1 skipped\n"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn an_unknown_topic_gets_the_nearest_ones() {
     let (code, out, _) = bpfsmith(&["explain", "pop"]);
     assert_eq!(code, 1);

@@ -66,6 +66,8 @@ pub struct Expectations {
     pub maps_after_when: Vec<(KernelCondition, String, Vec<u64>)>,
     /// Verifier messages that hold only on some kernels, in header order.
     pub verifier_error_when: Vec<(KernelCondition, String)>,
+    /// Whether the header has an `expect-load` line.
+    pub load_stated: bool,
 }
 
 /// The facts about a kernel that per-kernel expectations depend on.
@@ -190,6 +192,19 @@ fn int(s: &str) -> Option<i64> {
 }
 
 impl Expectations {
+    /// Whether the header states any outcome (`expect-load`, `expect-verifier-error`,
+    /// `expect-retval` or `expect-map`, with or without a kernel condition): a file that states
+    /// none has nothing to be checked against.
+    pub fn states_an_outcome(&self) -> bool {
+        self.load_stated
+            || self.verifier_error.is_some()
+            || self.retval.is_some()
+            || !self.maps_after.is_empty()
+            || !self.retval_when.is_empty()
+            || !self.maps_after_when.is_empty()
+            || !self.verifier_error_when.is_empty()
+    }
+
     /// Read the header of `source`.
     pub fn parse(source: &str) -> Result<Expectations, ExpectError> {
         let mut e = Expectations::default();
@@ -301,6 +316,7 @@ impl Expectations {
             }
         }
         e.load_ok = load.unwrap_or(e.verifier_error.is_none());
+        e.load_stated = load.is_some();
         if e.load_ok && e.verifier_error.is_some() {
             return Err(ExpectError {
                 line: 1,
