@@ -336,20 +336,27 @@ fn main() -> ExitCode {
             label_symbols,
             ..
         } => {
-            let elf_opts = bpfsmith::object::ElfOptions::default().label_symbols(label_symbols);
-            let obj = match bpfsmith::input::assemble(&file) {
-                Ok(o) => o,
+            // Functions stay where the file put them, as llvm-mc writes them.
+            let elf_opts = bpfsmith::object::ElfOptions::default()
+                .label_symbols(label_symbols)
+                .functions_in_place(true);
+            let assembled = match bpfsmith::text::asm::assemble_input(&file) {
+                Ok(a) => a,
                 Err(bpfsmith::input::InputError::Asm(e)) => {
                     eprintln!("{e}");
                     return ExitCode::FAILURE;
                 }
                 Err(e) => return fail(e),
             };
+            for n in &assembled.notes {
+                eprintln!("{n}\n");
+            }
             // Warnings (what the verifier will object to) do not stop the object, unless
             // --deny-warnings says so.
-            if report_warnings(&bpfsmith::text::asm_warnings(&obj)) {
+            if report_warnings(&assembled.warnings) {
                 return ExitCode::FAILURE;
             }
+            let obj = assembled.object;
             let out = output.unwrap_or_else(|| file.with_extension("o"));
             // Beside the target, renamed into place; never over the source.
             let written = bpfsmith::output::write_with(&out, &[&file], |_, tmp| {

@@ -779,3 +779,315 @@ fn mnemonic_immediates_match_llvm_mc_ranges() {
     let obj = bpfsmith::text::assemble("imm.s", &ours).unwrap_or_else(|e| panic!("{e}"));
     compare("imm", &ours, &obj.programs[0], &llvm.text);
 }
+
+/// The executable sections that hold code (name, bytes) and the relocations of an ELF file
+/// (section, offset, type, symbol name or the section a section symbol stands for, binding,
+/// type). llvm-mc always writes an empty `.text`; empty sections are left out, and sections
+/// are compared by name.
+#[allow(clippy::type_complexity)]
+fn code_and_relocs(
+    bytes: &[u8],
+) -> (
+    Vec<(String, Vec<u8>)>,
+    Vec<(String, u64, u32, String, u8, u8)>,
+) {
+    let e = Elf::parse(bytes).expect("parse an object");
+    let name = |i: usize| {
+        e.section_headers
+            .get(i)
+            .and_then(|sh| e.shdr_strtab.get_at(sh.sh_name))
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut code: Vec<(String, Vec<u8>)> = e
+        .section_headers
+        .iter()
+        .filter(|sh| sh.is_executable() && sh.sh_size > 0)
+        .map(|sh| {
+            let r = sh.file_range().unwrap_or(0..0);
+            let n = e.shdr_strtab.get_at(sh.sh_name).unwrap_or("").to_owned();
+            (n, bytes[r].to_vec())
+        })
+        .collect();
+    // By name: the order of sections in the file is not a loader's concern.
+    code.sort();
+    let mut relocs = Vec::new();
+    for (idx, rs) in &e.shdr_relocs {
+        let target = name(e.section_headers[*idx].sh_info as usize);
+        for r in rs.iter() {
+            let s = e.syms.get(r.r_sym).expect("reloc symbol");
+            let sym = if s.st_type() == goblin::elf::sym::STT_SECTION {
+                name(s.st_shndx)
+            } else {
+                e.strtab.get_at(s.st_name).unwrap_or("").to_owned()
+            };
+            relocs.push((
+                target.clone(),
+                r.r_offset,
+                r.r_type,
+                sym,
+                s.st_bind(),
+                s.st_type(),
+            ));
+        }
+    }
+    relocs.sort();
+    (code, relocs)
+}
+
+/// Local calls stay where the file put them: functions of a program section (`socket`,
+/// `xdp`, `classifier`, several programs in one section, calls between functions, function
+/// addresses) are written by `bpfsmith asm` with the same code sections, bytes and
+/// relocations as llvm-mc-22 (calls pc-relative in place, `src_reg` 1, no relocation).
+#[test]
+fn local_calls_in_program_sections_match_llvm_mc() {
+    let Some(mc) = tools::require_tool("llvm-mc-22") else {
+        return;
+    };
+    let dir = tools::TempDir::new("asm-llvm-mc-local-calls");
+    let files: &[(&str, &str)] = &[
+        (
+            "socket_call",
+            "\t.section socket,\"ax\",@progbits\n\t.globl prog\nprog:\n\tr1 = 1\n\tcall f\n\
+             \texit\nf:\n\tr0 = r1\n\texit\n",
+        ),
+        (
+            "xdp_nested",
+            "\t.section xdp,\"ax\",@progbits\n\t.globl prog\nprog:\n\tr1 = 2\n\tcall g\n\
+             \tif r0 > 3 goto out\n\tcall f\nout:\n\texit\nf:\n\tr0 = 1\n\texit\n\
+             g:\n\tr6 = r1\n\tcall f\n\tr0 += r6\n\texit\n",
+        ),
+        (
+            "address",
+            "\t.section xdp,\"ax\",@progbits\n\t.globl prog\nprog:\n\tr1 = f ll\n\tcall g\n\
+             \texit\nf:\n\tr0 = 1\n\texit\ng:\n\tcall f\n\texit\n",
+        ),
+        (
+            "two_programs",
+            "\t.section socket,\"ax\",@progbits\n\t.globl a\na:\n\tcall fa\n\texit\n\
+             fa:\n\tr0 = 1\n\texit\n\t.globl b\nb:\n\tcall fb\n\tcall fb\n\texit\n\
+             fb:\n\tr0 = 2\n\texit\n",
+        ),
+        (
+            "two_sections",
+            "\t.section classifier,\"ax\",@progbits\n\t.globl tc\ntc:\n\tcall h\n\texit\n\
+             h:\n\tr0 = 0\n\texit\n\t.section xdp,\"ax\",@progbits\n\t.globl x\nx:\n\
+             \tcall h2\n\texit\nh2:\n\tr0 = 2\n\texit\n",
+        ),
+        (
+            "text_and_socket",
+            "\t.text\n\tcall t1\n\texit\nt1:\n\tr0 = 0\n\texit\n\
+             \t.section socket,\"ax\",@progbits\n\t.globl s\ns:\n\tcall s1\n\texit\n\
+             s1:\n\tr0 = 5\n\texit\n",
+        ),
+    ];
+    let in_place = bpfsmith::object::ElfOptions::default().functions_in_place(true);
+    for (name, src) in files {
+        llvm_mc(&mc, dir.path(), name, src);
+        let theirs = std::fs::read(dir.path().join(format!("{name}.o"))).unwrap();
+        let obj =
+            bpfsmith::text::assemble(&format!("{name}.s"), src).unwrap_or_else(|e| panic!("{e}"));
+        let ours = obj.to_elf_with(&in_place).unwrap();
+        let (oc, or) = code_and_relocs(&ours);
+        let (tc, tr) = code_and_relocs(&theirs);
+        assert_eq!(oc, tc, "{name}: code sections differ");
+        assert_eq!(or, tr, "{name}: relocations differ");
+        // Read back, ours and llvm-mc's alike: each function a subprogram of its program.
+        for (who, bytes) in [("ours", &ours), ("llvm-mc", &theirs)] {
+            let back = bpfsmith::object::Object::from_elf(bytes)
+                .unwrap_or_else(|e| panic!("{name} ({who}): {e}"));
+            for p in &back.programs {
+                let calls = p
+                    .insns
+                    .iter()
+                    .filter(|i| {
+                        matches!(
+                            i,
+                            bpfsmith::insn::Insn::Call(bpfsmith::insn::Callee::Local(_))
+                        )
+                    })
+                    .count();
+                if calls > 0 {
+                    assert!(p.functions.len() > 1, "{name} ({who}): {:?}", p.functions);
+                }
+            }
+        }
+    }
+    tools::notice(&format!(
+        "asm_llvm_mc: {} files with local calls in program sections, code sections and \
+         relocations identical to llvm-mc-22",
+        files.len()
+    ));
+}
+
+/// llvm-mc-22 on the file at `s`, writing nothing: its exit status and messages.
+fn mc_check(mc: &Path, s: &Path) -> std::process::Output {
+    Command::new(mc)
+        .args([
+            "-triple",
+            "bpfel",
+            "-mcpu=v4",
+            "-filetype=obj",
+            "-o",
+            "/dev/null",
+        ])
+        .arg(s)
+        .output()
+        .expect("run llvm-mc")
+}
+
+/// One random expression over small numbers and the constants `A` .. `D`, in llvm-mc's
+/// forms (it starts with a number or a constant), kept inside 32 bits: multiplications,
+/// divisions and shifts take a small literal; a parenthesised part only adds, subtracts and
+/// combines bits. `small` keeps to `+` and `-` of small atoms (jump offsets).
+fn random_expr(r: &mut Rng, small: bool) -> String {
+    let atom = |r: &mut Rng| -> String {
+        match r.below(3) {
+            0 => ["A", "B", "C", "D"][r.below(4) as usize].to_owned(),
+            1 => format!("{}", r.below(100)),
+            _ => format!("{:#x}", r.below(64)),
+        }
+    };
+    let mut s = atom(r);
+    for _ in 0..r.below(4) {
+        let ops: &[&str] = if small {
+            &["+", "-"]
+        } else {
+            &["+", "-", "*", "&", "|", "^", "<<", ">>", "/", "%"]
+        };
+        let op = ops[r.below(ops.len() as u64) as usize];
+        let rhs = match op {
+            "*" | "/" | "%" => format!("{}", 1 + r.below(9)),
+            "<<" | ">>" => format!("{}", r.below(4)),
+            _ if !small && r.below(4) == 0 => {
+                let mut p = atom(r);
+                for _ in 0..1 + r.below(2) {
+                    let o = ["+", "-", "&", "|", "^"][r.below(5) as usize];
+                    p = format!("{p} {o} {}", atom(r));
+                }
+                format!("({p})")
+            }
+            _ => atom(r),
+        };
+        let sp = if r.below(2) == 0 { " " } else { "" };
+        s = format!("{s}{sp}{op}{sp}{rhs}");
+    }
+    s
+}
+
+/// `.equ` / `.set` constants and expressions in operands, where llvm-mc-22 takes them
+/// (immediates of ALU, moves, compares and stores, `ld_imm64`, helper numbers, jump offsets):
+/// the same bytes; where it refuses them (a constant as a memory offset, `label + N` as a jump
+/// target, a leading `-` or `~` before a constant), bpfsmith refuses them too, with
+/// file:line:column.
+#[test]
+fn constants_and_expressions_match_llvm_mc() {
+    let Some(mc) = tools::require_tool("llvm-mc-22") else {
+        return;
+    };
+    let dir = tools::TempDir::new("asm-llvm-mc-equ");
+    let mut r = Rng(16);
+    let head = ".equ A, 5\n.set B, A * 3 + 1\n.equ C, 0x10\n.set D, B - C\n\t.text\n";
+    let mut src = String::from(head);
+    let lines = 3000;
+    for k in 0..lines {
+        let e = random_expr(&mut r, k % 9 == 8);
+        let (a, b) = (R[r.below(10) as usize], W[r.below(10) as usize]);
+        let line = match k % 9 {
+            0 => format!("{a} = {e}"),
+            1 => format!("{b} = {e}"),
+            2 => format!("{a} += {e}"),
+            3 => format!("{b} ^= {e}"),
+            4 => format!("if {a} > {e} goto +0"),
+            5 => format!("if {b} s< {e} goto {}", r.below(3)),
+            6 => format!("*(u32 *)(r10 - 8) = {e}"),
+            7 => format!("{a} = {e} ll"),
+            _ => format!("goto {e}"),
+        };
+        src.push('\t');
+        src.push_str(&line);
+        src.push('\n');
+        // Redefinition takes effect from the next line, as in llvm-mc.
+        if k % 500 == 499 {
+            src.push_str(&format!(".set A, {}\n", k / 100));
+        }
+    }
+    src.push_str("\tcall A + 1\n\tcall B\n");
+    src.push_str(&"\texit\n".repeat(4200));
+    // Lines whose value llvm-mc only warns about and truncates (a negative number shifted
+    // right, logically, is out of 32 bits) are refused by bpfsmith: checked, then left out.
+    let s = dir.path().join("equ_first.s");
+    std::fs::write(&s, &src).unwrap();
+    let out = mc_check(&mc, &s);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut truncated = Vec::new();
+    for l in stderr.lines() {
+        if let Some(rest) = l.strip_prefix(&format!("{}:", s.display())) {
+            if l.contains("warning: immediate out of range") {
+                let n: usize = rest.split(':').next().unwrap().parse().unwrap();
+                truncated.push(n);
+            }
+        }
+    }
+    let kept: Vec<&str> = src
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| !truncated.contains(&(i + 1)))
+        .map(|(_, l)| l)
+        .collect();
+    for &n in &truncated {
+        let line = src.lines().nth(n - 1).unwrap();
+        let one = format!("{head}\t{}\n\texit\n", line.trim_start());
+        let e = bpfsmith::text::assemble("t.s", &one).expect_err(line);
+        assert!(
+            e.to_string().contains("does not fit in 32 bits"),
+            "{line}: {e}"
+        );
+    }
+    let src = kept.join("\n") + "\n";
+    let llvm = llvm_mc(&mc, dir.path(), "equ", &src);
+    let obj = bpfsmith::text::assemble("equ.s", &src).unwrap_or_else(|e| {
+        panic!(
+            "{}",
+            e.to_string()
+                .lines()
+                .take(40)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    compare("equ", &src, &obj.programs[0], &llvm.text);
+
+    // What llvm-mc refuses, bpfsmith refuses, pointing at the line.
+    let refused = [
+        "*(u32 *)(r10 - A) = 1",
+        "r0 = *(u32 *)(r10 + A)",
+        "lock *(u64 *)(r1 + A) += r2",
+        "if r1 > r2 goto L + 2",
+        "goto L + 2",
+        "r1 = -A",
+        "r1 += -A",
+        "goto -A",
+        "goto +A",
+        "r1 = ~A",
+        "w1 = A ll",
+        "r1 = A / 0",
+    ];
+    for (k, l) in refused.iter().enumerate() {
+        let src = format!(".equ A, 5\n\t.text\nL:\n\t{l}\n\texit\n");
+        let s = dir.path().join(format!("refused{k}.s"));
+        std::fs::write(&s, &src).unwrap();
+        let out = mc_check(&mc, &s);
+        assert!(!out.status.success(), "llvm-mc-22 took `{l}`");
+        let e = bpfsmith::text::assemble("r.s", &src).expect_err(l);
+        let first = e.to_string();
+        assert!(first.starts_with("r.s:4:"), "`{l}`: {first}");
+    }
+    tools::notice(&format!(
+        "asm_llvm_mc: {} lines of constants and expressions byte-identical to llvm-mc-22 \
+         ({} that llvm-mc truncates with a warning refused); {} forms llvm-mc refuses, refused",
+        lines - truncated.len(),
+        truncated.len(),
+        refused.len()
+    ));
+}

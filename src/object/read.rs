@@ -696,6 +696,7 @@ impl<'a> Reader<'a> {
                     .map(|(k, s, r)| (k, s.name.to_owned(), s.bind != STB_LOCAL, r))
                     .collect()
             };
+            let list = self.split_at_local_calls(si, list);
             for (sym, name, global, bytes) in list {
                 let data = &sec.data[bytes.start as usize..bytes.end as usize];
                 let mut flow = Flow::default();
@@ -721,6 +722,102 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(pieces)
+    }
+
+    /// Each function of section `si` split where a pc-relative call without a relocation
+    /// lands inside it: a function that llvm-mc leaves in its program's section (a label
+    /// `call` names, no FUNC symbol) is a subprogram of its own, as the kernel counts them.
+    /// Named after a local label there, or `NAME_fnSLOT`. A section without FUNC symbols
+    /// (llvm-mc's) is also split at its GLOBAL NOTYPE symbols, each a program.
+    fn split_at_local_calls(
+        &self,
+        si: usize,
+        list: Vec<(usize, String, bool, Range<u64>)>,
+    ) -> Vec<(usize, String, bool, Range<u64>)> {
+        let data = self.sections[si].data;
+        let relocated: Vec<u64> = self
+            .sections
+            .iter()
+            .filter(|r| matches!(r.hdr.sh_type, SHT_REL | SHT_RELA) && r.hdr.sh_info as usize == si)
+            .flat_map(|r| {
+                let size = if r.hdr.sh_type == SHT_RELA { 24 } else { 16 };
+                r.data
+                    .chunks_exact(size)
+                    .map(|e| u64::from_le_bytes(e[..8].try_into().unwrap_or_default()))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(list.len());
+        for (sym, name, global, bytes) in list {
+            let piece = &data[bytes.start as usize..bytes.end as usize];
+            let mut flow = Flow::default();
+            let (starts, bad) = Starts::decode(piece, |slot, insn| flow.note(slot, insn));
+            let slots = piece.len() as i64 / 8;
+            // GLOBAL NOTYPE symbols of a section without FUNC symbols: (slot, name).
+            let entries: Vec<(usize, &str)> = if sym == usize::MAX {
+                self.symbols
+                    .iter()
+                    .filter(|s| {
+                        s.shndx as usize == si
+                            && s.kind == STT_NOTYPE
+                            && s.bind != STB_LOCAL
+                            && !s.name.is_empty()
+                            && s.value % 8 == 0
+                            && bytes.contains(&s.value)
+                    })
+                    .map(|s| (((s.value - bytes.start) / 8) as usize, s.name))
+                    .filter(|&(slot, _)| starts.is_start(slot))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut cuts: Vec<usize> = flow
+                .calls
+                .iter()
+                .filter(|&&(slot, _)| !relocated.contains(&(bytes.start + slot as u64 * 8)))
+                .filter_map(|&(slot, imm)| {
+                    let t = (slot as i64).checked_add(imm)?.checked_add(1)?;
+                    (t > 0 && t < slots && starts.is_start(t as usize)).then_some(t as usize)
+                })
+                .chain(entries.iter().map(|&(slot, _)| slot).filter(|&s| s > 0))
+                .collect();
+            let entry = |slot: usize| entries.iter().find(|e| e.0 == slot).map(|e| e.1);
+            if bad.is_some() || cuts.is_empty() {
+                let name = entry(0).map_or(name, str::to_owned);
+                out.push((sym, name, global, bytes));
+                continue;
+            }
+            cuts.sort_unstable();
+            cuts.dedup();
+            let label = |off: u64| {
+                self.symbols
+                    .iter()
+                    .find(|s| {
+                        s.shndx as usize == si
+                            && s.kind == STT_NOTYPE
+                            && s.value == off
+                            && !s.name.is_empty()
+                    })
+                    .map(|s| s.name.to_owned())
+            };
+            let first = entry(0).map_or_else(|| name.clone(), str::to_owned);
+            let head = bytes.start..bytes.start + cuts[0] as u64 * 8;
+            out.push((sym, first, global, head));
+            for (k, &c) in cuts.iter().enumerate() {
+                let from = bytes.start + c as u64 * 8;
+                let end = cuts
+                    .get(k + 1)
+                    .map_or(bytes.end, |&n| bytes.start + n as u64 * 8);
+                let (fname, g) = match entry(c) {
+                    Some(e) => (e.to_owned(), global),
+                    None => (
+                        label(from).unwrap_or_else(|| format!("{name}_fn{}", from / 8)),
+                        false,
+                    ),
+                };
+                out.push((usize::MAX, fname, g, from..end));
+            }
+        }
+        out
     }
 
     /// The piece and the slot in it of the instruction at byte `off` of section `sec`.

@@ -15,7 +15,9 @@
 //!   slot minus one in `imm`, as clang writes a call to a static function (libbpf computes the
 //!   target as `symbol / 8 + imm + 1`; cilium/ebpf accepts only this form); a call between two functions of `.text`
 //!   is pc-relative with no relocation, as clang writes calls between static functions of one
-//!   section. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`, a callback) always gets
+//!   section. With [`ElfOptions::functions_in_place`] (what `bpfsmith asm` writes, as
+//!   llvm-mc does) a program's functions stay in its section instead, each a LOCAL FUNC
+//!   symbol, the calls between them pc-relative without a relocation. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`, a callback) always gets
 //!   an `R_BPF_64_64` relocation against the `.text` section symbol with the function's byte
 //!   offset in the immediate, as clang writes it: libbpf accepts an address relocation only
 //!   against that symbol or a GLOBAL function ("bad map relo against 'f' in section '.text'"
@@ -102,6 +104,12 @@ impl Layout {
     /// another function of its program, calls target a function start, relocations sit on the right
     /// instructions and name something the object defines.
     pub(crate) fn new(obj: &Object) -> Result<Layout, ElfError> {
+        Layout::with(obj, false)
+    }
+
+    /// [`Layout::new`], with every program's functions kept in its own section, in order,
+    /// when `in_place` ([`ElfOptions::functions_in_place`]).
+    pub(crate) fn with(obj: &Object, in_place: bool) -> Result<Layout, ElfError> {
         let mut sections: Vec<SectionLayout> = Vec::new();
         let mut placed: Vec<(usize, Piece)> = Vec::new(); // (section, piece) in program order
         let mut text_pieces = Vec::new();
@@ -168,6 +176,7 @@ impl Layout {
                         && (0..total as i64).contains(&target)
                         && f.len() > 1
                         && p.section != Section::TEXT
+                        && !in_place
                     {
                         // A jump into another function of the program would land elsewhere
                         // once the functions are placed in their sections. A jump out of the
@@ -185,7 +194,7 @@ impl Layout {
                         ));
                     }
                 }
-                if k == 0 && p.section != Section::TEXT {
+                if (k == 0 || in_place) && p.section != Section::TEXT {
                     let s = match sections.iter().position(|s| s.name == name) {
                         Some(s) => s,
                         None => {
@@ -445,6 +454,14 @@ pub struct ElfOptions {
     /// such symbols for function starts and refuses the object (labels are kept in
     /// [`LABELS_SECTION`] either way).
     pub label_symbols: bool,
+    /// Keep each program's bpf-to-bpf functions in the program's own section, where the
+    /// source put them, as `llvm-mc` writes a file that defines them there: calls between
+    /// them pc-relative (`src_reg` 1, no relocation), each function a LOCAL FUNC symbol.
+    /// `bpfsmith asm` turns it on. Off by default: libbpf resolves subprogram calls only
+    /// into `.text` ("no .text section found yet sub-program call exists") and refuses a
+    /// static function elsewhere, so functions then go to `.text` as clang writes them.
+    /// bpfsmith's reader and loader take either layout.
+    pub functions_in_place: bool,
 }
 
 impl ElfOptions {
@@ -453,11 +470,17 @@ impl ElfOptions {
         self.label_symbols = on;
         self
     }
+
+    /// The options with [`ElfOptions::functions_in_place`] on or off.
+    pub fn functions_in_place(mut self, on: bool) -> ElfOptions {
+        self.functions_in_place = on;
+        self
+    }
 }
 
 impl<'a> ElfFile<'a> {
     fn new(obj: &'a Object, opts: &ElfOptions) -> Result<ElfFile<'a>, ElfError> {
-        let layout = Layout::new(obj)?;
+        let layout = Layout::with(obj, opts.functions_in_place)?;
         let btf = encode_object(obj, &layout, Records::Elf)?;
 
         // Symbols: null, locals (.text functions, labels), then globals (entries, maps).
@@ -477,6 +500,25 @@ impl<'a> ElfFile<'a> {
                 size: 0,
                 info: elf::STB_LOCAL << 4 | elf::STT_SECTION,
             });
+        }
+        // With functions in place, a function address in a program section is relocated
+        // against that section's symbol, its byte offset in the immediate, as llvm-mc
+        // writes it: a section symbol for each program section that keeps functions.
+        let mut sec_sym: Vec<Option<u32>> = vec![None; layout.sections.len()];
+        if opts.functions_in_place {
+            for piece in &layout.pieces {
+                let s = piece.section;
+                if piece.func > 0 && !layout.sections[s].is_text && sec_sym[s].is_none() {
+                    sec_sym[s] = Some(locals.len() as u32 + 1);
+                    locals.push(SymDef {
+                        name: "",
+                        section: s,
+                        value: 0,
+                        size: 0,
+                        info: elf::STB_LOCAL << 4 | elf::STT_SECTION,
+                    });
+                }
+            }
         }
         let mut piece_sym = vec![0u32; layout.pieces.len()];
         let mut local_of = Vec::new(); // (piece, index in locals)
@@ -498,7 +540,8 @@ impl<'a> ElfFile<'a> {
                 size: (slots.slot(piece.insns.end) - start) as u64 * 8,
                 info: 0,
             };
-            if layout.sections[piece.section].is_text {
+            // A function kept in its program's section is local, as a static function.
+            if layout.sections[piece.section].is_text || piece.func > 0 {
                 local_of.push((k, locals.len()));
                 locals.push(SymDef {
                     info: elf::STB_LOCAL << 4 | elf::STT_FUNC,
@@ -702,6 +745,9 @@ impl<'a> ElfFile<'a> {
                             if layout.sections[q.section].is_text {
                                 *imm = q.offset as i64;
                                 reloc(TEXT_SYM, R_BPF_64_64);
+                            } else if let Some(sym) = sec_sym[q.section] {
+                                *imm = q.offset as i64;
+                                reloc(sym, R_BPF_64_64);
                             } else {
                                 *imm = 0;
                                 reloc(piece_sym[k], R_BPF_64_64);

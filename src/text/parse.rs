@@ -103,6 +103,22 @@ pub(crate) fn parse_insn<'a>(
     kernel_op: Option<u8>,
     signed_decimal: bool,
 ) -> R<Parsed<'a>> {
+    parse_insn_with(src, toks, kernel_op, signed_decimal, &|_| None)
+}
+
+/// The value of a constant (`.equ` / `.set`) by name, if it is one.
+pub(crate) type Consts<'c> = &'c dyn Fn(&str) -> Option<i64>;
+
+/// [`parse_insn`] where `consts` gives the constants of the file: in LLVM syntax, immediates,
+/// helper numbers and jump offsets are then expressions of numbers and constants, as llvm-mc
+/// takes them (see [`P::value`]).
+pub(crate) fn parse_insn_with<'a>(
+    src: &'a str,
+    toks: &[Tok],
+    kernel_op: Option<u8>,
+    signed_decimal: bool,
+    consts: Consts<'_>,
+) -> R<Parsed<'a>> {
     let mut p = P {
         s: src,
         t: toks,
@@ -110,6 +126,7 @@ pub(crate) fn parse_insn<'a>(
         kernel_op,
         llvm: true,
         signed_decimal,
+        consts,
     };
     let parsed = p.statement()?;
     if let Some(t) = p.peek() {
@@ -142,6 +159,8 @@ struct P<'a, 't> {
     /// The conformance suite's rule for its own files: in the mnemonic dialect, a decimal
     /// 32-bit immediate is signed (-2^31 ..= 2^31-1); larger bit patterns are written in hex.
     signed_decimal: bool,
+    /// The file's constants.
+    consts: Consts<'t>,
 }
 
 /// Registers as written: `rN` (64-bit view) or `wN` (32-bit view).
@@ -193,6 +212,40 @@ pub(crate) fn parse_log_insn(text: &str, opcode: u8) -> Option<Insn> {
     parse_insn(text, &toks, Some(opcode), false)
         .ok()
         .map(|p| p.insn)
+}
+
+/// The value of the expression `toks` (the right side of `.equ NAME, EXPR`): numbers and
+/// constants of `consts` joined by binary operators, as [`P::value`] reads them. A name that
+/// is not a constant is reported as undefined.
+pub(crate) fn parse_const_expr(src: &str, toks: &[Tok], consts: Consts<'_>) -> R<i64> {
+    let mut p = P {
+        s: src,
+        t: toks,
+        i: 0,
+        kernel_op: None,
+        llvm: true,
+        signed_decimal: false,
+        consts,
+    };
+    if let Some(t) = toks
+        .iter()
+        .find(|t| t.kind == T::Ident && consts(p.text(**t)).is_none())
+    {
+        return Err(PError::new(
+            (t.start, t.end),
+            K::UndefinedLabel,
+            format!("undefined constant `{}`", p.text(*t)),
+        )
+        .help("define it before this line: `.equ NAME, VALUE`"));
+    }
+    let n = p.value("a number or a constant")?;
+    if let Some(t) = p.peek() {
+        return Err(p.unexpected(
+            t,
+            "an operator (+ - * / % << >> & | ^) or the end of the line",
+        ));
+    }
+    Ok(n.v as i64)
 }
 
 /// Whether an identifier is spelled like a register.
@@ -456,6 +509,132 @@ impl<'a> P<'a, '_> {
         })
     }
 
+    /// Whether the next token is a name the file defines as a constant.
+    fn const_next(&self) -> bool {
+        self.llvm
+            && self
+                .peek()
+                .is_some_and(|t| t.kind == T::Ident && (self.consts)(self.text(t)).is_some())
+    }
+
+    /// A value where llvm-mc takes an expression (immediates, helper numbers, jump offsets):
+    /// a number with an optional sign, or a constant, then binary operators over numbers,
+    /// constants and parenthesised expressions, with GNU as precedence (`* / % << >>` over
+    /// `| & ^` over `+ -`) in 64-bit arithmetic (`/` signed, `>>` logical, as llvm-mc's BPF
+    /// target evaluates them). As llvm-mc, it does not
+    /// take a leading `-` or `~` before a constant, or a leading `(`. The mnemonic dialect
+    /// takes plain numbers.
+    fn value(&mut self, expected: &str) -> R<Num> {
+        if !self.llvm {
+            return self.num(expected);
+        }
+        let first = if self.const_next() {
+            self.constant()
+        } else {
+            self.num(expected)?
+        };
+        if self.binary_op().is_none() {
+            return Ok(first);
+        }
+        self.binary(first, 0)
+    }
+
+    /// The constant at the cursor.
+    fn constant(&mut self) -> Num {
+        let t = self.t[self.i];
+        self.i += 1;
+        Num {
+            v: (self.consts)(self.text(t)).unwrap_or(0) as i128,
+            hex: false,
+            span: (t.start, t.end),
+        }
+    }
+
+    /// The binary operator at the cursor, if an operand follows it: its precedence.
+    fn binary_op(&self) -> Option<(T, u8)> {
+        let t = self.peek()?;
+        let prec = match t.kind {
+            T::Star | T::Slash | T::Percent | T::Shl | T::Shr => 5,
+            T::Pipe | T::Amp | T::Caret => 4,
+            T::Plus | T::Minus => 3,
+            _ => return None,
+        };
+        let next = self.peek_at(1)?;
+        let operand = match next.kind {
+            T::Num | T::LParen => true,
+            T::Ident => (self.consts)(self.text(next)).is_some(),
+            _ => false,
+        };
+        operand.then_some((t.kind, prec))
+    }
+
+    /// An operand after a binary operator: a number, a constant or `( expression )`.
+    fn operand(&mut self) -> R<Num> {
+        match self.peek() {
+            Some(t) if t.kind == T::LParen => {
+                self.i += 1;
+                let first = self.operand()?;
+                let v = self.binary(first, 0)?;
+                let close = self.expect(T::RParen, "`)` closing the expression")?;
+                Ok(Num {
+                    span: (t.start, close.end),
+                    ..v
+                })
+            }
+            _ if self.const_next() => Ok(self.constant()),
+            Some(t) if t.kind == T::Num => {
+                self.i += 1;
+                let (v, _) = self.magnitude(t)?;
+                Ok(Num {
+                    v: v as i128,
+                    hex: false,
+                    span: (t.start, t.end),
+                })
+            }
+            Some(t) => Err(self.unexpected(t, "a number or a constant")),
+            None => Err(self.missing("a number or a constant")),
+        }
+    }
+
+    /// Precedence climbing: `lhs` and the operators of at least `min` precedence that follow.
+    fn binary(&mut self, mut lhs: Num, min: u8) -> R<Num> {
+        while let Some((op, prec)) = self.binary_op().filter(|&(_, p)| p >= min) {
+            self.i += 1;
+            let mut rhs = self.operand()?;
+            while let Some((_, next)) = self.binary_op().filter(|&(_, p)| p > prec) {
+                rhs = self.binary(rhs, next)?;
+            }
+            let (a, b) = (lhs.v as i64, rhs.v as i64);
+            let span = (lhs.span.0, rhs.span.1);
+            let v = match op {
+                T::Star => a.wrapping_mul(b),
+                T::Slash | T::Percent if b == 0 => {
+                    return Err(PError::new(
+                        span,
+                        K::ImmediateRange,
+                        "division by zero in a constant expression",
+                    ))
+                }
+                T::Slash => a.wrapping_div(b),
+                T::Percent => a.wrapping_rem(b),
+                T::Shl => a.wrapping_shl(b as u32),
+                // Logical, as llvm-mc's BPF target shifts (`-8 >> 1` is 2^63 - 4).
+                T::Shr => ((a as u64).wrapping_shr(b as u32)) as i64,
+                T::Pipe => a | b,
+                T::Amp => a & b,
+                T::Caret => a ^ b,
+                T::Plus => a.wrapping_add(b),
+                _ => a.wrapping_sub(b),
+            };
+            lhs = Num {
+                v: v as i128,
+                hex: false,
+                span,
+            };
+        }
+        Ok(lhs)
+    }
+
     fn magnitude(&self, t: Tok) -> R<(u64, bool)> {
         let text = self.text(t).trim_end_matches(['l', 'L', 'u', 'U']);
         let b = text.as_bytes();
@@ -572,6 +751,7 @@ impl<'a> P<'a, '_> {
             Some(T::Plus) | Some(T::Minus) => {
                 let neg = self.peek_is(T::Minus);
                 let sign = self.bump().map_or(0, |t| t.start);
+                self.no_constant_offset()?;
                 let mut n = self.num("an offset")?;
                 if neg {
                     n.v = -n.v;
@@ -582,6 +762,24 @@ impl<'a> P<'a, '_> {
             _ => 0,
         };
         Ok((base, off))
+    }
+
+    /// A constant where a memory offset goes: refused, as llvm-mc refuses it ("operand is
+    /// not a 16-bit signed integer"), saying why.
+    fn no_constant_offset(&self) -> R<()> {
+        if !self.const_next() {
+            return Ok(());
+        }
+        let t = self.t[self.i];
+        Err(PError::new(
+            (t.start, t.end),
+            K::OffsetRange,
+            format!(
+                "an offset is a number: `{}` is a constant, which llvm-mc does not take here",
+                self.text(t)
+            ),
+        )
+        .help("write the number; constants go in immediates, helper numbers and jump offsets"))
     }
 
     /// `(base + off)`.
@@ -651,6 +849,8 @@ impl<'a> P<'a, '_> {
                 self.i += 1;
                 self.offset_target(long)?
             }
+            // A constant is an offset, as llvm-mc takes it (`goto N + 1`).
+            Some(t) if self.const_next() && t.kind == T::Ident => self.offset_target(long)?,
             Some(t) if t.kind == T::Ident && reg_name(self.bytes(t)).is_none() => {
                 self.i += 1;
                 (0, Sym::Label(self.text(t), (t.start, t.end)))
@@ -668,7 +868,7 @@ impl<'a> P<'a, '_> {
     }
 
     fn offset_target(&mut self, long: bool) -> R<(i32, Sym<'a>)> {
-        let n = self.num("a jump offset")?;
+        let n = self.value("a jump offset")?;
         let v = if long {
             i32::try_from(n.v).map_err(|_| {
                 PError::new(
@@ -827,7 +1027,7 @@ impl<'a> P<'a, '_> {
             self.same_width(d, s)?;
             Ok(Operand::Reg(s.reg))
         } else {
-            let n = self.num(expected)?;
+            let n = self.value(expected)?;
             Ok(Operand::Imm(self.imm32(n)?))
         }
     }
@@ -887,34 +1087,8 @@ impl<'a> P<'a, '_> {
                     Sym::None,
                 ))
             }
-            T::Num | T::Minus | T::Plus => {
-                let n = self.num("a value")?;
-                if self.peek_kw("ll") || self.kernel_op == Some(0x18) {
-                    if self.peek_kw("ll") {
-                        self.i += 1;
-                    }
-                    self.ld_imm64_dst(d)?;
-                    let imm = self.imm64(n)?;
-                    return Ok(plain(
-                        Insn::LdImm64 {
-                            dst: d.reg,
-                            pseudo: Pseudo::Imm,
-                            imm,
-                        },
-                        Sym::None,
-                    ));
-                }
-                let imm = self.imm32(n)?;
-                Ok(plain(
-                    Insn::Alu {
-                        width: d.width(),
-                        op: AluOp::Mov,
-                        dst: d.reg,
-                        src: Operand::Imm(imm),
-                    },
-                    Sym::None,
-                ))
-            }
+            T::Num | T::Minus | T::Plus => self.llvm_rhs_value(d),
+            T::Ident if self.const_next() => self.llvm_rhs_value(d),
             T::Star => self.llvm_load(d),
             T::LParen => {
                 // (s8)r2: sign-extending move.
@@ -956,6 +1130,36 @@ impl<'a> P<'a, '_> {
             T::Ident => self.llvm_rhs_name(d, t),
             _ => Err(self.unexpected(t, "a value after `=`")),
         }
+    }
+
+    /// `rN = VALUE` or `rN = VALUE ll`.
+    fn llvm_rhs_value(&mut self, d: RegTok) -> R<Parsed<'a>> {
+        let n = self.value("a value")?;
+        if self.peek_kw("ll") || self.kernel_op == Some(0x18) {
+            if self.peek_kw("ll") {
+                self.i += 1;
+            }
+            self.ld_imm64_dst(d)?;
+            let imm = self.imm64(n)?;
+            return Ok(plain(
+                Insn::LdImm64 {
+                    dst: d.reg,
+                    pseudo: Pseudo::Imm,
+                    imm,
+                },
+                Sym::None,
+            ));
+        }
+        let imm = self.imm32(n)?;
+        Ok(plain(
+            Insn::Alu {
+                width: d.width(),
+                op: AluOp::Mov,
+                dst: d.reg,
+                src: Operand::Imm(imm),
+            },
+            Sym::None,
+        ))
     }
 
     fn ld_imm64_dst(&self, d: RegTok) -> R<()> {
@@ -1323,7 +1527,7 @@ impl<'a> P<'a, '_> {
                 Sym::None,
             ))
         } else {
-            let n = self.num("a register or an immediate to store")?;
+            let n = self.value("a register or an immediate to store")?;
             Ok(plain(
                 Insn::StoreImm {
                     size,
@@ -1480,7 +1684,12 @@ impl<'a> P<'a, '_> {
         };
         match t.kind {
             T::Num | T::Minus | T::Plus => {
-                let n = self.num("a helper number")?;
+                let n = self.value("a helper number")?;
+                let id = self.imm32(n)?;
+                return Ok(plain(Insn::Call(Callee::Helper(id)), Sym::None));
+            }
+            T::Ident if self.const_next() => {
+                let n = self.value("a helper number")?;
                 let id = self.imm32(n)?;
                 return Ok(plain(Insn::Call(Callee::Helper(id)), Sym::None));
             }

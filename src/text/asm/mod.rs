@@ -138,7 +138,7 @@ use std::sync::Arc;
 
 use super::diag::{suggest, AsmError, AsmErrorKind as K, AsmErrors};
 use super::lex::{Lexer, Tok, T};
-use super::parse::{looks_like_register, parse_insn, Span, Sym};
+use super::parse::{looks_like_register, parse_const_expr, parse_insn_with, Span, Sym};
 use crate::helpers::Helper;
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{flags, MapDef, MapDefError, MapType, TypeDesc};
@@ -214,7 +214,7 @@ pub fn assemble(path: &str, source: &str) -> Result<Object, AsmErrors> {
 
 /// Assemble `source` with `opts`.
 pub fn assemble_with(path: &str, source: &str, opts: &AsmOptions) -> Result<Object, AsmErrors> {
-    assemble_text(path, Arc::from(source), opts)
+    assemble_text(path, Arc::from(source), opts).map(|(o, _)| o)
 }
 
 /// Why [`assemble_file`] failed.
@@ -259,17 +259,54 @@ pub fn assemble_file_with(
         path: shown.clone(),
         error,
     })?;
-    assemble_text(&shown, Arc::from(text), opts).map_err(AsmFileError::Asm)
+    assemble_text(&shown, Arc::from(text), opts)
+        .map(|(o, _)| o)
+        .map_err(AsmFileError::Asm)
 }
 
-/// An assembled file: the object, and the warnings about its code ([`warnings`], in program
-/// and instruction order). The object is complete whatever the warnings say.
+/// An assembled file: the object, the warnings about its code ([`warnings`], in program
+/// and instruction order) and notes about what the file left to defaults. The object is
+/// complete whatever the warnings say.
 #[derive(Clone, Debug)]
 pub struct Assembled {
     /// The object, as [`assemble_with`] gives it.
     pub object: Object,
     /// The warnings ([`AsmError`]s with [`Severity::Warning`](crate::text::Severity::Warning)).
     pub warnings: Vec<AsmError>,
+    /// What the file did not say and the assembler chose ([`AsmNote`]): the license, the
+    /// name of a program without a global label. Not warnings: `--deny-warnings` ignores
+    /// them.
+    pub notes: Vec<AsmNote>,
+}
+
+/// A note about a choice the assembler made for the file: `FILE:LINE:COL: note: ...` and
+/// `help:` lines saying how to make it explicit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsmNote {
+    /// The file name given to the assembler.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// What was chosen.
+    pub message: String,
+    /// How to choose otherwise.
+    pub help: Vec<String>,
+}
+
+impl fmt::Display for AsmNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: note: {}",
+            self.path, self.line, self.column, self.message
+        )?;
+        for h in &self.help {
+            write!(f, "\n  = help: {h}")?;
+        }
+        Ok(())
+    }
 }
 
 /// [`assemble_with`], and the warnings about the code it assembled.
@@ -278,9 +315,13 @@ pub fn assemble_with_warnings(
     source: &str,
     opts: &AsmOptions,
 ) -> Result<Assembled, AsmErrors> {
-    let object = assemble_with(path, source, opts)?;
+    let (object, notes) = assemble_text(path, Arc::from(source), opts)?;
     let warnings = warnings(&object);
-    Ok(Assembled { object, warnings })
+    Ok(Assembled {
+        object,
+        warnings,
+        notes,
+    })
 }
 
 /// [`assemble_file_with`], and the warnings about the code it assembled: what the `bpfsmith
@@ -289,9 +330,27 @@ pub fn assemble_file_with_warnings(
     path: impl AsRef<Path>,
     opts: &AsmOptions,
 ) -> Result<Assembled, AsmFileError> {
-    let object = assemble_file_with(path, opts)?;
-    let warnings = warnings(&object);
-    Ok(Assembled { object, warnings })
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| AsmFileError::Io {
+        path: shown.clone(),
+        error,
+    })?;
+    assemble_with_warnings(&shown, &text, opts).map_err(AsmFileError::Asm)
+}
+
+/// What `bpfsmith asm` reads: the assembly file at `path` (an ELF object or a file that is
+/// not UTF-8 text is refused with what it is, as [`crate::input::assemble`] does), assembled
+/// with the default [`AsmOptions`], with its warnings and notes.
+pub fn assemble_input(path: &Path) -> Result<Assembled, crate::input::InputError> {
+    if crate::input::is_elf(path) {
+        // The same refusal, worded once.
+        crate::input::assemble(path)?;
+    }
+    let text = crate::input::read_text(path)?;
+    let shown = path.display().to_string();
+    assemble_with_warnings(&shown, &text, &AsmOptions::default())
+        .map_err(|e| crate::input::InputError::Asm(AsmFileError::Asm(e)))
 }
 
 /// The warnings about the programs of `obj` ([`crate::program::Program::warnings`]), rendered
@@ -473,7 +532,11 @@ fn r0_operand(line: &str, column: u32) -> (usize, usize) {
     (from, from)
 }
 
-fn assemble_text(path: &str, text: Arc<str>, opts: &AsmOptions) -> Result<Object, AsmErrors> {
+fn assemble_text(
+    path: &str,
+    text: Arc<str>,
+    opts: &AsmOptions,
+) -> Result<(Object, Vec<AsmNote>), AsmErrors> {
     if text.len() >= u32::MAX as usize {
         let e = AsmError::in_line(
             path,
@@ -651,6 +714,8 @@ struct Prog<'a> {
     nameable: bool,
     /// The section it was started in (as the directive named it).
     section_name: String,
+    /// Its first instruction (where a note about its name points).
+    first: Option<(Span, u32)>,
 }
 
 struct SectionState {
@@ -683,6 +748,8 @@ struct Asm<'a> {
     /// How many instructions programs may still reserve room for up front (see
     /// [`Asm::start_program`]); `None` until the first program starts.
     reserve_budget: Option<usize>,
+    /// The constants of `.equ` / `.set` / `.equiv`: value and the line that set it.
+    consts: HashMap<&'a str, (i64, u32)>,
 }
 
 struct MapDecl<'a> {
@@ -713,6 +780,9 @@ const DATA_DIRECTIVES: &[&str] = &[
 ];
 const KNOWN_DIRECTIVES: &[&str] = &[
     ".text",
+    ".equ",
+    ".set",
+    ".equiv",
     ".section",
     ".globl",
     ".global",
@@ -730,6 +800,14 @@ const KNOWN_DIRECTIVES: &[&str] = &[
     ".addrsig_sym",
     ".hidden",
 ];
+
+/// The span of a directive's arguments, or of the directive when it has none.
+fn args_span(d: Tok, args: &[Tok]) -> Span {
+    match (args.first(), args.last()) {
+        (Some(a), Some(b)) => (a.start, b.end),
+        _ => (d.start, d.end),
+    }
+}
 
 fn valid_symbol(name: &str) -> bool {
     let mut c = name.chars();
@@ -761,6 +839,7 @@ impl<'a> Asm<'a> {
             line_start: 0,
             toks: Vec::with_capacity(32),
             reserve_budget: None,
+            consts: HashMap::default(),
         }
     }
 
@@ -1092,7 +1171,21 @@ impl<'a> Asm<'a> {
         let Some(pi) = self.program_for_code(span) else {
             return;
         };
-        let parsed = parse_insn(self.src, toks, kernel_op, self.opts.signed_decimal_imm32);
+        let consts = &self.consts;
+        let lookup = |n: &str| {
+            if consts.is_empty() {
+                None
+            } else {
+                consts.get(n).map(|c| c.0)
+            }
+        };
+        let parsed = parse_insn_with(
+            self.src,
+            toks,
+            kernel_op,
+            self.opts.signed_decimal_imm32,
+            &lookup,
+        );
         let line = self.line;
         let column = first.start - self.line_start as u32 + 1;
         let (insn, sym, ok) = match parsed {
@@ -1125,6 +1218,9 @@ impl<'a> Asm<'a> {
             p.first_exit = Some((p.n, slot));
         }
         p.last = Some(Last { insn, span, line });
+        if p.n == 0 {
+            p.first = Some((span, line));
+        }
         p.n += 1;
         p.slots += insn.slots() as u64;
         p.nameable = false;
@@ -1188,6 +1284,7 @@ impl<'a> Asm<'a> {
             last: None,
             nameable,
             section_name: self.section.name.clone(),
+            first: None,
         });
         self.cur = Some(self.progs.len() - 1);
         self.progs.len() - 1
@@ -1203,6 +1300,10 @@ impl<'a> Asm<'a> {
             return;
         }
         let line = self.line;
+        if let Some(&(_, at)) = self.consts.get(name) {
+            self.defined_twice(span, name, format!("`{name}` is a constant (line {at})"));
+            return;
+        }
         if self.globals.contains_key(name) && self.section.exec {
             let section = if self.section.explicit {
                 Section::new(self.section.name.clone())
@@ -1357,6 +1458,7 @@ impl<'a> Asm<'a> {
                 }
             }
             ".license" => self.license_directive(d, args),
+            ".equ" | ".set" | ".equiv" => self.equ_directive(d, args),
             ".map" => self.map_directive(d, args),
             n if IGNORED_DIRECTIVES.contains(&n) || n.starts_with(".cfi_") => {}
             n if DATA_DIRECTIVES.contains(&n) => {
@@ -1437,15 +1539,97 @@ impl<'a> Asm<'a> {
         self.set_section(name, exec);
     }
 
+    /// `.equ NAME, EXPR` / `.set NAME, EXPR`: a constant, usable from the next line on in
+    /// immediates, helper numbers and jump offsets; setting it again changes it from there on,
+    /// as llvm-mc does. `.equiv` refuses a name that is already a constant.
+    fn equ_directive(&mut self, d: Tok, args: &[Tok]) {
+        let dname = self.tok_text(d);
+        let line = self.line;
+        let (name_tok, expr) = match args {
+            [n, c, rest @ ..] if n.kind == T::Ident && c.kind == T::Comma && !rest.is_empty() => {
+                (*n, rest)
+            }
+            _ => {
+                self.err(
+                    args_span(d, args),
+                    K::BadDirective,
+                    format!("`{dname}` takes a name and a value: `{dname} NAME, VALUE`"),
+                );
+                return;
+            }
+        };
+        let name = self.tok_text(name_tok);
+        let span = (name_tok.start, name_tok.end);
+        if !valid_symbol(name) || looks_like_register(name) {
+            self.err(
+                span,
+                K::BadDirective,
+                format!("`{name}` cannot be a constant's name"),
+            )
+            .notes
+            .push("help: use letters, digits, `_` and `.`, not starting with a digit, and not a register name".into());
+            return;
+        }
+        let clash = if let Some(&l) = self.map_lines.get(name) {
+            Some(format!("map `{name}` is declared on line {l}"))
+        } else {
+            self.progs
+                .iter()
+                .find_map(|p| p.labels.find(name).map(|k| (p, k)))
+                .map(|(p, k)| {
+                    let l = &p.labels.defs[k as usize].1;
+                    format!("`{name}` is a label (line {})", l.line)
+                })
+        };
+        if let Some(c) = clash {
+            self.defined_twice(span, name, c);
+            return;
+        }
+        if dname == ".equiv" {
+            if let Some(&(_, first)) = self.consts.get(name) {
+                self.err(
+                    span,
+                    K::DuplicateLabel,
+                    format!("constant `{name}` is defined twice"),
+                )
+                .notes
+                .push(format!(
+                    "note: first defined on line {first}; `.equiv` does not redefine (`.set` does)"
+                ));
+                return;
+            }
+        }
+        let consts = &self.consts;
+        let lookup = |n: &str| consts.get(n).map(|c| c.0);
+        match parse_const_expr(self.src, expr, &lookup) {
+            Ok(v) => {
+                self.consts.insert(name, (v, line));
+            }
+            Err(e) => {
+                let err = self.err(e.span, e.kind, e.msg);
+                if let Some(h) = e.help {
+                    err.notes.push(format!("help: {h}"));
+                }
+            }
+        }
+    }
+
+    /// `name` (at `span`) is already a constant, label or map: `note` says which.
+    fn defined_twice(&mut self, span: Span, name: &str, note: String) {
+        self.err(
+            span,
+            K::DuplicateLabel,
+            format!("`{name}` is defined twice"),
+        )
+        .notes
+        .push(format!("note: {note}"));
+    }
+
     fn license_directive(&mut self, d: Tok, args: &[Tok]) {
         let line = self.line;
         let [t] = args else {
-            let span = match (args.first(), args.last()) {
-                (Some(a), Some(b)) => (a.start, b.end),
-                _ => (d.start, d.end),
-            };
             self.err(
-                span,
+                args_span(d, args),
                 K::BadDirective,
                 "`.license` takes one string, like `.license \"GPL\"`",
             );
@@ -1761,8 +1945,9 @@ impl<'a> Asm<'a> {
 
     // ---- the end ----
 
-    fn finish(mut self) -> Result<Object, AsmErrors> {
+    fn finish(mut self) -> Result<(Object, Vec<AsmNote>), AsmErrors> {
         let progs = std::mem::take(&mut self.progs);
+        let notes = self.notes(&progs);
         let mut done = Vec::with_capacity(progs.len());
         let map_names: HashMap<&str, ()> = self.maps.iter().map(|m| (m.name, ())).collect();
         // Labels of every program, to say where a label lives when a jump cannot reach it.
@@ -1812,11 +1997,71 @@ impl<'a> Asm<'a> {
             }
         }
         if self.errors.is_empty() {
-            Ok(obj)
+            Ok((obj, notes))
         } else {
             self.errors.sort_by_key(|e| (e.line, e.column));
             Err(AsmErrors(self.errors))
         }
+    }
+
+    /// Notes about what the file left to the defaults: no `.license` (the object gets
+    /// [`AsmOptions::default_license`]), and each program that no global label names (it
+    /// gets [`AsmOptions::default_name`]).
+    fn notes(&self, progs: &[Prog<'a>]) -> Vec<AsmNote> {
+        let mut notes = Vec::new();
+        let at = |line: u32, span: Span| {
+            let start = (span.0 as usize).min(self.src.len());
+            let line_start = self.src[..start].rfind('\n').map_or(0, |i| i + 1);
+            (line, self.src[line_start..start].chars().count() as u32 + 1)
+        };
+        for p in progs {
+            if p.name_span.is_some() || p.name != self.opts.default_name {
+                continue;
+            }
+            let Some((span, line)) = p.first else {
+                continue;
+            };
+            let (line, column) = at(line, span);
+            let mut help = Vec::new();
+            // A label at the first instruction is most likely meant as the name.
+            let label = p.labels.defs.iter().find(|(_, l)| l.at == 0 && !l.entry);
+            match label {
+                Some((l, _)) => help.push(format!(
+                    "`{l}` is a local label here; to name the program `{l}`, add `.globl {l}` \
+                     before `{l}:`"
+                )),
+                None => help.push(
+                    "to name it: `.globl NAME` and `NAME:` before its first instruction".to_owned(),
+                ),
+            }
+            notes.push(AsmNote {
+                path: self.path.to_owned(),
+                line,
+                column,
+                message: format!(
+                    "no global label starts this code: it is program `{}` (section `{}`)",
+                    p.name, p.section_name
+                ),
+                help,
+            });
+        }
+        if self.license.is_none() && !progs.is_empty() {
+            notes.push(AsmNote {
+                path: self.path.to_owned(),
+                line: 1,
+                column: 1,
+                message: format!(
+                    "no `.license` directive: the object's license is \"{}\", the default",
+                    self.opts.default_license
+                ),
+                help: vec![
+                    "set it with `.license \"GPL\"` (or `\"Dual BSD/GPL\"`, `\"MIT\"`, ...); \
+                     GPL-only helpers need a GPL-compatible license"
+                        .to_owned(),
+                ],
+            });
+        }
+        notes
     }
 
     /// Resolve the program's symbols and check its ends; returns the program and where its

@@ -1,0 +1,115 @@
+//! Local calls that stay where the file put them (functions inside a program section, as
+//! llvm-mc-22 writes them: pc-relative calls in place, no relocation) load and run in the
+//! kernel: the object `bpfsmith asm` writes, llvm-mc-22's object of the same file (no BTF),
+//! and the file itself, through the library and through `bpfsmith run`.
+//!
+//! Needs root (or CAP_BPF): skips with a notice without it, unless
+//! `BPFSMITH_REQUIRE_KERNEL=1`. llvm-mc-22's object is skipped with a notice when the tool is
+//! missing, unless `BPFSMITH_REQUIRE_INTEROP=1`.
+#![cfg(target_os = "linux")]
+
+#[macro_use]
+#[path = "common/kernel.rs"]
+mod kernel;
+#[path = "common/tools.rs"]
+mod tools;
+
+use std::process::Command;
+
+use bpfsmith::load::TestRun;
+use bpfsmith::object::{ElfOptions, Object};
+
+/// (file name, source, the return value the kernel's semantics give).
+const FILES: &[(&str, &str, u32)] = &[
+    // f(1) = 1 + 41.
+    (
+        "socket_call",
+        "\t.section socket,\"ax\",@progbits\n\t.globl prog\nprog:\n\tr1 = 1\n\tcall f\n\
+         \texit\nf:\n\tr0 = r1\n\tr0 += 41\n\texit\n",
+        42,
+    ),
+    // g(2) = f() + 2 = 3, not > 3, so f() again: 1.
+    (
+        "xdp_nested",
+        "\t.section xdp,\"ax\",@progbits\n\t.globl prog\nprog:\n\tr1 = 2\n\tcall g\n\
+         \tif r0 > 3 goto out\n\tcall f\nout:\n\texit\nf:\n\tr0 = 1\n\texit\n\
+         g:\n\tr6 = r1\n\tcall f\n\tr0 += r6\n\texit\n",
+        1,
+    ),
+    // Two programs of one section, each with its function: the first returns 7 * 2.
+    (
+        "two_programs",
+        "\t.section socket,\"ax\",@progbits\n\t.globl a\na:\n\tr1 = 7\n\tcall fa\n\texit\n\
+         fa:\n\tr0 = r1\n\tr0 *= 2\n\texit\n\t.globl b\nb:\n\tcall fb\n\texit\n\
+         fb:\n\tr0 = 2\n\texit\n",
+        14,
+    ),
+];
+
+fn run(obj: &Object, what: &str) -> u32 {
+    let loaded = obj
+        .load()
+        .unwrap_or_else(|e| panic!("{what}: the kernel refused it: {e}"));
+    let prog = &loaded.programs()[0];
+    prog.test_run(&TestRun {
+        data: &[0; 64],
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{what}: {e}"))
+    .retval
+}
+
+#[test]
+fn local_calls_in_program_sections_load_and_run() {
+    require_kernel!("local_calls_in_program_sections_load_and_run");
+    let dir = tools::TempDir::new("asm-kernel-local-calls");
+    let mc = tools::require_tool("llvm-mc-22");
+    let in_place = ElfOptions::default().functions_in_place(true);
+    for &(name, src, want) in FILES {
+        // The file itself.
+        let obj = bpfsmith::text::assemble(&format!("{name}.s"), src).unwrap();
+        assert_eq!(run(&obj, name), want, "{name}.s");
+        // The object `bpfsmith asm` writes, read back: each function a subprogram.
+        let ours = Object::from_elf(&obj.to_elf_with(&in_place).unwrap()).unwrap();
+        assert!(ours.programs[0].functions.len() > 1, "{name}");
+        assert_eq!(run(&ours, name), want, "{name}.o (ours)");
+        // llvm-mc's object of the same file: no BTF, no FUNC symbols.
+        if let Some(mc) = &mc {
+            let s = dir.path().join(format!("{name}.s"));
+            let o = dir.path().join(format!("{name}.llvm.o"));
+            std::fs::write(&s, src).unwrap();
+            tools::run(
+                Command::new(mc)
+                    .args(["-triple", "bpfel", "-mcpu=v4", "-filetype=obj", "-o"])
+                    .arg(&o)
+                    .arg(&s),
+            );
+            let theirs = Object::read_elf(&o).unwrap();
+            assert_eq!(run(&theirs, name), want, "{name}.o (llvm-mc)");
+        }
+        // `bpfsmith asm` then `bpfsmith run`.
+        let bin = env!("CARGO_BIN_EXE_bpfsmith");
+        let s = dir.path().join(format!("{name}.s"));
+        let o = dir.path().join(format!("{name}.o"));
+        std::fs::write(&s, src).unwrap();
+        let out = Command::new(bin)
+            .arg("asm")
+            .arg(&s)
+            .arg("-o")
+            .arg(&o)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new(bin).arg("run").arg(&o).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(&format!("r0 = {want} ")),
+            "bpfsmith run {name}.o: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
