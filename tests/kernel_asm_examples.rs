@@ -140,6 +140,15 @@ fn check_with_cap_bpf_only(path: &Path, exp: &Expectations) {
     assert!(text.contains(&format!("{file}:{marked}:")), "{text}");
 }
 
+/// Removes a folder of pins when dropped (also when an assertion fails).
+struct Unpin(PathBuf);
+
+impl Drop for Unpin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The examples meant to load, written as ELF objects, load in libbpf through bpftool, show
 /// their maps as defined, and return the expected value through `bpftool prog run`.
 #[test]
@@ -148,9 +157,13 @@ fn bpftool_loads_and_runs_every_loadable_example() {
     let Some(bpftool) = tools::require_tool("bpftool") else {
         return;
     };
-    let _ = Command::new("mount")
-        .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
-        .output();
+    // Mount bpffs only where there is none: mounting another over a live one would hide the
+    // pins of every other process (a concurrent run of this test among them).
+    if !bpfsmith::sys::is_bpffs(Path::new("/sys/fs/bpf")).unwrap_or(false) {
+        let _ = Command::new("mount")
+            .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+            .output();
+    }
     let tmp = tools::TempDir::new("asm-bpftool");
     let data = tmp.path().join("data");
     std::fs::write(&data, [0u8; 64]).unwrap();
@@ -164,6 +177,8 @@ fn bpftool_loads_and_runs_every_loadable_example() {
         let o = tmp.path().join(format!("{stem}.o"));
         obj.write_elf(&o).unwrap();
         let pin = format!("/sys/fs/bpf/bpfsmith-asm-{}-{stem}", std::process::id());
+        // Removed however the checks below end.
+        let _unpin = Unpin(PathBuf::from(&pin));
         let load = Command::new(&bpftool)
             .args(["prog", "loadall"])
             .arg(&o)

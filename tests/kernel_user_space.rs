@@ -311,14 +311,7 @@ fn map_names_are_truncated_to_fifteen_bytes() {
 fn pinned_maps_reopen_with_their_definition() {
     require_kernel!("pinned_maps_reopen_with_their_definition");
     let dir = std::path::Path::new("/sys/fs/bpf");
-    let is_bpffs = std::fs::read_to_string("/proc/self/mounts")
-        .map(|m| {
-            m.lines().any(|l| {
-                l.split(' ').nth(1) == Some("/sys/fs/bpf") && l.split(' ').nth(2) == Some("bpf")
-            })
-        })
-        .unwrap_or(false);
-    if !is_bpffs {
+    if !bpfsmith::sys::is_bpffs(dir).unwrap_or(false) {
         eprintln!("notice: skipping the pinning test: no bpffs at /sys/fs/bpf");
         return;
     }
