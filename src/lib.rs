@@ -158,12 +158,13 @@
 
 /// `Debug` as the readable message: `fn main() -> Result<(), E>` prints a returned error with
 /// `{:?}` (`Error: ...`), so the library's errors show their `Display` text there, not their
-/// structure.
+/// structure. A rustc-style text's leading `error: ` is left out, since `Error: ` precedes it.
 macro_rules! debug_as_display {
     ($($t:ty),* $(,)?) => {$(
         impl std::fmt::Debug for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Display::fmt(self, f)
+                let text = self.to_string();
+                f.write_str(text.strip_prefix("error: ").unwrap_or(&text))
             }
         }
     )*};

@@ -249,6 +249,10 @@ enum Command {
         /// Print exactly one JSON object on stdout (a refusal too).
         #[arg(long)]
         json: bool,
+        /// Load with CAP_BPF alone: give up CAP_PERFMON and CAP_SYS_ADMIN first, and the
+        /// verifier judges as it does for a service without them.
+        #[arg(long)]
+        cap_bpf_only: bool,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]
@@ -455,9 +459,29 @@ fn main() -> ExitCode {
             repeat,
             push,
             json,
+            cap_bpf_only,
             view,
             ..
-        } => run(&file, prog, data, repeat, &push, json, &view),
+        } => {
+            #[cfg(target_os = "linux")]
+            if cap_bpf_only {
+                if let Err(e) = bpfsmith::check::drop_to_cap_bpf() {
+                    return fail(e);
+                }
+            } else if bpfsmith::input::is_assembly(&file)
+                && bpfsmith::check::needs_cap_bpf_only(&file)
+            {
+                eprintln!(
+                    "note: {}'s header states its outcome with CAP_BPF alone (`# load-with: \
+                     CAP_BPF`): add --cap-bpf-only to load it as such a service would; with \
+                     every capability the verifier allows more (e.g. reads of uninitialised stack)",
+                    file.display()
+                );
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = cap_bpf_only;
+            run(&file, prog, data, repeat, &push, json, &view)
+        }
         Command::Log { file, object, view } => {
             if bpfsmith::input::is_elf(&file) {
                 eprintln!(

@@ -243,3 +243,17 @@ fn the_demo_is_a_lesson_on_one_screen() {
     assert!(full.contains("<stack_prog>:"), "{full}");
     assert!(full.contains("@ src/demo.rs:"), "{full}");
 }
+
+/// A file whose header states its outcome for a service with CAP_BPF alone: `run` says so as
+/// root, and `--cap-bpf-only` gives the verifier's judgement for such a service.
+#[cfg(target_os = "linux")]
+#[test]
+fn run_says_when_a_file_states_its_outcome_with_cap_bpf_alone() {
+    require_kernel!("run_says_when_a_file_states_its_outcome_with_cap_bpf_alone");
+    let (code, _, err) = bpfsmith(&["run", "asm/mistake_uninit_value.s"]);
+    assert_eq!(code, 0, "root may read uninitialised stack: {err}");
+    assert!(err.contains("add --cap-bpf-only"), "{err}");
+    let (code, _, err) = bpfsmith(&["run", "asm/mistake_uninit_value.s", "--cap-bpf-only"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("invalid read from stack"), "{err}");
+}
