@@ -213,8 +213,8 @@ pub fn path_summary(log: &VerifierLog<'_>, end: &str) -> String {
     tokens.join(" → ")
 }
 
-/// Statistics in one line: `processed 7 instructions (limit 1000000) · states 0 (peak 0, at
-/// most 0 per instruction) · stack depth 8 bytes · verified in 21 µs`.
+/// Statistics in one line: `processed 7 instructions (limit 1000000) · states 0 (peak 0,
+/// max_states_per_insn 0) · stack depth 8 bytes · verified in 21 µs`.
 pub fn stats_line(s: &Stats) -> String {
     let mut parts = Vec::new();
     if let Some(p) = s.processed_insns {
@@ -230,7 +230,9 @@ pub fn stats_line(s: &Stats) -> String {
             more.push(format!("peak {p}"));
         }
         if let Some(m) = s.max_states_per_insn {
-            more.push(format!("at most {m} per instruction"));
+            // The kernel's own name: the most states it compared at one instruction reached again,
+            // which is 0 when no instruction was reached twice however many states it stored.
+            more.push(format!("max_states_per_insn {m}"));
         }
         let more = if more.is_empty() {
             String::new()
