@@ -885,3 +885,164 @@ out:
     let a = assemble_with_warnings("q.s", quiet, &Default::default()).unwrap();
     assert_eq!(a.warnings, vec![]);
 }
+
+#[test]
+fn constants() {
+    // Undefined: in `.equ`, and where an instruction names it.
+    one(
+        ".equ N, M + 1\nexit\n",
+        K::UndefinedLabel,
+        1,
+        9,
+        1,
+        "undefined constant `M`",
+    );
+    one(".equ N, 5\nr1 = M\nexit\n", K::Syntax, 2, 6, 1, "found `M`");
+    // Duplicate: `.equiv` does not redefine; a constant is no label or map.
+    let e = one(
+        ".equiv N, 5\n.equiv N, 6\nexit\n",
+        K::DuplicateLabel,
+        2,
+        8,
+        1,
+        "constant `N` is defined twice",
+    );
+    assert!(e.notes[0].contains("first defined on line 1"), "{e}");
+    one(
+        ".equ L, 1\nL: exit\n",
+        K::DuplicateLabel,
+        2,
+        1,
+        1,
+        "`L` is defined twice",
+    );
+    one(
+        "L: r0 = 0\n.equ L, 1\nexit\n",
+        K::DuplicateLabel,
+        2,
+        6,
+        1,
+        "`L` is defined twice",
+    );
+    one(
+        ".map q, type=queue, value_size=4, max_entries=1\n.set q, 1\nexit\n",
+        K::DuplicateLabel,
+        2,
+        6,
+        1,
+        "`q` is defined twice",
+    );
+    // Where llvm-mc takes no constant: a memory offset.
+    one(
+        ".equ OFF, 8\n*(u32 *)(r10 - OFF) = 1\nexit\n",
+        K::OffsetRange,
+        2,
+        16,
+        3,
+        "`OFF` is a constant",
+    );
+    one(
+        ".equ N, 5\nr1 = N / 0\nexit\n",
+        K::ImmediateRange,
+        2,
+        6,
+        5,
+        "division by zero",
+    );
+    // `.set` changes the value from the next line on.
+    let obj = assemble("t.s", ".set N, 1\nr1 = N\n.set N, N + 1\nr2 = N\nexit\n").unwrap();
+    let imms: Vec<String> = obj.programs[0].insns[..2]
+        .iter()
+        .map(|i| format!("{i:?}"))
+        .collect();
+    assert!(
+        imms[0].contains("Imm(1)") && imms[1].contains("Imm(2)"),
+        "{imms:?}"
+    );
+}
+
+/// What the file leaves to defaults is said as a note (not a warning: `--deny-warnings` does
+/// not count it): the license, and the name of code before any global label.
+#[test]
+fn notes_for_defaults() {
+    let a = assemble_with_warnings("t.s", "L:\n\tr0 = 0\n\texit\n", &Default::default()).unwrap();
+    assert!(a.warnings.is_empty());
+    let notes: Vec<String> = a.notes.iter().map(|n| n.to_string()).collect();
+    assert_eq!(notes.len(), 2, "{notes:#?}");
+    assert!(
+        notes[0].starts_with("t.s:2:2: note: no global label starts this code: it is program `main` (section `socket`)"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[0].contains("add `.globl L` before `L:`"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[1]
+            .starts_with("t.s:1:1: note: no `.license` directive: the object's license is \"GPL\""),
+        "{}",
+        notes[1]
+    );
+    assert!(notes[1].contains("`.license \"GPL\"`"), "{}", notes[1]);
+    // Said explicitly: no notes.
+    let a = assemble_with_warnings(
+        "t.s",
+        ".license \"Dual BSD/GPL\"\n.globl L\nL:\n\tr0 = 0\n\texit\n",
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(a.notes.is_empty(), "{:?}", a.notes);
+    assert_eq!(a.object.license, "Dual BSD/GPL");
+}
+
+/// A map helper on a map type it does not take, as the DSL checks it: a warning at the call,
+/// with the map's real type, the verifier's words and what to use instead.
+#[test]
+fn map_helper_on_the_wrong_map_type() {
+    let w = one_warning(
+        ".map counts, type=hash, key_size=4, value_size=4, max_entries=8\n\
+         r1 = counts ll\nr2 = r10\nr2 += -4\ncall bpf_map_pop_elem\nexit\n",
+        K::BadMap,
+        5,
+        6,
+        16,
+        "bpf_map_pop_elem#88 works on queue and stack maps, but `counts` is a hash map",
+    );
+    let s = w.to_string();
+    assert!(
+        s.contains("cannot pass map_type 1 into func bpf_map_pop_elem#88"),
+        "{s}"
+    );
+    assert!(s.contains("r1 holds map `counts`, loaded on line 2"), "{s}");
+    assert!(s.contains("use bpf_map_lookup_elem (1)"), "{s}");
+    let w = one_warning(
+        ".map q, type=queue, value_size=4, max_entries=8\n\
+         r1 = q ll\nr2 = r10\nr2 += -4\ncall 1\nexit\n",
+        K::BadMap,
+        5,
+        6,
+        1,
+        "but `q` is a queue map",
+    );
+    assert!(w.to_string().contains("bpf_map_peek_elem (89)"), "{w}");
+    // Not when r1 may hold something else: after a jump target, or overwritten.
+    assert!(warnings(
+        ".map q, type=queue, value_size=4, max_entries=8\n\
+         .map h, type=hash, key_size=4, value_size=4, max_entries=8\n\
+         r1 = q ll\nif r2 == 0 goto L\nr1 = h ll\nL:\ncall 1\nexit\n"
+    )
+    .is_empty());
+    assert!(warnings(
+        ".map q, type=queue, value_size=4, max_entries=8\n\
+         r1 = q ll\nr1 = r6\ncall 1\nexit\n"
+    )
+    .is_empty());
+    // The right pairs: no warning.
+    assert!(warnings(
+        ".map q, type=queue, value_size=4, max_entries=8\n\
+         r1 = q ll\nr2 = r10\nr2 += -4\ncall bpf_map_pop_elem\nexit\n"
+    )
+    .is_empty());
+}

@@ -880,3 +880,163 @@ mod tests {
         );
     }
 }
+
+/// A map helper called with `r1` loaded from a map whose type it does not take: push, pop and
+/// peek (87, 88, 89) on a map that is no queue or stack (push and peek also take a bloom
+/// filter), or lookup, update and delete (1, 2, 3) on a queue, stack or bloom filter. The
+/// verifier's `check_map_func_compatibility` refuses both ("cannot pass map_type N into func
+/// NAME#ID"); the DSL refuses the first when the program is built
+/// ([`crate::program::BuildErrorKind::WrongMapType`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapHelperMismatch {
+    /// Index of the `call`.
+    pub call: usize,
+    /// Index of the `r1 = MAP ll` that loaded the map.
+    pub load: usize,
+    /// The helper.
+    pub helper: Helper,
+    /// The map's name.
+    pub map: String,
+    /// The map's type.
+    pub map_type: crate::maps::MapType,
+}
+
+impl MapHelperMismatch {
+    /// The one-line message: what the helper takes, and what the map is.
+    pub fn message(&self) -> String {
+        let allowed = match self.helper {
+            Helper::MapPopElem => "queue and stack maps",
+            Helper::MapPushElem | Helper::MapPeekElem => "queue, stack and bloom_filter maps",
+            _ => "maps with keys (not queue, stack or bloom_filter)",
+        };
+        format!(
+            "{}#{} works on {allowed}, but `{}` is a {} map",
+            self.helper.name(),
+            self.helper.id(),
+            self.map,
+            self.map_type
+        )
+    }
+
+    /// What the verifier says (Linux 6.18): for lookup, update and delete on a keyless map
+    /// it stops at the key first, which such a map does not have.
+    pub fn verifier_says(&self) -> String {
+        if matches!(
+            self.helper,
+            Helper::MapLookupElem | Helper::MapUpdateElem | Helper::MapDeleteElem
+        ) {
+            return "the verifier refuses it: `invalid zero-sized read` (the key argument: the \
+                    map has no key)"
+                .to_owned();
+        }
+        format!(
+            "the verifier refuses it: `cannot pass map_type {} into func {}#{}`",
+            self.map_type as u32,
+            self.helper.name(),
+            self.helper.id()
+        )
+    }
+
+    /// What to use instead.
+    pub fn help(&self) -> String {
+        use crate::maps::MapType as M;
+        match (self.helper, self.map_type) {
+            (Helper::MapPushElem | Helper::MapPopElem | Helper::MapPeekElem, _) => format!(
+                "on a {} map use bpf_map_lookup_elem (1), bpf_map_update_elem (2) and \
+                 bpf_map_delete_elem (3); or declare `{}` with `type=queue` or `type=stack`",
+                self.map_type, self.map
+            ),
+            (_, M::BloomFilter) => {
+                "on a bloom filter use bpf_map_push_elem (87) to add and bpf_map_peek_elem (89) \
+                 to test"
+                    .to_owned()
+            }
+            _ => format!(
+                "on a {} map use bpf_map_push_elem (87) to add, bpf_map_pop_elem (88) to take \
+                 and bpf_map_peek_elem (89) to read the next element",
+                self.map_type
+            ),
+        }
+    }
+}
+
+/// The [`MapHelperMismatch`]es of a program: each call of helper 1, 2, 3, 87, 88 or 89 whose
+/// `r1` holds a map loaded on the straight line before it (`r1 = MAP ll` with a map
+/// relocation of `relocs`; `map_type` gives the map's type by name). As simple as
+/// [`helper_result_compares`] and never guessing: the line stops at an instruction a jump can
+/// land on, at a call, at `exit` or `goto`, and at any other write to `r1`.
+pub fn map_helper_mismatches(
+    insns: &[Insn],
+    relocs: &[super::Reloc],
+    map_type: impl Fn(&str) -> Option<crate::maps::MapType>,
+) -> Vec<MapHelperMismatch> {
+    use crate::maps::MapType as M;
+    let mut out = Vec::new();
+    if relocs.is_empty() {
+        return out;
+    }
+    let slots = crate::slots::SlotMap::new(insns);
+    // Jump targets, as slots.
+    let mut targets: Vec<usize> = insns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, insn)| {
+            let off = insn.branch_offset()?;
+            usize::try_from(slots.slot(i) as i64 + 1 + off as i64).ok()
+        })
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let mut reloc = relocs.iter().peekable();
+    let mut r1: Option<(usize, &str)> = None;
+    for (i, insn) in insns.iter().enumerate() {
+        if targets.binary_search(&slots.slot(i)).is_ok() {
+            r1 = None;
+        }
+        let named = reloc
+            .next_if(|r| r.insn == i)
+            .filter(|r| r.kind == super::RelocKind::Map);
+        while reloc.next_if(|r| r.insn <= i).is_some() {}
+        if let Insn::Call(Callee::Helper(id)) = *insn {
+            let helper = Helper::from_id(id as u32);
+            if let (Some(helper), Some((load, map))) = (helper, r1) {
+                if let Some(t) = map_type(map) {
+                    let keyless = t.is_queue_or_stack() || t == M::BloomFilter;
+                    let bad = match helper {
+                        Helper::MapPopElem => !t.is_queue_or_stack(),
+                        Helper::MapPushElem | Helper::MapPeekElem => !keyless,
+                        Helper::MapLookupElem | Helper::MapUpdateElem | Helper::MapDeleteElem => {
+                            keyless
+                        }
+                        _ => false,
+                    };
+                    if bad {
+                        out.push(MapHelperMismatch {
+                            call: i,
+                            load,
+                            helper,
+                            map: map.to_owned(),
+                            map_type: t,
+                        });
+                    }
+                }
+            }
+        }
+        if insn.defs().contains(Reg::R1)
+            || matches!(
+                insn,
+                Insn::Exit
+                    | Insn::Ja { .. }
+                    | Insn::JaLong { .. }
+                    | Insn::Call(_)
+                    | Insn::CallX { .. }
+            )
+        {
+            r1 = match (insn, named) {
+                (Insn::LdImm64 { dst: Reg::R1, .. }, Some(r)) => Some((i, r.symbol.as_str())),
+                _ => None,
+            };
+        }
+    }
+    out
+}

@@ -366,6 +366,7 @@ pub fn warnings(obj: &Object) -> Vec<AsmError> {
     let mut out = Vec::new();
     for prog in &obj.programs {
         extern_map_warnings(obj, prog, &mut out);
+        map_helper_warnings(obj, prog, &mut out);
         let found = prog.warnings();
         if found.is_empty() {
             continue;
@@ -401,10 +402,7 @@ pub fn warnings(obj: &Object) -> Vec<AsmError> {
                 out.push(e.help(w.help()));
                 continue;
             };
-            let path = prog
-                .files
-                .get(loc.file.0 as usize)
-                .map_or("", |f| f.path.as_str());
+            let path = file_path(prog, loc);
             let text = lines.get(loc.file, loc.line);
             let (start, end) = match &w.kind {
                 WarningKind::HelperResult(_) => r0_operand(text, loc.column),
@@ -453,10 +451,7 @@ fn extern_map_warnings(obj: &Object, prog: &Program, out: &mut Vec<AsmError>) {
             continue;
         };
         let lines = lines.get_or_insert_with(|| SourceLines::new(&prog.files));
-        let path = prog
-            .files
-            .get(loc.file.0 as usize)
-            .map_or("", |f| f.path.as_str());
+        let path = file_path(prog, loc);
         let text = lines.get(loc.file, loc.line);
         let from = column_offset(text, loc.column);
         let (start, end) = match text.get(from..).and_then(|t| t.find(r.symbol.as_str())) {
@@ -478,6 +473,49 @@ fn extern_map_warnings(obj: &Object, prog: &Program, out: &mut Vec<AsmError>) {
         };
         out.push(e.help(help));
     }
+}
+
+/// A warning for each map helper that `prog` calls on a map of a type it does not take
+/// ([`crate::program::lint::map_helper_mismatches`], the check the DSL makes when it builds):
+/// the map's real type, what the verifier says, and what to use instead.
+fn map_helper_warnings(obj: &Object, prog: &Program, out: &mut Vec<AsmError>) {
+    let found = crate::program::lint::map_helper_mismatches(&prog.insns, &prog.relocs, |n| {
+        obj.maps
+            .iter()
+            .find(|m| m.name == n)
+            .map(|m| m.def.map_type)
+    });
+    if found.is_empty() {
+        return;
+    }
+    let mut lines = SourceLines::new(&prog.files);
+    for m in found {
+        let Some(loc) = prog.locs.get(m.call).copied().flatten() else {
+            continue;
+        };
+        let path = file_path(prog, loc);
+        let text = lines.get(loc.file, loc.line);
+        let (start, end) = last_operand(text, loc.column);
+        let mut e = AsmError::in_line(path, text, loc.line, 0, start, end, K::BadMap, m.message())
+            .warning()
+            .note(m.verifier_says());
+        if let Some(l) = prog.locs.get(m.load).copied().flatten() {
+            if l.file == loc.file {
+                e = e.note(format!(
+                    "r1 holds map `{}`, loaded on line {}",
+                    m.map, l.line
+                ));
+            }
+        }
+        out.push(e.help(m.help()));
+    }
+}
+
+/// The path of the file `loc` is in.
+fn file_path(prog: &Program, loc: SourceLoc) -> &str {
+    prog.files
+        .get(loc.file.0 as usize)
+        .map_or("", |f| f.path.as_str())
 }
 
 /// The byte offset of character `column` (1-based) of `line`, or its end.
