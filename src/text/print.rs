@@ -227,43 +227,6 @@ fn dec_u64<W: Write + ?Sized>(w: &mut W, mut v: u64) -> fmt::Result {
     digits(w, &buf[i..])
 }
 
-/// `v` in decimal, right-aligned in `width` columns (`format!("{v:>width$}")`, for a width
-/// up to 20).
-pub(super) fn dec_padded(out: &mut String, v: u64, width: usize) {
-    let mut buf = [b' '; 20];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    let start = i.min(buf.len().saturating_sub(width));
-    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
-}
-
-/// `v` in lowercase hex, zero-padded to `width` digits (`format!("{v:0width$x}")`, for a
-/// width up to 16).
-pub(super) fn hex_padded(out: &mut String, v: u64, width: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [b'0'; 16];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = HEX[(v & 0xf) as usize];
-        v >>= 4;
-        if v == 0 {
-            break;
-        }
-    }
-    let start = i.min(buf.len().saturating_sub(width));
-    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
-}
-
 /// C's `%d` / `%lld`.
 fn dec<W: Write + ?Sized>(w: &mut W, v: i64) -> fmt::Result {
     if v < 0 {
