@@ -405,7 +405,9 @@ fn main() -> ExitCode {
                 };
                 let stem = file.file_stem().unwrap_or_default().to_string_lossy();
                 let path = dir.path().join(format!("{stem}.o"));
-                if let Err(e) = obj.write_elf(&path) {
+                // Laid out as `bpfsmith asm` writes it: functions where the file put them.
+                let opts = bpfsmith::object::ElfOptions::default().functions_in_place(true);
+                if let Err(e) = obj.write_elf_with(&path, &opts) {
                     return fail(e);
                 }
                 _assembled = dir;

@@ -1046,3 +1046,83 @@ fn map_helper_on_the_wrong_map_type() {
     )
     .is_empty());
 }
+
+/// Every diagnostic of the assembler names file, line and column (`f.s:L:C: error:`,
+/// `warning:` or `note:`), and a file that assembles always writes as `bpfsmith asm` writes it
+/// (the writer has no located diagnostics, so it must have none at all): the corpus with each
+/// line dropped, doubled, or given a call, jump or constant that lands anywhere.
+#[test]
+fn every_diagnostic_has_a_file_line_and_column() {
+    let in_place = bpfsmith::object::ElfOptions::default().functions_in_place(true);
+    let extra = [
+        "call pc+1",
+        "call pc-2",
+        "goto -1",
+        "r1 = 7 ll",
+        ".equ K, 3",
+        "r1 = K + 1",
+        "call K",
+        ".set K, K * 2",
+        "f2: exit",
+        "call f2",
+    ];
+    let located = |s: &str| {
+        let rest = s.strip_prefix("f.s:")?;
+        let mut parts = rest.splitn(3, ':');
+        parts.next()?.parse::<u32>().ok()?;
+        parts.next()?.parse::<u32>().ok()?;
+        let tail = parts.next()?;
+        [" error: ", " warning: ", " note: "]
+            .iter()
+            .any(|p| tail.starts_with(p))
+            .then_some(())
+    };
+    let mut checked = 0;
+    for src in corpus() {
+        let lines: Vec<&str> = src.lines().collect();
+        for k in 0..lines.len() {
+            let mut variants = vec![
+                lines
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, _)| i != k)
+                    .map(|(_, l)| *l)
+                    .collect::<Vec<_>>(),
+                {
+                    let mut v = lines.clone();
+                    v.insert(k, lines[k]);
+                    v
+                },
+            ];
+            let mut v = lines.clone();
+            v.insert(k, extra[k % extra.len()]);
+            variants.push(v);
+            for v in variants {
+                let text = v.join("\n") + "\n";
+                checked += 1;
+                match assemble_with_warnings("f.s", &text, &Default::default()) {
+                    Ok(a) => {
+                        for w in &a.warnings {
+                            let s = w.to_string();
+                            assert!(located(&s).is_some(), "{s}\n--- in:\n{text}");
+                        }
+                        for n in &a.notes {
+                            let s = n.to_string();
+                            assert!(located(&s).is_some(), "{s}\n--- in:\n{text}");
+                        }
+                        if let Err(e) = a.object.to_elf_with(&in_place) {
+                            panic!("assembled but not written: {e}\n--- in:\n{text}");
+                        }
+                    }
+                    Err(errs) => {
+                        for e in errs.iter() {
+                            let s = e.to_string();
+                            assert!(located(&s).is_some(), "{s}\n--- in:\n{text}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}

@@ -169,7 +169,14 @@ impl Layout {
                         // (written as it is: the verifier refuses it).
                         let inside = (s0 as i64..s1 as i64).contains(&target);
                         let outside = !(0..total as i64).contains(&target);
-                        if !inside && !outside && !starts.iter().any(|&s| s as i64 == target) {
+                        // A program written in one piece keeps any pc-relative target as
+                        // llvm-mc does (the verifier judges it).
+                        let one_piece = in_place || p.section == Section::TEXT;
+                        if !inside
+                            && !outside
+                            && !one_piece
+                            && !starts.iter().any(|&s| s as i64 == target)
+                        {
                             return Err(err(i, LayoutError::CallTarget { target }));
                         }
                     } else if (target < s0 as i64 || target >= s1 as i64)
