@@ -46,9 +46,29 @@
 //! them pc-relative as llvm-mc encodes them; `bpfsmith run` and `load` take it as a socket
 //! filter. An objdump header at address 0 (`0000000000000000 <name>:`) names that program.
 //! Going back to a section continues its last program, as assemblers continue a section
-//! where they left it. bpf-to-bpf calls stay inside one program (its section).
+//! where they left it. bpf-to-bpf calls stay inside one program (its section). `bpfsmith
+//! asm` writes a program's functions where the file put them, in the program's own section
+//! with pc-relative calls and no relocation, byte for byte as llvm-mc-22 writes them
+//! ([`ElfOptions::functions_in_place`](crate::object::ElfOptions::functions_in_place));
+//! [`Object::write_elf`] with default options moves them to `.text`, as clang does, because
+//! libbpf resolves subprogram calls only there. bpfsmith's reader and loader take both.
 //!
-//! Our own directives: `.license "GPL"` (default [`AsmOptions::default_license`]) and
+//! # Constants and expressions
+//!
+//! `.equ NAME, EXPR` and `.set NAME, EXPR` define a constant from the next line on (setting
+//! it again changes it from there, as in llvm-mc); `.equiv` refuses a name that is already a
+//! constant. A constant cannot share its name with a label or a map. Where llvm-mc-22 takes
+//! an expression, so does this assembler, with the same value: immediates of ALU operations,
+//! moves, compares and stores, `rN = EXPR ll`, helper numbers (`call N + 1`) and jump offsets
+//! (`goto N - 1`). An expression starts with a number (optionally signed) or a constant, then
+//! `* / % << >>`, `| & ^` and `+ -` (in that precedence, as GNU as) over numbers, constants
+//! and parenthesised parts, in 64-bit arithmetic (`>>` logical, `/` signed). As llvm-mc, it
+//! refuses a constant as a memory offset (`*(u32 *)(r10 - OFF)`), `label + N` as a jump
+//! target, and a leading `-`, `~` or `(`; each with file, line and column. A `.equ` that
+//! names a constant defined further down is an error here (llvm-mc resolves it later).
+//!
+//! Our own directives: `.license "GPL"` (default [`AsmOptions::default_license`], said in a
+//! note when the file has none) and
 //! `.map NAME, type=queue, value_size=4, max_entries=10` (also `key_size=`, `flags=` as numbers
 //! or `BPF_F_*` names joined by `|`), checked against the kernel's creation rules. Maps may be
 //! declared before or after their use. `.globl`/`.global` are read; `.type`, `.size`,
@@ -73,11 +93,22 @@
 //! hands back zero-extended before Linux 6.4; and `rN = NAME ll` of a `NAME` the file does
 //! not declare, written as llvm-mc writes it (an `R_BPF_64_64` relocation against the
 //! undefined symbol: an extern map, [`Object::extern_maps`], that a loader must supply; the
-//! warning names the nearest declared map). People write such programs on purpose: to test
+//! warning names the nearest declared map); and a map helper called with `r1` loaded from a
+//! map of a type it does not take (push, pop or peek on a hash or array map, lookup, update or
+//! delete on a queue or stack: the map's real type, the verifier's words, what to use instead,
+//! as the DSL checks it). People write such programs on purpose: to test
 //! the verifier, to teach, to reproduce a bug. [`assemble_with_warnings`] and
 //! [`assemble_file_with_warnings`] return both ([`Assembled`]); [`warnings`] finds them in
 //! any assembled object; `bpfsmith asm --deny-warnings` (`-D warnings`) makes them errors. The
 //! checks are the program's ([`crate::program::lint`]), shared with the DSL.
+//!
+//! # Notes
+//!
+//! What the file leaves to the assembler is said as a note ([`AsmNote`], in
+//! [`Assembled::notes`]; `--deny-warnings` does not count notes): no `.license` (the object
+//! gets `GPL`), and code that no global label names (the program gets
+//! [`AsmOptions::default_name`]; when a local label starts it, the note says to add
+//! `.globl`).
 //!
 //! ```
 //! let src = "\
@@ -1519,7 +1550,7 @@ impl<'a> Asm<'a> {
                 match suggest(n, KNOWN_DIRECTIVES.iter().copied()) {
                     Some(s) => e.notes.push(format!("help: did you mean `{s}`?")),
                     None => e.notes.push(
-                        "help: the directives are .section, .text, .globl, .license and .map"
+                        "help: the directives are .section, .text, .globl, .equ, .set, .license and .map"
                             .into(),
                     ),
                 }
