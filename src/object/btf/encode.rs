@@ -37,6 +37,12 @@ pub struct BtfBuilder {
 /// offset of a string in its low half (0 for an empty slot: offset 0 is the empty string,
 /// which is never stored) and the string's hash in its high half; the bytes are compared in
 /// the section itself, so a string is kept once.
+///
+/// Kept instead of `std::collections::HashMap<Box<[u8]>, u32>` because it is much faster
+/// where it matters: `asm` of a 1M-line file of distinct lines (every line a BTF string) took
+/// 0.31 s user and 106 MB with this table, 0.90-1.15 s and 169 MB with the HashMap (SipHash,
+/// one allocation per string); the bench/asm file of repeated lines 0.21 s against 0.26 s.
+/// Same object bytes either way (measured 2026-12-04, min of 10 runs).
 #[derive(Clone, Debug, Default)]
 struct StringIndex {
     slots: Vec<u64>,
