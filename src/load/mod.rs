@@ -712,13 +712,10 @@ impl LoadedObject {
     }
 
     fn map_index(&self, name: &str) -> Result<usize, MapError> {
-        self.maps
-            .iter()
-            .position(|m| m.name() == name)
-            .ok_or_else(|| MapError::NotFound {
-                map: name.to_owned(),
-                available: self.maps.iter().map(|m| m.name().to_owned()).collect(),
-            })
+        position_named(&self.maps, name, Map::name).map_err(|available| MapError::NotFound {
+            map: name.to_owned(),
+            available,
+        })
     }
 
     /// The queue map called `name`, typed: checks that it is a queue of `T`-sized values.
@@ -738,19 +735,31 @@ impl LoadedObject {
 
     /// The program called `name`; [`LoadError::NoSuchProgram`] names the programs there are.
     pub fn program(&self, name: &str) -> Result<&LoadedProgram, LoadError> {
-        self.programs
-            .iter()
-            .find(|p| p.name() == name)
-            .ok_or_else(|| LoadError::NoSuchProgram {
+        let i = position_named(&self.programs, name, LoadedProgram::name).map_err(|available| {
+            LoadError::NoSuchProgram {
                 name: name.to_owned(),
-                available: self.programs.iter().map(|p| p.name().to_owned()).collect(),
-            })
+                available,
+            }
+        })?;
+        Ok(&self.programs[i])
     }
 
     /// The BTF object's descriptor, when BTF was loaded.
     pub fn btf_fd(&self) -> Option<BorrowedFd<'_>> {
         self.btf.as_ref().map(|f| f.as_fd())
     }
+}
+
+/// The index of the item called `name`, or every item's name.
+fn position_named<T>(
+    items: &[T],
+    name: &str,
+    name_of: fn(&T) -> &str,
+) -> Result<usize, Vec<String>> {
+    items
+        .iter()
+        .position(|t| name_of(t) == name)
+        .ok_or_else(|| items.iter().map(|t| name_of(t).to_owned()).collect())
 }
 
 /// Load a BTF blob: without a log first, with a level-1 log to explain a refusal.
