@@ -189,7 +189,7 @@ enum Command {
     },
     /// List every program of an ELF object, with its section, maps, relocations and source lines.
     #[command(
-        after_help = "Examples:\n  bpfsmith dis /tmp/queue.o\n  bpfsmith dis /tmp/queue.o --style kernel   # as the verifier log prints it"
+        after_help = "Examples:\n  bpfsmith dis /tmp/queue.o\n  bpfsmith dis /tmp/queue.o --style kernel   # as the verifier log prints it\n  bpfsmith dis /tmp/queue.o --names          # map and helper names in the instructions"
     )]
     Dis {
         /// The object file.
@@ -201,6 +201,10 @@ enum Command {
     /// Load every program of an object (or one) into the kernel and show the verifier's verdict.
     #[command(
         after_help = "Examples:\n  bpfsmith load asm/mistake_flags_unset.s           # the verifier's report, explained\n  bpfsmith load asm/queue.s --log-level 2           # every instruction, with its .s line\n  bpfsmith load prog.o --raw-log --kernel VMLINUZ   # the log as another kernel prints it"
+        /// Name maps and helpers in the instructions (`r1 = queue ll`,
+        /// `call 0x57 # bpf_map_push_elem`) instead of llvm-objdump's relocation lines.
+        #[arg(long)]
+        names: bool,
     )]
     Load {
         /// The object file, or an assembly file (`.s`).
@@ -390,7 +394,7 @@ fn main() -> ExitCode {
         }
         Command::Conformance { dir, .. } => conformance(&dir),
         Command::Probe { json, .. } => probe(json),
-        Command::Dis { file, style } => {
+        Command::Dis { file, style, names } => {
             // An assembly file is listed as the object it assembles to (as `load` and `run`
             // take it), written to a private temporary directory that lives until the end.
             let _assembled: tempfile::TempDir;
@@ -430,7 +434,11 @@ fn main() -> ExitCode {
             };
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-            match bpfsmith::text::write_view_listing(&mut w, &view, style) {
+            let opts = bpfsmith::text::ListingOptions {
+                symbolic: names,
+                ..bpfsmith::text::ListingOptions::objdump(style)
+            };
+            match bpfsmith::text::write_view_listing_with(&mut w, &view, &opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 // A closed pipe (`| head`) is not an error worth a message.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

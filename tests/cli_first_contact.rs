@@ -257,3 +257,22 @@ fn run_says_when_a_file_states_its_outcome_with_cap_bpf_alone() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("invalid read from stack"), "{err}");
 }
+
+/// `dis --names` reads as the demo does: map and helper names in the instructions; without
+/// it, relocation lines as llvm-objdump prints them.
+#[test]
+fn dis_names_maps_and_helpers_on_request() {
+    let dir = std::env::temp_dir().join(format!("bpfsmith-dis-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let obj = dir.join("q.o");
+    let (code, _, err) = bpfsmith(&["asm", "asm/queue.s", "-o", obj.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (_, plain, _) = bpfsmith(&["dis", obj.to_str().unwrap()]);
+    assert!(plain.contains("R_BPF_64_64\tqueue") && plain.contains("call 0x57\n"), "{plain}");
+    let (code, named, _) = bpfsmith(&["dis", obj.to_str().unwrap(), "--names"]);
+    assert_eq!(code, 0);
+    assert!(named.contains("r1 = queue ll\n"), "{named}");
+    assert!(named.contains("call 0x57 # bpf_map_push_elem\n"), "{named}");
+    assert!(!named.contains("R_BPF_64_64"), "{named}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -38,6 +38,19 @@ pub struct ListingOptions {
     pub abi: bool,
 }
 
+impl ListingOptions {
+    /// What `bpfsmith dis` shows by default: source lines, and maps and calls as
+    /// `llvm-objdump -dr` shows them (relocation lines).
+    pub fn objdump(style: Style) -> ListingOptions {
+        ListingOptions {
+            style,
+            source: true,
+            symbolic: false,
+            abi: false,
+        }
+    }
+}
+
 impl Default for ListingOptions {
     fn default() -> Self {
         ListingOptions {
@@ -413,7 +426,8 @@ pub fn write_object_listing(
     obj: &Object,
     style: Style,
 ) -> std::io::Result<()> {
-    write_programs(w, &obj.license, &obj.maps, &obj.programs, style)
+    let opts = ListingOptions::objdump(style);
+    write_programs(w, &obj.license, &obj.maps, &obj.programs, &opts)
 }
 
 /// The listing of an object read as an [`ObjectView`]: the same text as [`object_listing`] of
@@ -433,8 +447,20 @@ pub fn write_view_listing(
     view: &ObjectView,
     style: Style,
 ) -> std::io::Result<()> {
+    let opts = ListingOptions::objdump(style);
+    write_view_listing_with(w, view, &opts)
+}
+
+/// [`write_view_listing`] with the listing's options: `symbolic` names maps and helpers in the
+/// instructions (`r1 = queue ll`, `call 0x57 # bpf_map_push_elem`) instead of relocation lines,
+/// `source` shows the source lines, `abi` the helpers' register conventions.
+pub fn write_view_listing_with(
+    w: &mut dyn std::io::Write,
+    view: &ObjectView,
+    opts: &ListingOptions,
+) -> std::io::Result<()> {
     let programs: Vec<ProgramView> = view.programs().collect();
-    write_programs(w, view.license(), view.maps(), &programs, style)
+    write_programs(w, view.license(), view.maps(), &programs, opts)
 }
 
 fn write_programs<P: Listable>(
@@ -442,7 +468,7 @@ fn write_programs<P: Listable>(
     license: &str,
     maps: &[Map],
     programs: &[P],
-    style: Style,
+    opts: &ListingOptions,
 ) -> std::io::Result<()> {
     let mut out = String::new();
     let _ = writeln!(out, "license: {license:?}");
@@ -457,12 +483,6 @@ fn write_programs<P: Listable>(
             );
         }
     }
-    let opts = ListingOptions {
-        style,
-        source: true,
-        symbolic: false,
-        abi: false,
-    };
     for p in programs {
         let kind = p.section().kind().map_or(
             if p.section() == &crate::program::Section::TEXT {
@@ -482,7 +502,7 @@ fn write_programs<P: Listable>(
             p.slot_count()
         );
         let mut result = Ok(());
-        write_body(&mut out, p, &opts, &mut |buf: &mut String| {
+        write_body(&mut out, p, opts, &mut |buf: &mut String| {
             result = w.write_all(buf.as_bytes());
             buf.clear();
             match result {

@@ -35,7 +35,7 @@ mod listing;
 
 pub use listing::{
     listing, object_listing, view_listing, write_listing, write_listing_chunked,
-    write_object_listing, write_view_listing, ListingOptions, Style,
+    write_object_listing, write_view_listing, write_view_listing_with, ListingOptions, Style,
 };
 
 mod source;
