@@ -74,12 +74,18 @@ fn check_says_what_it_was_given_when_it_cannot_check_it() {
     assert_eq!(code, 0, "{err}");
     let (code, out, _) = bpfsmith(&["check", obj.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(out.contains("an ELF object: check runs assembly sources"), "{out}");
+    assert!(
+        out.contains("an ELF object: check runs assembly sources"),
+        "{out}"
+    );
     let silent = dir.join("silent.s");
     std::fs::write(&silent, "r0 = 1\nexit\n").unwrap();
     let (code, out, _) = bpfsmith(&["check", silent.to_str().unwrap()]);
     assert_eq!(code, 1, "nothing passed");
-    assert!(out.contains("skip") && out.contains("states no outcome"), "{out}");
+    assert!(
+        out.contains("skip") && out.contains("states no outcome"),
+        "{out}"
+    );
     assert!(out.ends_with("0 passed, 0 failed, 1 skipped\n"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -268,7 +274,10 @@ fn dis_names_maps_and_helpers_on_request() {
     let (code, _, err) = bpfsmith(&["asm", "asm/queue.s", "-o", obj.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let (_, plain, _) = bpfsmith(&["dis", obj.to_str().unwrap()]);
-    assert!(plain.contains("R_BPF_64_64\tqueue") && plain.contains("call 0x57\n"), "{plain}");
+    assert!(
+        plain.contains("R_BPF_64_64\tqueue") && plain.contains("call 0x57\n"),
+        "{plain}"
+    );
     let (code, named, _) = bpfsmith(&["dis", obj.to_str().unwrap(), "--names"]);
     assert_eq!(code, 0);
     assert!(named.contains("r1 = queue ll\n"), "{named}");

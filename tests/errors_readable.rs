@@ -20,7 +20,10 @@ fn a_build_error_prints_its_message_from_main() {
     let text = e.to_string();
     assert_eq!(shown, text.strip_prefix("error: ").unwrap_or(&text));
     // What `fn main() -> Result<..>` prints: `Error: ` once, then the message.
-    assert!(!format!("Error: {shown}").starts_with("Error: error:"), "{shown}");
+    assert!(
+        !format!("Error: {shown}").starts_with("Error: error:"),
+        "{shown}"
+    );
     assert!(
         shown.contains("cannot pass map_type 1 into func bpf_map_pop_elem#88"),
         "{shown}"
@@ -35,7 +38,10 @@ fn an_assembler_error_prints_its_message_from_main() {
     let text = e.to_string();
     assert_eq!(shown, text.strip_prefix("error: ").unwrap_or(&text));
     // What `fn main() -> Result<..>` prints: `Error: ` once, then the message.
-    assert!(!format!("Error: {shown}").starts_with("Error: error:"), "{shown}");
+    assert!(
+        !format!("Error: {shown}").starts_with("Error: error:"),
+        "{shown}"
+    );
     assert!(shown.contains("bad.s:1:"), "{shown}");
 }
 
