@@ -143,6 +143,10 @@ enum Command {
         /// starts); `bpfsmith dis` shows the labels either way.
         #[arg(long)]
         label_symbols: bool,
+        /// Write bpf-to-bpf functions to `.text`, as clang does (libbpf loads them only
+        /// there), instead of where the file puts them, as llvm-mc does.
+        #[arg(long)]
+        functions_in_text: bool,
         #[command(flatten)]
         deny: DenyArgs,
     },
@@ -342,12 +346,13 @@ fn main() -> ExitCode {
             file,
             output,
             label_symbols,
+            functions_in_text,
             ..
         } => {
             // Functions stay where the file put them, as llvm-mc writes them.
             let elf_opts = bpfsmith::object::ElfOptions::default()
                 .label_symbols(label_symbols)
-                .functions_in_place(true);
+                .functions_in_place(!functions_in_text);
             let assembled = match bpfsmith::text::asm::assemble_input(&file) {
                 Ok(a) => a,
                 Err(bpfsmith::input::InputError::Asm(e)) => {
@@ -358,6 +363,11 @@ fn main() -> ExitCode {
             };
             for n in &assembled.notes {
                 eprintln!("{n}\n");
+            }
+            if !functions_in_text {
+                for n in bpfsmith::text::asm::in_place_notes(&assembled.object) {
+                    eprintln!("{n}\n");
+                }
             }
             // Warnings (what the verifier will object to) do not stop the object, unless
             // --deny-warnings says so.

@@ -113,3 +113,53 @@ fn local_calls_in_program_sections_load_and_run() {
         );
     }
 }
+
+/// `bpfsmith asm` says where it wrote a program's functions and how to get libbpf's layout;
+/// with `--functions-in-text` the object loads in libbpf (through bpftool), which refuses a
+/// function kept in a program section ("is static and not supported").
+#[test]
+fn functions_in_text_for_libbpf() {
+    require_kernel!("functions_in_text_for_libbpf");
+    let Some(bpftool) = tools::require_tool("bpftool") else {
+        return;
+    };
+    let _ = Command::new("mount")
+        .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+        .output();
+    let dir = tools::TempDir::new("asm-functions-in-text");
+    let bin = env!("CARGO_BIN_EXE_bpfsmith");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/asm/bpf2bpf.s");
+    for (flag, loads) in [(None, false), (Some("--functions-in-text"), true)] {
+        let o = dir.path().join(format!("b{}.o", flag.is_some() as u8));
+        let mut cmd = Command::new(bin);
+        cmd.arg("asm").arg(src).arg("-o").arg(&o);
+        if let Some(f) = flag {
+            cmd.arg(f);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            stderr.contains("note: `push_u32` of program `bpf2bpf` is written in section `socket`"),
+            flag.is_none(),
+            "{stderr}"
+        );
+        let pin = format!(
+            "/sys/fs/bpf/bpfsmith-h1-{}-{}",
+            std::process::id(),
+            loads as u8
+        );
+        let load = Command::new(&bpftool)
+            .args(["prog", "loadall"])
+            .arg(&o)
+            .arg(&pin)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&pin);
+        let said = String::from_utf8_lossy(&load.stderr);
+        assert_eq!(load.status.success(), loads, "{flag:?}: {said}");
+        if !loads {
+            assert!(said.contains("is static and not supported"), "{said}");
+        }
+    }
+}

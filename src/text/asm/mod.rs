@@ -340,6 +340,49 @@ impl fmt::Display for AsmNote {
     }
 }
 
+/// A note for each program section that keeps bpf-to-bpf functions, when the object is
+/// written with them in place ([`ElfOptions::functions_in_place`](crate::object::ElfOptions::functions_in_place),
+/// as `bpfsmith asm` writes it, as llvm-mc does): libbpf (bpftool) loads subprograms only from
+/// `.text`, and refuses a static function elsewhere. Points at the first such function.
+pub fn in_place_notes(obj: &Object) -> Vec<AsmNote> {
+    let mut out = Vec::new();
+    for prog in &obj.programs {
+        if prog.section == Section::TEXT || prog.functions.len() < 2 {
+            continue;
+        }
+        let f = &prog.functions[1];
+        let Some(loc) = prog.locs.get(f.insn).copied().flatten() else {
+            continue;
+        };
+        let names: Vec<String> = prog.functions[1..]
+            .iter()
+            .map(|f| format!("`{}`", f.name))
+            .collect();
+        out.push(AsmNote {
+            path: file_path(prog, loc).to_owned(),
+            line: loc.line,
+            column: loc.column,
+            message: format!(
+                "{} of program `{}` {} written in section `{}`, where the file puts {}, as \
+                 llvm-mc writes {}",
+                names.join(", "),
+                prog.name,
+                if names.len() == 1 { "is" } else { "are" },
+                prog.section.name(),
+                if names.len() == 1 { "it" } else { "them" },
+                if names.len() == 1 { "it" } else { "them" },
+            ),
+            help: vec![
+                "libbpf (bpftool) loads bpf-to-bpf functions only from `.text`: \
+                 `bpfsmith asm --functions-in-text` writes them there, as clang does \
+                 (bpfsmith loads either)"
+                    .to_owned(),
+            ],
+        });
+    }
+    out
+}
+
 /// [`assemble_with`], and the warnings about the code it assembled.
 pub fn assemble_with_warnings(
     path: &str,
