@@ -159,20 +159,30 @@ pub enum RunError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// No program of that name, or none loadable.
-    #[error("no program `{0}` to run (the object has: {1})")]
-    NoProgram(String, String),
+    #[error("no program `{name}` to run (the object has: {})", available.join(", "))]
+    NoProgram {
+        /// The name asked for (`(any)` when none was).
+        name: String,
+        /// The loaded programs' names.
+        available: Vec<String>,
+    },
     /// `--push` named a map the object does not have.
-    #[error("cannot push into `{0}`: the object has no map of that name (its queue and stack maps: {1})")]
-    NoQueue(String, String),
+    #[error("cannot push into `{map}`: the object has no map of that name (its queue and stack maps: {})", none_or_list(queues))]
+    NoQueue {
+        /// The map asked for.
+        map: String,
+        /// The object's queue and stack maps.
+        queues: Vec<String>,
+    },
     /// `--push` named a map that is neither a queue nor a stack.
-    #[error("cannot push into `{map}`: it is a {kind} map; pushes go into queue and stack maps (the object's: {queues})")]
+    #[error("cannot push into `{map}`: it is a {kind} map; pushes go into queue and stack maps (the object's: {})", none_or_list(queues))]
     NotQueue {
         /// The map.
         map: String,
-        /// Its type's name (`hash`).
-        kind: String,
+        /// Its type.
+        kind: crate::maps::MapType,
         /// The queue and stack maps there are.
-        queues: String,
+        queues: Vec<String>,
     },
     /// A push from user space found the map full.
     #[error("map `{map}` is full: it holds {capacity} values (max_entries), and value {index} of --push ({value}) does not fit; a program's push with BPF_EXIST (2) would drop the oldest element instead")]
@@ -222,6 +232,15 @@ pub enum RunError {
         /// The error (shown in the message, so not also the error's `source()`).
         error: SysError,
     },
+}
+
+/// `a, b`, or `none`.
+fn none_or_list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// The shortest packet a socket filter, tc or XDP test run takes (`ETH_HLEN`).
@@ -300,26 +319,22 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
         ..Default::default()
     })?;
     let queues = || {
-        let v: Vec<&str> = loaded
+        loaded
             .maps()
             .iter()
             .filter(|m| m.def().map_type.is_queue_or_stack())
-            .map(|m| m.name())
-            .collect();
-        if v.is_empty() {
-            "none".to_owned()
-        } else {
-            v.join(", ")
-        }
+            .map(|m| m.name().to_owned())
+            .collect()
     };
     for (name, values) in &req.push {
-        let map = loaded
-            .map(name)
-            .map_err(|_| RunError::NoQueue(name.clone(), queues()))?;
+        let map = loaded.map(name).map_err(|_| RunError::NoQueue {
+            map: name.clone(),
+            queues: queues(),
+        })?;
         if !map.def().map_type.is_queue_or_stack() {
             return Err(RunError::NotQueue {
                 map: name.clone(),
-                kind: map.def().map_type.to_string(),
+                kind: map.def().map_type,
                 queues: queues(),
             });
         }
@@ -339,22 +354,15 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
                 })?;
         }
     }
-    let names = || {
-        loaded
-            .programs()
-            .iter()
-            .map(|p| p.name().to_owned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let prog = match &req.program {
-        Some(n) => loaded
-            .program(n)
-            .map_err(|_| RunError::NoProgram(n.clone(), names()))?,
-        None => loaded
-            .programs()
-            .first()
-            .ok_or_else(|| RunError::NoProgram("(any)".into(), names()))?,
+        Some(n) => loaded.program(n).map_err(|e| match e {
+            LoadError::NoSuchProgram { name, available } => RunError::NoProgram { name, available },
+            other => RunError::Load(other),
+        })?,
+        None => loaded.programs().first().ok_or(RunError::NoProgram {
+            name: "(any)".into(),
+            available: Vec::new(),
+        })?,
     };
     let data = req.data.clone().unwrap_or_else(|| vec![0; 64]);
     // The kernel's packet test runs refuse less than an Ethernet header with a bare EINVAL.
