@@ -561,34 +561,34 @@ impl LoadedObject {
                     btf: map_btf,
                     ..Default::default()
                 })
+                .map_err(|source| {
+                    if source.is_permission() {
+                        let what = format!("creating map `{}`", m.name);
+                        let why = format!(
+                            "this kernel does not allow maps of type {} ({}) here: left out \
+                             of its build, or refused by lockdown or a security module",
+                            m.def.map_type.name(),
+                            m.def.map_type as u32
+                        );
+                        permission_error(what, source, why)
+                    } else {
+                        LoadError::Map {
+                            map: m.name.clone(),
+                            error: source,
+                        }
+                    }
+                })
             };
-            let created = match m.pinning {
-                Pinning::None => create().map(Ok),
+            let fd = match m.pinning {
+                Pinning::None => create()?,
                 Pinning::ByName => {
                     let root = options
                         .pin_root
                         .as_deref()
                         .unwrap_or(Path::new(DEFAULT_PIN_ROOT));
-                    pinned_map(m, root, create)
+                    pinned_map(m, root, create)?
                 }
             };
-            let fd = created.map_err(|source| {
-                if source.is_permission() {
-                    let what = format!("creating map `{}`", m.name);
-                    let why = format!(
-                        "this kernel does not allow maps of type {} ({}) here: left out of \
-                         its build, or refused by lockdown or a security module",
-                        m.def.map_type.name(),
-                        m.def.map_type as u32
-                    );
-                    permission_error(what, source, why)
-                } else {
-                    LoadError::Map {
-                        map: m.name.clone(),
-                        error: source,
-                    }
-                }
-            })??;
             maps.push(Map::from_parts(m.name.clone(), m.def.clone(), fd));
         }
         let map_fds: HashMap<&str, i32> = maps
@@ -869,13 +869,12 @@ fn btf_refusal_text(
 }
 
 /// The map of `m`, pinned by name under `root`: the one pinned there when its definition
-/// matches, or a new one from `create`, pinned there. The outer error is `create`'s (for the
-/// caller's privilege messages); the inner one is about the pin.
+/// matches, or a new one from `create`, pinned there.
 fn pinned_map(
     m: &crate::object::Map,
     root: &Path,
-    create: impl Fn() -> Result<sys::MapFd, SysError>,
-) -> Result<Result<sys::MapFd, LoadError>, SysError> {
+    create: impl FnOnce() -> Result<sys::MapFd, LoadError>,
+) -> Result<sys::MapFd, LoadError> {
     let not_bpffs = |missing| LoadError::NotBpffs {
         map: m.name.clone(),
         root: root.to_owned(),
@@ -883,8 +882,8 @@ fn pinned_map(
     };
     match sys::is_bpffs(root) {
         Ok(true) => {}
-        Ok(false) => return Ok(Err(not_bpffs(false))),
-        Err(e) => return Ok(Err(not_bpffs(e.kind() == std::io::ErrorKind::NotFound))),
+        Ok(false) => return Err(not_bpffs(false)),
+        Err(e) => return Err(not_bpffs(e.kind() == std::io::ErrorKind::NotFound)),
     }
     let path = root.join(&m.name);
     let pin_error = |opening, error| LoadError::Pin {
@@ -918,14 +917,14 @@ fn pinned_map(
         Ok(fd)
     };
     if path.exists() {
-        return Ok(open());
+        return open();
     }
     let fd = create()?;
     match sys::obj_pin(fd.fd(), &path) {
-        Ok(()) => Ok(Ok(fd)),
+        Ok(()) => Ok(fd),
         // Another loader pinned one in between: share it, as if it had been there first.
-        Err(e) if e.errno == libc::EEXIST => Ok(open()),
-        Err(e) => Ok(Err(pin_error(false, e))),
+        Err(e) if e.errno == libc::EEXIST => open(),
+        Err(e) => Err(pin_error(false, e)),
     }
 }
 
