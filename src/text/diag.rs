@@ -37,6 +37,8 @@ pub enum Severity {
     Error,
     /// The file assembles, but the code is probably not what was meant.
     Warning,
+    /// Something the reader should know: a choice the tool made for the file.
+    Note,
 }
 
 impl Severity {
@@ -45,6 +47,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         }
     }
 }
@@ -233,37 +236,14 @@ impl AsmError {
     }
 
     fn group(&self) -> Group<'_> {
-        let level = match self.severity {
-            Severity::Error => Level::ERROR,
-            Severity::Warning => Level::WARNING,
-        };
-        // `FILE:LINE:COLUMN: error: message` as the first line: what llvm-mc and compilers
-        // print, and what editors and CI annotators parse.
-        let name = format!(
-            "{}:{}:{}: {}",
-            self.path,
-            self.line,
-            self.column,
-            self.severity.as_str()
-        );
+        let location = format!("{}:{}:{}", self.path, self.line, self.column);
         let (text, span) = self.shown_line();
-        let mut group = level
-            .with_name(name)
-            .primary_title(elide_quoted(&self.message))
-            .element(
-                Snippet::source(text)
-                    .line_start(self.line as usize)
-                    .annotation(AnnotationKind::Primary.span(span)),
-            );
-        for n in &self.notes {
-            let message = match n.split_once(": ") {
-                Some(("help", t)) => Level::HELP.message(elide_quoted(t)),
-                Some(("note", t)) => Level::NOTE.message(elide_quoted(t)),
-                _ => Level::NOTE.message(elide_quoted(n)),
-            };
-            group = group.element(message);
-        }
-        group
+        let group = title(self.severity, Some(&location), &self.message).element(
+            Snippet::source(text)
+                .line_start(self.line as usize)
+                .annotation(AnnotationKind::Primary.span(span)),
+        );
+        with_notes(group, &self.notes)
     }
 
     /// The source line as shown, and the byte range of the caret in it: the whole line, or
@@ -299,6 +279,63 @@ impl AsmError {
             caret - from + base..caret_end - from + base,
         )
     }
+}
+
+/// The title of a diagnostic: `LOCATION: error: message` (the location first, as llvm-mc and
+/// compilers print it and editors and CI annotators parse it), or `error: message`.
+fn title<'a>(severity: Severity, location: Option<&str>, message: &'a str) -> Group<'a> {
+    let level = match severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+        Severity::Note => Level::NOTE,
+    };
+    let level = match location {
+        Some(l) => level.with_name(format!("{l}: {}", severity.as_str())),
+        None => level,
+    };
+    Group::with_title(level.primary_title(elide_quoted(message)))
+}
+
+/// `group` with its `note:` / `help:` lines (each given with its prefix; one without a prefix
+/// is a note).
+fn with_notes<'a>(mut group: Group<'a>, notes: &'a [String]) -> Group<'a> {
+    for n in notes {
+        let message = match n.split_once(": ") {
+            Some(("help", t)) => Level::HELP.message(elide_quoted(t)),
+            Some(("note", t)) => Level::NOTE.message(elide_quoted(t)),
+            _ => Level::NOTE.message(elide_quoted(n)),
+        };
+        group = group.element(message);
+    }
+    group
+}
+
+/// A diagnostic without a source line, rendered as the others are: `LOCATION: LEVEL: message`
+/// (or `LEVEL: message` without a location), then its `= note:` / `= help:` lines, each of
+/// `notes` given with its prefix (`"help: ..."`). For what has no line to show: a note about a
+/// whole file, a warning about Rust code built with the DSL.
+///
+/// ```
+/// use bpfsmith::text::{render_message, Severity};
+/// let text = render_message(
+///     Severity::Note,
+///     Some("a.s:1:1"),
+///     "no `.license` directive: the license is \"GPL\"",
+///     &["help: set it with `.license`".to_owned()],
+/// );
+/// assert!(text.starts_with("a.s:1:1: note: no `.license` directive"));
+/// assert!(text.ends_with("= help: set it with `.license`"));
+/// ```
+pub fn render_message(
+    severity: Severity,
+    location: Option<&str>,
+    message: &str,
+    notes: &[String],
+) -> String {
+    let group = with_notes(title(severity, location, message), notes);
+    Renderer::plain()
+        .term_width(4 * MAX_LINE_CHARS)
+        .render(&[group])
 }
 
 /// `text` with every backquoted token longer than [`MAX_QUOTED`] bytes cut to its start and
@@ -350,18 +387,15 @@ impl fmt::Display for Capped<'_> {
         }
         let rest = self.0.get(MAX_SHOWN..).unwrap_or_default();
         if !rest.is_empty() {
-            let errors = rest
-                .iter()
-                .filter(|e| e.severity == Severity::Error)
-                .count();
-            let warnings = rest.len() - errors;
-            let plural =
-                |n: usize, what: &str| format!("{n} more {what}{}", if n == 1 { "" } else { "s" });
-            let said = match (errors, warnings) {
-                (e, 0) => plural(e, "error"),
-                (0, w) => plural(w, "warning"),
-                (e, w) => format!("{} and {}", plural(e, "error"), plural(w, "warning")),
-            };
+            let said: Vec<String> = [Severity::Error, Severity::Warning, Severity::Note]
+                .into_iter()
+                .filter_map(|s| {
+                    let n = rest.iter().filter(|e| e.severity == s).count();
+                    let plural = if n == 1 { "" } else { "s" };
+                    (n > 0).then(|| format!("{n} more {}{plural}", s.as_str()))
+                })
+                .collect();
+            let said = said.join(" and ");
             writeln!(f, "... and {said} (the first {MAX_SHOWN} are shown)\n")?;
         }
         Ok(())
@@ -467,6 +501,24 @@ mod tests {
         assert_eq!((e.line, e.column, e.width), (1, 1, 1));
         let e = AsmError::at("a.s", "", 5, 9, AsmErrorKind::Syntax, "x");
         assert_eq!((e.line, e.column), (1, 1));
+    }
+
+    #[test]
+    fn a_message_without_a_line() {
+        let t = render_message(
+            Severity::Note,
+            Some("a.s:1:1"),
+            "no `.license` directive",
+            &["help: add one".to_owned(), "note: GPL".to_owned()],
+        );
+        assert_eq!(
+            t,
+            "a.s:1:1: note: no `.license` directive\n  |\n  = help: add one\n  = note: GPL"
+        );
+        assert_eq!(
+            render_message(Severity::Warning, None, "w", &[]),
+            "warning: w"
+        );
     }
 
     #[test]

@@ -56,4 +56,4 @@ pub use asm::{
     assemble, assemble_file, assemble_file_with, assemble_file_with_warnings, assemble_with,
     assemble_with_warnings, warnings as asm_warnings, AsmFileError, AsmOptions, Assembled,
 };
-pub use diag::{AsmError, AsmErrorKind, AsmErrors, Capped, Severity, MAX_SHOWN};
+pub use diag::{render_message, AsmError, AsmErrorKind, AsmErrors, Capped, Severity, MAX_SHOWN};
