@@ -1091,3 +1091,68 @@ fn constants_and_expressions_match_llvm_mc() {
         refused.len()
     ));
 }
+
+/// Random files of programs with bpf-to-bpf functions inside program sections (several
+/// programs per section, several sections, calls between the functions of a program, jumps
+/// to anywhere): `bpfsmith asm`'s object has the same code sections, bytes and relocations as
+/// llvm-mc-22's, and both read back.
+#[test]
+fn random_programs_with_functions_in_sections_match_llvm_mc() {
+    let Some(mc) = tools::require_tool("llvm-mc-22") else {
+        return;
+    };
+    let dir = tools::TempDir::new("asm-llvm-mc-random-fns");
+    let in_place = bpfsmith::object::ElfOptions::default().functions_in_place(true);
+    let mut r = Rng(17);
+    let files = 30;
+    let mut calls = 0;
+    let mut lines = 0;
+    for f in 0..files {
+        let name = format!("fns{f}");
+        let mut src = String::new();
+        for s in 0..1 + r.below(3) {
+            let section = ["socket", "xdp", "classifier"][s as usize];
+            src.push_str(&format!("\t.section {section},\"ax\",@progbits\n"));
+            for p in 0..1 + r.below(2) {
+                let prog = format!("p{f}_{s}_{p}");
+                let nf = 1 + r.below(3);
+                src.push_str(&format!("\t.globl {prog}\n{prog}:\n"));
+                for k in 0..=nf {
+                    if k > 0 {
+                        src.push_str(&format!("{prog}_f{k}:\n"));
+                    }
+                    for _ in 0..2 + r.below(12) {
+                        let line = if r.below(6) == 0 {
+                            calls += 1;
+                            format!("call {prog}_f{}", 1 + r.below(nf))
+                        } else {
+                            random_line(&mut r)
+                        };
+                        src.push('\t');
+                        src.push_str(&line);
+                        src.push('\n');
+                        lines += 1;
+                    }
+                    src.push_str("\texit\n");
+                }
+            }
+        }
+        llvm_mc(&mc, dir.path(), &name, &src);
+        let theirs = std::fs::read(dir.path().join(format!("{name}.o"))).unwrap();
+        let obj =
+            bpfsmith::text::assemble(&format!("{name}.s"), &src).unwrap_or_else(|e| panic!("{e}"));
+        let ours = obj.to_elf_with(&in_place).unwrap();
+        let (oc, or) = code_and_relocs(&ours);
+        let (tc, tr) = code_and_relocs(&theirs);
+        assert_eq!(oc, tc, "{name}: code sections differ\n{src}");
+        assert_eq!(or, tr, "{name}: relocations differ");
+        for bytes in [&ours, &theirs] {
+            bpfsmith::object::ObjectView::parse(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            bpfsmith::object::Object::from_elf(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+    tools::notice(&format!(
+        "asm_llvm_mc: {files} random files with functions in program sections ({lines} lines, \
+         {calls} local calls): code sections and relocations identical to llvm-mc-22"
+    ));
+}
