@@ -204,14 +204,21 @@ fn reg_name(b: &[u8]) -> Option<Option<(Reg, bool)>> {
 /// `None` when the text does not parse, or encodes to another opcode. For the verifier viewer,
 /// which works on decoded instructions.
 pub(crate) fn parse_log_insn(text: &str, opcode: u8) -> Option<Insn> {
-    let mut toks = Vec::new();
-    super::lex::Lexer::new(text.as_bytes()).lex(0, text.len(), &mut toks);
-    if toks.is_empty() {
-        return None;
+    thread_local! {
+        // One token buffer per thread: a viewer decodes every line of a long log, and an
+        // allocation per line cost a third of the decoding.
+        static TOKS: std::cell::RefCell<Vec<Tok>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    parse_insn(text, &toks, Some(opcode), false)
-        .ok()
-        .map(|p| p.insn)
+    TOKS.with(|toks| {
+        let mut toks = toks.try_borrow_mut().ok()?;
+        super::lex::Lexer::new(text.as_bytes()).lex(0, text.len(), &mut toks);
+        if toks.is_empty() {
+            return None;
+        }
+        parse_insn(text, &toks, Some(opcode), false)
+            .ok()
+            .map(|p| p.insn)
+    })
 }
 
 /// The value of the expression `toks` (the right side of `.equ NAME, EXPR`): numbers and
