@@ -46,12 +46,10 @@ pub fn run() -> Result<(u32, Vec<u32>), Box<dyn std::error::Error>> {
     for v in [1, 2, 3] {
         fifo.push(v, PushFlags::ANY)?;
     }
-    let out = loaded
-        .program("pop_push")?
-        .test_run(&TestRun {
-            data: &[0; 64],
-            ..Default::default()
-        })?;
+    let out = loaded.program("pop_push")?.test_run(&TestRun {
+        data: &[0; 64],
+        ..Default::default()
+    })?;
     Ok((out.retval, fifo.drain()?))
 }
 
