@@ -91,3 +91,43 @@ fn a_helper_reads_the_argument_registers_uses_names() {
         }
     }
 }
+
+/// The program of `ProgramBuilder`'s documentation, run: the value kept in r7 survives the
+/// helper call, and the call's result decides the branch (the kernel is the judge).
+#[test]
+fn the_builder_documentation_program_runs_as_it_says() {
+    require_kernel!("the_builder_documentation_program_runs_as_it_says");
+    let mut obj = Object::new("GPL");
+    let queue = obj.map("queue", MapDef::queue::<u32>(1)).unwrap();
+    let mut p = ProgramBuilder::new("push_len", Section::SOCKET);
+    p.mov(R6, R1);
+    p.load(Size::U32, R7, R6, 0);
+    p.store_reg(Size::U32, R10, -4, R7);
+    p.ld_map(R1, &queue);
+    p.mov(R2, R10).add(R2, -4);
+    p.mov(R3, 0);
+    p.call(Helper::MapPushElem);
+    let full = p.label("full");
+    p.jump_if(W0, Cond::Ne, 0, full);
+    p.mov(R0, R7).exit();
+    p.bind(full).mov(R0, 0).exit();
+    obj.add_program(p.finish().unwrap()).unwrap();
+    let loaded = obj.load().unwrap();
+    let run = || {
+        loaded
+            .program("push_len")
+            .unwrap()
+            .test_run(&bpfsmith::load::TestRun {
+                data: &[0; 64],
+                ..Default::default()
+            })
+            .unwrap()
+            .retval
+    };
+    // skb->len is the packet's length past the Ethernet header, which the kernel's test run
+    // pulls (eth_type_trans) for a socket filter: 64 - 14. The second push finds the
+    // one-element queue full.
+    assert_eq!(run(), 50);
+    assert_eq!(run(), 0);
+    assert_eq!(loaded.queue::<u32>("queue").unwrap().drain().unwrap(), [50]);
+}
