@@ -649,6 +649,17 @@ impl MapFd {
     /// Take a descriptor that refers to a map; its sizes are asked from the kernel
     /// (`BPF_OBJ_GET_INFO_BY_FD`). Fails with `EINVAL` when it is not a map.
     pub fn from_fd(fd: OwnedFd) -> Result<MapFd, SysError> {
+        // BPF_OBJ_GET_INFO_BY_FD answers for programs, links and BTF too, with their own info
+        // struct, which would read as a map's: ask what the descriptor is first.
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        if let Ok(target) = link {
+            if target.as_os_str() != "anon_inode:bpf-map" {
+                return Err(SysError {
+                    cmd: Cmd::ObjGetInfoByFd,
+                    errno: libc::EINVAL,
+                });
+            }
+        }
         let info = map_info(fd.as_fd())?;
         MapFd::with_info(fd, info).map_err(|_| SysError {
             cmd: Cmd::ObjGetInfoByFd,

@@ -186,3 +186,36 @@ fn an_unknown_pinning_value_is_refused_like_libbpf() {
     let e = compile(dir.path(), "bad", &source("q", 2)).unwrap_err();
     assert!(e.contains("unknown pinning value 2"), "{e}");
 }
+
+#[test]
+fn something_else_pinned_under_the_map_name_is_named() {
+    require_kernel!("something_else_pinned_under_the_map_name_is_named");
+    let root = Path::new(bpfsmith::load::DEFAULT_PIN_ROOT);
+    if !bpfsmith::sys::is_bpffs(root).unwrap_or(false) {
+        eprintln!("notice: skipping: no bpffs at {}", root.display());
+        return;
+    }
+    let name = format!("px{}", std::process::id());
+    let mut obj = Object::new("GPL");
+    obj.map(&name, MapDef::queue::<u32>(4)).unwrap();
+    obj.maps[0].pinning = Pinning::ByName;
+    let mut p = ProgramBuilder::new("p", Section::SOCKET);
+    p.mov(R0, 0).exit();
+    obj.add_program(p.finish().unwrap()).unwrap();
+    // A program, not a map, pinned where the map would be.
+    let mut plain = obj.clone();
+    plain.maps[0].pinning = Pinning::None;
+    let loaded = plain.load().unwrap();
+    let pin = Pin(root.join(&name));
+    let _ = std::fs::remove_file(&pin.0);
+    loaded.program("p").unwrap().pin(&pin.0).unwrap();
+    match obj.load() {
+        Err(e @ LoadError::Pin { opening: true, .. }) => {
+            let shown = e.to_string();
+            assert!(shown.contains("opening the map pinned at"), "{shown}");
+            assert!(shown.contains(&name), "{shown}");
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a pinned program was taken for a map"),
+    }
+}
