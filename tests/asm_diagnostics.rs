@@ -949,6 +949,15 @@ fn constants() {
         5,
         "division by zero",
     );
+    // A symbol with an offset, which llvm-mc writes as a relocation addend.
+    one(
+        ".map m, type=array, key_size=4, value_size=8, max_entries=1\nr1 = m + 8 ll\nexit\n",
+        K::Syntax,
+        2,
+        6,
+        5,
+        "`m + 8` is a symbol with an offset",
+    );
     // `.set` changes the value from the next line on.
     let obj = assemble("t.s", ".set N, 1\nr1 = N\n.set N, N + 1\nr2 = N\nexit\n").unwrap();
     let imms: Vec<String> = obj.programs[0].insns[..2]

@@ -1341,6 +1341,27 @@ impl<'a> P<'a, '_> {
                     return self.atomic_tail(d, size, op, base, off);
                 }
                 self.i += 1;
+                // `NAME + N ll`: llvm-mc writes a relocation with the offset as its addend,
+                // which no object of bpfsmith carries: refused, saying so.
+                if self.binary_op().is_some()
+                    && self.t.last().is_some_and(|l| eq_kw(self.bytes(*l), "ll"))
+                {
+                    let end = self.t[self.t.len() - 2].end;
+                    return Err(PError::new(
+                        (t.start, end),
+                        K::Syntax,
+                        format!(
+                            "`{}` is a symbol with an offset: llvm-mc writes it as a relocation \
+                             against `{}` with an addend, which bpfsmith's objects do not carry",
+                            self.span_text((t.start, end)),
+                            self.text(t)
+                        ),
+                    )
+                    .help(format!(
+                        "load `{} ll` and add the offset to the register",
+                        self.text(t)
+                    )));
+                }
                 if self.peek_kw("ll") {
                     self.i += 1;
                     self.ld_imm64_dst(d)?;
