@@ -130,7 +130,7 @@ fn write_operand(out: &mut String, op: &OperandReport, paint: &Paint) {
     }
 }
 
-/// The terminal report of a load's verifier log. See the [module docs](self). For a log with no
+/// The terminal report of a load's verifier log. See the [module docs](super). For a log with no
 /// error this is [`render_accepted`].
 pub fn render_report(log: &VerifierLog<'_>, map: &SourceMap, opts: &ReportOptions) -> String {
     let paint = Paint { on: opts.color };
