@@ -131,3 +131,74 @@ fn the_builder_documentation_program_runs_as_it_says() {
     assert_eq!(run(), 0);
     assert_eq!(loaded.queue::<u32>("queue").unwrap().drain().unwrap(), [50]);
 }
+
+/// `Insn::uses` of every kind of instruction against the kernel: with some registers never
+/// set, the verifier refuses an instruction exactly when it reads one of them
+/// (`R<n> !read_ok`), and the register it names is one `uses` lists.
+#[test]
+fn the_verifier_refuses_reading_an_unset_register_exactly_where_uses_says() {
+    require_kernel!("the_verifier_refuses_reading_an_unset_register_exactly_where_uses_says");
+    use bpfsmith::insn::{AtomicOp, Endian, Pseudo};
+    // At the instruction: r1 = the context, r7 = 1, r10 = the frame pointer, the stack slot
+    // at r10 - 8 written. Every other register is unset.
+    let set = [R1, R7, R10];
+    let cases = [
+        Insn::mov(R2, R7),
+        Insn::add(R2, 1),
+        Insn::mov(R2, 1),
+        Insn::add(R7, R3),
+        Insn::neg(R2),
+        Insn::Endian {
+            kind: Endian::ToBe,
+            bits: 16,
+            dst: R2,
+        },
+        Insn::MovSx {
+            width: Width::W64,
+            bits: 8,
+            dst: R7,
+            src: R3,
+        },
+        Insn::load(Size::U32, R2, R1, 0),
+        Insn::load(Size::U32, R2, R3, 0),
+        Insn::store(Size::U64, R10, -8, R3),
+        Insn::store(Size::U64, R10, -8, 1),
+        Insn::atomic(Size::U64, AtomicOp::Add { fetch: false }, R10, -8, R7),
+        Insn::atomic(Size::U64, AtomicOp::Add { fetch: false }, R10, -8, R3),
+        Insn::atomic(Size::U64, AtomicOp::Add { fetch: true }, R10, -8, R3),
+        Insn::atomic(Size::U64, AtomicOp::CmpXchg, R10, -8, R7),
+        Insn::jump(Cond::Gt, R2, 0, 0),
+        Insn::jump(Cond::Gt, R7, R3, 0),
+        Insn::LdImm64 {
+            dst: R2,
+            pseudo: Pseudo::Imm,
+            imm: 5,
+        },
+        Insn::goto(0),
+        Insn::LdAbs {
+            size: Size::U8,
+            imm: 0,
+        },
+        Insn::exit(),
+    ];
+    for insn in cases {
+        let mut p = ProgramBuilder::new("unset", Section::SOCKET);
+        p.mov(R7, 1).store(Size::U64, R10, -8, 0);
+        p.emit(insn);
+        if insn != Insn::Exit {
+            p.mov(R0, 0).exit();
+        }
+        let mut obj = Object::new("GPL");
+        obj.add_program(p.finish().unwrap()).unwrap();
+        let unset_read: Vec<Reg> = insn.uses().iter().filter(|r| !set.contains(r)).collect();
+        match verdict(&obj) {
+            Ok(()) => assert!(unset_read.is_empty(), "{insn:?}: the kernel accepts it"),
+            Err(e) => {
+                let named = unset_read
+                    .iter()
+                    .any(|r| e == format!("R{} !read_ok", r.num()));
+                assert!(named, "{insn:?} (uses {:?}): {e}", insn.uses());
+            }
+        }
+    }
+}
