@@ -949,6 +949,21 @@ fn constants() {
         5,
         "division by zero",
     );
+    // Used before its definition.
+    let e = one(
+        ".text\nr1 = N\nexit\n.equ N, 9\n",
+        K::Syntax,
+        2,
+        6,
+        1,
+        "found `N`",
+    );
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("defined on line 4, after this line")),
+        "{e}"
+    );
     // A symbol with an offset, which llvm-mc writes as a relocation addend.
     one(
         ".map m, type=array, key_size=4, value_size=8, max_entries=1\nr1 = m + 8 ll\nexit\n",

@@ -2111,8 +2111,34 @@ impl<'a> Asm<'a> {
         if self.errors.is_empty() {
             Ok((obj, notes))
         } else {
+            self.note_constants_defined_later();
             self.errors.sort_by_key(|e| (e.line, e.column));
             Err(AsmErrors(self.errors))
+        }
+    }
+
+    /// An error that stumbled on a name a later `.equ` defines says so: a constant counts
+    /// from its definition on (llvm-mc's own handling of such a use is a relocation against
+    /// an absolute symbol, which no loader takes).
+    fn note_constants_defined_later(&mut self) {
+        if self.consts.is_empty() {
+            return;
+        }
+        for e in &mut self.errors {
+            let Some(name) = e
+                .message
+                .split_once("found `")
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(n, _)| n)
+            else {
+                continue;
+            };
+            if let Some(&(_, at)) = self.consts.get(name).filter(|c| c.1 > e.line) {
+                e.notes.push(format!(
+                    "note: `{name}` is a constant defined on line {at}, after this line: \
+                     define it before its first use"
+                ));
+            }
         }
     }
 
