@@ -67,3 +67,27 @@ fn a_verifier_refusal_prints_the_report_from_main() {
     assert!(shown.contains("what it means:"), "{shown}");
     assert!(!shown.contains("Verifier {"), "{shown}");
 }
+
+/// A refusal of a program built with the DSL points at the Rust line that emitted the refused
+/// instruction (path and column, as the builder's own errors do) and names the map, not the
+/// address the kernel patched in.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_refusal_of_a_dsl_program_points_at_its_rust_line() {
+    require_kernel!("a_refusal_of_a_dsl_program_points_at_its_rust_line");
+    let mut obj = Object::new("GPL");
+    let counts = obj.map("counts", MapDef::hash::<u32, u64>(16)).unwrap();
+    let mut p = ProgramBuilder::new("wrong", Section::SOCKET);
+    let line = line!() + 1;
+    p.pop(&counts, StackSlot::at(-8));
+    p.exit();
+    let built = p.finish_lenient().unwrap();
+    assert!(!built.warnings.is_empty(), "the DSL warns about pop on a hash map");
+    obj.add_program(built.program).unwrap();
+    let e = obj.load().unwrap_err();
+    let shown = format!("{e:?}");
+    assert!(shown.contains("cannot pass map_type 1"), "{shown}");
+    let here = format!("--> tests/errors_readable.rs:{line}:");
+    assert!(shown.contains(&here), "{here} missing:\n{shown}");
+    assert!(shown.contains("map counts"), "{shown}");
+}

@@ -315,6 +315,7 @@ fn a_refused_program_carries_the_level_1_log() {
         program,
         errno,
         log,
+        ..
     } = &err
     else {
         panic!("expected a verifier error, got {err}");

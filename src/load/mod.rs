@@ -64,7 +64,7 @@ use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{MapDefError, MapValue};
 use crate::object::btf::ObjectBtf;
 use crate::object::{Object, Pinning};
-use crate::program::{ProgType, RelocKind, Section};
+use crate::program::{ProgType, Program, RelocKind, Section};
 use crate::sys::{self, FuncInfo, LineInfo, MapCreate, ProgLoad, SysError};
 pub(crate) use program::log_text;
 use program::{load_with_policy, with_growing_log, LogPolicy, ProgramBtfRecs};
@@ -251,6 +251,9 @@ pub enum LoadError {
         errno: i32,
         /// The verifier log (level 1 unless another level was asked for).
         log: String,
+        /// The program as it was built (its source locations, labels and map references),
+        /// so that the report points at source lines and names maps.
+        built: Option<Box<Program>>,
     },
     /// The kernel refused a program because it is too old for one of its instructions: the
     /// program uses a feature (cpu v4's `s/=`, `jmp32` ...) that a probe of this kernel
@@ -381,6 +384,7 @@ impl LoadError {
                 program,
                 errno,
                 log,
+                ..
             } => Some((program, *errno, log)),
             LoadError::MissingFeature(m) => Some((&m.program, m.errno, &m.log)),
             _ => None,
@@ -670,10 +674,11 @@ impl LoadedObject {
                     } else {
                         None
                     };
-                    missing.unwrap_or(LoadError::Verifier {
+                    missing.unwrap_or_else(|| LoadError::Verifier {
                         program: p.name.clone(),
                         errno: f.errno,
                         log: f.log,
+                        built: Some(Box::new(p.clone())),
                     })
                 }
             })?;
@@ -1207,13 +1212,19 @@ pub fn capabilities_for(prog_type: ProgType) -> &'static str {
 impl std::fmt::Debug for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LoadError::Verifier { program, log, .. } => {
+            LoadError::Verifier {
+                program,
+                log,
+                built,
+                ..
+            } => {
                 let opts = crate::verifier::ReportOptions {
                     color: false,
                     full: false,
                 };
                 writeln!(f, "the verifier refused program `{program}`\n")?;
-                f.write_str(&crate::verifier::render_log_text(log, None, &opts))
+                let report = crate::verifier::render_log_text(log, built.as_deref(), &opts);
+                f.write_str(&report)
             }
             e => std::fmt::Display::fmt(e, f),
         }

@@ -492,6 +492,7 @@ mod tests {
             program: "p".into(),
             errno: libc::EACCES,
             log: "R2 !read_ok\n".into(),
+            built: None,
         };
         assert_eq!(
             load_refusal_json(&plain),
