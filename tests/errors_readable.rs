@@ -82,7 +82,10 @@ fn a_refusal_of_a_dsl_program_points_at_its_rust_line() {
     p.pop(&counts, StackSlot::at(-8));
     p.exit();
     let built = p.finish_lenient().unwrap();
-    assert!(!built.warnings.is_empty(), "the DSL warns about pop on a hash map");
+    assert!(
+        !built.warnings.is_empty(),
+        "the DSL warns about pop on a hash map"
+    );
     obj.add_program(built.program).unwrap();
     let e = obj.load().unwrap_err();
     let shown = format!("{e:?}");
