@@ -9,6 +9,7 @@ use crate::insn::{Callee, Insn, SLOT_SIZE};
 use crate::object::{Map, Object, ObjectView, ProgramView};
 use crate::program::{Function, Program, RelocKind, Section, SourceFile, SourceLoc};
 
+use super::print::{dec_padded, hex_padded};
 use super::{write_kernel, write_llvm, write_llvm_target_annotation};
 
 /// Which instruction printer a listing uses.
@@ -216,11 +217,11 @@ impl Listable for ProgramView<'_> {
 fn write_unknown(out: &mut String, style: Style, slot: usize, bytes: &[u8; 8]) {
     match style {
         Style::Llvm => {
-            let _ = write!(out, "{slot:>8}");
+            dec_padded(out, slot as u64, 8);
             out.push_str(":\t<unknown>");
         }
         Style::Kernel => {
-            let _ = write!(out, "{slot}");
+            dec_padded(out, slot as u64, 0);
             out.push_str(": <unknown>");
         }
     }
@@ -306,7 +307,7 @@ fn write_body<P: Listable>(
                 Some(&(u, _)) if i == 0 => u.min(slot),
                 _ => slot,
             };
-            let _ = write!(out, "{:016x}", at_slot * SLOT_SIZE);
+            hex_padded(out, (at_slot * SLOT_SIZE) as u64, 16);
             out.push_str(" <");
             out.push_str(name);
             out.push_str(">:\n");
@@ -330,7 +331,7 @@ fn write_body<P: Listable>(
                     out.push_str(" @ ");
                     out.push_str(path);
                     out.push(':');
-                    let _ = write!(out, "{}", loc.line);
+                    dec_padded(out, loc.line as u64, 0);
                     out.push('\n');
                 }
             }
@@ -340,7 +341,7 @@ fn write_body<P: Listable>(
         let insn = &insn;
         match opts.style {
             Style::Llvm => {
-                let _ = write!(out, "{slot:>8}");
+                dec_padded(out, slot as u64, 8);
                 out.push_str(":\t");
                 match (reloc, insn) {
                     (Some((_, symbol, RelocKind::Map)), Insn::LdImm64 { dst, .. })
@@ -376,7 +377,7 @@ fn write_body<P: Listable>(
                         RelocKind::Function => "R_BPF_64_32",
                     };
                     out.push_str("\t\t");
-                    let _ = write!(out, "{:016x}", slot * SLOT_SIZE);
+                    hex_padded(out, (slot * SLOT_SIZE) as u64, 16);
                     out.push_str(":  ");
                     out.push_str(kind);
                     out.push('\t');
@@ -385,7 +386,7 @@ fn write_body<P: Listable>(
                 }
             }
             Style::Kernel => {
-                let _ = write!(out, "{slot}");
+                dec_padded(out, slot as u64, 0);
                 out.push_str(": ");
                 write_kernel(out, insn);
                 if let Some((_, symbol, _)) = reloc.filter(|_| opts.symbolic) {

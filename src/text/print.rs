@@ -227,6 +227,48 @@ fn dec_u64<W: Write + ?Sized>(w: &mut W, mut v: u64) -> fmt::Result {
     digits(w, &buf[i..])
 }
 
+// `dis` prints a slot number, an address or a line number on nearly every line of a listing,
+// so these two stand in for `format!("{v:>width$}")` and `format!("{v:0width$x}")`: with
+// `format!` in their place `dis` of a 1M-instruction object ran 14% more instructions
+// (2.92 G against 2.57 G, cachegrind, 2026-12-04); the test below holds them to `format!`.
+
+/// `v` in decimal, right-aligned in `width` columns (`format!("{v:>width$}")`, for a width
+/// up to 20).
+pub(super) fn dec_padded(out: &mut String, v: u64, width: usize) {
+    let mut buf = [b' '; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len().saturating_sub(width));
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
+}
+
+/// `v` in lowercase hex, zero-padded to `width` digits (`format!("{v:0width$x}")`, for a
+/// width up to 16).
+pub(super) fn hex_padded(out: &mut String, v: u64, width: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [b'0'; 16];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = HEX[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len().saturating_sub(width));
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
+}
+
 /// C's `%d` / `%lld`.
 fn dec<W: Write + ?Sized>(w: &mut W, v: i64) -> fmt::Result {
     if v < 0 {
@@ -854,6 +896,20 @@ mod tests {
 
     // Expected kernel lines follow the format strings of `print_bpf_insn` (Linux 6.15+), and
     // were checked against the verifier log of Linux 6.18 (log level 2).
+
+    #[test]
+    fn padding_is_format_s() {
+        for v in [0u64, 7, 0xabc, 12_345_678, 123_456_789, u64::MAX] {
+            for width in [0, 1, 8, 16] {
+                let mut s = String::new();
+                dec_padded(&mut s, v, width);
+                assert_eq!(s, format!("{v:>width$}"));
+                let mut s = String::new();
+                hex_padded(&mut s, v, width);
+                assert_eq!(s, format!("{v:0width$x}"));
+            }
+        }
+    }
 
     #[test]
     fn kernel_alu() {
