@@ -121,3 +121,31 @@ fn warnings_are_capped_too() {
         "{stderr}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+    /// Rendering never panics, whatever the line holds (tabs, wide and combining characters,
+    /// control characters, `\r`) and wherever the span falls, and a long line stays bounded.
+    #[test]
+    fn any_span_of_any_line_renders(
+        source in proptest::string::string_regex("(?s).{0,300}").unwrap(),
+        long in 0usize..3,
+        start in 0usize..2000,
+        len in 0usize..400,
+    ) {
+        let source = source.repeat(1 + long * 5);
+        let e = bpfsmith::text::AsmError::at(
+            "p.s",
+            &source,
+            start,
+            start + len,
+            AsmErrorKind::Syntax,
+            format!("found `{}`", source.lines().next().unwrap_or("")),
+        )
+        .help("h");
+        let shown = e.to_string();
+        proptest::prop_assert!(shown.starts_with("p.s:"));
+        proptest::prop_assert!(shown.len() < 8 * 1024, "{} bytes", shown.len());
+    }
+}

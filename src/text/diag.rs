@@ -217,6 +217,10 @@ const WINDOW_CARET: usize = 60;
 /// A backquoted token longer than this many bytes is cut in a message (`xxxx...`).
 const MAX_QUOTED: usize = 120;
 
+/// The longest message shown, in bytes, once its quoted tokens are cut (a guard: the
+/// assembler's own words are far shorter).
+const MAX_MESSAGE: usize = 2048;
+
 /// How many diagnostics a list shows before `... and N more errors` (bounded output for
 /// inputs that repeat one mistake 100,000 times).
 pub const MAX_SHOWN: usize = 50;
@@ -339,11 +343,21 @@ pub fn render_message(
 }
 
 /// `text` with every backquoted token longer than [`MAX_QUOTED`] bytes cut to its start and
-/// `...` (a message quoting a 10 MB token stays short).
+/// `...` (a message quoting a 10 MB token stays short), and at most [`MAX_MESSAGE`] bytes in
+/// all.
 fn elide_quoted(text: &str) -> Cow<'_, str> {
     if text.len() <= MAX_QUOTED {
         return Cow::Borrowed(text);
     }
+    let cut = cut_quoted(text);
+    if cut.len() <= MAX_MESSAGE {
+        return cut;
+    }
+    let end = floor_char_boundary(&cut, MAX_MESSAGE);
+    Cow::Owned(format!("{}...", &cut[..end]))
+}
+
+fn cut_quoted(text: &str) -> Cow<'_, str> {
     let mut parts = text.split('`');
     let mut out = String::new();
     let mut changed = false;
