@@ -201,14 +201,14 @@ enum Command {
         /// Instruction syntax.
         #[arg(long, value_enum, default_value = "llvm")]
         style: StyleArg,
-    },
-    /// Load every program of an object (or one) into the kernel and show the verifier's verdict.
-    #[command(
-        after_help = "Examples:\n  bpfsmith load asm/mistake_flags_unset.s           # the verifier's report, explained\n  bpfsmith load asm/queue.s --log-level 2           # every instruction, with its .s line\n  bpfsmith load prog.o --raw-log --kernel VMLINUZ   # the log as another kernel prints it"
         /// Name maps and helpers in the instructions (`r1 = queue ll`,
         /// `call 0x57 # bpf_map_push_elem`) instead of llvm-objdump's relocation lines.
         #[arg(long)]
         names: bool,
+    },
+    /// Load every program of an object (or one) into the kernel and show the verifier's verdict.
+    #[command(
+        after_help = "Examples:\n  bpfsmith load asm/mistake_flags_unset.s           # the verifier's report, explained\n  bpfsmith load asm/queue.s --log-level 2           # every instruction, with its .s line\n  bpfsmith load prog.o --raw-log --kernel VMLINUZ   # the log as another kernel prints it"
     )]
     Load {
         /// The object file, or an assembly file (`.s`).
