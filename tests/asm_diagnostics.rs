@@ -888,14 +888,29 @@ out:
 
 #[test]
 fn constants() {
-    // Undefined: in `.equ`, and where an instruction names it.
+    // Undefined where an instruction needs it (a `.equ` may name a constant defined further
+    // down, as in llvm-mc), or defined through itself.
+    let e = one(
+        ".equ N, M + 1\nr1 = N\nexit\n",
+        K::Syntax,
+        2,
+        6,
+        1,
+        "found `N`",
+    );
+    assert!(
+        e.notes.iter().any(|n| n.contains("undefined constant `M`")),
+        "{e}"
+    );
+    let obj = assemble("t.s", ".equ N, M + 1\n.equ M, 3\nr1 = N\nexit\n").unwrap();
+    assert!(format!("{:?}", obj.programs[0].insns[0]).contains("Imm(4)"));
     one(
-        ".equ N, M + 1\nexit\n",
+        ".equ N, M + 1\n.equ M, N * 2\nexit\n",
         K::UndefinedLabel,
         1,
         9,
         1,
-        "undefined constant `M`",
+        "constant `N` is defined through itself",
     );
     one(".equ N, 5\nr1 = M\nexit\n", K::Syntax, 2, 6, 1, "found `M`");
     // Duplicate: `.equiv` does not redefine; a constant is no label or map.

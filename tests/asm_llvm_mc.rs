@@ -987,7 +987,9 @@ fn constants_and_expressions_match_llvm_mc() {
     };
     let dir = tools::TempDir::new("asm-llvm-mc-equ");
     let mut r = Rng(16);
-    let head = ".equ A, 5\n.set B, A * 3 + 1\n.equ C, 0x10\n.set D, B - C\n\t.text\n";
+    // `E` names `F` before `F` is defined, as llvm-mc allows.
+    let head = ".equ A, 5\n.set B, A * 3 + 1\n.equ C, 0x10\n.set D, B - C\n\
+                .equ E, F * 2 + A\n.equ F, 7\n\t.text\n";
     let mut src = String::from(head);
     let lines = 3000;
     for k in 0..lines {
@@ -1012,7 +1014,7 @@ fn constants_and_expressions_match_llvm_mc() {
             src.push_str(&format!(".set A, {}\n", k / 100));
         }
     }
-    src.push_str("\tcall A + 1\n\tcall B\n");
+    src.push_str("\tcall A + 1\n\tcall B\n\tr1 = E\n\tr2 += E + F\n\tcall E\n");
     src.push_str(&"\texit\n".repeat(4200));
     // Lines whose value llvm-mc only warns about and truncates (a negative number shifted
     // right, logically, is out of 32 bits) are refused by bpfsmith: checked, then left out.

@@ -64,8 +64,11 @@
 //! `* / % << >>`, `| & ^` and `+ -` (in that precedence, as GNU as) over numbers, constants
 //! and parenthesised parts, in 64-bit arithmetic (`>>` logical, `/` signed). As llvm-mc, it
 //! refuses a constant as a memory offset (`*(u32 *)(r10 - OFF)`), `label + N` as a jump
-//! target, and a leading `-`, `~` or `(`; each with file, line and column. A `.equ` that
-//! names a constant defined further down is an error here (llvm-mc resolves it later).
+//! target, and a leading `-`, `~` or `(`; each with file, line and column. A `.equ` may
+//! name a constant defined further down (its value then counts where it is used; constants
+//! defined above keep the value they had at its line, as llvm-mc folds them); a constant
+//! defined through itself is an error, and so is a use before a value exists (where llvm-mc
+//! writes a relocation no loader takes).
 //!
 //! Our own directives: `.license "GPL"` (default [`AsmOptions::default_license`], said in a
 //! note when the file has none) and
@@ -862,6 +865,18 @@ struct Asm<'a> {
     reserve_budget: Option<usize>,
     /// The constants of `.equ` / `.set` / `.equiv`: value and the line that set it.
     consts: HashMap<&'a str, (i64, u32)>,
+    /// Constants whose expression names a constant not yet defined (`.equ N, M + 1` before
+    /// `.equ M, 3`, which llvm-mc takes): the expression and its line, evaluated when used,
+    /// with the values the constants it names had at its line (as llvm-mc folds them).
+    pending: HashMap<&'a str, Pending<'a>>,
+}
+
+/// A constant whose expression names a constant not defined yet.
+struct Pending<'a> {
+    toks: Vec<Tok>,
+    line: u32,
+    /// The constants the expression names that had a value at its line, with that value.
+    known: Vec<(&'a str, i64)>,
 }
 
 struct MapDecl<'a> {
@@ -952,6 +967,7 @@ impl<'a> Asm<'a> {
             toks: Vec::with_capacity(32),
             reserve_budget: None,
             consts: HashMap::default(),
+            pending: HashMap::default(),
         }
     }
 
@@ -1283,14 +1299,7 @@ impl<'a> Asm<'a> {
         let Some(pi) = self.program_for_code(span) else {
             return;
         };
-        let consts = &self.consts;
-        let lookup = |n: &str| {
-            if consts.is_empty() {
-                None
-            } else {
-                consts.get(n).map(|c| c.0)
-            }
-        };
+        let lookup = |n: &str| self.constant(n, 0);
         let parsed = parse_insn_with(
             self.src,
             toks,
@@ -1412,7 +1421,8 @@ impl<'a> Asm<'a> {
             return;
         }
         let line = self.line;
-        if let Some(&(_, at)) = self.consts.get(name) {
+        let defined = self.consts.get(name).map(|c| c.1);
+        if let Some(at) = defined.or_else(|| self.pending.get(name).map(|p| p.line)) {
             self.defined_twice(span, name, format!("`{name}` is a constant (line {at})"));
             return;
         }
@@ -1698,7 +1708,8 @@ impl<'a> Asm<'a> {
             return;
         }
         if dname == ".equiv" {
-            if let Some(&(_, first)) = self.consts.get(name) {
+            let first = self.consts.get(name).map(|c| c.1);
+            if let Some(first) = first.or_else(|| self.pending.get(name).map(|p| p.line)) {
                 self.err(
                     span,
                     K::DuplicateLabel,
@@ -1711,11 +1722,25 @@ impl<'a> Asm<'a> {
                 return;
             }
         }
-        let consts = &self.consts;
-        let lookup = |n: &str| consts.get(n).map(|c| c.0);
+        let lookup = |n: &str| self.constant(n, 0);
         match parse_const_expr(self.src, expr, &lookup) {
             Ok(v) => {
                 self.consts.insert(name, (v, line));
+                self.pending.remove(name);
+            }
+            // A name defined further down: evaluated when the constant is used.
+            Err(e) if e.kind == K::UndefinedLabel => {
+                let known = expr
+                    .iter()
+                    .filter(|t| t.kind == T::Ident)
+                    .filter_map(|t| {
+                        let n = self.tok_text(*t);
+                        self.constant(n, 0).map(|v| (n, v))
+                    })
+                    .collect();
+                self.consts.remove(name);
+                let toks = expr.to_vec();
+                self.pending.insert(name, Pending { toks, line, known });
             }
             Err(e) => {
                 let err = self.err(e.span, e.kind, e.msg);
@@ -1724,6 +1749,65 @@ impl<'a> Asm<'a> {
                 }
             }
         }
+    }
+
+    /// A constant whose expression comes back to itself through others (`.equ N, M + 1`,
+    /// `.equ M, N`) is an error at its line, as llvm-mc reports it ("cyclic dependency").
+    fn cyclic_constants(&mut self) {
+        let mut names: Vec<(&'a str, u32)> =
+            self.pending.iter().map(|(n, p)| (*n, p.line)).collect();
+        names.sort_by_key(|&(_, line)| line);
+        let mut reported: Vec<&str> = Vec::new();
+        for (name, line) in names {
+            // Names reachable from `name` through pending expressions.
+            let mut stack = vec![name];
+            let mut seen: Vec<&str> = Vec::new();
+            let mut cyclic = false;
+            while let Some(n) = stack.pop() {
+                let Some(p) = self.pending.get(n) else {
+                    continue;
+                };
+                for t in p.toks.iter().filter(|t| t.kind == T::Ident) {
+                    let m = self.tok_text(*t);
+                    if m == name {
+                        cyclic = true;
+                    } else if !seen.contains(&m) {
+                        seen.push(m);
+                        stack.push(m);
+                    }
+                }
+            }
+            if cyclic && !seen.iter().any(|s| reported.contains(s)) {
+                reported.push(name);
+                let span = self.pending[name]
+                    .toks
+                    .first()
+                    .map_or((0, 0), |t| (t.start, t.end));
+                self.err_on(
+                    line,
+                    span,
+                    K::UndefinedLabel,
+                    format!("constant `{name}` is defined through itself (a cyclic dependency)"),
+                );
+            }
+        }
+    }
+
+    /// The value of constant `name`: as last set, or its pending expression evaluated with
+    /// the constants defined so far (`depth` stops a cycle).
+    fn constant(&self, name: &str, depth: u32) -> Option<i64> {
+        if let Some(c) = self.consts.get(name) {
+            return Some(c.0);
+        }
+        if depth > 32 || self.pending.is_empty() {
+            return None;
+        }
+        let p = self.pending.get(name)?;
+        let lookup = |n: &str| match p.known.iter().find(|k| k.0 == n) {
+            Some(k) => Some(k.1),
+            None => self.constant(n, depth + 1),
+        };
+        parse_const_expr(self.src, &p.toks, &lookup).ok()
     }
 
     /// `name` (at `span`) is already a constant, label or map: `note` says which.
@@ -2058,6 +2142,7 @@ impl<'a> Asm<'a> {
     // ---- the end ----
 
     fn finish(mut self) -> Result<(Object, Vec<AsmNote>), AsmErrors> {
+        self.cyclic_constants();
         let progs = std::mem::take(&mut self.progs);
         let notes = self.notes(&progs);
         let mut done = Vec::with_capacity(progs.len());
@@ -2121,8 +2206,36 @@ impl<'a> Asm<'a> {
     /// from its definition on (llvm-mc's own handling of such a use is a relocation against
     /// an absolute symbol, which no loader takes).
     fn note_constants_defined_later(&mut self) {
-        if self.consts.is_empty() {
+        if self.consts.is_empty() && self.pending.is_empty() {
             return;
+        }
+        // Why a pending constant has no value where it is used.
+        let mut why = Vec::new();
+        for e in &self.errors {
+            let name = e
+                .message
+                .split_once("found `")
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(n, _)| n);
+            if let Some(p) = name.and_then(|n| self.pending.get(n)) {
+                let at = p.line;
+                let lookup = |n: &str| self.constant(n, 0);
+                let reason = match parse_const_expr(self.src, &p.toks, &lookup) {
+                    Err(p) => p.msg,
+                    Ok(_) => "a constant defined after this line".to_owned(),
+                };
+                why.push(format!(
+                    "note: `{}` is set on line {at} from {reason}, which has no value here",
+                    name.unwrap_or("")
+                ));
+            } else {
+                why.push(String::new());
+            }
+        }
+        for (e, w) in self.errors.iter_mut().zip(why) {
+            if !w.is_empty() {
+                e.notes.push(w);
+            }
         }
         for e in &mut self.errors {
             let Some(name) = e
