@@ -2051,6 +2051,12 @@ impl<'a> Asm<'a> {
                 | MapDefError::ArrayKey { .. } => Some(0),
                 MapDefError::ZeroValueSize { .. } => Some(1),
                 MapDefError::ZeroMaxEntries { .. } => Some(2),
+                MapDefError::BtfArrayTooLarge { field, .. } => match field {
+                    "key_size" => Some(0),
+                    "value_size" => Some(1),
+                    "max_entries" => Some(2),
+                    _ => Some(3),
+                },
                 MapDefError::QueueStackNoPrealloc { .. }
                 | MapDefError::UnsupportedFlags { .. }
                 | MapDefError::ProgAccessFlags
