@@ -100,7 +100,17 @@ fn the_smallest_refused_max_entries_is_refused_before_the_kernel() {
     let e = errors.iter().next().expect("one error");
     assert_eq!(e.kind, AsmErrorKind::BadMap);
     assert_eq!(e.line, 2);
-    assert!(e.to_string().starts_with("big.s:2:"), "{e}");
+    // The caret is under `max_entries=...`, where the number is written.
+    let column = src
+        .lines()
+        .nth(1)
+        .and_then(|l| l.find("max_entries"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.to_string().starts_with(&format!("big.s:2:{column}:")),
+        "{e}"
+    );
     assert!(
         e.message.starts_with("map `big`: max_entries = 1073741824"),
         "{e}"
