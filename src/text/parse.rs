@@ -531,6 +531,7 @@ impl<'a> P<'a, '_> {
     /// target evaluates them). As llvm-mc, it does not
     /// take a leading `-` or `~` before a constant, or a leading `(`. The mnemonic dialect
     /// takes plain numbers.
+    #[inline]
     fn value(&mut self, expected: &str) -> R<Num> {
         if !self.llvm {
             return self.num(expected);
@@ -642,6 +643,7 @@ impl<'a> P<'a, '_> {
         Ok(lhs)
     }
 
+    #[inline]
     fn magnitude(&self, t: Tok) -> R<(u64, bool)> {
         let text = self.text(t).trim_end_matches(['l', 'L', 'u', 'U']);
         let b = text.as_bytes();
