@@ -173,6 +173,7 @@ macro_rules! debug_as_display {
 pub mod abi;
 pub mod conformance;
 pub mod demo;
+pub mod diag;
 pub mod explain;
 pub mod helpers;
 pub mod input;

@@ -89,9 +89,12 @@ fn report_warnings(warnings: &[bpfsmith::text::AsmError]) -> bool {
     let deny = DENY_WARNINGS.load(std::sync::atomic::Ordering::Relaxed);
     if deny && !warnings.is_empty() {
         let n = warnings.len();
+        let plural = if n == 1 { "" } else { "s" };
+        let message = format!("aborting due to {n} warning{plural} (--deny-warnings)");
+        let error = bpfsmith::diag::Severity::Error;
         eprintln!(
-            "error: aborting due to {n} warning{} (--deny-warnings)",
-            if n == 1 { "" } else { "s" }
+            "{}",
+            bpfsmith::diag::render_message(error, None, &message, &[])
         );
         return true;
     }

@@ -322,14 +322,51 @@ fn all_problems_are_reported_at_once() {
     let (_obj, q, _) = queue_object();
     let mut p = ProgramBuilder::new("many", Section::SOCKET);
     let l = p.label("l");
+    let line = line!() + 1;
     p.push(&q, StackSlot::at(-3), PushFlags(7)).jump(l).exit();
     let errs = errors(p.finish());
     assert_eq!(errs.len(), 3, "{errs:?}");
     let text = BuildErrors(errs).to_string();
-    assert_eq!(text.lines().count(), 3);
+    println!("{text}");
+    // Each as rustc shows an error: the location first, the Rust line of the call as this
+    // file has it, carets under the method's name (where `#[track_caller]` points).
+    let source = include_str!("program_builder.rs")
+        .lines()
+        .nth(line as usize - 1);
+    let source = source.unwrap();
+    let blocks: Vec<&str> = text.split("\n\n").collect();
+    assert_eq!(blocks.len(), 3, "{text}");
+    for b in &blocks {
+        let head = format!("{}:{line}:", file!());
+        assert!(b.starts_with(&head), "{b}");
+        assert!(b.contains(": error: in program `many`: "), "{b}");
+        assert!(b.contains(&format!("{line} | {source}")), "{b}");
+    }
     assert!(
-        text.lines()
-            .all(|l| l.starts_with("error: tests/program_builder.rs:")),
+        blocks[0].contains(&format!("{line} | {source}\n    |       ^^^^")),
+        "{text}"
+    );
+}
+
+/// A list of errors shows the first 50 and counts the rest, as the assembler's do.
+#[test]
+fn a_long_list_of_errors_is_capped() {
+    let mut p = ProgramBuilder::new("labels", Section::SOCKET);
+    for _ in 0..120 {
+        let l = p.label("nowhere");
+        p.jump(l);
+    }
+    p.exit();
+    let errs = errors(p.finish());
+    assert_eq!(errs.len(), 120);
+    let text = BuildErrors(errs).to_string();
+    assert_eq!(
+        text.matches(": error: in program `labels`").count(),
+        50,
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\n\n... and 70 more errors (the first 50 are shown)"),
         "{text}"
     );
 }
@@ -400,6 +437,22 @@ fn a_64_bit_compare_of_a_helper_result_is_a_warning_at_the_rust_line() {
         text.ends_with("compare the low 32 bits: `if w0 != -7 goto ...`"),
         "{text}"
     );
+    // The Rust line of the jump as this file has it, carets under `jump_if`.
+    let source = include_str!("program_builder.rs")
+        .lines()
+        .nth(jump_line as usize - 1)
+        .unwrap();
+    assert!(
+        text.contains(&format!("{jump_line} | {source}\n    |       ^^^^^^^\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "= note: r0 holds the result of the call at {}:{call_line}:",
+            file!()
+        )),
+        "{text}"
+    );
 }
 
 /// No warning after a helper that returns a pointer, or once r0 was written since the call.
@@ -456,6 +509,15 @@ fn lenient_finish_keeps_programs_meant_to_be_refused() {
     assert!(kinds
         .iter()
         .all(|k| k.contains(": warning: in program `refused`")));
+    // Each with the Rust line of its call, as this file has it.
+    let source = include_str!("program_builder.rs")
+        .lines()
+        .nth(line as usize - 1)
+        .unwrap();
+    assert!(
+        kinds[0].ends_with(&format!("{line} | {source}\n    |       ^^^^")),
+        "{kinds:#?}"
+    );
     assert!(built
         .warnings
         .iter()

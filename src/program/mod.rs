@@ -41,6 +41,7 @@ use std::fmt;
 use std::panic::Location as CallerLocation;
 use std::sync::Arc;
 
+use crate::diag::Severity;
 use crate::helpers::Helper;
 use crate::insn::{AluOp, AtomicOp, Callee, Cond, Insn, Operand, Pseudo, Reg, Size, Width};
 pub use crate::insn::{HelperId, Src, View};
@@ -626,20 +627,26 @@ impl BuildErrorKind {
     }
 }
 
+impl BuildError {
+    /// The error as rustc shows one ([`crate::diag::render_at`]): `FILE:LINE:COL: error: in
+    /// program `NAME`: MESSAGE`, then the Rust line and a caret under the call when the file
+    /// can be read.
+    pub fn render(&self, severity: Severity) -> String {
+        let l = &self.location;
+        let message = format!("in program `{}`: {}", self.program, self.kind);
+        crate::diag::render_at(severity, &l.file, l.line, l.column, &message, &[])
+    }
+}
+
 /// A problem of [`BuildErrorKind::verifier_catches`] kind, kept as a warning by
 /// [`ProgramBuilder::finish_lenient`]. Displays as `FILE:LINE:COL: warning: in program
-/// `NAME`: MESSAGE`.
+/// `NAME`: MESSAGE`, then the Rust line of the call and a caret when the file can be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildWarning(pub BuildError);
 
 impl fmt::Display for BuildWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let e = &self.0;
-        write!(
-            f,
-            "{}: warning: in program `{}`: {}",
-            e.location, e.program, e.kind
-        )
+        f.write_str(&self.0.render(Severity::Warning))
     }
 }
 
@@ -653,19 +660,25 @@ pub struct Built {
     pub warnings: Vec<BuildWarning>,
 }
 
-/// All the problems found in one program.
+/// All the problems found in one program. Displays each as rustc shows an error
+/// ([`BuildError::render`]), a blank line between two: the first [`crate::diag::MAX_SHOWN`],
+/// then how many more there are, as [`crate::text::AsmErrors`] do.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub struct BuildErrors(pub Vec<BuildError>);
 
+/// One error of a [`BuildErrors`] list, shown as an error.
+struct Shown<'a>(&'a BuildError);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.render(Severity::Error))
+    }
+}
+
 impl fmt::Display for BuildErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "error: {e}")?;
-        }
-        Ok(())
+        let shown: Vec<Shown<'_>> = self.0.iter().map(Shown).collect();
+        crate::diag::write_capped(f, &shown, |_| Severity::Error)
     }
 }
 

@@ -23,34 +23,10 @@
 //! A list of diagnostics ([`AsmErrors`], [`Capped`]) shows the first [`MAX_SHOWN`], then how
 //! many more there are.
 
-use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
-
-/// Whether a diagnostic stops the assembly.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Severity {
-    /// The file does not assemble.
-    #[default]
-    Error,
-    /// The file assembles, but the code is probably not what was meant.
-    Warning,
-    /// Something the reader should know: a choice the tool made for the file.
-    Note,
-}
-
-impl Severity {
-    /// `error` or `warning`, as the first line of a diagnostic says it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "note",
-        }
-    }
-}
+use crate::diag::{floor_char_boundary, render_line};
+pub use crate::diag::{render_message, Severity, MAX_SHOWN};
 
 /// What kind of mistake an [`AsmError`] reports, for tools and tests that sort errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -201,185 +177,21 @@ impl AsmError {
     }
 }
 
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// Lines longer than this many characters are shown as a window around the caret.
-const MAX_LINE_CHARS: usize = 200;
-/// Characters of context each side of the caret in such a window.
-const WINDOW_CONTEXT: usize = 60;
-/// The longest caret shown in such a window (a longer span is cut at its start).
-const WINDOW_CARET: usize = 60;
-/// A backquoted token longer than this many bytes is cut in a message (`xxxx...`).
-const MAX_QUOTED: usize = 120;
-
-/// The longest message shown, in bytes, once its quoted tokens are cut (a guard: the
-/// assembler's own words are far shorter).
-const MAX_MESSAGE: usize = 2048;
-
-/// How many diagnostics a list shows before `... and N more errors` (bounded output for
-/// inputs that repeat one mistake 100,000 times).
-pub const MAX_SHOWN: usize = 50;
-
 impl AsmError {
     /// The diagnostic as text: plain, or with the terminal colors rustc uses (`color`).
     /// [`Display`](fmt::Display) is the plain form.
     pub fn render(&self, color: bool) -> String {
-        let renderer = if color {
-            Renderer::styled()
-        } else {
-            Renderer::plain()
-        }
-        // The window is ours (see `shown_line`): the renderer never cuts it again.
-        .term_width(4 * MAX_LINE_CHARS);
-        renderer.render(&[self.group()])
-    }
-
-    fn group(&self) -> Group<'_> {
-        let location = format!("{}:{}:{}", self.path, self.line, self.column);
-        let (text, span) = self.shown_line();
-        let group = title(self.severity, Some(&location), &self.message).element(
-            Snippet::source(text)
-                .line_start(self.line as usize)
-                .annotation(AnnotationKind::Primary.span(span)),
-        );
-        with_notes(group, &self.notes)
-    }
-
-    /// The source line as shown, and the byte range of the caret in it: the whole line, or
-    /// for a long one a window around the caret with `...` where text is left out (a 10 MB
-    /// line is not echoed).
-    fn shown_line(&self) -> (Cow<'_, str>, Range<usize>) {
-        let text = self.line_text.as_str();
-        let col = (self.column as usize).saturating_sub(1);
-        let width = (self.width as usize).max(1);
-        let byte_at =
-            |s: &str, chars: usize| s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i);
-        if text.len() <= MAX_LINE_CHARS || text.chars().count() <= MAX_LINE_CHARS {
-            let start = byte_at(text, col);
-            let end = start + byte_at(&text[start..], width);
-            return (Cow::Borrowed(text), start..end);
-        }
-        let first = col.saturating_sub(WINDOW_CONTEXT);
-        let from = byte_at(text, first);
-        let caret = from + byte_at(&text[from..], col - first);
-        let caret_end = caret + byte_at(&text[caret..], width.min(WINDOW_CARET));
-        let to = caret_end + byte_at(&text[caret_end..], WINDOW_CONTEXT);
-        let mut shown = String::with_capacity(to - from + 6);
-        if from > 0 {
-            shown.push_str("...");
-        }
-        let base = shown.len();
-        shown.push_str(&text[from..to]);
-        if to < text.len() {
-            shown.push_str("...");
-        }
-        (
-            Cow::Owned(shown),
-            caret - from + base..caret_end - from + base,
+        render_line(
+            self.severity,
+            &format!("{}:{}:{}", self.path, self.line, self.column),
+            self.line,
+            &self.line_text,
+            self.column,
+            self.width,
+            &self.message,
+            &self.notes,
+            color,
         )
-    }
-}
-
-/// The title of a diagnostic: `LOCATION: error: message` (the location first, as llvm-mc and
-/// compilers print it and editors and CI annotators parse it), or `error: message`.
-fn title<'a>(severity: Severity, location: Option<&str>, message: &'a str) -> Group<'a> {
-    let level = match severity {
-        Severity::Error => Level::ERROR,
-        Severity::Warning => Level::WARNING,
-        Severity::Note => Level::NOTE,
-    };
-    let level = match location {
-        Some(l) => level.with_name(format!("{l}: {}", severity.as_str())),
-        None => level,
-    };
-    Group::with_title(level.primary_title(elide_quoted(message)))
-}
-
-/// `group` with its `note:` / `help:` lines (each given with its prefix; one without a prefix
-/// is a note).
-fn with_notes<'a>(mut group: Group<'a>, notes: &'a [String]) -> Group<'a> {
-    for n in notes {
-        let message = match n.split_once(": ") {
-            Some(("help", t)) => Level::HELP.message(elide_quoted(t)),
-            Some(("note", t)) => Level::NOTE.message(elide_quoted(t)),
-            _ => Level::NOTE.message(elide_quoted(n)),
-        };
-        group = group.element(message);
-    }
-    group
-}
-
-/// A diagnostic without a source line, rendered as the others are: `LOCATION: LEVEL: message`
-/// (or `LEVEL: message` without a location), then its `= note:` / `= help:` lines, each of
-/// `notes` given with its prefix (`"help: ..."`). For what has no line to show: a note about a
-/// whole file, a warning about Rust code built with the DSL.
-///
-/// ```
-/// use bpfsmith::text::{render_message, Severity};
-/// let text = render_message(
-///     Severity::Note,
-///     Some("a.s:1:1"),
-///     "no `.license` directive: the license is \"GPL\"",
-///     &["help: set it with `.license`".to_owned()],
-/// );
-/// assert!(text.starts_with("a.s:1:1: note: no `.license` directive"));
-/// assert!(text.ends_with("= help: set it with `.license`"));
-/// ```
-pub fn render_message(
-    severity: Severity,
-    location: Option<&str>,
-    message: &str,
-    notes: &[String],
-) -> String {
-    let group = with_notes(title(severity, location, message), notes);
-    Renderer::plain()
-        .term_width(4 * MAX_LINE_CHARS)
-        .render(&[group])
-}
-
-/// `text` with every backquoted token longer than [`MAX_QUOTED`] bytes cut to its start and
-/// `...` (a message quoting a 10 MB token stays short), and at most [`MAX_MESSAGE`] bytes in
-/// all.
-fn elide_quoted(text: &str) -> Cow<'_, str> {
-    if text.len() <= MAX_QUOTED {
-        return Cow::Borrowed(text);
-    }
-    let cut = cut_quoted(text);
-    if cut.len() <= MAX_MESSAGE {
-        return cut;
-    }
-    let end = floor_char_boundary(&cut, MAX_MESSAGE);
-    Cow::Owned(format!("{}...", &cut[..end]))
-}
-
-fn cut_quoted(text: &str) -> Cow<'_, str> {
-    let mut parts = text.split('`');
-    let mut out = String::new();
-    let mut changed = false;
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    for (i, part) in parts.enumerate() {
-        out.push('`');
-        // Odd pieces (after an opening backquote) are quoted.
-        if i % 2 == 0 && part.len() > MAX_QUOTED {
-            let cut = floor_char_boundary(part, MAX_QUOTED / 2);
-            out.push_str(&part[..cut]);
-            out.push_str("...");
-            changed = true;
-        } else {
-            out.push_str(part);
-        }
-    }
-    if changed {
-        Cow::Owned(out)
-    } else {
-        Cow::Borrowed(text)
     }
 }
 
@@ -396,21 +208,9 @@ pub struct Capped<'a>(pub &'a [AsmError]);
 
 impl fmt::Display for Capped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for e in self.0.iter().take(MAX_SHOWN) {
-            writeln!(f, "{e}\n")?;
-        }
-        let rest = self.0.get(MAX_SHOWN..).unwrap_or_default();
-        if !rest.is_empty() {
-            let said: Vec<String> = [Severity::Error, Severity::Warning, Severity::Note]
-                .into_iter()
-                .filter_map(|s| {
-                    let n = rest.iter().filter(|e| e.severity == s).count();
-                    let plural = if n == 1 { "" } else { "s" };
-                    (n > 0).then(|| format!("{n} more {}{plural}", s.as_str()))
-                })
-                .collect();
-            let said = said.join(" and ");
-            writeln!(f, "... and {said} (the first {MAX_SHOWN} are shown)\n")?;
+        crate::diag::write_capped(f, self.0, |e| e.severity)?;
+        if !self.0.is_empty() {
+            f.write_str("\n\n")?;
         }
         Ok(())
     }
@@ -515,24 +315,6 @@ mod tests {
         assert_eq!((e.line, e.column, e.width), (1, 1, 1));
         let e = AsmError::at("a.s", "", 5, 9, AsmErrorKind::Syntax, "x");
         assert_eq!((e.line, e.column), (1, 1));
-    }
-
-    #[test]
-    fn a_message_without_a_line() {
-        let t = render_message(
-            Severity::Note,
-            Some("a.s:1:1"),
-            "no `.license` directive",
-            &["help: add one".to_owned(), "note: GPL".to_owned()],
-        );
-        assert_eq!(
-            t,
-            "a.s:1:1: note: no `.license` directive\n  |\n  = help: add one\n  = note: GPL"
-        );
-        assert_eq!(
-            render_message(Severity::Warning, None, "w", &[]),
-            "warning: w"
-        );
     }
 
     #[test]

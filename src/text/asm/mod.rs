@@ -331,15 +331,17 @@ pub struct AsmNote {
 
 impl fmt::Display for AsmNote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: note: {}",
-            self.path, self.line, self.column, self.message
-        )?;
-        for h in &self.help {
-            write!(f, "\n  = help: {h}")?;
-        }
-        Ok(())
+        let help: Vec<String> = self.help.iter().map(|h| format!("help: {h}")).collect();
+        let (path, line, column) = (&self.path, self.line, self.column);
+        let note = crate::diag::Severity::Note;
+        f.write_str(&crate::diag::render_at(
+            note,
+            path,
+            line,
+            column,
+            &self.message,
+            &help,
+        ))
     }
 }
 
