@@ -384,6 +384,13 @@ fn the_object_refuses_unknown_maps_and_bad_definitions() {
     let e = obj.add_program(p.finish().unwrap()).unwrap_err();
     assert!(e.to_string().contains("map `elsewhere`"), "{e}");
     assert!(obj.map("9bad", MapDef::queue::<u32>(1)).is_err());
+    // One name rule for maps and functions: `[A-Za-z_][A-Za-z0-9_.]*`.
+    assert!(obj.map(".hidden", MapDef::queue::<u32>(1)).is_err());
+    assert!(obj.map("with.dot", MapDef::queue::<u32>(1)).is_ok());
+    let mut p = ProgramBuilder::new(".entry", Section::SOCKET);
+    p.mov(R0, 0).exit();
+    let e = obj.add_program(p.finish().unwrap()).unwrap_err();
+    assert!(e.to_string().contains(".entry"), "{e}");
 }
 
 /// A 64-bit compare of a map helper's `int` result is a warning (not an error): the program

@@ -97,7 +97,11 @@ pub enum ObjectError {
     },
 }
 
-fn valid_name(name: &str) -> bool {
+/// The names an [`Object`] takes for its maps and functions, and the assembler for its
+/// symbols: `[A-Za-z_][A-Za-z0-9_.]*`, a C identifier that may hold `.` after its first
+/// character (as ELF symbols and BTF names may). The one rule; the BTF encoder's
+/// `valid_identifier` (the kernel's rule) also takes a leading `.`.
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')

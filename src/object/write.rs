@@ -2,7 +2,7 @@
 //! aya load (tested). cilium/ebpf 0.9.1 loads it too when it has no labels: it takes local
 //! label symbols for function starts (see the README).
 //!
-//! Layout (what loaders rely on, see DESIGN.md):
+//! Layout (what loaders rely on; where the writer sits: the README, "The pipeline"):
 //! - one executable `PROGBITS` section per program section name; programs that share a name
 //!   are placed one after another, each with a GLOBAL FUNC symbol (value = byte offset,
 //!   size = bytes);

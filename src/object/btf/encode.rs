@@ -318,11 +318,16 @@ impl BtfBuilder {
 }
 
 /// Whether the kernel accepts `name` as a BTF identifier: `[A-Za-z_.][A-Za-z0-9_.]*` since
-/// Linux 6.5 (before, no `.` outside `VAR` names), which is also what `Object` accepts.
+/// Linux 6.5 (`__btf_name_char_ok`; before, no `.` outside `VAR` names). That is the object's
+/// rule ([`crate::object::valid_name`]) plus a leading `.`, which an `Object` refuses but the
+/// encoder may meet all the same (fields set directly, an object read from another tool's
+/// ELF): the encoder refuses only what the kernel would.
 pub(crate) fn valid_identifier(name: &str) -> bool {
-    let mut c = name.chars();
-    matches!(c.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '.')
-        && c.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    match name.strip_prefix('.') {
+        // What follows the `.` is checked as the rest of a name (a digit may come next).
+        Some(rest) => crate::object::valid_name(&format!("_{rest}")),
+        None => crate::object::valid_name(name),
+    }
 }
 
 /// Which records [`encode_object`] builds besides the `.BTF` types.
@@ -768,5 +773,36 @@ mod tests {
             strings.len(),
             1 + total + "abcdefgh12345\0abcdefgh\0abcdefg\0".len()
         );
+    }
+
+    /// The two name rules: the object's (`[A-Za-z_][A-Za-z0-9_.]*`) and the kernel's BTF rule,
+    /// which `__btf_name_char_ok` (Linux 6.5+) states as: first character alphabetic, `_` or
+    /// `.`; the others alphanumeric, `_` or `.`. They differ only on a leading `.`.
+    #[test]
+    fn object_names_and_btf_identifiers() {
+        use crate::object::valid_name;
+        // (name, object takes it, kernel takes it)
+        let cases = [
+            ("queue", true, true),
+            ("_x", true, true),
+            ("a.b", true, true),
+            ("a9._", true, true),
+            ("Z", true, true),
+            (".maps", false, true),
+            (".", false, true),
+            (".9", false, true),
+            ("..", false, true),
+            ("9lives", false, false),
+            ("", false, false),
+            ("a-b", false, false),
+            ("a b", false, false),
+            ("é", false, false),
+            ("a\0", false, false),
+            (".-", false, false),
+        ];
+        for (name, object, kernel) in cases {
+            assert_eq!(valid_name(name), object, "{name:?}");
+            assert_eq!(valid_identifier(name), kernel, "{name:?}");
+        }
     }
 }

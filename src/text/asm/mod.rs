@@ -938,11 +938,7 @@ fn args_span(d: Tok, args: &[Tok]) -> Span {
     }
 }
 
-fn valid_symbol(name: &str) -> bool {
-    let mut c = name.chars();
-    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
-        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')
-}
+use crate::object::valid_name as valid_symbol;
 
 impl<'a> Asm<'a> {
     fn new(path: &'a str, src: &'a str, text: Arc<str>, opts: &'a AsmOptions) -> Asm<'a> {
