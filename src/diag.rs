@@ -258,10 +258,7 @@ thread_local! {
 /// readable regular file of UTF-8 text (never a device, a pipe or standard input, which a
 /// second read would block on or consume).
 fn file_line(path: &str, line: u32) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > MAX_SOURCE_FILE {
-        return None;
-    }
+    let meta = source_file(path)?;
     let (len, modified) = (meta.len(), meta.modified().ok());
     let cached = LAST_FILE.with(|c| {
         c.borrow()
@@ -272,7 +269,7 @@ fn file_line(path: &str, line: u32) -> Option<String> {
     let text = match cached {
         Some(t) => t,
         None => {
-            let text: std::sync::Arc<str> = std::fs::read_to_string(path).ok()?.into();
+            let text: std::sync::Arc<str> = read_source(path)?.into();
             let path = path.to_owned();
             let read = ReadFile {
                 path,
@@ -286,6 +283,21 @@ fn file_line(path: &str, line: u32) -> Option<String> {
     };
     let text = text.lines().nth(line as usize - 1)?;
     Some(text.trim_end_matches('\r').to_owned())
+}
+
+/// The metadata of `path` when it names a regular file of at most 64 MB: a source file to show
+/// lines of, not a device, a pipe or standard input (which a second read would block on or
+/// consume) nor a huge file.
+fn source_file(path: &str) -> Option<std::fs::Metadata> {
+    let meta = std::fs::metadata(path).ok()?;
+    (meta.is_file() && meta.len() <= MAX_SOURCE_FILE).then_some(meta)
+}
+
+/// The text of the source file at `path` (a path a program's locations record), when it is a
+/// regular file of UTF-8 text of at most 64 MB: what every view of a source line reads.
+pub(crate) fn read_source(path: &str) -> Option<String> {
+    source_file(path)?;
+    std::fs::read_to_string(path).ok()
 }
 
 /// `text` with every backquoted token longer than [`MAX_QUOTED`] bytes cut to its start and

@@ -266,7 +266,8 @@ impl Program {
     }
 
     /// The text of line `line` (1-based) of file `file`, from the kept text or, failing that,
-    /// read from disk. `None` when neither is available.
+    /// read from disk (a regular file: never a device or standard input). `None` when neither
+    /// is available.
     pub fn line_text(&self, file: FileId, line: u32) -> Option<String> {
         let f = self.files.get(file.0 as usize)?;
         let from = |text: &str| {
@@ -276,7 +277,7 @@ impl Program {
         };
         match &f.text {
             Some(t) => from(t),
-            None => from(&std::fs::read_to_string(&f.path).ok()?),
+            None => from(&crate::diag::read_source(&f.path)?),
         }
     }
 }
@@ -398,9 +399,7 @@ impl<'p> SourceLines<'p> {
             let f = &files[index];
             let text = match &f.text {
                 Some(t) => Some(std::borrow::Cow::Borrowed(&**t)),
-                None => std::fs::read_to_string(&f.path)
-                    .ok()
-                    .map(std::borrow::Cow::Owned),
+                None => crate::diag::read_source(&f.path).map(std::borrow::Cow::Owned),
             };
             text.map(FileLines::new)
         });
