@@ -1,5 +1,5 @@
 //! Assembler diagnostics, shown the way rustc shows them (rendered by annotate-snippets, the
-//! renderer rustc itself uses):
+//! renderer rustc itself uses, through [`crate::diag`], which renders the DSL's too):
 //!
 //! ```text
 //! asm/bad.s:3:1: error: unknown register `r11`: registers are r0 to r10
