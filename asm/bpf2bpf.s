@@ -1,7 +1,9 @@
-# A bpf-to-bpf call: `push_u32` is a function of the program (a label that `call` names),
-# with its own stack frame. It takes the value in r1 and returns the helper's result in r0;
-# r6-r9 survive the call, r1-r5 do not. The program pushes 5 and 6 through it and returns
-# what pop gives: 5.
+# A bpf-to-bpf call: `push_u32` is a function in `.text` (where clang puts functions and
+# where libbpf, cilium/ebpf and aya look for them), with its own stack frame; `call push_u32`
+# from the `socket` program is a call across sections, written with an R_BPF_64_32
+# relocation that the loader resolves by appending `push_u32` to the program. It takes the
+# value in r1 and returns the helper's result in r0; r6-r9 survive the call, r1-r5 do not.
+# The program pushes 5 and 6 through it and returns what pop gives: 5.
 #
 # expect-load: ok
 # expect-retval: 5
@@ -31,6 +33,8 @@ fail:
 	exit
 
 # push_u32(r1 = value) -> r0: bpf_map_push_elem(queue, &value, BPF_ANY)
+.text
+.globl push_u32
 push_u32:
 	*(u32 *)(r10 - 4) = w1          # this function's own frame
 	r1 = queue ll

@@ -673,3 +673,73 @@ fn clang_global_data_is_reported_as_not_supported_yet() {
     }
     assert!(text.contains("not supported yet"), "{text}");
 }
+
+/// Every `asm/*.s` example, as `bpfsmith asm` writes it with no option, goes through
+/// `bpftool prog loadall` (libbpf's ELF reader, relocations and subprogram linking, then the
+/// kernel): a loadable example loads and each of its programs is pinned by name; a `mistake_`
+/// example reaches the verifier, which refuses it with the words its header expects (or, for
+/// one a privileged loader may run, loads it). None is refused by libbpf itself.
+#[test]
+fn bpftool_loads_every_asm_example_as_bpfsmith_asm_writes_it() {
+    if !have_tool("bpftool") || !have_kernel() {
+        return;
+    }
+    mount_bpffs();
+    let dir = TempDir::new("asm-examples-bpftool");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("asm");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "s"))
+        .collect();
+    files.sort();
+    let (mut loaded, mut refused) = (Vec::new(), Vec::new());
+    for src in &files {
+        let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = dir.path(&format!("{stem}.o"));
+        run_ok(
+            env!("CARGO_BIN_EXE_bpfsmith"),
+            &["asm", s(src), "-o", s(&out)],
+        );
+        let text = std::fs::read_to_string(src).unwrap();
+        let exp = bpfsmith::text::asm::expect::Expectations::parse(&text).unwrap();
+        let obj = Object::read_elf(&out).unwrap();
+        let pins = Pins(unique(Some("/sys/fs/bpf"), "asm-example"));
+        let o = run("bpftool", &["prog", "loadall", s(&out), s(&pins.0)]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        if o.status.success() {
+            for p in &obj.programs {
+                assert!(
+                    pins.0.join(&p.name).exists(),
+                    "{stem}: program {} not pinned; bpftool said:\n{err}",
+                    p.name
+                );
+            }
+            loaded.push(stem);
+            continue;
+        }
+        assert!(!exp.load_ok, "{stem}: bpftool prog loadall failed:\n{err}");
+        let want = exp.verifier_error.as_deref().unwrap_or("");
+        assert!(
+            err.contains("BPF program load failed") && err.contains(want),
+            "{stem}: refused before the verifier or for another reason (want {want:?}):\n{err}"
+        );
+        refused.push(stem);
+    }
+    let ok = files
+        .iter()
+        .filter(|f| {
+            let t = std::fs::read_to_string(f).unwrap();
+            bpfsmith::text::asm::expect::Expectations::parse(&t)
+                .unwrap()
+                .load_ok
+        })
+        .count();
+    assert!(loaded.len() >= ok && ok >= 8, "loaded only {loaded:?}");
+    eprintln!(
+        "bpftool prog loadall of `bpfsmith asm` objects: loaded {}; refused by the verifier \
+         as expected: {}",
+        loaded.join(", "),
+        refused.join(", ")
+    );
+}

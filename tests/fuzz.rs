@@ -217,7 +217,15 @@ fn asm_text() {
                 if let Ok(elf) = obj.to_elf() {
                     let back =
                         bpfsmith::object::ElfObject::parse(&elf).expect("our own ELF reads back");
-                    assert_eq!(back.object.programs.len(), obj.programs.len());
+                    // A function of `.text` that code of another section calls is appended
+                    // to its callers when read, as loaders link it: count the others.
+                    let outside_text = |o: &bpfsmith::object::Object| {
+                        o.programs
+                            .iter()
+                            .filter(|p| p.section != bpfsmith::program::Section::TEXT)
+                            .count()
+                    };
+                    assert_eq!(outside_text(&back.object), outside_text(&obj));
                 }
                 let _ = bpfsmith::text::asm_warnings(&obj);
             }

@@ -337,6 +337,8 @@ fn aya_creates_keyed_maps_with_btf_and_flags() {
         push_before: Vec::new(),
         runs: Vec::new(),
         maps_after: Vec::new(),
+
+        source: None,
     };
     let dir = tools::TempDir::new("aya-keyed");
     let mut ebpf = aya_load(&case, &dir);

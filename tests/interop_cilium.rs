@@ -353,6 +353,8 @@ fn cilium_creates_keyed_maps_with_flags() {
         push_before: vec![("events".into(), vec![5, 6])],
         runs: Vec::new(),
         maps_after: vec![("events".into(), vec![5, 6])],
+
+        source: None,
     };
     let dir = tools::TempDir::new("cilium-keyed");
     let json = run(bin, &args(&case), &case.write(dir.path()))

@@ -643,10 +643,19 @@ impl<'a> Reader<'a> {
                 .filter(|(_, s)| s.shndx as usize == si && s.kind == STT_FUNC)
                 .collect();
             funcs.sort_by_key(|(i, s)| (s.value, *i));
+            let starts: Vec<u64> = funcs.iter().map(|(_, s)| s.value).collect();
             let mut ranges: Vec<(usize, &Symbol, Range<u64>)> = Vec::new();
             for (k, s) in funcs {
-                let end = s.value.checked_add(s.size).filter(|&e| e <= size);
-                let Some(end) = end.filter(|_| s.value % 8 == 0 && s.size % 8 == 0 && s.size > 0)
+                // A function of no size (llvm-mc's `.type f,@function` without `.size`)
+                // runs to the next function or the end of the section.
+                let sized = if s.size == 0 && s.value < size {
+                    let next = starts.partition_point(|&v| v <= s.value);
+                    starts.get(next).copied().unwrap_or(size) - s.value
+                } else {
+                    s.size
+                };
+                let end = s.value.checked_add(sized).filter(|&e| e <= size);
+                let Some(end) = end.filter(|_| s.value % 8 == 0 && sized % 8 == 0 && sized > 0)
                 else {
                     return Err(at(
                         &sec.name,
@@ -746,6 +755,7 @@ impl<'a> Reader<'a> {
                     .map(|e| u64::from_le_bytes(e[..8].try_into().unwrap_or_default()))
             })
             .collect();
+        let relocated_targets = self.relocated_call_targets(si);
         let mut out = Vec::with_capacity(list.len());
         for (sym, name, global, bytes) in list {
             let piece = &data[bytes.start as usize..bytes.end as usize];
@@ -779,6 +789,13 @@ impl<'a> Reader<'a> {
                     (t > 0 && t < slots && starts.is_start(t as usize)).then_some(t as usize)
                 })
                 .chain(entries.iter().map(|&(slot, _)| slot).filter(|&s| s > 0))
+                .chain(
+                    relocated_targets
+                        .iter()
+                        .filter(|&&t| t > bytes.start && t < bytes.end && t % 8 == 0)
+                        .map(|&t| ((t - bytes.start) / 8) as usize)
+                        .filter(|&s| starts.is_start(s)),
+                )
                 .collect();
             let entry = |slot: usize| entries.iter().find(|e| e.0 == slot).map(|e| e.1);
             if bad.is_some() || cuts.is_empty() {
@@ -815,6 +832,47 @@ impl<'a> Reader<'a> {
                     ),
                 };
                 out.push((usize::MAX, fname, g, from..end));
+            }
+        }
+        out
+    }
+
+    /// The bytes of section `si` that relocated calls and function addresses of any code
+    /// section reach through a local symbol of `si` (its section symbol, with the target in
+    /// the instruction's immediate, or a label): llvm-mc's calls into `.text` from another
+    /// section, which start functions there.
+    fn relocated_call_targets(&self, si: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        for rs in &self.sections {
+            let from = rs.hdr.sh_info as usize;
+            if rs.hdr.sh_type != SHT_REL || rs.hdr.sh_entsize != 16 || !self.is_exec(from) {
+                continue;
+            }
+            let code = self.sections[from].data;
+            for e in rs.data.chunks_exact(16) {
+                let word =
+                    |i: usize| u64::from_le_bytes(e[i..i + 8].try_into().unwrap_or_default());
+                let (off, info) = (word(0), word(8));
+                let (sym, kind) = ((info >> 32) as usize, (info & 0xffff_ffff) as u32);
+                let Some(s) = self.symbols.get(sym) else {
+                    continue;
+                };
+                if s.shndx as usize != si || s.bind != STB_LOCAL {
+                    continue;
+                }
+                let Some(insn) = code.get(off as usize..(off as usize).saturating_add(8)) else {
+                    continue;
+                };
+                let imm = i32::from_le_bytes([insn[4], insn[5], insn[6], insn[7]]) as i64;
+                let target = match (kind, insn[0], s.kind) {
+                    (R_BPF_64_32, 0x85, STT_SECTION) => (imm + 1) * 8,
+                    (R_BPF_64_64, 0x18, STT_SECTION) => imm,
+                    (R_BPF_64_32 | R_BPF_64_64, 0x85 | 0x18, STT_NOTYPE) => s.value as i64,
+                    _ => continue,
+                };
+                if let Ok(t) = u64::try_from(target) {
+                    out.push(t);
+                }
             }
         }
         out

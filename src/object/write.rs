@@ -17,7 +17,11 @@
 //!   is pc-relative with no relocation, as clang writes calls between static functions of one
 //!   section. With [`ElfOptions::functions_in_place`] (what `bpfsmith asm` writes, as
 //!   llvm-mc does) a program's functions stay in its section instead, each a LOCAL FUNC
-//!   symbol, the calls between them pc-relative without a relocation. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`, a callback) always gets
+//!   symbol, the calls between them pc-relative without a relocation; a program of `.text`
+//!   (what a global label starts there) gets a GLOBAL FUNC symbol, and a
+//!   [`RelocKind::Function`] call to it is `call -1` with `R_BPF_64_32` against that symbol
+//!   (an address: `ld_imm64` of 0 with `R_BPF_64_64`), as llvm-mc writes a call to a global
+//!   function; to another function of `.text` it is against the section symbol, as above. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`, a callback) always gets
 //!   an `R_BPF_64_64` relocation against the `.text` section symbol with the function's byte
 //!   offset in the immediate, as clang writes it: libbpf accepts an address relocation only
 //!   against that symbol or a GLOBAL function ("bad map relo against 'f' in section '.text'"
@@ -528,6 +532,7 @@ impl<'a> ElfFile<'a> {
             }
         }
         let mut piece_sym = vec![0u32; layout.pieces.len()];
+        let mut piece_global = vec![false; layout.pieces.len()];
         let mut local_of = Vec::new(); // (piece, index in locals)
         let mut global_of = Vec::new(); // (piece, index in globals)
                                         // In program order: the reader lists programs in the order of their symbols.
@@ -547,8 +552,16 @@ impl<'a> ElfFile<'a> {
                 size: (slots.slot(piece.insns.end) - start) as u64 * 8,
                 info: 0,
             };
-            // A function kept in its program's section is local, as a static function.
-            if layout.sections[piece.section].is_text || piece.func > 0 {
+            // A function kept in its program's section is local, as a static function. With
+            // functions in place, a program of `.text` starts at a global label of the file
+            // (`.globl f` then `f:`), written GLOBAL as llvm-mc writes it: a call from another
+            // section names it (`call -1` against the symbol).
+            let text_global = opts.functions_in_place
+                && piece.func == 0
+                && p.section == Section::TEXT
+                && layout.sections[piece.section].is_text;
+            piece_global[k] = text_global;
+            if (layout.sections[piece.section].is_text || piece.func > 0) && !text_global {
                 local_of.push((k, locals.len()));
                 locals.push(SymDef {
                     info: elf::STB_LOCAL << 4 | elf::STT_FUNC,
@@ -736,7 +749,7 @@ impl<'a> ElfFile<'a> {
                         Insn::Call(Callee::Local(imm)) => {
                             if named.is_none() && q.section == piece.section {
                                 *imm = (q.offset / 8) as i32 - (r_offset / 8) as i32 - 1;
-                            } else if layout.sections[q.section].is_text {
+                            } else if layout.sections[q.section].is_text && !piece_global[k] {
                                 // As clang writes a call to a static function: against the
                                 // `.text` section symbol, the callee's slot in the immediate
                                 // (libbpf and aya take either form; cilium/ebpf only this one).
@@ -749,7 +762,9 @@ impl<'a> ElfFile<'a> {
                         }
                         Insn::LdImm64 { pseudo, imm, .. } => {
                             *pseudo = Pseudo::Imm;
-                            if layout.sections[q.section].is_text {
+                            if layout.sections[q.section].is_text
+                                && !(named.is_some() && piece_global[k])
+                            {
                                 *imm = q.offset as i64;
                                 reloc(TEXT_SYM, R_BPF_64_64);
                             } else if let Some(sym) = sec_sym[q.section] {

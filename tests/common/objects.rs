@@ -27,18 +27,59 @@ pub struct Case {
     pub runs: Vec<(String, u32)>,
     /// What each map holds after the runs, in pop order.
     pub maps_after: Vec<(String, Vec<u64>)>,
+    /// The `asm/*.s` file of an example: its object is the one `bpfsmith asm` writes.
+    pub source: Option<PathBuf>,
 }
 
 impl Case {
-    /// Write the object with [`Object::write_elf`] into `dir` and return the path.
+    /// Write the object into `dir` and return the path: an `asm/` example as `bpfsmith asm`
+    /// writes it (the command itself, no option: what a user hands to a loader), any other
+    /// object with [`Object::write_elf`].
     pub fn write(&self, dir: &Path) -> PathBuf {
         let path = dir.join(format!("{}.o", self.name));
+        if let Some(src) = &self.source {
+            bpfsmith_asm(src, &path);
+            return path;
+        }
         self.obj
             .write_elf(&path)
             .unwrap_or_else(|e| panic!("{}: write_elf: {e}", self.name));
         path
     }
 }
+
+/// `bpfsmith asm SRC -o OUT`, the command itself with no option.
+fn bpfsmith_asm(src: &Path, out: &Path) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_bpfsmith"))
+        .arg("asm")
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: cannot run bpfsmith asm: {e}", src.display()));
+    assert!(
+        o.status.success(),
+        "{}: bpfsmith asm failed:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The object `bpfsmith asm` writes for `src`, read back: its programs as a loader sees
+/// them (functions of `.text` appended to the programs that call them, as libbpf, aya and
+/// cilium/ebpf link them), which is what the loaders' answers are checked against.
+fn as_written(src: &Path) -> Object {
+    let stem = src.file_stem().unwrap_or_default().to_string_lossy();
+    let n = CASE_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out =
+        std::env::temp_dir().join(format!("bpfsmith-case-{stem}-{}-{n}.o", std::process::id()));
+    bpfsmith_asm(src, &out);
+    let obj = Object::read_elf(&out);
+    let _ = std::fs::remove_file(&out);
+    obj.unwrap_or_else(|e| panic!("{}: read back: {e}", src.display()))
+}
+
+static CASE_FILES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// The seed scenario's expected runs and leftovers.
 fn demo_case(name: &str, obj: Object) -> Case {
@@ -54,6 +95,7 @@ fn demo_case(name: &str, obj: Object) -> Case {
             .iter()
             .map(|(m, v)| (m.to_string(), v.iter().map(|&x| x.into()).collect()))
             .collect(),
+        source: None,
     }
 }
 
@@ -88,7 +130,9 @@ pub fn cases() -> Vec<Case> {
         if !exp.load_ok {
             continue;
         }
-        let obj = assemble_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        // Checked to assemble here, with its message, before the command writes it.
+        assemble_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let obj = as_written(&path);
         let prog = exp
             .program
             .clone()
@@ -103,6 +147,7 @@ pub fn cases() -> Vec<Case> {
             push_before: exp.push_before,
             runs,
             maps_after: exp.maps_after,
+            source: Some(path.clone()),
         });
     }
     assert!(

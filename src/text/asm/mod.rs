@@ -46,12 +46,23 @@
 //! them pc-relative as llvm-mc encodes them; `bpfsmith run` and `load` take it as a socket
 //! filter. An objdump header at address 0 (`0000000000000000 <name>:`) names that program.
 //! Going back to a section continues its last program, as assemblers continue a section
-//! where they left it. bpf-to-bpf calls stay inside one program (its section). `bpfsmith
-//! asm` writes a program's functions where the file put them, in the program's own section
-//! with pc-relative calls and no relocation, byte for byte as llvm-mc-22 writes them
+//! where they left it. A bpf-to-bpf call names a label of its own program (pc-relative), or,
+//! as clang writes it, a function of `.text` from another section (`call f` / `rN = f ll`
+//! where `f` is a global label of `.text`, or a local one there): the caller gets a
+//! [`RelocKind::Function`] relocation, written as llvm-mc writes it (`call -1` and
+//! `R_BPF_64_32` against a global `f`; against the `.text` section symbol with the callee's
+//! slot otherwise), and the loader (or any loader, from the file) appends the callee. A
+//! global function of `.text` calling another global one is relocated the same way. One
+//! difference from llvm-mc remains: a local label at the very start of `.text` names the
+//! function there, written as a global symbol that the relocation names (same bytes; llvm-mc
+//! relocates against the section symbol). `bpfsmith asm` writes a program's functions where
+//! the file put them, in the program's own section with pc-relative calls and no
+//! relocation, byte for byte as llvm-mc-22 writes them
 //! ([`ElfOptions::functions_in_place`](crate::object::ElfOptions::functions_in_place));
 //! [`Object::write_elf`] with default options moves them to `.text`, as clang does, because
-//! libbpf resolves subprogram calls only there. bpfsmith's reader and loader take both.
+//! libbpf resolves subprogram calls only there. bpfsmith's reader and loader take both; the
+//! examples in `asm/` keep their functions in `.text`, so that every loader takes them as
+//! `bpfsmith asm` writes them.
 //!
 //! # Constants and expressions
 //!
@@ -2147,17 +2158,18 @@ impl<'a> Asm<'a> {
 
     fn finish(mut self) -> Result<(Object, Vec<AsmNote>), AsmErrors> {
         self.cyclic_constants();
-        let progs = std::mem::take(&mut self.progs);
+        let mut progs = std::mem::take(&mut self.progs);
+        let map_names: HashMap<&str, ()> = self.maps.iter().map(|m| (m.name, ())).collect();
+        let cross = self.cross_section_functions(&mut progs, &map_names);
         let notes = self.notes(&progs);
         let mut done = Vec::with_capacity(progs.len());
-        let map_names: HashMap<&str, ()> = self.maps.iter().map(|m| (m.name, ())).collect();
         // Labels of every program, to say where a label lives when a jump cannot reach it.
         let elsewhere: Vec<(String, Vec<&'a str>)> = progs
             .iter()
             .map(|p| (p.name.clone(), p.labels.keys().collect()))
             .collect();
         for p in progs {
-            if let Some(prog) = self.finish_program(p, &map_names, &elsewhere) {
+            if let Some(prog) = self.finish_program(p, &map_names, &cross, &elsewhere) {
                 done.push(prog);
             }
         }
@@ -2319,12 +2331,99 @@ impl<'a> Asm<'a> {
         notes
     }
 
+    /// The functions of `.text` that code of another section calls (`call f`) or takes the
+    /// address of (`rN = f ll`), as clang writes a call to a function of `.text`: names that
+    /// are no label of the caller's own program (nor, for `call`, a helper; nor, for `ld`, a
+    /// map of the file) but a label of a program of `.text`. Such a label becomes a function
+    /// of its program; one that starts a program the file did not name (`.text` then `f:`)
+    /// names it. The caller gets a relocation against it, as llvm-mc writes it.
+    fn cross_section_functions(
+        &self,
+        progs: &mut [Prog<'a>],
+        maps: &HashMap<&str, ()>,
+    ) -> HashMap<&'a str, bool> {
+        let mut cross: HashMap<&'a str, bool> = HashMap::default();
+        let text: HashMap<&'a str, usize> = progs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.section_name == Section::TEXT.name())
+            .flat_map(|(i, p)| p.labels.defs.iter().map(move |(n, _)| (*n, i)))
+            .collect();
+        if text.is_empty() {
+            return cross;
+        }
+        let mut marks: Vec<(&'a str, usize)> = Vec::new();
+        for (pi, p) in progs.iter().enumerate() {
+            let in_text = p.section_name == Section::TEXT.name();
+            for f in &p.fixups {
+                // Only names of `call` and `ld_imm64` (a fixup's `arg` is a label for them).
+                if !matches!(f.kind, FixKind::Call | FixKind::Load) {
+                    continue;
+                }
+                let name = self.text(f.span);
+                let own = f
+                    .label()
+                    .or_else(|| p.labels.find(name))
+                    .and_then(|k| p.labels.defs.get(k as usize))
+                    .is_some_and(|(_, l)| l.at < p.n);
+                let other = match f.kind {
+                    FixKind::Call => Helper::from_name(name).is_none(),
+                    _ => !maps.contains_key(name),
+                };
+                if own || !other {
+                    continue;
+                }
+                // Within `.text`, only a global function of another program: llvm-mc
+                // relocates a call to a global symbol, and calls a local one pc-relative.
+                let global = |t: usize| {
+                    let q = &progs[t];
+                    q.name_span.is_some()
+                        && q.labels.find(name).is_some_and(|k| {
+                            q.labels.defs.get(k as usize).is_some_and(|(_, l)| l.entry)
+                        })
+                };
+                if let Some(&t) = text
+                    .get(name)
+                    .filter(|&&t| !in_text || (t != pi && global(t)))
+                {
+                    marks.push((name, t));
+                }
+            }
+        }
+        for (name, t) in marks {
+            let q = &mut progs[t];
+            let Some(k) = q.labels.find(name) else {
+                continue;
+            };
+            let (at, entry) = {
+                let l = q.labels.def_mut(k);
+                (l.at, l.entry)
+            };
+            if at >= q.n {
+                continue; // a label after the last instruction is no function
+            }
+            let global = entry && q.name_span.is_some();
+            if at == 0 && !entry && q.name_span.is_none() {
+                // `.text` then `f:`: the code is function `f`.
+                q.name = name.to_owned();
+                q.nameable = false;
+                q.labels.def_mut(k).entry = true;
+            }
+            if at > 0 {
+                q.labels.def_mut(k).function = true;
+            }
+            cross.insert(name, global);
+        }
+        cross
+    }
+
     /// Resolve the program's symbols and check its ends; returns the program and where its
     /// name was given (for errors when adding it to the object).
     fn finish_program(
         &mut self,
         mut p: Prog<'a>,
         maps: &HashMap<&str, ()>,
+        cross: &HashMap<&'a str, bool>,
         elsewhere: &[(String, Vec<&'a str>)],
     ) -> Option<(Program, (Span, u32))> {
         let name_at = p.name_span.or_else(|| p.last.map(|l| (l.span, l.line)));
@@ -2340,6 +2439,7 @@ impl<'a> Asm<'a> {
             return None;
         };
         let errors_before = self.errors.len();
+        let from_other_section = p.section_name != Section::TEXT.name();
         let mut prog = match p.b.finish() {
             Ok(prog) => prog,
             Err(e) => {
@@ -2421,6 +2521,16 @@ impl<'a> Asm<'a> {
                         }
                         _ => match Helper::from_name(name) {
                             Some(h) => prog.insns[i] = Insn::Call(Callee::Helper(h.id() as i32)),
+                            // A function of `.text`: `call -1` and a relocation against it,
+                            // as llvm-mc writes it (the writer chooses the symbol).
+                            None if cross.get(name).is_some_and(|&g| g || from_other_section) => {
+                                prog.insns[i] = Insn::Call(Callee::Local(-1));
+                                relocs.push(Reloc {
+                                    insn: i,
+                                    symbol: name.to_owned(),
+                                    kind: RelocKind::Function,
+                                });
+                            }
                             None => {
                                 let other = elsewhere
                                     .iter()
@@ -2428,7 +2538,7 @@ impl<'a> Asm<'a> {
                                     .map(|(pn, _)| pn.clone());
                                 let e = self.err_on(f.line, span, K::UnknownHelper, format!("`{name}` is neither a helper nor a function of program `{}`", p.name));
                                 if let Some(o) = other {
-                                    e.notes.push(format!("note: `{name}` is in program `{o}`; a bpf-to-bpf call stays inside its program: put the function in the same section, after the program's `exit`"));
+                                    e.notes.push(format!("note: `{name}` is in program `{o}`; a bpf-to-bpf call goes to a function of its own program or of `.text`: put the function after the program's `exit`, or in `.text` (`.text`, then `.globl {name}` and `{name}:`), as clang does"));
                                     continue;
                                 }
                                 let bare = name.strip_prefix("bpf_").unwrap_or(name);
@@ -2465,6 +2575,22 @@ impl<'a> Asm<'a> {
                                 imm: off,
                             };
                         }
+                    } else if !maps.contains_key(name)
+                        && cross.get(name).is_some_and(|&g| g || from_other_section)
+                    {
+                        // The address of a function of `.text`, as llvm-mc writes it.
+                        if let Insn::LdImm64 { dst, .. } = prog.insns[i] {
+                            prog.insns[i] = Insn::LdImm64 {
+                                dst,
+                                pseudo: Pseudo::Func,
+                                imm: -1,
+                            };
+                        }
+                        relocs.push(Reloc {
+                            insn: i,
+                            symbol: name.to_owned(),
+                            kind: RelocKind::Function,
+                        });
                     } else if maps.contains_key(name) || !self.bad_maps.contains(&name) {
                         // A map of the file, or one it does not declare: an extern map,
                         // written as llvm-mc writes it (a relocation against an undefined
