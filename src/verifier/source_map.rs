@@ -181,7 +181,8 @@ impl SourceMap {
                 let lines = files.entry(loc.file.0).or_insert_with(|| {
                     let text = match &f.text {
                         Some(t) => Some(t.to_string()),
-                        None => std::fs::read_to_string(&f.path).ok(),
+                        // Bounded, and never a device or pipe a second read would block on.
+                        None => crate::diag::read_source(&f.path),
                     };
                     text.map(|t| t.lines().map(str::to_owned).collect())
                 });
