@@ -18,7 +18,8 @@
 //!   section. With [`ElfOptions::functions_in_place`] (what `bpfsmith asm` writes, as
 //!   llvm-mc does) a program's functions stay in its section instead, each a LOCAL FUNC
 //!   symbol, the calls between them pc-relative without a relocation; a program of `.text`
-//!   (what a global label starts there) gets a GLOBAL FUNC symbol, and a
+//!   (what a global label starts there; not one whose first label has its name, which a
+//!   local label started) gets a GLOBAL FUNC symbol, and a
 //!   [`RelocKind::Function`] call to it is `call -1` with `R_BPF_64_32` against that symbol
 //!   (an address: `ld_imm64` of 0 with `R_BPF_64_64`), as llvm-mc writes a call to a global
 //!   function; to another function of `.text` it is against the section symbol, as above. A function address (`ld_imm64` with `BPF_PSEUDO_FUNC`, a callback) always gets
@@ -556,10 +557,13 @@ impl<'a> ElfFile<'a> {
             // functions in place, a program of `.text` starts at a global label of the file
             // (`.globl f` then `f:`), written GLOBAL as llvm-mc writes it: a call from another
             // section names it (`call -1` against the symbol).
+            // A program named by a label at its first instruction was started by a local
+            // label (the assembler's `.text` then `f:`): local.
             let text_global = opts.functions_in_place
                 && piece.func == 0
                 && p.section == Section::TEXT
-                && layout.sections[piece.section].is_text;
+                && layout.sections[piece.section].is_text
+                && !p.labels.iter().any(|(at, l)| *at == 0 && *l == p.name);
             piece_global[k] = text_global;
             if (layout.sections[piece.section].is_text || piece.func > 0) && !text_global {
                 local_of.push((k, locals.len()));

@@ -52,10 +52,9 @@
 //! [`RelocKind::Function`] relocation, written as llvm-mc writes it (`call -1` and
 //! `R_BPF_64_32` against a global `f`; against the `.text` section symbol with the callee's
 //! slot otherwise), and the loader (or any loader, from the file) appends the callee. A
-//! global function of `.text` calling another global one is relocated the same way. One
-//! difference from llvm-mc remains: a local label at the very start of `.text` names the
-//! function there, written as a global symbol that the relocation names (same bytes; llvm-mc
-//! relocates against the section symbol). `bpfsmith asm` writes a program's functions where
+//! global function of `.text` calling another global one is relocated the same way. A local
+//! label at the very start of `.text` names the function there (a program whose first
+//! label is its name, which the writer keeps local). `bpfsmith asm` writes a program's functions where
 //! the file put them, in the program's own section with pc-relative calls and no
 //! relocation, byte for byte as llvm-mc-22 writes them
 //! ([`ElfOptions::functions_in_place`](crate::object::ElfOptions::functions_in_place));
@@ -2405,9 +2404,10 @@ impl<'a> Asm<'a> {
             let global = entry && q.name_span.is_some();
             if at == 0 && !entry && q.name_span.is_none() {
                 // `.text` then `f:`: the code is function `f`.
+                // The label stays a label at instruction 0: the writer keeps such a function
+                // local, as the file wrote it.
                 q.name = name.to_owned();
                 q.nameable = false;
-                q.labels.def_mut(k).entry = true;
             }
             if at > 0 {
                 q.labels.def_mut(k).function = true;
