@@ -1,5 +1,5 @@
-//! aya loads what we write: the seed scenario, its XDP twin and every loadable `asm/*.s`
-//! example, each written with `write_elf`, go through `aya::Ebpf::load` (aya's own ELF, BTF
+//! aya loads what we write: the seed scenario and its XDP twin (written with `write_elf`) and
+//! every loadable `asm/*.s` example (the file `bpfsmith asm` writes, no option) go through `aya::Ebpf::load` (aya's own ELF, BTF
 //! and `.maps` reader and its relocations); every map is created with the type, sizes and
 //! flags of its definition; the queue and stack maps push and pop from user space through
 //! `aya::maps::Queue` / `Stack`; every program loads through the verifier as aya's
@@ -32,7 +32,7 @@ use objects::{cases, is_queue_or_stack, Case};
 /// `BPF_EXIST`: push into a full queue or stack by dropping its oldest element.
 const BPF_EXIST: u64 = 2;
 
-/// Write the case with `write_elf` into `dir` and load the file's bytes with aya.
+/// Write the case into `dir` ([`Case::write`]) and load the file's bytes with aya.
 fn aya_load(case: &Case, dir: &tools::TempDir) -> Ebpf {
     let path = case.write(dir.path());
     let bytes = std::fs::read(&path).unwrap();

@@ -4,7 +4,8 @@
 //! with `ebpf.NewCollection` (the verifier runs), pushes, test-runs and pops, and prints JSON
 //! that is checked here against the object's definition.
 //!
-//! Every object is loaded as written, labels included: the symbol table holds what clang
+//! Every object is loaded as written (an `asm/` example as `bpfsmith asm` writes it, calls
+//! into `.text` and all), labels included: the symbol table holds what clang
 //! writes, and the labels go to `.bpfsmith.labels`, which cilium/ebpf does not look at. With
 //! the opt-in label symbols (`ElfOptions::label_symbols`, `bpfsmith asm --label-symbols`),
 //! cilium/ebpf 0.9.1 does not take the object, and a test pins down why: it takes every
