@@ -137,6 +137,17 @@ const TEXT_CALLS: &[(&str, &str, u32, bool)] = &[
         18,
         true,
     ),
+    // h(5) = 15 and cb, local functions after a global one nobody calls (a loader appends
+    // only what the program reaches): 18.
+    (
+        "text_uncalled_first",
+        "\t.section socket,\"ax\",@progbits\n\t.globl prog\nprog:\n\tr1 = 5\n\tcall h\n\
+         \tr6 = r0\n\tr1 = 3\n\tr2 = cb ll\n\tr3 = 0\n\tr4 = 0\n\tcall bpf_loop\n\
+         \tr0 += r6\n\texit\n\t.text\n\t.globl f\nf:\n\tr0 = 0\n\texit\nh:\n\tr0 = r1\n\
+         \tr0 *= 3\n\texit\ncb:\n\tr0 = 0\n\texit\n",
+        18,
+        true,
+    ),
     // A local label that starts `.text`.
     (
         "text_local_first",

@@ -51,7 +51,9 @@
 //! where `f` is a global label of `.text`, or a local one there): the caller gets a
 //! [`RelocKind::Function`] relocation, written as llvm-mc writes it (`call -1` and
 //! `R_BPF_64_32` against a global `f`; against the `.text` section symbol with the callee's
-//! slot otherwise), and the loader (or any loader, from the file) appends the callee. A
+//! slot otherwise), and the loader (or any loader, from the file) appends the callee (a
+//! `.text` program is cut into one program per function when nothing crosses between them,
+//! so that only the functions a caller reaches are appended). A
 //! global function of `.text` calling another global one is relocated the same way. A local
 //! label at the very start of `.text` names the function there (a program whose first
 //! label is its name, which the writer keeps local). `bpfsmith asm` writes a program's functions where
@@ -2168,8 +2170,8 @@ impl<'a> Asm<'a> {
             .map(|p| (p.name.clone(), p.labels.keys().collect()))
             .collect();
         for p in progs {
-            if let Some(prog) = self.finish_program(p, &map_names, &cross, &elsewhere) {
-                done.push(prog);
+            if let Some((prog, at)) = self.finish_program(p, &map_names, &cross, &elsewhere) {
+                done.extend(split_text_functions(prog).into_iter().map(|q| (q, at)));
             }
         }
         if done.is_empty() && self.errors.is_empty() {
@@ -2775,6 +2777,89 @@ impl<'a> Asm<'a> {
             e.notes.push(format!("help: did you mean `{s}`?"));
         }
     }
+}
+
+/// A program of `.text` with functions (labels that code of another section calls) is cut
+/// into one program per function when no jump, call or function address crosses between
+/// them: a loader then appends to a caller only the functions it reaches, as libbpf links
+/// function by function (appending the whole, an uncalled function before the callee would
+/// be code the verifier cannot reach). Each later piece keeps the local label that names it
+/// at its first instruction, which the writer keeps local; written one after the other, the
+/// pieces are the same bytes.
+fn split_text_functions(prog: Program) -> Vec<Program> {
+    if prog.section != Section::TEXT || prog.functions.len() < 2 {
+        return vec![prog];
+    }
+    let slots = crate::slots::SlotMap::new(&prog.insns);
+    let starts: Vec<i64> = prog
+        .functions
+        .iter()
+        .map(|f| slots.slot(f.insn) as i64)
+        .collect();
+    let total = slots.slot(prog.insns.len()) as i64;
+    let func_of = |slot: i64| starts.partition_point(|&s| s <= slot);
+    let crosses = prog.insns.iter().enumerate().any(|(i, insn)| {
+        if prog.relocs.iter().any(|r| r.insn == i) {
+            return false; // named by a relocation, not by an offset
+        }
+        let off = match *insn {
+            Insn::LdImm64 {
+                pseudo: Pseudo::Func,
+                imm,
+                ..
+            } => imm,
+            _ => match insn.branch_offset() {
+                Some(o) => o as i64,
+                None => return false,
+            },
+        };
+        let from = slots.slot(i) as i64;
+        let target = from + 1 + off;
+        !(0..total).contains(&target) || func_of(target) != func_of(from)
+    });
+    if crosses {
+        return vec![prog];
+    }
+    let mut out = Vec::with_capacity(prog.functions.len());
+    for (k, f) in prog.functions.iter().enumerate() {
+        let (a, b) = (
+            f.insn,
+            prog.functions
+                .get(k + 1)
+                .map_or(prog.insns.len(), |n| n.insn),
+        );
+        let mut labels: Vec<(usize, String)> = prog
+            .labels
+            .iter()
+            .filter(|(at, _)| (a..b).contains(at))
+            .map(|(at, l)| (at - a, l.clone()))
+            .collect();
+        if k > 0 {
+            labels.insert(0, (0, f.name.clone()));
+        }
+        out.push(Program {
+            name: f.name.clone(),
+            section: Section::TEXT,
+            insns: prog.insns[a..b].to_vec(),
+            locs: prog.locs.get(a..b).map_or_else(Vec::new, <[_]>::to_vec),
+            files: prog.files.clone(),
+            labels,
+            functions: vec![Function {
+                name: f.name.clone(),
+                insn: 0,
+            }],
+            relocs: prog
+                .relocs
+                .iter()
+                .filter(|r| (a..b).contains(&r.insn))
+                .map(|r| Reloc {
+                    insn: r.insn - a,
+                    ..r.clone()
+                })
+                .collect(),
+        });
+    }
+    out
 }
 
 enum Prefix {
