@@ -1263,6 +1263,9 @@ impl Iterator for Decoder<'_> {
 impl std::iter::FusedIterator for Decoder<'_> {}
 
 /// Decode the one instruction that starts at `slot`. Total, like [`decode`].
+// Inlined into the reader's and the listing's loops: called there, its result went through
+// memory; `dis` of a 1M-instruction object ran 97M fewer instructions inlined (cachegrind).
+#[inline]
 pub fn decode_at(bytes: &[u8], slot: usize) -> Result<Insn, DecodeError> {
     let err = |reason| DecodeError { slot, reason };
     let s = read_slot(bytes, slot).ok_or_else(|| {
@@ -1270,7 +1273,13 @@ pub fn decode_at(bytes: &[u8], slot: usize) -> Result<Insn, DecodeError> {
             bytes.len().saturating_sub(slot.saturating_mul(SLOT_SIZE)),
         ))
     })?;
-    let next = read_slot(bytes, slot + 1);
+    // Only `ld_imm64` (class LD) has a second slot: reading it for every instruction cost
+    // `dis` of a 1M-instruction object 30M instructions (cachegrind).
+    let next = if s.code & 0x07 == LD {
+        read_slot(bytes, slot + 1)
+    } else {
+        None
+    };
     decode_slot(s, next).map_err(err)
 }
 
