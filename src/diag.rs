@@ -240,13 +240,13 @@ pub fn render_at(
     render_message(severity, Some(&location), message, notes)
 }
 
-/// A file read for [`file_line`]: its path, length and modification time (to know it is still
-/// the same) and its text.
+/// A file [`file_line`] was asked about: its path, length and modification time (to know it is
+/// still the same) and, from the second request on, its text.
 struct ReadFile {
     path: String,
     len: u64,
     modified: Option<std::time::SystemTime>,
-    text: std::sync::Arc<str>,
+    text: Option<std::sync::Arc<str>>,
 }
 
 thread_local! {
@@ -260,28 +260,49 @@ thread_local! {
 fn file_line(path: &str, line: u32) -> Option<String> {
     let meta = source_file(path)?;
     let (len, modified) = (meta.len(), meta.modified().ok());
-    let cached = LAST_FILE.with(|c| {
+    let same = |f: &ReadFile| f.path == path && f.len == len && f.modified == modified;
+    let seen = LAST_FILE.with(|c| {
         c.borrow()
             .as_ref()
-            .filter(|f| f.path == path && f.len == len && f.modified == modified)
+            .filter(|f| same(f))
             .map(|f| f.text.clone())
     });
-    let text = match cached {
-        Some(t) => t,
-        None => {
+    let text = match seen {
+        Some(Some(text)) => text,
+        // A second line of the same file: read it whole once for the rest of the list.
+        Some(None) => {
             let text: std::sync::Arc<str> = read_source(path)?.into();
-            let path = path.to_owned();
-            let read = ReadFile {
-                path,
-                len,
-                modified,
-                text: text.clone(),
-            };
-            LAST_FILE.with(|c| *c.borrow_mut() = Some(read));
+            LAST_FILE.with(|c| {
+                if let Some(f) = c.borrow_mut().as_mut() {
+                    f.text = Some(text.clone());
+                }
+            });
             text
         }
+        // The first line asked of this file (often the only one, e.g. a note at line 1 of a
+        // 1M-line file): read up to it, not the whole file.
+        None => {
+            LAST_FILE.with(|c| {
+                *c.borrow_mut() = Some(ReadFile {
+                    path: path.to_owned(),
+                    len,
+                    modified,
+                    text: None,
+                })
+            });
+            return nth_line(path, line);
+        }
     };
-    let text = text.lines().nth(line as usize - 1)?;
+    let text = text.lines().nth(line.checked_sub(1)? as usize)?;
+    Some(text.trim_end_matches('\r').to_owned())
+}
+
+/// Line `line` (1-based) of the file at `path`, read up to that line only.
+fn nth_line(path: &str, line: u32) -> Option<String> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).ok()?;
+    let mut lines = std::io::BufReader::new(file).lines();
+    let text = lines.nth(line.checked_sub(1)? as usize)?.ok()?;
     Some(text.trim_end_matches('\r').to_owned())
 }
 
@@ -391,6 +412,24 @@ mod tests {
             render_message(Severity::Warning, None, "w", &[]),
             "warning: w"
         );
+    }
+
+    /// The first line asked of a file is read up to it, later ones from the whole text kept
+    /// for the list; a file rewritten in between is read again; CRLF endings are dropped.
+    #[test]
+    fn lines_of_one_file_read_once_and_again_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.s");
+        std::fs::write(&path, "one\r\ntwo\nthree\n").unwrap();
+        let path = path.to_str().unwrap();
+        assert_eq!(file_line(path, 3).as_deref(), Some("three"));
+        assert_eq!(file_line(path, 1).as_deref(), Some("one"));
+        assert_eq!(file_line(path, 2).as_deref(), Some("two"));
+        assert_eq!(file_line(path, 4), None);
+        assert_eq!(file_line(path, 0), None);
+        std::fs::write(path, "first line, longer\n").unwrap();
+        assert_eq!(file_line(path, 1).as_deref(), Some("first line, longer"));
+        assert_eq!(file_line(path, 1).as_deref(), Some("first line, longer"));
     }
 
     /// A location in a readable file shows its line, the caret under the token at the column;
