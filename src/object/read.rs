@@ -759,6 +759,20 @@ impl<'a> Reader<'a> {
         let mut out = Vec::with_capacity(list.len());
         for (sym, name, global, bytes) in list {
             let piece = &data[bytes.start as usize..bytes.end as usize];
+            // Most functions have nothing to cut at: no local call or function address (seen
+            // in the raw bytes: a call with src 1, an `ld_imm64` with src 4; an `ld_imm64`'s
+            // second slot has opcode 0, so it never looks like one) and no relocated target
+            // inside. They keep their bytes without a decode here; the listing decodes them.
+            let local_refs = piece
+                .chunks_exact(8)
+                .any(|s| (s[0] == 0x85 && s[1] >> 4 == 1) || (s[0] == 0x18 && s[1] >> 4 == 4));
+            let targeted = relocated_targets
+                .iter()
+                .any(|&t| t > bytes.start && t < bytes.end);
+            if sym != usize::MAX && !local_refs && !targeted {
+                out.push((sym, name, global, bytes));
+                continue;
+            }
             let mut flow = Flow::default();
             let (starts, bad) = Starts::decode(piece, |slot, insn| flow.note(slot, insn));
             let slots = piece.len() as i64 / 8;
