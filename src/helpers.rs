@@ -285,6 +285,40 @@ helper_table! {
 const COUNT: usize = Helper::ALL.len();
 
 impl Helper {
+    /// For the generic map helpers (1-3 and 87-89), the map types they take, in words, and
+    /// whether a type is one of them: the rule of the verifier's
+    /// `check_map_func_compatibility`, which the DSL checks when it builds and the assembler
+    /// warns about. `None` for every other helper.
+    ///
+    /// ```
+    /// use bpfsmith::helpers::Helper;
+    /// use bpfsmith::maps::MapType;
+    ///
+    /// let (words, takes) = Helper::MapPopElem.map_types_taken().unwrap();
+    /// assert_eq!(words, "queue and stack maps");
+    /// assert!(takes(MapType::Stack) && !takes(MapType::Hash));
+    /// let (_, takes) = Helper::MapLookupElem.map_types_taken().unwrap();
+    /// assert!(takes(MapType::Hash) && !takes(MapType::Queue));
+    /// ```
+    pub fn map_types_taken(self) -> Option<(&'static str, fn(crate::abi::MapType) -> bool)> {
+        use crate::abi::MapType as M;
+        fn keyless(t: M) -> bool {
+            t.is_queue_or_stack() || t == M::BloomFilter
+        }
+        Some(match self {
+            Helper::MapPopElem => ("queue and stack maps", M::is_queue_or_stack),
+            Helper::MapPushElem | Helper::MapPeekElem => {
+                ("queue, stack and bloom_filter maps", keyless)
+            }
+            Helper::MapLookupElem | Helper::MapUpdateElem | Helper::MapDeleteElem => {
+                ("maps with keys (not queue, stack or bloom_filter)", |t| {
+                    !keyless(t)
+                })
+            }
+            _ => return None,
+        })
+    }
+
     /// The helper's number, as used in the `call` instruction's immediate.
     pub fn id(self) -> u32 {
         self as u32

@@ -88,9 +88,10 @@ fn report_warnings(warnings: &[bpfsmith::text::AsmError]) -> bool {
     eprint!("{}", bpfsmith::text::Capped(warnings));
     let deny = DENY_WARNINGS.load(std::sync::atomic::Ordering::Relaxed);
     if deny && !warnings.is_empty() {
-        let n = warnings.len();
-        let plural = if n == 1 { "" } else { "s" };
-        let message = format!("aborting due to {n} warning{plural} (--deny-warnings)");
+        let message = format!(
+            "aborting due to {} (--deny-warnings)",
+            counted(warnings.len(), "warning")
+        );
         let error = bpfsmith::diag::Severity::Error;
         eprintln!(
             "{}",

@@ -882,11 +882,7 @@ pub struct MapHelperMismatch {
 impl MapHelperMismatch {
     /// The one-line message: what the helper takes, and what the map is.
     pub fn message(&self) -> String {
-        let allowed = match self.helper {
-            Helper::MapPopElem => "queue and stack maps",
-            Helper::MapPushElem | Helper::MapPeekElem => "queue, stack and bloom_filter maps",
-            _ => "maps with keys (not queue, stack or bloom_filter)",
-        };
+        let allowed = self.helper.map_types_taken().map_or("", |(words, _)| words);
         format!(
             "{}#{} works on {allowed}, but `{}` is a {} map",
             self.helper.name(),
@@ -948,7 +944,6 @@ pub fn map_helper_mismatches(
     relocs: &[super::Reloc],
     map_type: impl Fn(&str) -> Option<crate::maps::MapType>,
 ) -> Vec<MapHelperMismatch> {
-    use crate::maps::MapType as M;
     let mut out = Vec::new();
     if relocs.is_empty() {
         return out;
@@ -983,17 +978,9 @@ pub fn map_helper_mismatches(
         if let Insn::Call(Callee::Helper(id)) = *insn {
             let helper = Helper::from_id(id as u32);
             if let (Some(helper), Some((load, map))) = (helper, r1) {
-                if let Some(t) = map_type(map) {
-                    let keyless = t.is_queue_or_stack() || t == M::BloomFilter;
-                    let bad = match helper {
-                        Helper::MapPopElem => !t.is_queue_or_stack(),
-                        Helper::MapPushElem | Helper::MapPeekElem => !keyless,
-                        Helper::MapLookupElem | Helper::MapUpdateElem | Helper::MapDeleteElem => {
-                            keyless
-                        }
-                        _ => false,
-                    };
-                    if bad {
+                let taken = helper.map_types_taken().map(|(_, takes)| takes);
+                if let (Some(t), Some(takes)) = (map_type(map), taken) {
+                    if !takes(t) {
                         out.push(MapHelperMismatch {
                             call: i,
                             load,

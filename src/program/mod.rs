@@ -538,7 +538,7 @@ pub enum BuildErrorKind {
         flags: u64,
     },
     /// A helper used on a map type it does not accept.
-    #[error("{helper} works on {allowed} maps, but `{map}` is a {map_type} map (the verifier's check_map_func_compatibility refuses it: \"cannot pass map_type {type_num} into func {helper}#{helper_id}\")")]
+    #[error("{helper} works on {allowed}, but `{map}` is a {map_type} map (the verifier's check_map_func_compatibility refuses it: \"cannot pass map_type {type_num} into func {helper}#{helper_id}\")")]
     WrongMapType {
         /// The helper.
         helper: &'static str,
@@ -550,7 +550,7 @@ pub enum BuildErrorKind {
         map_type: MapType,
         /// The map's type number.
         type_num: u32,
-        /// Which types are accepted.
+        /// Which types are accepted, in words ([`Helper::map_types_taken`]).
         allowed: &'static str,
     },
     /// The value buffer's size differs from the map's value size.
@@ -1253,14 +1253,8 @@ impl ProgramBuilder {
         loc: SourceLoc,
     ) {
         let def = map.def();
-        let (allowed, ok) = match helper {
-            Helper::MapPopElem => ("queue and stack", def.map_type.is_queue_or_stack()),
-            _ => (
-                "queue, stack and bloom_filter",
-                def.map_type.is_queue_or_stack() || def.map_type == MapType::BloomFilter,
-            ),
-        };
-        if !ok {
+        let (allowed, takes) = helper.map_types_taken().unwrap_or(("any maps", |_| true));
+        if !takes(def.map_type) {
             self.errors.push((
                 loc,
                 BuildErrorKind::WrongMapType {

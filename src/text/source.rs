@@ -66,6 +66,7 @@ pub fn write_program_source(out: &mut String, prog: &Program) {
     let slots = prog.slot_offsets();
     // Names by instruction index: functions, then labels (a function's own name wins).
     let mut names: Vec<Option<&str>> = vec![None; prog.insns.len() + 1];
+    let mut function_starts = vec![false; prog.insns.len() + 1];
     for (i, l) in prog.labels.iter().rev() {
         if let Some(n) = names.get_mut(*i) {
             *n = Some(l);
@@ -74,12 +75,13 @@ pub fn write_program_source(out: &mut String, prog: &Program) {
     for f in prog.functions.iter().skip(1) {
         if let Some(n) = names.get_mut(f.insn) {
             *n = Some(&f.name);
+            function_starts[f.insn] = true;
         }
     }
     names[0] = Some(&prog.name);
     let mut relocs = prog.relocs.iter().peekable();
     for (i, insn) in prog.insns.iter().enumerate() {
-        if prog.functions.iter().skip(1).any(|f| f.insn == i) {
+        if function_starts[i] {
             out.push('\n');
         }
         if let Some(name) = names[i] {
