@@ -284,6 +284,9 @@ helper_table! {
 /// Number of helpers in the table: the last id in the kernel header plus one.
 const COUNT: usize = Helper::ALL.len();
 
+/// Whether a map type is one a helper takes ([`Helper::map_types_taken`]).
+pub type MapTypeTest = fn(crate::abi::MapType) -> bool;
+
 impl Helper {
     /// For the generic map helpers (1-3 and 87-89), the map types they take, in words, and
     /// whether a type is one of them: the rule of the verifier's
@@ -300,7 +303,7 @@ impl Helper {
     /// let (_, takes) = Helper::MapLookupElem.map_types_taken().unwrap();
     /// assert!(takes(MapType::Hash) && !takes(MapType::Queue));
     /// ```
-    pub fn map_types_taken(self) -> Option<(&'static str, fn(crate::abi::MapType) -> bool)> {
+    pub fn map_types_taken(self) -> Option<(&'static str, MapTypeTest)> {
         use crate::abi::MapType as M;
         fn keyless(t: M) -> bool {
             t.is_queue_or_stack() || t == M::BloomFilter
