@@ -1,4 +1,4 @@
-# The seed scenario on a queue, instruction for instruction what src/demo.rs builds with the DSL.
+# The seed scenario on a queue, instruction for instruction what src/seed.rs builds with the DSL.
 # A map of four u32 slots; the program:
 #   1. pushes 10, 20, 30, 40 with BPF_ANY (the map is now full);
 #   2. pushes 50 with BPF_ANY: refused with -E2BIG (-7);

@@ -1,5 +1,7 @@
-//! A program file named on the command line: an ELF object (ours or clang's), or an assembly
-//! file (`.s`), assembled in memory.
+//! A program file: an ELF object (ours or clang's), or an assembly file (`.s`), assembled in
+//! memory; read bounded, its text checked as UTF-8, the wrong kind of file named as such.
+//! `bpfsmith check`, the kernel matrix ([`crate::guest`]) and the command read files through
+//! it.
 
 use std::path::Path;
 
@@ -172,6 +174,20 @@ pub fn assemble(path: &Path) -> Result<Object, InputError> {
         .map_err(|e| InputError::Asm(crate::text::AsmFileError::Asm(e)))
 }
 
+/// What `bpfsmith asm` reads: the assembly file at `path` (an ELF object or a file that is
+/// not UTF-8 text is refused with what it is, as [`assemble`] does), assembled with the
+/// default [`AsmOptions`](crate::text::AsmOptions), with its warnings and notes.
+pub fn assemble_input(path: &Path) -> Result<crate::text::Assembled, InputError> {
+    if is_elf(path) {
+        // The same refusal, worded once.
+        assemble(path)?;
+    }
+    let text = read_text(path)?;
+    let shown = path.display().to_string();
+    crate::text::assemble_with_warnings(&shown, &text, &crate::text::AsmOptions::default())
+        .map_err(|e| InputError::Asm(crate::text::AsmFileError::Asm(e)))
+}
+
 /// Read `path`: assembled when its name ends in `.s`, read as ELF otherwise.
 pub fn open(path: &Path) -> Result<Input, InputError> {
     if is_assembly(path) {
@@ -184,55 +200,6 @@ pub fn open(path: &Path) -> Result<Input, InputError> {
         object: e.object,
         btf: e.btf,
     })
-}
-
-/// `--data` as hex bytes: whitespace anywhere, an optional `0x` prefix, an even number of hex
-/// digits. Any other text is an error naming the first offending character (never a panic).
-pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let digits = match digits.as_slice() {
-        ['0', 'x' | 'X', rest @ ..] => rest,
-        all => all,
-    };
-    if let Some((i, c)) = digits
-        .iter()
-        .enumerate()
-        .find(|(_, c)| !c.is_ascii_hexdigit())
-    {
-        return Err(format!("`{c}` (hex digit {}) is not a hex digit", i + 1));
-    }
-    if digits.len() % 2 != 0 {
-        return Err(format!(
-            "{} hex digits: an even number is needed (two per byte)",
-            digits.len()
-        ));
-    }
-    Ok(digits
-        .chunks(2)
-        .map(|p| (p[0].to_digit(16).unwrap_or(0) * 16 + p[1].to_digit(16).unwrap_or(0)) as u8)
-        .collect())
-}
-
-/// The most `--data @FILE` reads: 64 MiB (the kernel takes far less).
-pub const DATA_LIMIT: u64 = 64 << 20;
-
-/// `--data`: hex bytes ([`parse_hex`]) or `@FILE` (read bounded by [`DATA_LIMIT`], whatever
-/// kind of file it is).
-pub fn parse_data(arg: &str) -> Result<Vec<u8>, String> {
-    if let Some(path) = arg.strip_prefix('@') {
-        let path = Path::new(path);
-        let meta =
-            std::fs::metadata(path).map_err(|e| format!("--data @{}: {e}", path.display()))?;
-        if meta.is_file() && meta.len() > DATA_LIMIT {
-            return Err(format!(
-                "--data @{}: {} bytes, more than the {DATA_LIMIT} read for a test run",
-                path.display(),
-                meta.len()
-            ));
-        }
-        return read_bounded(path, DATA_LIMIT).map_err(|e| format!("--data @{e}"));
-    }
-    parse_hex(arg).map_err(|e| format!("--data {arg}: {e}"))
 }
 
 fn elf_error(path: &Path, source: ElfError) -> InputError {

@@ -129,7 +129,7 @@
 //! use bpfsmith::prelude::*;
 //! use bpfsmith::load::TestRun;
 //!
-//! let obj = bpfsmith::demo::object();
+//! let obj = bpfsmith::seed::object();
 //! obj.write_elf("/tmp/seed.o")?;                      // bpftool prog loadall /tmp/seed.o ...
 //! let loaded = obj.load()?;
 //! let run = loaded.program("queue_prog")?.test_run(&TestRun { data: &[0; 64], ..Default::default() })?;
@@ -145,13 +145,21 @@
 //! programs, [`maps`] and a license and reads and writes ELF with BTF; `load` (over `sys`, the
 //! only `unsafe` code) puts objects in the kernel and runs them; [`verifier`] parses the
 //! verifier's log; [`explain`] and [`helpers`] teach; [`snapshot`] turns listings into insta
-//! snapshots.
+//! snapshots. Around them: [`input`] reads a program file (ELF or assembly, bounded, the wrong
+//! kind named) for `check`, the kernel matrix (`guest`) and the command; [`seed`] is the seed
+//! scenario (push, pop and peek on a queue and a stack) and what the kernel documents it to
+//! give; [`conformance`] runs the public conformance suite on the kernel.
+//!
+//! All of that is library. The command's own code (the `demo` walkthrough, argument parsing,
+//! printing) is not: it lives in the binary, `src/main.rs` and `src/cli/`, compiled only with
+//! the `cli` feature.
 //!
 //! # Features
 //!
-//! Both on by default: `cli` builds the `bpfsmith` command (and brings in `clap`), `snapshot`
-//! offers the [`snapshot`] module and its assertion macros (and brings in `insta`). A library
-//! user who wants neither depends with `default-features = false`.
+//! Both on by default: `cli` builds the `bpfsmith` command (`src/main.rs`, `src/cli/`; it
+//! brings in `clap`), `snapshot` offers the [`snapshot`] module and its assertion macros (and
+//! brings in `insta`). A library user who wants neither depends with `default-features =
+//! false`.
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -172,7 +180,6 @@ macro_rules! debug_as_display {
 
 pub mod abi;
 pub mod conformance;
-pub mod demo;
 pub mod diag;
 pub mod explain;
 pub mod helpers;
@@ -182,6 +189,7 @@ pub mod maps;
 pub mod object;
 pub mod output;
 pub mod program;
+pub mod seed;
 mod slots;
 #[cfg(feature = "snapshot")]
 pub mod snapshot;

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod cli;
+
 /// Build, assemble, write, load and debug eBPF programs by hand.
 #[derive(Parser)]
 #[command(
@@ -326,7 +328,7 @@ fn main() -> ExitCode {
         return code;
     }
     match cli.command {
-        Command::Demo { out, full, .. } => demo(out.as_deref(), full),
+        Command::Demo { out, full, .. } => cli::demo::run(out.as_deref(), full),
         Command::Check { paths, .. } => check(&paths),
         Command::Matrix {
             file,
@@ -357,7 +359,7 @@ fn main() -> ExitCode {
             let elf_opts = bpfsmith::object::ElfOptions::default()
                 .label_symbols(label_symbols)
                 .functions_in_place(!functions_in_text);
-            let assembled = match bpfsmith::text::asm::assemble_input(&file) {
+            let assembled = match bpfsmith::input::assemble_input(&file) {
                 Ok(a) => a,
                 Err(bpfsmith::input::InputError::Asm(e)) => {
                     eprintln!("{e}");
@@ -756,112 +758,6 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn demo(out: Option<&std::path::Path>, full: bool) -> ExitCode {
-    let obj = bpfsmith::demo::object();
-    println!("bpfsmith demo: the seed scenario, built with the Rust DSL (src/demo.rs)");
-    println!("A queue and a stack of four u32 slots, and one program for each. Before each");
-    println!("check it sets r6 to a failure code, returned if the step goes otherwise:");
-    println!("  1. push 10, 20, 30, 40 with BPF_ANY: the map is full              (else 1001)");
-    println!("  2. push 50 with BPF_ANY: refused with -E2BIG, -7 in w0             (else 1002)");
-    println!("  3. push 50 with BPF_EXIST: accepted, the oldest element dropped     (else 1003)");
-    println!("  4. peek, then pop: return the popped value if both agree  (else 1004, 1005, 1006)");
-    print!("{}", bpfsmith::demo::listing_report(&obj, full));
-    match bpfsmith::demo::write_seed(&obj, out) {
-        Ok(path) => {
-            let p = path.display();
-            println!("\nwrote the ELF object {p}; look at it with:");
-            println!("  bpfsmith dis {p}                 # programs, maps, source lines");
-            println!("  llvm-objdump-22 -dr {p}          # LLVM's listing, relocations");
-            println!("  bpftool btf dump file {p}        # the maps' BTF");
-            if full {
-                println!("  bpfsmith dis {p} --style kernel  # as the verifier log prints it");
-                println!("  readelf -S -s {p}                # sections and symbols");
-                println!("  bpfsmith load {p} --log-level 2  # the verifier, line by line");
-            }
-        }
-        Err(e) => {
-            eprintln!("\nerror: writing the ELF object: {e}");
-            // The kernel part still runs; the exit status says the write failed.
-            let _ = demo_in_kernel(&obj, full);
-            return ExitCode::FAILURE;
-        }
-    }
-    demo_in_kernel(&obj, full)
-}
-
-/// The kernel part of the demo: load, run, read the maps back; explain what was skipped when
-/// the kernel is out of reach.
-#[cfg(target_os = "linux")]
-fn demo_in_kernel(obj: &bpfsmith::object::Object, full: bool) -> ExitCode {
-    use bpfsmith::demo::{run_in_kernel, KernelRunError, EXPECTED_LEFT, FAILURE_CODES, WHY};
-    let why = |name: &str| WHY.iter().find(|(n, _)| *n == name).map_or("", |(_, w)| *w);
-    use bpfsmith::load::LoadError;
-    println!("kernel: loading both programs (BPF_PROG_LOAD), running them (BPF_PROG_TEST_RUN)");
-    match run_in_kernel(obj) {
-        Ok(run) => {
-            let mut ok = true;
-            for p in &run.programs {
-                println!("\n{}: verifier accepted it; test_run:", p.name);
-                if full {
-                    for l in &p.verifier_stats {
-                        println!("  verifier: {l}");
-                    }
-                }
-                let verdict = if p.retval == p.expected {
-                    "as documented"
-                } else {
-                    "NOT as documented"
-                };
-                ok &= p.retval == p.expected;
-                println!("  r0 = {} (expected {}: {verdict})", p.retval, p.expected);
-                if p.retval == p.expected {
-                    println!("  why: {}", why(&p.name));
-                } else if let Some((_, what)) = FAILURE_CODES.iter().find(|(c, _)| *c == p.retval) {
-                    println!("  failure code {}: {what}", p.retval);
-                }
-            }
-            println!();
-            for (name, values) in &run.maps {
-                let expected = EXPECTED_LEFT
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.to_vec());
-                let verdict = if expected.as_ref() == Some(values) {
-                    "as documented"
-                } else {
-                    "NOT as documented"
-                };
-                ok &= expected.as_ref() == Some(values);
-                if expected.as_ref() == Some(values) {
-                    println!(
-                        "map {name}, drained in pop order: {values:?} ({verdict}: {})",
-                        why(name)
-                    );
-                } else {
-                    println!("map {name}, drained in pop order: {values:?} ({verdict})");
-                }
-            }
-            if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(KernelRunError::Load(e @ LoadError::Permission { .. })) => {
-            println!("skipped: loading and running in the kernel ({e})");
-            println!("Everything above needed no kernel; run as root to see the programs run.");
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn demo_in_kernel(_obj: &bpfsmith::object::Object, _full: bool) -> ExitCode {
-    println!("\nskipped: loading and running in the kernel (BPF needs Linux)");
-    ExitCode::SUCCESS
-}
-
 /// Show a verifier log in the viewer (colours on a terminal), and write the HTML page when
 /// asked (never over one of `inputs`). `false` when the page could not be written.
 #[must_use]
@@ -1023,7 +919,7 @@ fn run(
     json: bool,
     view: &ViewArgs,
 ) -> ExitCode {
-    use bpfsmith::load::run::{parse_value, run, RunRequest};
+    use bpfsmith::load::run::{run, RunRequest};
     use bpfsmith::load::LoadError;
     let mut input = match bpfsmith::input::open(file) {
         Ok(i) => i,
@@ -1048,44 +944,18 @@ fn run(
             return fail(e);
         }
     }
-    let data = match data.map(|d| bpfsmith::input::parse_data(&d)).transpose() {
+    let data = match data.map(|d| cli::values::parse_data(&d)).transpose() {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let mut pushes = Vec::new();
-    for p in push {
-        let Some((map, values)) = p.split_once('=') else {
-            return fail(format!("--push {p}: expected MAP=V1,V2,..."));
-        };
-        let Some(m) = input.object.maps.iter().find(|m| m.name == map) else {
-            let names: Vec<String> = input
-                .object
-                .maps
-                .iter()
-                .map(|m| format!("`{}`", m.name))
-                .collect();
-            return fail(match names.is_empty() {
-                true => format!("--push {p}: the object has no map at all"),
-                false => format!(
-                    "--push {p}: the object has no map `{map}`; its maps: {}",
-                    names.join(", ")
-                ),
-            });
-        };
-        let mut vs = Vec::new();
-        for v in values.split(',').filter(|v| !v.is_empty()) {
-            match parse_value(v, m.def.value_size) {
-                Ok(b) => vs.push(b),
-                Err(e) => {
-                    return fail(format!(
-                        "--push {p}: map `{map}` holds {}-byte values: {e}",
-                        m.def.value_size
-                    ))
-                }
-            }
-        }
-        pushes.push((map.to_owned(), vs));
-    }
+    let pushes = match push
+        .iter()
+        .map(|p| cli::values::parse_push(p, &input.object))
+        .collect()
+    {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     let req = RunRequest {
         program: Some(name),
         data,

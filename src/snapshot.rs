@@ -7,7 +7,7 @@
 //! In your own tests, one line does it:
 //!
 //! ```no_run
-//! # let prog = bpfsmith::demo::object().programs.remove(0);
+//! # let prog = bpfsmith::seed::object().programs.remove(0);
 //! bpfsmith::assert_bytecode_snapshot!(prog);
 //! ```
 //!
@@ -26,7 +26,7 @@ pub use insta as __insta;
 /// and map names.
 ///
 /// ```
-/// let obj = bpfsmith::demo::object();
+/// let obj = bpfsmith::seed::object();
 /// let text = bpfsmith::snapshot::program_listing(&obj.programs[0]);
 /// assert!(text.starts_with("section socket\n0000000000000000 <queue_prog>:\n"));
 /// assert!(text.contains("r1 = queue ll"));

@@ -1,6 +1,6 @@
 //! The `asm/` examples: each assembles, its header states its expected outcome in the format
 //! of `bpfsmith::text::asm::expect`, and its listing is snapshotted (`snapshots/asm_<file>`).
-//! The seed scenario in `asm/queue.s` and `asm/stack.s` is byte for byte what `src/demo.rs`
+//! The seed scenario in `asm/queue.s` and `asm/stack.s` is byte for byte what `src/seed.rs`
 //! builds with the DSL.
 
 use std::path::PathBuf;
@@ -87,7 +87,7 @@ fn every_example_assembles_and_states_its_outcome() {
 
 #[test]
 fn the_seed_scenario_is_the_demo() {
-    let demo = bpfsmith::demo::object();
+    let demo = bpfsmith::seed::object();
     for (file, prog) in [("queue.s", "queue_prog"), ("stack.s", "stack_prog")] {
         let path = format!("{}/asm/{file}", env!("CARGO_MANIFEST_DIR"));
         let obj = assemble_file(&path).unwrap();

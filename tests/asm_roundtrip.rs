@@ -148,7 +148,7 @@ proptest! {
 /// with `.map` lines for its maps, assembles back to the same bytes and relocations.
 #[test]
 fn demo_listings_assemble_back() {
-    let obj = bpfsmith::demo::object();
+    let obj = bpfsmith::seed::object();
     let maps: String = obj
         .maps
         .iter()

@@ -247,7 +247,7 @@ fn the_demo_is_a_lesson_on_one_screen() {
     assert_eq!(code, 0);
     assert!(full.lines().count() > 200, "{full}");
     assert!(full.contains("<stack_prog>:"), "{full}");
-    assert!(full.contains("@ src/demo.rs:"), "{full}");
+    assert!(full.contains("@ src/seed.rs:"), "{full}");
 }
 
 /// A file whose header states its outcome for a service with CAP_BPF alone: `run` says so as

@@ -1,4 +1,4 @@
-//! The seed scenario on the real kernel: the programs of `bpfsmith::demo` return what the
+//! The seed scenario on the real kernel: the programs of `bpfsmith::seed` return what the
 //! kernel's documented queue/stack semantics predict, the maps hold what is left, and every
 //! instruction line of the verifier's level-2 log equals bpfsmith's kernel-style listing.
 #![cfg(target_os = "linux")]
@@ -7,13 +7,13 @@
 #[path = "common/kernel.rs"]
 mod kernel;
 
-use bpfsmith::demo::{self, EXPECTED_LEFT, EXPECTED_RETVAL};
 use bpfsmith::load::{LoadOptions, TestRun};
+use bpfsmith::seed::{self, EXPECTED_LEFT, EXPECTED_RETVAL};
 
 #[test]
 fn the_seed_programs_return_what_the_kernel_documents() {
     require_kernel!("the_seed_programs_return_what_the_kernel_documents");
-    let obj = demo::object();
+    let obj = seed::object();
     let loaded = obj.load().expect("the demo loads");
     for (name, retval) in EXPECTED_RETVAL {
         let run = loaded
@@ -38,7 +38,7 @@ fn the_seed_programs_return_what_the_kernel_documents() {
 #[test]
 fn every_instruction_line_of_the_log_is_our_kernel_listing() {
     require_kernel!("every_instruction_line_of_the_log_is_our_kernel_listing");
-    let obj = demo::object();
+    let obj = seed::object();
     let loaded = obj
         .load_with(&LoadOptions {
             log_level: 2,

@@ -484,7 +484,7 @@ fn no_warning_after_lookup_or_once_r0_is_overwritten() {
 /// The seed scenario and the examples teach the portable check.
 #[test]
 fn the_demo_has_no_warnings() {
-    for prog in &bpfsmith::demo::object().programs {
+    for prog in &bpfsmith::seed::object().programs {
         assert_eq!(prog.warnings(), vec![], "{}", prog.name);
     }
 }

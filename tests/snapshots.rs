@@ -14,7 +14,7 @@ macro_rules! in_snapshots {
 #[test]
 fn seed_scenario() {
     in_snapshots!({
-        bpfsmith::assert_object_snapshot!("seed_scenario", bpfsmith::demo::object());
+        bpfsmith::assert_object_snapshot!("seed_scenario", bpfsmith::seed::object());
     });
 }
 

@@ -268,7 +268,7 @@ fn strip_ansi(s: &str) -> String {
 #[test]
 fn an_accepted_program_instruction_by_instruction() {
     require_kernel!("an_accepted_program_instruction_by_instruction");
-    let obj = bpfsmith::demo::object();
+    let obj = bpfsmith::seed::object();
     let loaded = obj
         .load_with(&LoadOptions {
             log_level: 2,
@@ -298,7 +298,7 @@ fn an_accepted_program_instruction_by_instruction() {
             l.text
         );
     }
-    assert!(out.contains("@ src/demo.rs:"), "{out}");
+    assert!(out.contains("@ src/seed.rs:"), "{out}");
     assert!(out.contains("set r2=fp-4"), "{out}");
     // The demo tests w0 (a JMP32 jump): the branch narrows r0's low half to 0 and leaves its
     // high half unknown.

@@ -1,6 +1,6 @@
 //! The objects the loader interop tests (`tests/interop_aya.rs`, `tests/interop_cilium.rs`)
 //! hand to another loader, with what running them must give: the seed scenario
-//! ([`bpfsmith::demo::object`]), the same two programs in an `xdp` section, and every
+//! ([`bpfsmith::seed::object`]), the same two programs in an `xdp` section, and every
 //! `asm/*.s` example whose header says `# expect-load: ok`.
 //!
 //! Include with `#[path = "common/objects.rs"] mod objects;`.
@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use bpfsmith::demo;
 use bpfsmith::maps::MapType;
 use bpfsmith::object::Object;
 use bpfsmith::program::Section;
+use bpfsmith::seed;
 use bpfsmith::text::asm::expect::Expectations;
 use bpfsmith::text::assemble_file;
 
@@ -87,11 +87,11 @@ fn demo_case(name: &str, obj: Object) -> Case {
         name: name.to_owned(),
         obj,
         push_before: Vec::new(),
-        runs: demo::EXPECTED_RETVAL
+        runs: seed::EXPECTED_RETVAL
             .iter()
             .map(|(p, r)| (p.to_string(), *r))
             .collect(),
-        maps_after: demo::EXPECTED_LEFT
+        maps_after: seed::EXPECTED_LEFT
             .iter()
             .map(|(m, v)| (m.to_string(), v.iter().map(|&x| x.into()).collect()))
             .collect(),
@@ -115,10 +115,10 @@ pub fn examples() -> Vec<PathBuf> {
 /// Every object of the interop tests: the seed scenario, the seed scenario as XDP programs,
 /// and the loadable `asm/` examples.
 pub fn cases() -> Vec<Case> {
-    let mut out = vec![demo_case("demo", demo::object())];
+    let mut out = vec![demo_case("demo", seed::object())];
 
     // The same two programs in one `xdp` section (XDP test runs take the same 64 bytes).
-    let mut xdp = demo::object();
+    let mut xdp = seed::object();
     for p in &mut xdp.programs {
         p.section = Section::XDP;
     }

@@ -1,5 +1,7 @@
-//! Expected outcomes written in an assembly file's header comments, so that a kernel test can
-//! load and run each example and check it.
+//! Expected outcomes written in an assembly file's header comments: what loading and running
+//! the file must give, per kernel. A format of the library, not a test helper: `bpfsmith check`
+//! ([`crate::check`]) holds each file to its header on the running kernel, the kernel matrix
+//! ([`crate::guest`]) on other kernels under qemu, and the kernel tests read it too.
 //!
 //! The header is the block of comment lines (`#`, `//` or blank) at the top of the file. Lines
 //! of the form `# KEY: VALUE` with these keys are read; other comment lines are prose:

@@ -430,20 +430,6 @@ pub fn assemble_file_with_warnings(
     assemble_with_warnings(&shown, &text, opts).map_err(AsmFileError::Asm)
 }
 
-/// What `bpfsmith asm` reads: the assembly file at `path` (an ELF object or a file that is
-/// not UTF-8 text is refused with what it is, as [`crate::input::assemble`] does), assembled
-/// with the default [`AsmOptions`], with its warnings and notes.
-pub fn assemble_input(path: &Path) -> Result<Assembled, crate::input::InputError> {
-    if crate::input::is_elf(path) {
-        // The same refusal, worded once.
-        crate::input::assemble(path)?;
-    }
-    let text = crate::input::read_text(path)?;
-    let shown = path.display().to_string();
-    assemble_with_warnings(&shown, &text, &AsmOptions::default())
-        .map_err(|e| crate::input::InputError::Asm(AsmFileError::Asm(e)))
-}
-
 /// The warnings about the programs of `obj` ([`crate::program::Program::warnings`]), rendered
 /// as the assembler renders errors: `FILE:LINE:COL: warning: ...`, the source line and a caret
 /// under the offending operand (a jump's target, the compared `r0`), notes (what the verifier

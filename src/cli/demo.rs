@@ -1,116 +1,125 @@
-//! The seed scenario: push, pop and peek on a queue and on a stack, built with the DSL.
-//!
-//! Two maps of four `u32` slots, `queue` (FIFO) and `stack` (LIFO), and one socket-filter
-//! program for each, doing the same thing:
-//!
-//! 1. push 10, 20, 30, 40 with `BPF_ANY` (the map is now full);
-//! 2. push 50 with `BPF_ANY`: refused with `-E2BIG`;
-//! 3. push 50 with `BPF_EXIST`: accepted, the oldest element (10) is dropped;
-//! 4. peek into one buffer, pop into another, and return the popped value if it equals the
-//!    peeked one.
-//!
-//! The queue program returns 20 and leaves 30, 40, 50; the stack program returns 50 and leaves
-//! 40, 30, 20 (in pop order). A step that does not behave as the kernel documents makes the
-//! program return `1000 + step` instead.
-//!
-//! Each helper's result is tested in its low 32 bits (`w0`, a `JMP32` jump): before Linux 6.4
-//! the x86 JIT hands a push's, pop's or peek's error back zero-extended (`0x00000000fffffff9`
-//! for -E2BIG), so a 64-bit `r0 != -7` would fail step 2 on those kernels.
-//!
-//! ```
-//! let obj = bpfsmith::demo::object();
-//! assert_eq!(obj.maps.len(), 2);
-//! assert_eq!(obj.programs.len(), 2);
-//! assert_eq!(bpfsmith::demo::EXPECTED_RETVAL, [("queue_prog", 20), ("stack_prog", 50)]);
-//! ```
+//! `bpfsmith demo`: the walkthrough of the seed scenario ([`bpfsmith::seed`]): what each
+//! program does, its listing in decimal, the object written as `seed.o`, the run in the kernel
+//! and why each result is what it is. The command's script, so it lives in the binary.
 
-use crate::insn::{Cond, Reg, Size, W0};
-use crate::maps::MapDef;
-use crate::object::Object;
-use crate::program::{MapRef, Program, ProgramBuilder, PushFlags, Section};
+use std::process::ExitCode;
 
-/// Capacity of both maps.
-pub const CAPACITY: u32 = 4;
+use bpfsmith::object::Object;
 
-/// What each program returns when the kernel behaves as documented.
-pub const EXPECTED_RETVAL: [(&str, u32); 2] = [("queue_prog", 20), ("stack_prog", 50)];
+use crate::fail;
 
-/// What each map holds afterwards, in pop order.
-pub const EXPECTED_LEFT: [(&str, [u32; 3]); 2] = [("queue", [30, 40, 50]), ("stack", [40, 30, 20])];
-
-/// `-E2BIG`, what `bpf_map_push_elem` returns on a full map without `BPF_EXIST`.
-const E2BIG: i32 = -7;
-
-/// The seed scenario as an object: the two maps and the two programs.
-pub fn object() -> Object {
-    let mut obj = Object::new("GPL");
-    let def = MapDef::queue::<u32>(CAPACITY);
-    let queue = obj
-        .map("queue", def)
-        .expect("the demo queue is a valid map");
-    let stack = obj
-        .map("stack", MapDef::stack::<u32>(CAPACITY))
-        .expect("the demo stack is a valid map");
-    for (name, map) in [("queue_prog", &queue), ("stack_prog", &stack)] {
-        obj.add_program(program(name, map))
-            .expect("the demo program references its own map");
-    }
-    obj
-}
-
-/// One program of the scenario against `map` (a queue or a stack of `u32`).
-pub fn program(name: &str, map: &MapRef) -> Program {
-    let mut p = ProgramBuilder::new(name, Section::SOCKET);
-    let value = p.reserve::<u32>();
-    let peeked = p.reserve::<u32>();
-    let popped = p.reserve::<u32>();
-    let fail = p.label("fail");
-
-    // Step 1: fill the map. Each push reads the value from the stack buffer.
-    for v in [10, 20, 30, 40] {
-        p.store(Size::U32, Reg::R10, value.off, v);
-        p.push(map, value, PushFlags::ANY);
-        p.mov(Reg::R6, 1001);
-        p.jump_if(W0, Cond::Ne, 0, fail);
-    }
-    // Step 2: one more with BPF_ANY is refused with -E2BIG.
-    p.store(Size::U32, Reg::R10, value.off, 50);
-    p.push(map, value, PushFlags::ANY);
-    p.mov(Reg::R6, 1002);
-    // w0: portable to kernels before 6.4 (their JIT zero-extends the error into r0).
-    p.jump_if(W0, Cond::Ne, E2BIG, fail);
-    // Step 3: with BPF_EXIST it goes in, and the oldest element is dropped.
-    p.push(map, value, PushFlags::EXIST);
-    p.mov(Reg::R6, 1003);
-    p.jump_if(W0, Cond::Ne, 0, fail);
-    // Step 4: peek, then pop; both must succeed and agree.
-    p.peek(map, peeked);
-    p.mov(Reg::R6, 1004);
-    p.jump_if(W0, Cond::Ne, 0, fail);
-    p.pop(map, popped);
-    p.mov(Reg::R6, 1005);
-    p.jump_if(W0, Cond::Ne, 0, fail);
-    p.load(Size::U32, Reg::R1, Reg::R10, peeked.off);
-    p.load(Size::U32, Reg::R0, Reg::R10, popped.off);
-    p.mov(Reg::R6, 1006);
-    p.jump_if(Reg::R0, Cond::Ne, Reg::R1, fail);
-    p.exit();
-    p.bind(fail);
-    p.mov(Reg::R0, Reg::R6);
-    p.exit();
-    let mut prog = p.finish().expect("the demo program is well formed");
-    // Keep this file's text in the program, so that listings and line info show the Rust
-    // lines wherever the binary runs.
-    for f in &mut prog.files {
-        if f.path.ends_with("demo.rs") {
-            f.text = Some(include_str!("demo.rs").into());
+/// `bpfsmith demo`: the seed scenario as a lesson. What it does, the listings, the object
+/// written to `out` (or a fresh private directory), then the run in the kernel, each result
+/// against the documented one.
+pub(crate) fn run(out: Option<&std::path::Path>, full: bool) -> ExitCode {
+    let obj = bpfsmith::seed::object();
+    println!("bpfsmith demo: the seed scenario, built with the Rust DSL (src/seed.rs)");
+    println!("A queue and a stack of four u32 slots, and one program for each. Before each");
+    println!("check it sets r6 to a failure code, returned if the step goes otherwise:");
+    println!("  1. push 10, 20, 30, 40 with BPF_ANY: the map is full              (else 1001)");
+    println!("  2. push 50 with BPF_ANY: refused with -E2BIG, -7 in w0             (else 1002)");
+    println!("  3. push 50 with BPF_EXIST: accepted, the oldest element dropped     (else 1003)");
+    println!("  4. peek, then pop: return the popped value if both agree  (else 1004, 1005, 1006)");
+    print!("{}", listing_report(&obj, full));
+    match write_seed(&obj, out) {
+        Ok(path) => {
+            let p = path.display();
+            println!("\nwrote the ELF object {p}; look at it with:");
+            println!("  bpfsmith dis {p}                 # programs, maps, source lines");
+            println!("  llvm-objdump-22 -dr {p}          # LLVM's listing, relocations");
+            println!("  bpftool btf dump file {p}        # the maps' BTF");
+            if full {
+                println!("  bpfsmith dis {p} --style kernel  # as the verifier log prints it");
+                println!("  readelf -S -s {p}                # sections and symbols");
+                println!("  bpfsmith load {p} --log-level 2  # the verifier, line by line");
+            }
+        }
+        Err(e) => {
+            eprintln!("\nerror: writing the ELF object: {e}");
+            // The kernel part still runs; the exit status says the write failed.
+            let _ = demo_in_kernel(&obj, full);
+            return ExitCode::FAILURE;
         }
     }
-    prog
+    demo_in_kernel(&obj, full)
+}
+
+/// The kernel part of the demo: load, run, read the maps back; explain what was skipped when
+/// the kernel is out of reach.
+#[cfg(target_os = "linux")]
+fn demo_in_kernel(obj: &Object, full: bool) -> ExitCode {
+    use bpfsmith::seed::EXPECTED_LEFT;
+    let why = |name: &str| WHY.iter().find(|(n, _)| *n == name).map_or("", |(_, w)| *w);
+    use bpfsmith::load::LoadError;
+    println!("kernel: loading both programs (BPF_PROG_LOAD), running them (BPF_PROG_TEST_RUN)");
+    match run_in_kernel(obj) {
+        Ok(run) => {
+            let mut ok = true;
+            for p in &run.programs {
+                println!("\n{}: verifier accepted it; test_run:", p.name);
+                if full {
+                    for l in &p.verifier_stats {
+                        println!("  verifier: {l}");
+                    }
+                }
+                let verdict = if p.retval == p.expected {
+                    "as documented"
+                } else {
+                    "NOT as documented"
+                };
+                ok &= p.retval == p.expected;
+                println!("  r0 = {} (expected {}: {verdict})", p.retval, p.expected);
+                if p.retval == p.expected {
+                    println!("  why: {}", why(&p.name));
+                } else if let Some((_, what)) = FAILURE_CODES.iter().find(|(c, _)| *c == p.retval) {
+                    println!("  failure code {}: {what}", p.retval);
+                }
+            }
+            println!();
+            for (name, values) in &run.maps {
+                let expected = EXPECTED_LEFT
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.to_vec());
+                let verdict = if expected.as_ref() == Some(values) {
+                    "as documented"
+                } else {
+                    "NOT as documented"
+                };
+                ok &= expected.as_ref() == Some(values);
+                if expected.as_ref() == Some(values) {
+                    println!(
+                        "map {name}, drained in pop order: {values:?} ({verdict}: {})",
+                        why(name)
+                    );
+                } else {
+                    println!("map {name}, drained in pop order: {values:?} ({verdict})");
+                }
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(KernelRunError::Load(e @ LoadError::Permission { .. })) => {
+            println!("skipped: loading and running in the kernel ({e})");
+            println!("Everything above needed no kernel; run as root to see the programs run.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn demo_in_kernel(_obj: &Object, _full: bool) -> ExitCode {
+    println!("\nskipped: loading and running in the kernel (BPF needs Linux)");
+    ExitCode::SUCCESS
 }
 
 /// What each failure code in r6 means: the step that did not behave as documented.
-pub const FAILURE_CODES: [(u32, &str); 6] = [
+#[cfg(target_os = "linux")]
+const FAILURE_CODES: [(u32, &str); 6] = [
     (
         1001,
         "a push of 10, 20, 30 or 40 with BPF_ANY did not return 0",
@@ -126,7 +135,8 @@ pub const FAILURE_CODES: [(u32, &str); 6] = [
 ];
 
 /// Why each program returns what it returns, and why each map holds what it holds.
-pub const WHY: [(&str, &str); 4] = [
+#[cfg(target_os = "linux")]
+const WHY: [(&str, &str); 4] = [
     (
         "queue_prog",
         "a queue is FIFO: BPF_EXIST made room by dropping the oldest, 10, so peek and pop \
@@ -145,7 +155,7 @@ pub const WHY: [(&str, &str); 4] = [
 /// with decimal numbers and helper ids (`call 87 # bpf_map_push_elem`), and each other program
 /// as its difference from the first. With `full`, every program in full with the Rust source
 /// line above each group of instructions and the helper ABI beside each call.
-pub fn listing_report(obj: &Object, full: bool) -> String {
+fn listing_report(obj: &Object, full: bool) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let maps: Vec<String> = obj
@@ -160,7 +170,7 @@ pub fn listing_report(obj: &Object, full: bool) -> String {
         })
         .collect();
     let _ = writeln!(out, "maps: {}", maps.join(", "));
-    let opts = crate::text::ListingOptions {
+    let opts = bpfsmith::text::ListingOptions {
         source: full,
         abi: full,
         ..Default::default()
@@ -168,7 +178,7 @@ pub fn listing_report(obj: &Object, full: bool) -> String {
     let mut first: Option<(&str, Vec<String>)> = None;
     for p in &obj.programs {
         let mut text = String::new();
-        crate::text::write_listing(&mut text, p, &opts);
+        bpfsmith::text::write_listing(&mut text, p, &opts);
         let lines: Vec<String> = text.lines().map(decimal_line).collect();
         let head = format!(
             "\nprogram {} (section {}): {} instructions in {} slots",
@@ -253,7 +263,7 @@ fn decimal_line(line: &str) -> String {
 /// What one program of the scenario did in the kernel.
 #[cfg(target_os = "linux")]
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProgramRun {
+struct ProgramRun {
     /// The program.
     pub name: String,
     /// What it returned.
@@ -268,7 +278,7 @@ pub struct ProgramRun {
 /// order.
 #[cfg(target_os = "linux")]
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KernelRun {
+struct KernelRun {
     /// The programs' runs, in object order.
     pub programs: Vec<ProgramRun>,
     /// Each map's contents afterwards, drained in pop order.
@@ -278,17 +288,17 @@ pub struct KernelRun {
 /// Why the scenario could not run in the kernel.
 #[cfg(target_os = "linux")]
 #[derive(Debug, thiserror::Error)]
-pub enum KernelRunError {
+enum KernelRunError {
     /// Loading failed (privileges, the verifier ...).
     #[error(transparent)]
-    Load(#[from] crate::load::LoadError),
+    Load(#[from] bpfsmith::load::LoadError),
     /// `BPF_PROG_TEST_RUN` failed.
     #[error("running `{program}`: {source}")]
     Run {
         /// The program.
         program: String,
         /// The syscall error.
-        source: crate::sys::SysError,
+        source: bpfsmith::sys::SysError,
     },
     /// Reading a map back failed.
     #[error("reading map `{map}`: {source}")]
@@ -296,15 +306,16 @@ pub enum KernelRunError {
         /// The map.
         map: String,
         /// The error.
-        source: crate::load::MapError,
+        source: bpfsmith::load::MapError,
     },
 }
 
 /// Load the scenario's object into the kernel (with the verifier's statistics), run each
 /// program once with `BPF_PROG_TEST_RUN`, and drain the maps. Needs root or CAP_BPF.
 #[cfg(target_os = "linux")]
-pub fn run_in_kernel(obj: &Object) -> Result<KernelRun, KernelRunError> {
-    use crate::load::{log_level, LoadOptions, TestRun};
+fn run_in_kernel(obj: &Object) -> Result<KernelRun, KernelRunError> {
+    use bpfsmith::load::{log_level, LoadOptions, TestRun};
+    use bpfsmith::seed::EXPECTED_RETVAL;
     let loaded = obj.load_with(&LoadOptions {
         log_level: log_level::STATS,
         ..Default::default()
@@ -342,7 +353,7 @@ pub fn run_in_kernel(obj: &Object) -> Result<KernelRun, KernelRunError> {
     let mut maps = Vec::new();
     for m in &obj.maps {
         let values = match m.def.map_type {
-            crate::maps::MapType::Stack => loaded.stack::<u32>(&m.name).and_then(|s| s.drain()),
+            bpfsmith::maps::MapType::Stack => loaded.stack::<u32>(&m.name).and_then(|s| s.drain()),
             _ => loaded.queue::<u32>(&m.name).and_then(|q| q.drain()),
         }
         .map_err(|source| KernelRunError::Map {
@@ -358,10 +369,7 @@ pub fn run_in_kernel(obj: &Object) -> Result<KernelRun, KernelRunError> {
 /// a fresh private directory (`$TMPDIR/bpfsmith-demo-XXXXXX`, mode 0700, a new name each
 /// run). The file is created exclusively (`O_EXCL`): whatever is already at that name (a file,
 /// a symbolic link planted by another user) is an error and is left alone. Returns the path.
-pub fn write_seed(
-    obj: &Object,
-    out: Option<&std::path::Path>,
-) -> Result<std::path::PathBuf, String> {
+fn write_seed(obj: &Object, out: Option<&std::path::Path>) -> Result<std::path::PathBuf, String> {
     let dir = match out {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
@@ -379,8 +387,8 @@ pub fn write_seed(
     };
     let path = dir.join("seed.o");
     let bytes = obj.to_elf().map_err(|e| e.to_string())?;
-    crate::output::create_new(&path, &bytes).map_err(|e| match e {
-        crate::output::OutputError::Io { source, .. }
+    bpfsmith::output::create_new(&path, &bytes).map_err(|e| match e {
+        bpfsmith::output::OutputError::Io { source, .. }
             if source.kind() == std::io::ErrorKind::AlreadyExists =>
         {
             format!(
@@ -426,7 +434,7 @@ mod tests {
 
     #[test]
     fn the_second_program_is_shown_as_its_difference() {
-        let text = listing_report(&object(), false);
+        let text = listing_report(&bpfsmith::seed::object(), false);
         assert!(
             text.contains(
                 "program stack_prog (section socket): 66 instructions in 74 slots: \
