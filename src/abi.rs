@@ -1,5 +1,6 @@
 //! The kernel's ABI numbers by name: map types, program types, attach types and the flags of
-//! `BPF_PROG_LOAD`, from the kernel's uapi header `include/uapi/linux/bpf.h`.
+//! `BPF_PROG_LOAD`, and the `func_info`/`line_info` records it takes, from the kernel's uapi
+//! header `include/uapi/linux/bpf.h`.
 //!
 //! This is the lowest layer beside [`crate::sys`], which takes its records from here; every
 //! other module names these values through the enums rather than by number.
@@ -293,4 +294,48 @@ pub mod prog_flags {
     pub const SLEEPABLE: u32 = 1 << 4;
     /// `BPF_F_XDP_HAS_FRAGS`: an XDP program that handles multi-buffer packets (`xdp.frags`).
     pub const XDP_HAS_FRAGS: u32 = 1 << 5;
+}
+
+/// One `func_info` record as `BPF_PROG_LOAD` takes it (`struct bpf_func_info`, the same
+/// layout: the syscall layer passes these records to the kernel as they are).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FuncInfo {
+    /// Slot index of the function's first instruction in the loaded program.
+    pub insn_off: u32,
+    /// The function's `FUNC` type id in the object's BTF.
+    pub type_id: u32,
+}
+
+/// One `line_info` record as `BPF_PROG_LOAD` takes it (`struct bpf_line_info`, the same
+/// layout: the syscall layer passes these records to the kernel as they are).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LineInfo {
+    /// Slot index of the first instruction of the line in the loaded program.
+    pub insn_off: u32,
+    /// Offset of the file path in the BTF string section.
+    pub file_name_off: u32,
+    /// Offset of the line's text in the BTF string section.
+    pub line_off: u32,
+    /// `line << 10 | column` (column limited to 10 bits, line to 22).
+    pub line_col: u32,
+}
+
+impl LineInfo {
+    /// The line number (`line_col >> 10`).
+    pub fn line(&self) -> u32 {
+        self.line_col >> 10
+    }
+
+    /// The column (`line_col & 0x3ff`).
+    pub fn column(&self) -> u32 {
+        self.line_col & 0x3ff
+    }
+
+    /// Pack a line and a column the way the kernel reads them; both saturate at their field's
+    /// width.
+    pub fn pack(line: u32, column: u32) -> u32 {
+        (line.min((1 << 22) - 1) << 10) | column.min(0x3ff)
+    }
 }

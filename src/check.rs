@@ -19,7 +19,7 @@ pub fn running_kernel() -> KernelFacts {
         .map(|s| s.trim() != "0")
         .unwrap_or(true);
     KernelFacts {
-        version: crate::guest::release_version(release.trim()).unwrap_or((0, 0)),
+        version: crate::load::isa::release_version(release.trim()).unwrap_or((0, 0)),
         jit,
     }
 }

@@ -425,9 +425,9 @@ struct RawProgInfo {
 }
 impl Attr for RawProgInfo {}
 
-// The kernel's `struct bpf_func_info` and `struct bpf_line_info` are the BTF records of
-// `crate::object::btf`, which are `#[repr(C)]` for this purpose.
-pub use crate::object::btf::{FuncInfo, LineInfo};
+// The kernel's `struct bpf_func_info` and `struct bpf_line_info`: records of the ABI layer
+// (`crate::abi`, `#[repr(C)]`), which the BTF writer and reader share.
+pub use crate::abi::{FuncInfo, LineInfo};
 
 // Layouts, checked against include/uapi/linux/bpf.h.
 const _: () = {

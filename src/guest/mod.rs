@@ -93,13 +93,7 @@ impl KernelImage {
     }
 }
 
-/// `(major, minor)` of a release string such as `6.1.0-57-cloud-amd64` or `6.18.44-fc`.
-pub fn release_version(release: &str) -> Option<(u32, u32)> {
-    let mut it = release.split(|c: char| !c.is_ascii_digit());
-    let major = it.next()?.parse().ok()?;
-    let minor = it.next()?.parse().ok()?;
-    Some((major, minor))
-}
+pub use crate::load::isa::release_version;
 
 /// The release string of an x86 bzImage: the setup header (`HdrS` at 0x202) points at a
 /// NUL-terminated version string 0x200 bytes past `kernel_version` (0x20e).

@@ -48,6 +48,7 @@
 //! loader appends that program's instructions to the caller's and points the call at the
 //! callee. Programs in `.text` are not loaded on their own.
 
+pub mod isa;
 mod map;
 mod program;
 pub mod run;
@@ -257,7 +258,7 @@ pub enum LoadError {
     },
     /// The kernel refused a program because it is too old for one of its instructions: the
     /// program uses a feature (cpu v4's `s/=`, `jmp32` ...) that a probe of this kernel
-    /// ([`crate::probe::isa`]) finds missing. Every other refusal is [`LoadError::Verifier`].
+    /// ([`isa::isa`]) finds missing. Every other refusal is [`LoadError::Verifier`].
     #[error(transparent)]
     MissingFeature(Box<MissingFeature>),
 }
@@ -320,7 +321,7 @@ pub struct MissingFeature {
     /// The running kernel's release (`6.1.0-57-cloud-amd64`).
     pub release: String,
     /// What the kernel lacks.
-    pub feature: crate::probe::Feature,
+    pub feature: crate::load::isa::Feature,
     /// The first instruction that needs it: its slot index in the loaded program, as the
     /// verifier numbers instructions.
     pub insn: usize,
@@ -497,7 +498,7 @@ impl LoadedObject {
     ///
     /// A program the kernel refuses fails with [`LoadError::Verifier`], or with
     /// [`LoadError::MissingFeature`] when it uses an instruction this kernel is too old for
-    /// (found by probing the kernel once per process, [`crate::probe::isa`]).
+    /// (found by probing the kernel once per process, [`isa::isa`]).
     pub fn load_with(obj: &Object, options: &LoadOptions) -> Result<LoadedObject, LoadError> {
         LoadedObject::load_impl(obj, options, true)
     }
@@ -967,7 +968,7 @@ fn missing_feature(
     errno: i32,
     log: &str,
 ) -> Option<LoadError> {
-    use crate::probe::Feature;
+    use crate::load::isa::Feature;
     let mut slot = 0usize;
     let mut used = Vec::new();
     for (i, insn) in linked.insns.iter().enumerate() {
@@ -979,7 +980,7 @@ fn missing_feature(
     if used.is_empty() {
         return None;
     }
-    let isa = crate::probe::isa();
+    let isa = crate::load::isa::isa();
     let mut lacking: Vec<(usize, usize, Feature)> = used
         .iter()
         .copied()

@@ -472,7 +472,7 @@ mod tests {
         let e = LoadError::MissingFeature(Box::new(crate::load::MissingFeature {
             program: "signed".into(),
             release: "6.1.0-57-cloud-amd64".into(),
-            feature: crate::probe::Feature::SdivSmod,
+            feature: crate::load::isa::Feature::SdivSmod,
             insn: 3,
             text: "r1 s/= 0x3".into(),
             location: Some("x.s:6".into()),

@@ -7,7 +7,10 @@
 //! lists), and [`btf`] encodes and parses the BTF that goes with it.
 
 pub mod btf;
+mod code;
+mod describe;
 mod error;
+mod layout;
 pub mod read;
 pub mod view;
 pub mod write;

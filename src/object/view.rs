@@ -31,8 +31,8 @@
 use std::fmt;
 
 use super::btf::{FuncInfo, LineInfo, ProgBtfInfo};
-use super::read::{LineIndex, PathEntry, Piece, Sources};
-use super::{ElfError, Map, Object};
+use super::code::{LineIndex, PathEntry, Piece, Sources};
+use super::{Map, Object};
 use crate::insn::{Insn, SLOT_SIZE};
 use crate::program::{Function, Program, Reloc, RelocKind, Section, SourceFile, SourceLoc};
 
@@ -78,17 +78,6 @@ pub(super) struct Plan<'a> {
 }
 
 impl<'a> ObjectView<'a> {
-    /// Read an eBPF object from ELF bytes as [`ElfObject::parse`](super::ElfObject::parse)
-    /// does, with the same checks and errors, but keep each program's instructions and source
-    /// locations where they are in the bytes: they are decoded each time they are walked
-    /// ([`ProgramView::insns`], [`ProgramView::locs`]). One difference: a slot that does not
-    /// decode (an undefined opcode, a bad field) is not an error here but an unknown slot
-    /// ([`ProgramView::unknown_slots`], listed as `<unknown>` with its bytes, as llvm-objdump
-    /// lists it), skipped by [`ProgramView::insns`]; `ElfObject::parse` refuses it.
-    pub fn parse(bytes: &'a [u8]) -> Result<ObjectView<'a>, ElfError> {
-        super::read::view(bytes)
-    }
-
     /// The license string.
     pub fn license(&self) -> &str {
         &self.license

@@ -28,8 +28,8 @@
 mod encode;
 mod parse;
 
+pub(crate) use encode::push_u32;
 pub use encode::BtfBuilder;
-pub(crate) use encode::{encode_object, map_fields_len, ExtOut, Records};
 pub use parse::{
     Btf, BtfExt, BtfType, ExtFunc, ExtLine, ExtRecord, ExtRecords, ExtSection, Member, Param,
     TypeData, VarSecinfo,
@@ -151,49 +151,7 @@ impl Kind {
     }
 }
 
-/// One `func_info` record as `BPF_PROG_LOAD` takes it (`struct bpf_func_info`, the same
-/// layout: the syscall layer passes these records to the kernel as they are).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct FuncInfo {
-    /// Slot index of the function's first instruction in the loaded program.
-    pub insn_off: u32,
-    /// The function's `FUNC` type id in the object's BTF.
-    pub type_id: u32,
-}
-
-/// One `line_info` record as `BPF_PROG_LOAD` takes it (`struct bpf_line_info`, the same
-/// layout: the syscall layer passes these records to the kernel as they are).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct LineInfo {
-    /// Slot index of the first instruction of the line in the loaded program.
-    pub insn_off: u32,
-    /// Offset of the file path in the BTF string section.
-    pub file_name_off: u32,
-    /// Offset of the line's text in the BTF string section.
-    pub line_off: u32,
-    /// `line << 10 | column` (column limited to 10 bits, line to 22).
-    pub line_col: u32,
-}
-
-impl LineInfo {
-    /// The line number (`line_col >> 10`).
-    pub fn line(&self) -> u32 {
-        self.line_col >> 10
-    }
-
-    /// The column (`line_col & 0x3ff`).
-    pub fn column(&self) -> u32 {
-        self.line_col & 0x3ff
-    }
-
-    /// Pack a line and a column the way the kernel reads them; both saturate at their field's
-    /// width.
-    pub fn pack(line: u32, column: u32) -> u32 {
-        (line.min((1 << 22) - 1) << 10) | column.min(0x3ff)
-    }
-}
+pub use crate::abi::{FuncInfo, LineInfo};
 
 /// The BTF records of one program, in the form `BPF_PROG_LOAD` takes
 /// (`func_info` / `line_info`, offsets in slots of the loaded program).
