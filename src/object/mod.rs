@@ -11,6 +11,7 @@ mod code;
 mod describe;
 mod error;
 mod layout;
+pub(crate) mod link;
 pub mod read;
 pub mod view;
 pub mod write;

@@ -61,9 +61,10 @@ use ::object::elf::{
 use super::btf::{Btf, BtfExt, FuncInfo, Kind, MapBtf, ObjectBtf, TypeData};
 use super::code::{Flow, LineIndex, Piece, Sources, Starts};
 use super::error::{ElfError, ElfErrorKind as K};
+use super::link::{self, LinkError, Ref, RefKind};
 use super::view::{ObjectView, Placed, Plan};
 use super::{Map, Object, Pinning};
-use crate::insn::{Callee, Insn, Pseudo};
+use crate::insn::{Callee, Insn};
 use crate::maps::{MapDef, MapType, TypeDesc};
 use crate::program::{Function, Section};
 
@@ -126,8 +127,9 @@ enum Target {
 /// Relocation targets by (piece, slot in the piece), sorted.
 type Targets = Vec<((usize, usize), Target)>;
 
-/// Calls and function addresses between pieces: (piece, slot in the piece) -> callee piece.
-type Edges = BTreeMap<(usize, usize), usize>;
+/// Calls and function addresses between pieces: (piece, slot in the piece) -> callee piece and
+/// what the referring instruction is.
+type Edges = BTreeMap<(usize, usize), (usize, RefKind)>;
 
 /// The targets of piece `k`.
 fn targets_of(targets: &Targets, k: usize) -> &[((usize, usize), Target)] {
@@ -136,11 +138,16 @@ fn targets_of(targets: &Targets, k: usize) -> &[((usize, usize), Target)] {
     &targets[a..b]
 }
 
-/// The edges of piece `k`.
-fn edges_of(edges: &Edges, k: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+/// The edges of piece `k`, as the linker takes them: every call lands on a piece's start.
+fn edges_of(edges: &Edges, k: usize) -> impl Iterator<Item = Ref> + '_ {
     edges
         .range((k, 0)..=(k, usize::MAX))
-        .map(|(&(_, slot), &to)| (slot, to))
+        .map(|(&(_, slot), &(to, kind))| Ref {
+            slot,
+            kind,
+            to,
+            to_slot: 0,
+        })
 }
 
 /// The NUL-terminated string at `off` of a string table.
@@ -1067,24 +1074,27 @@ impl<'a> Reader<'a> {
             .position(|p| p.section == sec && p.bytes.start == off)
     }
 
-    /// Resolve the calls and function addresses of every piece: (piece, slot) -> callee
-    /// piece. A jump out of its function is kept as it is (the listing and the verifier say
-    /// what is wrong with it).
+    /// Resolve the calls and function addresses of every piece: (piece, slot) -> callee piece
+    /// and the kind of reference. A jump out of its function is kept as it is (the listing and
+    /// the verifier say what is wrong with it).
     fn edges(&self, pieces: &[Piece], targets: &Targets) -> Result<Edges, ElfError> {
-        /// What happens at a slot, in slot order.
-        enum Event {
-            /// A call or function address into a section at a byte offset.
-            Call(usize, i64),
-        }
         let mut edges = BTreeMap::new();
         for (pi, p) in pieces.iter().enumerate() {
             let sec = &self.sections[p.section].name;
             let relocated = targets_of(targets, pi);
             let here = |slot: usize| p.bytes.start + slot as u64 * 8;
-            let mut events: Vec<(usize, Event)> = relocated
+            // (slot, kind, section, byte offset there), in slot order.
+            let mut calls: Vec<(usize, RefKind, usize, i64)> = relocated
                 .iter()
                 .filter_map(|&((_, slot), ref t)| match *t {
-                    Target::Func(s, off) => Some((slot, Event::Call(s, off as i64))),
+                    // A relocation is on an `ld_imm64` or a call (checked when read).
+                    Target::Func(s, off) => {
+                        let kind = match p.decode(slot) {
+                            Some(Insn::LdImm64 { .. }) => RefKind::FuncAddr,
+                            _ => RefKind::Call,
+                        };
+                        Some((slot, kind, s, off as i64))
+                    }
                     Target::Map(_) => None,
                 })
                 .collect();
@@ -1099,34 +1109,31 @@ impl<'a> Reader<'a> {
                 if target >= p.bytes.start as i64 && target < p.bytes.end as i64 {
                     continue; // a call inside the function: kept as is
                 }
-                events.push((slot, Event::Call(p.section, target)));
+                calls.push((slot, RefKind::Call, p.section, target));
             }
-            events.sort_by_key(|&(slot, _)| slot);
-            for (slot, event) in events {
-                match event {
-                    Event::Call(section, target) => {
-                        let to = u64::try_from(target)
-                            .ok()
-                            .and_then(|t| Self::piece_at(pieces, section, t))
-                            .ok_or_else(|| {
-                                at(
-                                    sec,
-                                    here(slot),
-                                    K::CallTarget {
-                                        section: self.sections[section].name.clone(),
-                                        target,
-                                    },
-                                )
-                            })?;
-                        edges.insert((pi, slot), to);
-                    }
-                }
+            calls.sort_by_key(|&(slot, ..)| slot);
+            for (slot, kind, section, target) in calls {
+                let to = u64::try_from(target)
+                    .ok()
+                    .and_then(|t| Self::piece_at(pieces, section, t))
+                    .ok_or_else(|| {
+                        at(
+                            sec,
+                            here(slot),
+                            K::CallTarget {
+                                section: self.sections[section].name.clone(),
+                                target,
+                            },
+                        )
+                    })?;
+                edges.insert((pi, slot), (to, kind));
             }
         }
         Ok(edges)
     }
 
-    /// Plan self-contained programs: each entry with the functions it reaches.
+    /// Plan self-contained programs: each entry with the functions it reaches, linked by
+    /// [`link::link`] (the pieces are numbered in file order: section, then offset).
     fn link(
         &self,
         pieces: &[Piece<'a>],
@@ -1136,7 +1143,7 @@ impl<'a> Reader<'a> {
     ) -> Result<Vec<Plan<'a>>, ElfError> {
         let edges = self.edges(pieces, targets)?;
         let mut referenced = vec![false; pieces.len()];
-        for (&(from, _), &to) in &edges {
+        for (&(from, _), &(to, _)) in &edges {
             if from != to {
                 referenced[to] = true;
             }
@@ -1155,37 +1162,51 @@ impl<'a> Reader<'a> {
             )
         });
         let labels = self.label_symbols();
+        let parts = Parts {
+            pieces,
+            targets,
+            lines,
+            labels: &labels,
+            btf,
+        };
+        let size = |k: usize| {
+            pieces.get(k).map(|p| link::Size {
+                insns: p.insn_count(),
+                slots: p.slot_count(),
+            })
+        };
         let mut plans = Vec::with_capacity(roots.len());
         for root in roots {
-            // Reachable pieces.
-            let mut seen = vec![false; pieces.len()];
-            seen[root] = true;
-            let mut stack = vec![root];
-            let mut order = Vec::new();
-            while let Some(k) = stack.pop() {
-                if k != root {
-                    order.push(k);
-                }
-                for (_, to) in edges_of(&edges, k) {
-                    if !seen[to] {
-                        seen[to] = true;
-                        stack.push(to);
-                    }
-                }
-            }
-            order.sort_by_key(|&k| (pieces[k].section, pieces[k].bytes.start));
-            order.insert(0, root);
-            let parts = Parts {
-                pieces,
-                edges: &edges,
-                targets,
-                lines,
-                labels: &labels,
-                btf,
-            };
-            plans.push(self.assemble(&parts, &order)?);
+            let linked = link::link(root, |k| edges_of(&edges, k), size)
+                .map_err(|e| self.link_error(pieces, e))?;
+            plans.push(self.assemble(&parts, &linked)?);
         }
         Ok(plans)
+    }
+
+    /// A linker error as a read error at the referring instruction. Only a call into an
+    /// empty function (a code section of no bytes) or an offset past 32 bits (a program of
+    /// 16 GiB) gets here: every edge names a piece.
+    fn link_error(&self, pieces: &[Piece], e: LinkError) -> ElfError {
+        let (unit, slot) = e.at();
+        let kind = match e {
+            LinkError::PastEnd { to, to_slot, .. } if to < pieces.len() => {
+                let p = &pieces[to];
+                K::CallTarget {
+                    section: self.sections[p.section].name.clone(),
+                    target: (p.bytes.start + to_slot as u64 * 8) as i64,
+                }
+            }
+            _ => K::Parse(e.to_string()),
+        };
+        match pieces.get(unit) {
+            Some(p) => at(
+                &self.sections[p.section].name,
+                p.bytes.start + slot as u64 * 8,
+                kind,
+            ),
+            None => at("", 0, kind),
+        }
     }
 
     /// The labels, by section, sorted by value: the local NOTYPE symbols with a name, and
@@ -1224,28 +1245,32 @@ impl<'a> Reader<'a> {
         out
     }
 
-    /// Plan the program of `order` (entry first): where each piece goes, the call immediates to
-    /// rewrite, relocations, labels, functions and source files. Checks the pieces' BTF
-    /// records on the way.
-    fn assemble(&self, parts: &Parts<'_, 'a>, order: &[usize]) -> Result<Plan<'a>, ElfError> {
+    /// Plan the linked program: where each piece goes, the call immediates to rewrite,
+    /// relocations, labels, functions and source files. Checks the pieces' BTF records on the
+    /// way.
+    fn assemble(&self, parts: &Parts<'_, 'a>, linked: &link::Linked) -> Result<Plan<'a>, ElfError> {
         let pieces = parts.pieces;
-        let root = &pieces[order[0]];
-        let mut placed = Vec::with_capacity(order.len());
-        let mut base_slot = HashMap::new();
-        let (mut slots, mut insns) = (0usize, 0usize);
-        for &k in order {
-            placed.push(Placed {
-                piece: k,
-                slot: slots,
-                insn: insns,
-            });
-            base_slot.insert(k, slots);
-            slots += pieces[k].slot_count();
-            insns += pieces[k].insn_count();
-        }
+        let root = &pieces[linked.placed[0].unit];
+        let placed: Vec<Placed> = linked
+            .placed
+            .iter()
+            .map(|p| Placed {
+                piece: p.unit,
+                slot: p.slot,
+                insn: p.insn,
+            })
+            .collect();
         let mut fixups = Vec::new();
+        for f in linked.fixups().map_err(|e| self.link_error(pieces, e))? {
+            let pl = &placed[f.placed];
+            let p = &pieces[pl.piece];
+            if let (Some(i), Some(mut insn)) = (p.starts.index(f.slot), p.decode(f.slot)) {
+                f.imm.apply(&mut insn);
+                fixups.push((pl.insn + i, insn));
+            }
+        }
         let mut relocs = Vec::new();
-        let mut functions = Vec::with_capacity(order.len());
+        let mut functions = Vec::with_capacity(placed.len());
         let mut labels = Vec::new();
         let mut func_info = Vec::new();
         let mut sources = Sources::default();
@@ -1255,21 +1280,6 @@ impl<'a> Reader<'a> {
                 name: p.name.clone(),
                 insn: pl.insn,
             });
-            for (slot, to) in edges_of(parts.edges, pl.piece) {
-                let (Some(i), Some(mut insn)) = (p.starts.index(slot), p.decode(slot)) else {
-                    continue;
-                };
-                let rel = base_slot[&to] as i64 - (pl.slot + slot) as i64 - 1;
-                match &mut insn {
-                    Insn::Call(Callee::Local(imm)) => *imm = rel as i32,
-                    Insn::LdImm64 { pseudo, imm, .. } => {
-                        *pseudo = Pseudo::Func;
-                        *imm = rel;
-                    }
-                    _ => {}
-                }
-                fixups.push((pl.insn + i, insn));
-            }
             for &((_, slot), ref t) in targets_of(parts.targets, pl.piece) {
                 if let (Target::Map(m), Some(i)) = (t, p.starts.index(slot)) {
                     relocs.push((pl.insn + i, *m));
@@ -1340,8 +1350,8 @@ impl<'a> Reader<'a> {
             name: root.name.clone(),
             section: Section::new(self.sections[root.section].name.clone()),
             placed,
-            insns,
-            slots,
+            insns: linked.insns,
+            slots: linked.slots,
             fixups,
             relocs,
             labels,
@@ -1434,7 +1444,6 @@ fn int_desc(name: &str, size: u32, signed: bool) -> TypeDesc {
 /// What [`Reader::assemble`] plans a program from.
 struct Parts<'p, 'a> {
     pieces: &'p [Piece<'a>],
-    edges: &'p Edges,
     targets: &'p Targets,
     lines: &'p LineIndex<'a>,
     labels: &'p HashMap<usize, Vec<(u64, &'a str)>>,
