@@ -61,11 +61,13 @@ use std::path::{Path, PathBuf};
 pub use map::{flags, Map, MapError, Queue, Stack};
 pub use program::{log_level, LoadedProgram, TestRun, TestRunResult, DEFAULT_LOG_SIZE};
 
-use crate::insn::{Callee, Insn, Pseudo};
+use crate::insn::{Insn, Pseudo};
 use crate::maps::{MapDefError, MapValue};
 use crate::object::btf::ObjectBtf;
+use crate::object::link::{self as linker, LinkError};
 use crate::object::{Object, Pinning};
 use crate::program::{ProgType, Program, RelocKind, Section};
+use crate::slots::SlotMap;
 use crate::sys::{self, FuncInfo, LineInfo, MapCreate, ProgLoad, SysError};
 pub(crate) use program::log_text;
 use program::{load_with_policy, with_growing_log, LogPolicy, ProgramBtfRecs};
@@ -1028,8 +1030,10 @@ fn missing_feature(
     })))
 }
 
-/// Copy program `index`, patch its map references and append the callees its function
-/// relocations need; gather its BTF records, shifted where the callees land.
+/// Program `index` linked with the programs its function relocations reach
+/// ([`linker::link`]: the program first, then the others in the object's order), its map
+/// references and calls patched, and its BTF records gathered, shifted to where each program
+/// lands.
 fn link(
     obj: &Object,
     index: usize,
@@ -1037,123 +1041,92 @@ fn link(
     btf: Option<&ObjectBtf>,
 ) -> Result<Linked, LoadError> {
     let main = &obj.programs[index];
-    let mut insns = main.insns.clone();
-    // (program index, index of its first instruction in `insns`)
-    let mut units: Vec<(usize, usize)> = vec![(index, 0)];
-    let mut calls: Vec<(usize, usize)> = Vec::new();
     let err = |insn: usize, reason: RelocationProblem| LoadError::Relocation {
         program: main.name.clone(),
         insn,
         reason,
     };
-    let mut u = 0;
-    while u < units.len() {
-        let (pi, base) = units[u];
-        u += 1;
-        let p = &obj.programs[pi];
-        for r in &p.relocs {
-            if r.insn >= p.insns.len() {
-                return Err(err(
-                    base + r.insn,
-                    RelocationProblem::PastEnd {
-                        symbol: r.symbol.clone(),
-                        program: p.name.clone(),
-                    },
-                ));
+    let mut refs = Refs {
+        obj,
+        map_fds,
+        maps: vec![None; obj.programs.len()],
+        insn_at: HashMap::new(),
+        problems: Vec::new(),
+    };
+    let size = |u: usize| {
+        obj.programs.get(u).map(|p| linker::Size {
+            insns: p.insns.len(),
+            slots: p.insns.iter().map(Insn::slots).sum(),
+        })
+    };
+    let linked = linker::link(index, |u| refs.of(u), size);
+    // A linker error at the reference it names: its instruction in the linked program (in its
+    // own program when the linking failed). Every reference names a program and slots of it
+    // (checked when listed), so only an offset can fail.
+    let fail = |e: LinkError, linked: Option<&linker::Linked>| {
+        let (unit, slot) = e.at();
+        let (insn, symbol) = refs.insn_at.get(&(unit, slot)).cloned().unwrap_or_default();
+        let base = linked
+            .and_then(|l| l.position(unit).map(|k| l.placed[k].insn))
+            .unwrap_or(0);
+        let symbol = symbol.to_owned();
+        let reason = match e {
+            LinkError::NoUnit { .. } => RelocationProblem::UnknownFunction(symbol),
+            LinkError::PastEnd { to, .. } => RelocationProblem::PastEnd {
+                symbol,
+                program: obj.programs.get(to).map_or("", |p| &p.name).to_owned(),
+            },
+            LinkError::Offset { offset, .. } => {
+                RelocationProblem::CallOffset(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64)
             }
-            let at = base + r.insn;
-            match r.kind {
-                RelocKind::Map => {
-                    let fd = *map_fds
-                        .get(r.symbol.as_str())
-                        .ok_or_else(|| err(at, RelocationProblem::UnknownMap(r.symbol.clone())))?;
-                    match &mut insns[at] {
-                        Insn::LdImm64 { pseudo, imm, .. } => {
-                            if *pseudo == Pseudo::MapValue {
-                                // Keep the value offset in the high half.
-                                *imm = (*imm & !0xffff_ffff) | i64::from(fd as u32);
-                            } else {
-                                *pseudo = Pseudo::MapFd;
-                                *imm = i64::from(fd);
-                            }
-                        }
-                        other => {
-                            return Err(err(
-                                at,
-                                RelocationProblem::MapNotLdImm64 {
-                                    symbol: r.symbol.clone(),
-                                    found: *other,
-                                },
-                            ))
-                        }
-                    }
-                }
-                RelocKind::Function => {
-                    let target = if let Some(f) = p.functions.iter().find(|f| f.name == r.symbol) {
-                        base + f.insn
-                    } else {
-                        let found = obj.programs.iter().enumerate().find_map(|(qi, q)| {
-                            q.functions
-                                .iter()
-                                .find(|f| f.name == r.symbol)
-                                .map(|f| (qi, f.insn))
-                        });
-                        let (qi, off) = found.ok_or_else(|| {
-                            err(at, RelocationProblem::UnknownFunction(r.symbol.clone()))
-                        })?;
-                        let qbase = match units.iter().find(|(i, _)| *i == qi) {
-                            Some(&(_, b)) => b,
-                            None => {
-                                let b = insns.len();
-                                insns.extend_from_slice(&obj.programs[qi].insns);
-                                units.push((qi, b));
-                                b
-                            }
-                        };
-                        qbase + off
-                    };
-                    match insns[at] {
-                        Insn::Call(_) | Insn::LdImm64 { .. } => calls.push((at, target)),
-                        other => {
-                            return Err(err(
-                                at,
-                                RelocationProblem::FunctionNotCall {
-                                    symbol: r.symbol.clone(),
-                                    found: other,
-                                },
-                            ))
-                        }
-                    }
+        };
+        err(base + insn, reason)
+    };
+    let linked = linked.map_err(|e| fail(e, None))?;
+    // The first problem in the linked program's order.
+    let first = refs
+        .problems
+        .iter()
+        .min_by_key(|&&(u, _, _)| linked.position(u));
+    if let Some((u, insn, reason)) = first {
+        let base = linked.position(*u).map_or(0, |k| linked.placed[k].insn);
+        return Err(err(base + insn, reason.clone()));
+    }
+    let mut insns = Vec::with_capacity(linked.insns);
+    for pl in &linked.placed {
+        let p = &obj.programs[pl.unit];
+        insns.extend_from_slice(&p.insns);
+        for r in p.relocs.iter().filter(|r| r.kind == RelocKind::Map) {
+            // Each was checked when listed: a known map, on an ld_imm64.
+            let fd = map_fds.get(r.symbol.as_str());
+            if let (Some(&fd), Some(Insn::LdImm64 { pseudo, imm, .. })) =
+                (fd, insns.get_mut(pl.insn + r.insn))
+            {
+                if *pseudo == Pseudo::MapValue {
+                    // Keep the value offset in the high half.
+                    *imm = (*imm & !0xffff_ffff) | i64::from(fd as u32);
+                } else {
+                    *pseudo = Pseudo::MapFd;
+                    *imm = i64::from(fd);
                 }
             }
         }
     }
-    let mut slots = Vec::with_capacity(insns.len() + 1);
-    let mut s = 0usize;
-    for i in &insns {
-        slots.push(s);
-        s += i.slots();
-    }
-    slots.push(s);
-    for (at, target) in calls {
-        let off = slots[target] as i64 - (slots[at] as i64 + 1);
-        let off32 = i32::try_from(off).map_err(|_| err(at, RelocationProblem::CallOffset(off)))?;
-        match &mut insns[at] {
-            Insn::Call(c) => *c = Callee::Local(off32),
-            Insn::LdImm64 { pseudo, imm, .. } => {
-                *pseudo = Pseudo::Func;
-                *imm = off;
-            }
-            _ => unreachable!("checked above"),
+    let fixups = linked.fixups().map_err(|e| fail(e, Some(&linked)))?;
+    for f in fixups {
+        let pl = &linked.placed[f.placed];
+        let insn = refs.insn_at.get(&(pl.unit, f.slot)).map_or(0, |&(i, _)| i);
+        if let Some(insn) = insns.get_mut(pl.insn + insn) {
+            f.imm.apply(insn);
         }
     }
     let mut recs = ProgramBtfRecs::default();
     if let Some(btf) = btf {
-        for &(pi, base) in &units {
-            let Some(pb) = btf.programs.get(pi) else {
+        for pl in &linked.placed {
+            let Some(pb) = btf.programs.get(pl.unit) else {
                 continue;
             };
-            let shift = slots[base] as u32;
+            let shift = pl.slot as u32;
             recs.func_info.extend(pb.func_info.iter().map(|f| FuncInfo {
                 insn_off: f.insn_off + shift,
                 ..*f
@@ -1166,7 +1139,104 @@ fn link(
         recs.func_info.sort_by_key(|f| f.insn_off);
         recs.line_info.sort_by_key(|l| l.insn_off);
     }
+    let units = linked.placed.iter().map(|p| (p.unit, p.insn)).collect();
     Ok(Linked { insns, recs, units })
+}
+
+/// The references of the object's programs, listed for [`linker::link`] as it reaches them,
+/// and what is wrong with their relocations.
+struct Refs<'o> {
+    obj: &'o Object,
+    map_fds: &'o HashMap<&'o str, i32>,
+    /// The slot maps of the programs looked at.
+    maps: Vec<Option<SlotMap>>,
+    /// (program, slot) of each function reference -> its instruction and symbol.
+    insn_at: HashMap<(usize, usize), (usize, &'o str)>,
+    /// Relocations that cannot be applied: program, instruction in it, why; in the order
+    /// found.
+    problems: Vec<(usize, usize, RelocationProblem)>,
+}
+
+impl<'o> Refs<'o> {
+    /// The slot of instruction `insn` (at most the count) of program `unit`.
+    fn slot(&mut self, unit: usize, insn: usize) -> usize {
+        let programs = &self.obj.programs;
+        self.maps[unit]
+            .get_or_insert_with(|| SlotMap::new(&programs[unit].insns))
+            .slot(insn)
+    }
+
+    /// The function references of program `unit`; its map relocations are checked.
+    fn of(&mut self, unit: usize) -> Vec<linker::Ref> {
+        let obj = self.obj;
+        let p = &obj.programs[unit];
+        let mut out = Vec::new();
+        for r in &p.relocs {
+            let mut problem = |reason| self.problems.push((unit, r.insn, reason));
+            let Some(insn) = p.insns.get(r.insn) else {
+                problem(RelocationProblem::PastEnd {
+                    symbol: r.symbol.clone(),
+                    program: p.name.clone(),
+                });
+                continue;
+            };
+            match r.kind {
+                RelocKind::Map => {
+                    if !self.map_fds.contains_key(r.symbol.as_str()) {
+                        problem(RelocationProblem::UnknownMap(r.symbol.clone()));
+                    } else if !matches!(insn, Insn::LdImm64 { .. }) {
+                        problem(RelocationProblem::MapNotLdImm64 {
+                            symbol: r.symbol.clone(),
+                            found: *insn,
+                        });
+                    }
+                }
+                RelocKind::Function => {
+                    // A function of the program itself, or of the first program that has it.
+                    let named = |q: &Program| {
+                        let mut fs = q.functions.iter();
+                        fs.find(|f| f.name == r.symbol).map(|f| f.insn)
+                    };
+                    let target = named(p).map(|i| (unit, i)).or_else(|| {
+                        let mut all = obj.programs.iter().enumerate();
+                        all.find_map(|(qi, q)| named(q).map(|i| (qi, i)))
+                    });
+                    let Some((to, entry)) = target else {
+                        problem(RelocationProblem::UnknownFunction(r.symbol.clone()));
+                        continue;
+                    };
+                    let kind = match insn {
+                        Insn::Call(_) => linker::RefKind::Call,
+                        Insn::LdImm64 { .. } => linker::RefKind::FuncAddr,
+                        other => {
+                            problem(RelocationProblem::FunctionNotCall {
+                                symbol: r.symbol.clone(),
+                                found: *other,
+                            });
+                            continue;
+                        }
+                    };
+                    if entry >= obj.programs[to].insns.len() {
+                        problem(RelocationProblem::PastEnd {
+                            symbol: r.symbol.clone(),
+                            program: obj.programs[to].name.clone(),
+                        });
+                        continue;
+                    }
+                    let slot = self.slot(unit, r.insn);
+                    let to_slot = self.slot(to, entry);
+                    self.insn_at.insert((unit, slot), (r.insn, &r.symbol));
+                    out.push(linker::Ref {
+                        slot,
+                        kind,
+                        to,
+                        to_slot,
+                    });
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The capabilities `BPF_PROG_LOAD` checks for a program type (kernel/bpf/syscall.c:
