@@ -76,10 +76,10 @@ mod kernel {
 
     use super::{data_files, excluded_on_linux};
     use crate::insn::{Cond, Reg, Size};
+    use crate::load::isa::Feature;
     use crate::load::{LoadError, TestRun};
     use crate::maps::MapDef;
     use crate::object::Object;
-    use crate::probe::Feature;
     use crate::program::{Program, ProgramBuilder, Section};
     use crate::text::conformance::ConformanceTest;
     use crate::text::AsmOptions;
@@ -242,7 +242,7 @@ mod kernel {
             Err(e) => Err(format!("does not assemble: {e}")),
         };
         if let Ok(b) = &body {
-            if let Some((_, feature)) = crate::probe::isa().first_lacking(&b.insns) {
+            if let Some((_, feature)) = crate::load::isa::isa().first_lacking(&b.insns) {
                 return Verdict::Skipped(lacking(feature));
             }
         }

@@ -252,7 +252,7 @@ fn jumps_out_of_range() {
     );
     assert_eq!(
         e.notes,
-        vec!["help: use `gotol`, which has a 32-bit offset"]
+        vec!["help: use `gotol` (`jump_long` in the DSL), whose offset has 32 bits (cpu v4)"]
     );
     assert!(assemble("t.s", &src.replacen("goto far", "gotol far", 1)).is_ok());
     let src = src.replacen("goto far", "if r1 > 0 goto far", 1);

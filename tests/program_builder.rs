@@ -216,9 +216,36 @@ fn a_jump_that_does_not_fit_16_bits_is_an_error() {
     }
     p.bind(far).exit();
     let errs = errors(p.finish());
-    assert!(
-        matches!(&errs[0].kind, BuildErrorKind::JumpOutOfRange { label, offset: 40_000, bits: 16, .. } if label == "far")
+    let BuildErrorKind::JumpOutOfRange { label, reach } = &errs[0].kind else {
+        panic!("{errs:?}");
+    };
+    assert_eq!(
+        (label.as_str(), reach.offset, reach.bits),
+        ("far", 40_000, 16)
     );
+    // The assembler refuses the same jump with the same words and the same advice: one rule
+    // (`program::set_offset`) for both.
+    let mut src = String::from("if r0 == 0 goto far\n");
+    for _ in 0..40_000 {
+        src.push_str("r0 = 0\n");
+    }
+    src.push_str("far:\nexit\n");
+    let asm = bpfsmith::text::assemble("far.s", &src).unwrap_err();
+    let e = asm.iter().next().expect("one error");
+    assert!(
+        e.message.ends_with(&errs[0].kind.to_string()),
+        "asm: {}\ndsl: {}",
+        e.message,
+        errs[0].kind
+    );
+    let help = format!(
+        "help: {}",
+        reach.help.expect("a conditional jump has advice")
+    );
+    assert_eq!(e.notes, std::slice::from_ref(&help));
+    assert!(errs[0]
+        .render(bpfsmith::text::Severity::Error)
+        .contains(&help));
     // gotol has 32 bits and reaches it.
     let mut p = ProgramBuilder::new("far", Section::SOCKET);
     let far = p.label("far");

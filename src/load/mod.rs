@@ -971,14 +971,9 @@ fn missing_feature(
     log: &str,
 ) -> Option<LoadError> {
     use crate::load::isa::Feature;
-    let mut slot = 0usize;
-    let mut used = Vec::new();
-    for (i, insn) in linked.insns.iter().enumerate() {
-        if let Some(f) = Feature::of(insn) {
-            used.push((i, slot, f));
-        }
-        slot += insn.slots();
-    }
+    let used: Vec<(usize, usize, Feature)> = crate::slots::with_slots(&linked.insns)
+        .filter_map(|(i, slot, insn)| Feature::of(insn).map(|f| (i, slot, f)))
+        .collect();
     if used.is_empty() {
         return None;
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::btf::{Btf, BtfExt, ExtFunc, ExtLine, ExtRecord, ExtRecords};
 use crate::insn::{decode_at, decode_iter, Callee, Insn, Pseudo, SLOT_SIZE};
 use crate::program::{FileId, SourceFile, SourceLoc};
+use crate::slots::SlotMap;
 
 /// A function of an executable section: its bytes, checked by decoding them once, and where
 /// its instructions start.
@@ -54,7 +55,7 @@ impl Flow {
 impl Piece<'_> {
     /// How many instructions it has.
     pub(super) fn insn_count(&self) -> usize {
-        self.starts.count
+        self.starts.count()
     }
 
     /// How many slots it has.
@@ -108,14 +109,9 @@ impl Piece<'_> {
     }
 }
 
-/// Where the instructions of a piece start: a bit per slot, with running counts that turn a
-/// slot into an instruction index at once (1/8 bit per byte of code, where a vector of
-/// offsets would take 8 bytes per instruction).
+/// Where the instructions of a piece start ([`SlotMap`]), with the slots that do not decode.
 pub(super) struct Starts {
-    bits: Vec<u64>,
-    /// Instructions that start before each word of `bits`.
-    before: Vec<usize>,
-    pub(super) count: usize,
+    map: SlotMap,
     /// Slot of the last instruction.
     pub(super) last: usize,
     /// Slots that do not decode, in order (8 bytes each, listed as `<unknown>`).
@@ -132,24 +128,24 @@ impl Starts {
         data: &[u8],
         mut each: impl FnMut(usize, &Insn),
     ) -> (Starts, Option<crate::insn::DecodeError>) {
-        let mut bits = vec![0u64; (data.len() / SLOT_SIZE).div_ceil(64)];
-        let (mut count, mut last) = (0, 0);
+        let whole = data.len() / SLOT_SIZE;
+        let mut map = SlotMap::with_capacity(whole);
+        let mut last = 0;
         let mut unknown = Vec::new();
         let mut first = None;
-        let whole = data.len() / SLOT_SIZE;
         let mut slot = 0;
         while slot < whole {
             match decode_at(data, slot) {
                 Ok(insn) => {
                     each(slot, &insn);
-                    bits[slot / 64] |= 1 << (slot % 64);
-                    count += 1;
                     last = slot;
+                    map.push(insn.slots());
                     slot += insn.slots();
                 }
                 Err(e) => {
                     unknown.push(slot);
                     first.get_or_insert(e);
+                    map.skip(1);
                     slot += 1;
                 }
             }
@@ -160,50 +156,27 @@ impl Starts {
                 reason: crate::insn::DecodeReason::TrailingBytes(data.len() % SLOT_SIZE),
             });
         }
-        let mut before = Vec::with_capacity(bits.len());
-        let mut n = 0;
-        for w in &bits {
-            before.push(n);
-            n += w.count_ones() as usize;
-        }
-        (
-            Starts {
-                bits,
-                before,
-                count,
-                last,
-                unknown,
-            },
-            first,
-        )
+        (Starts { map, last, unknown }, first)
+    }
+
+    /// How many instructions.
+    pub(super) fn count(&self) -> usize {
+        self.map.len()
     }
 
     /// Whether an instruction starts at `slot`.
     pub(super) fn is_start(&self, slot: usize) -> bool {
-        self.bits
-            .get(slot / 64)
-            .is_some_and(|w| w >> (slot % 64) & 1 == 1)
+        self.map.is_start(slot)
     }
 
     /// The index of the instruction that starts at `slot`, if one does.
     pub(super) fn index(&self, slot: usize) -> Option<usize> {
-        let w = self.bits.get(slot / 64)?;
-        let below = w & ((1u64 << (slot % 64)) - 1);
-        (w >> (slot % 64) & 1 == 1).then(|| self.before[slot / 64] + below.count_ones() as usize)
+        self.map.index(slot)
     }
 
     /// The slots where instructions start, in order.
     pub(super) fn slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.bits.iter().enumerate().flat_map(|(k, &w)| {
-            let mut w = w;
-            std::iter::from_fn(move || {
-                (w != 0).then(|| {
-                    let bit = w.trailing_zeros() as usize;
-                    w &= w - 1;
-                    k * 64 + bit
-                })
-            })
-        })
+        self.map.starts()
     }
 }
 

@@ -197,10 +197,10 @@ impl<'a> ObjectView<'a> {
     /// Read an eBPF object from ELF bytes as [`ElfObject::parse`]
     /// does, with the same checks and errors, but keep each program's instructions and source
     /// locations where they are in the bytes: they are decoded each time they are walked
-    /// ([`ProgramView::insns`], [`ProgramView::locs`]). One difference: a slot that does not
+    /// ([`ProgramView::insns`](super::ProgramView::insns), [`ProgramView::locs`](super::ProgramView::locs)). One difference: a slot that does not
     /// decode (an undefined opcode, a bad field) is not an error here but an unknown slot
-    /// ([`ProgramView::unknown_slots`], listed as `<unknown>` with its bytes, as llvm-objdump
-    /// lists it), skipped by [`ProgramView::insns`]; `ElfObject::parse` refuses it.
+    /// ([`ProgramView::unknown_slots`](super::ProgramView::unknown_slots), listed as `<unknown>` with its bytes, as llvm-objdump
+    /// lists it), skipped by [`ProgramView::insns`](super::ProgramView::insns); `ElfObject::parse` refuses it.
     pub fn parse(bytes: &'a [u8]) -> Result<ObjectView<'a>, ElfError> {
         Reader::open(bytes)?.view().map(|(view, ..)| view)
     }

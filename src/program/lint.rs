@@ -182,16 +182,9 @@ pub fn helper_result_compares(insns: &[Insn]) -> Vec<HelperResultCompare> {
 
 /// Which instructions a jump, a local call or a function's address lands on.
 fn landing_points(insns: &[Insn]) -> Vec<bool> {
-    let mut slot_to_insn = Vec::with_capacity(insns.len() + 1);
-    for (i, insn) in insns.iter().enumerate() {
-        slot_to_insn.push(Some(i));
-        if insn.slots() == 2 {
-            slot_to_insn.push(None);
-        }
-    }
+    let map = crate::slots::SlotMap::new(insns);
     let mut targets = vec![false; insns.len()];
-    let mut slot = 0i64;
-    for insn in insns {
+    for (_, slot, insn) in crate::slots::with_slots(insns) {
         let off = match *insn {
             Insn::LdImm64 {
                 pseudo: Pseudo::Func,
@@ -200,13 +193,10 @@ fn landing_points(insns: &[Insn]) -> Vec<bool> {
             } => i32::try_from(imm).ok(),
             _ => insn.branch_offset(),
         };
-        if let Some(off) = off {
-            let to = slot + 1 + off as i64;
-            if let Some(Some(t)) = usize::try_from(to).ok().and_then(|t| slot_to_insn.get(t)) {
-                targets[*t] = true;
-            }
+        let to = off.and_then(|off| usize::try_from(slot as i64 + 1 + off as i64).ok());
+        if let Some(t) = to.and_then(|t| map.index(t)) {
+            targets[t] = true;
         }
-        slot += insn.slots() as i64;
     }
     targets
 }
@@ -344,19 +334,8 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
     if insns.is_empty() {
         return out;
     }
-    // Slot of each instruction; per slot, the instruction starting there (or usize::MAX for
-    // the second half of an ld_imm64).
-    let mut slot_of = Vec::with_capacity(insns.len() + 1);
-    let mut insn_at = Vec::with_capacity(insns.len() + insns.len() / 8 + 1);
-    for (i, insn) in insns.iter().enumerate() {
-        slot_of.push(insn_at.len());
-        insn_at.push(i);
-        if insn.slots() == 2 {
-            insn_at.push(usize::MAX);
-        }
-    }
-    let total = insn_at.len();
-    slot_of.push(total);
+    let map = prog.slot_map();
+    let total = map.slot_count();
     let mut relocated: Vec<usize> = prog
         .relocs
         .iter()
@@ -373,7 +352,7 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
         .filter(|&i| i < insns.len())
         .collect();
     starts.push(0);
-    for (i, insn) in insns.iter().enumerate() {
+    for (i, slot, insn) in prog.slots() {
         let off = match *insn {
             Insn::Call(Callee::Local(imm)) => imm as i64,
             Insn::LdImm64 {
@@ -386,11 +365,9 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
         if relocated.binary_search(&i).is_ok() {
             continue;
         }
-        let target = slot_of[i] as i64 + 1 + off;
-        if let Some(&t) = usize::try_from(target).ok().and_then(|t| insn_at.get(t)) {
-            if t != usize::MAX {
-                starts.push(t);
-            }
+        let target = slot as i64 + 1 + off;
+        if let Some(t) = usize::try_from(target).ok().and_then(|t| map.index(t)) {
+            starts.push(t);
         }
     }
     starts.sort_unstable();
@@ -412,7 +389,7 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
             .unwrap_or_else(|| format!("the function at instruction {at}"))
     };
     // Where each instruction may go next, besides falling through: a target instruction.
-    let target_of = |i: usize| -> Option<(i64, bool)> {
+    let target_of = |i: usize, slot: usize| -> Option<(i64, bool)> {
         let insn = &insns[i];
         let (off, call) = match *insn {
             Insn::LdImm64 {
@@ -426,13 +403,17 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
         if call && relocated.binary_search(&i).is_ok() {
             return None; // the relocation names the callee
         }
-        Some((slot_of[i] as i64 + 1 + off as i64, call))
+        Some((slot as i64 + 1 + off as i64, call))
     };
-    for (i, &slot) in slot_of[..insns.len()].iter().enumerate() {
-        let Some((target, call)) = target_of(i) else {
+    // The instruction each jump, call or function address lands on (u32::MAX: none), for the
+    // walk below.
+    let mut lands_on = vec![u32::MAX; insns.len()];
+    for (i, slot, _) in prog.slots() {
+        let Some((target, call)) = target_of(i, slot) else {
             continue;
         };
-        let Some(&t) = usize::try_from(target).ok().and_then(|t| insn_at.get(t)) else {
+        let in_range = usize::try_from(target).ok().filter(|&t| t < total);
+        let Some(t) = in_range else {
             out.push(FlowIssue::JumpOutOfRange {
                 insn: i,
                 slot,
@@ -442,14 +423,15 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
             });
             continue;
         };
-        if t == usize::MAX {
+        let Some(t) = map.index(t) else {
             out.push(FlowIssue::JumpIntoLdImm64 {
                 insn: i,
                 target: target as usize,
                 ld_imm64: target as usize - 1,
             });
             continue;
-        }
+        };
+        lands_on[i] = t as u32;
         if !call && function_of(t) != function_of(i) {
             out.push(FlowIssue::JumpOutOfRange {
                 insn: i,
@@ -492,12 +474,8 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
         if !is_terminator(&insns[i]) {
             visit(i + 1, &mut stack);
         }
-        if let Some((target, _)) = target_of(i) {
-            if let Some(&t) = usize::try_from(target).ok().and_then(|t| insn_at.get(t)) {
-                if t != usize::MAX {
-                    visit(t, &mut stack);
-                }
-            }
+        if lands_on[i] != u32::MAX {
+            visit(lands_on[i] as usize, &mut stack);
         } else if relocated.binary_search(&i).is_ok() {
             for r in prog.relocs.iter().filter(|r| r.insn == i) {
                 if let Some(t) = by_name(&r.symbol) {
@@ -518,7 +496,7 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
         }
         out.push(FlowIssue::Unreachable {
             insn: first,
-            slot: slot_of[first],
+            slot: map.slot(first),
             count: i - first,
         });
     }
@@ -951,8 +929,7 @@ pub fn map_helper_mismatches(
     // Jump targets, one flag per slot: a sorted list searched at every instruction cost 45%
     // of `asm` on a 1M-line file with map loads (cachegrind: 409M instructions, now 85M).
     let mut target = vec![false; insns.iter().map(Insn::slots).sum::<usize>() + 1];
-    let mut slot = 0usize;
-    for insn in insns {
+    for (_, slot, insn) in crate::slots::with_slots(insns) {
         if let Some(off) = insn.branch_offset() {
             if let Some(t) = usize::try_from(slot as i64 + 1 + off as i64)
                 .ok()
@@ -961,16 +938,13 @@ pub fn map_helper_mismatches(
                 *t = true;
             }
         }
-        slot += insn.slots();
     }
     let mut reloc = relocs.iter().peekable();
     let mut r1: Option<(usize, &str)> = None;
-    let mut slot = 0usize;
-    for (i, insn) in insns.iter().enumerate() {
+    for (i, slot, insn) in crate::slots::with_slots(insns) {
         if target[slot] {
             r1 = None;
         }
-        slot += insn.slots();
         let named = reloc
             .next_if(|r| r.insn == i)
             .filter(|r| r.kind == super::RelocKind::Map);

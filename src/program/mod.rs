@@ -37,6 +37,8 @@ mod section;
 pub use lint::{FlowIssue, Warning, WarningKind};
 pub use section::{ProgType, Section, SectionKind};
 
+pub use crate::slots::{set_offset, with_slots, OutOfReach, SlotCursor, SlotMap, WithSlots};
+
 use std::fmt;
 use std::panic::Location as CallerLocation;
 use std::sync::Arc;
@@ -181,15 +183,21 @@ impl Program {
         self.insns.iter().map(Insn::slots).sum()
     }
 
-    /// The slot index of each instruction, plus one entry for the end.
+    /// Each instruction with its index and slot ([`with_slots`]).
+    pub fn slots(&self) -> WithSlots<'_> {
+        with_slots(&self.insns)
+    }
+
+    /// The map between instruction indexes and slots ([`SlotMap`]).
+    pub fn slot_map(&self) -> SlotMap {
+        SlotMap::new(&self.insns)
+    }
+
+    /// The slot of each instruction, plus one entry for the end: a table, for code that
+    /// indexes it many times; [`Program::slots`] and [`Program::slot_map`] serve without one.
     pub fn slot_offsets(&self) -> Vec<usize> {
-        let mut v = Vec::with_capacity(self.insns.len() + 1);
-        let mut s = 0;
-        v.push(0);
-        for i in &self.insns {
-            s += i.slots();
-            v.push(s);
-        }
+        let mut v: Vec<usize> = self.slots().map(|(_, s, _)| s).collect();
+        v.push(self.slot_count());
         v
     }
 
@@ -517,19 +525,14 @@ pub enum BuildErrorKind {
         /// The label.
         label: String,
     },
-    /// A jump offset does not fit its field.
-    #[error(
-        "jump to label `{label}` needs offset {offset}, which does not fit in {bits} bits{hint}"
-    )]
+    /// A jump offset does not fit its field (the assembler says the same, with the same
+    /// `help:`, from [`set_offset`]).
+    #[error("the jump to `{label}` {reach}")]
     JumpOutOfRange {
         /// The label.
         label: String,
-        /// The offset needed, in slots.
-        offset: i64,
-        /// Width of the offset field.
-        bits: u32,
-        /// Advice.
-        hint: &'static str,
+        /// The offset needed, the field's width and what reaches that far.
+        reach: OutOfReach,
     },
     /// `bpf_map_push_elem` flags other than `BPF_ANY` and `BPF_EXIST`.
     #[error("bpf_map_push_elem takes flags BPF_ANY (0) or BPF_EXIST (2), not {flags} (queue_stack_map_push_elem returns -EINVAL)")]
@@ -633,7 +636,13 @@ impl BuildError {
     pub fn render(&self, severity: Severity) -> String {
         let l = &self.location;
         let message = format!("in program `{}`: {}", self.program, self.kind);
-        crate::diag::render_at(severity, &l.file, l.line, l.column, &message, &[])
+        let notes: Vec<String> = match &self.kind {
+            BuildErrorKind::JumpOutOfRange { reach, .. } => {
+                reach.help.iter().map(|h| format!("help: {h}")).collect()
+            }
+            _ => Vec::new(),
+        };
+        crate::diag::render_at(severity, &l.file, l.line, l.column, &message, &notes)
     }
 }
 
@@ -1394,19 +1403,14 @@ impl ProgramBuilder {
         if insns.is_empty() {
             err(&mut errors, nowhere, BuildErrorKind::Empty);
         }
-        // Slot offsets, for the jumps to labels (none when nothing jumps to a label).
+        // Slots, for the jumps to labels (not built when nothing jumps to a label: the
+        // assembler resolves its own).
         let slots = if self.fixups.is_empty() {
-            Vec::new()
+            SlotMap::default()
         } else {
-            let mut v = Vec::with_capacity(insns.len() + 1);
-            let mut s: i64 = 0;
-            for i in &insns {
-                v.push(s);
-                s += i.slots() as i64;
-            }
-            v.push(s);
-            v
+            SlotMap::new(&insns)
         };
+        let mut from_cursor = slots.cursor();
         let mut reported_past_end = vec![false; self.labels.len()];
         for f in &self.fixups {
             let info = &self.labels[f.label.0 as usize];
@@ -1432,37 +1436,14 @@ impl ProgramBuilder {
                     },
                 );
             }
-            let offset = slots[target] - (slots[f.insn] + 1);
-            let out_of_range = |bits: u32, hint: &'static str| BuildErrorKind::JumpOutOfRange {
-                label: info.name.clone(),
-                offset,
-                bits,
-                hint,
-            };
-            match &mut insns[f.insn] {
-                Insn::Jump { off, .. } => match i16::try_from(offset) {
-                    Ok(o) => *off = o,
-                    Err(_) => err(
-                        &mut errors,
-                        f.loc,
-                        out_of_range(16, "; invert the condition and jump over a `gotol`"),
-                    ),
-                },
-                Insn::Ja { off } | Insn::MayGoto { off } => match i16::try_from(offset) {
-                    Ok(o) => *off = o,
-                    Err(_) => err(
-                        &mut errors,
-                        f.loc,
-                        out_of_range(16, "; use `jump_long` (gotol, cpu v4)"),
-                    ),
-                },
-                Insn::JaLong { imm } | Insn::Call(Callee::Local(imm)) => {
-                    match i32::try_from(offset) {
-                        Ok(o) => *imm = o,
-                        Err(_) => err(&mut errors, f.loc, out_of_range(32, "")),
-                    }
-                }
-                _ => {}
+            let offset = slots.slot(target) as i64 - (from_cursor.slot(f.insn) as i64 + 1);
+            if let Err(reach) = set_offset(&mut insns[f.insn], offset) {
+                let label = info.name.clone();
+                err(
+                    &mut errors,
+                    f.loc,
+                    BuildErrorKind::JumpOutOfRange { label, reach },
+                );
             }
         }
         for (insn, loc) in insns.iter().zip(&self.locs) {

@@ -156,11 +156,7 @@ impl Listable for Program {
         self.labels.iter().map(|(i, n)| (*i, n.as_str()))
     }
     fn insn_slots(&self) -> impl Iterator<Item = usize> {
-        self.insns.iter().scan(0, |next, insn| {
-            let slot = *next;
-            *next += insn.slots();
-            Some(slot)
-        })
+        self.slots().map(|(_, slot, _)| slot)
     }
     fn relocs(&self) -> impl Iterator<Item = (usize, &str, RelocKind)> {
         self.relocs

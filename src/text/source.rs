@@ -63,7 +63,7 @@ pub fn object_source(obj: &Object) -> String {
 pub fn write_program_source(out: &mut String, prog: &Program) {
     let _ = writeln!(out, ".section {}", prog.section);
     let _ = writeln!(out, ".globl {}", prog.name);
-    let slots = prog.slot_offsets();
+    let map = prog.slot_map();
     // Names by instruction index: functions, then labels (a function's own name wins).
     let mut names: Vec<Option<&str>> = vec![None; prog.insns.len() + 1];
     let mut function_starts = vec![false; prog.insns.len() + 1];
@@ -80,7 +80,7 @@ pub fn write_program_source(out: &mut String, prog: &Program) {
     }
     names[0] = Some(&prog.name);
     let mut relocs = prog.relocs.iter().peekable();
-    for (i, insn) in prog.insns.iter().enumerate() {
+    for (i, slot, insn) in prog.slots() {
         if function_starts[i] {
             out.push('\n');
         }
@@ -109,8 +109,14 @@ pub fn write_program_source(out: &mut String, prog: &Program) {
             }
             _ => {
                 let target = insn.branch_offset().and_then(|off| {
-                    let to = slots[i] as i64 + 1 + off as i64;
-                    let at = slots.binary_search(&usize::try_from(to).ok()?).ok()?;
+                    let to = slot as i64 + 1 + off as i64;
+                    let to = usize::try_from(to).ok()?;
+                    // The end of the program may carry a label too.
+                    let at = if to == map.slot_count() {
+                        map.len()
+                    } else {
+                        map.index(to)?
+                    };
                     names.get(at).copied().flatten()
                 });
                 match (target, insn) {

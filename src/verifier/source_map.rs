@@ -159,11 +159,10 @@ impl SourceMap {
     /// line it was emitted from (the line's text read from the file the program names, once
     /// per file).
     pub fn from_program(program: &Program) -> SourceMap {
-        let slots = program.slot_offsets();
         let mut files: HashMap<u32, Option<Vec<String>>> = HashMap::new();
         let mut insns = BTreeMap::new();
         let mut relocs = program.relocs.iter().peekable();
-        for (i, insn) in program.insns.iter().enumerate() {
+        for (i, slot, insn) in program.slots() {
             let mut text = String::new();
             crate::text::write_kernel(&mut text, insn);
             while relocs.peek().is_some_and(|r| r.insn < i) {
@@ -197,7 +196,7 @@ impl SourceMap {
                     text: line_text,
                 })
             });
-            let slot = slots[i] as u32;
+            let slot = slot as u32;
             insns.insert(
                 slot,
                 MappedInsn {

@@ -247,7 +247,7 @@ impl BtfBuilder {
         self.add(name, Kind::Struct, members.len() as u16, size, &extra)
     }
 
-    /// A `VAR` of type `ty` with this linkage (see [`VAR_GLOBAL_ALLOCATED`]).
+    /// A `VAR` of type `ty` with this linkage (see [`VAR_GLOBAL_ALLOCATED`](super::VAR_GLOBAL_ALLOCATED)).
     pub fn var(&mut self, name: &str, ty: u32, linkage: u32) -> u32 {
         self.add(name, Kind::Var, 0, ty, &linkage.to_le_bytes())
     }
@@ -273,7 +273,7 @@ impl BtfBuilder {
         self.add("", Kind::FuncProto, params.len() as u16, ret, &extra)
     }
 
-    /// A `FUNC` of prototype `proto` with this linkage ([`FUNC_STATIC`] or [`FUNC_GLOBAL`]).
+    /// A `FUNC` of prototype `proto` with this linkage ([`FUNC_STATIC`](super::FUNC_STATIC) or [`FUNC_GLOBAL`](super::FUNC_GLOBAL)).
     pub fn func(&mut self, name: &str, proto: u32, linkage: u16) -> u32 {
         self.add(name, Kind::Func, linkage, proto, &[])
     }

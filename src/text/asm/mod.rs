@@ -193,7 +193,7 @@ use crate::program::SourceLines;
 use crate::program::{
     FileId, Function, Program, ProgramBuilder, Reloc, RelocKind, Section, SourceLoc,
 };
-use crate::slots::partition_near;
+use crate::slots::SlotMap;
 
 /// FNV-1a: label and symbol names are short, and SipHash showed in profiles. The result goes
 /// through a finalizer (splitmix64's): FNV alone leaves the bits the table indexes by poorly
@@ -817,11 +817,9 @@ struct Prog<'a> {
     b: ProgramBuilder,
     labels: Labels<'a>,
     fixups: Vec<Fix>,
-    /// The slots of the program's `ld_imm64` instructions, in order (a jump by offset must not
-    /// land on their second half).
-    wide: Vec<u32>,
-    n: u32,
-    slots: u64,
+    /// Where its instructions start (a jump by offset must not land on the second half of an
+    /// `ld_imm64`); its length is the instruction count.
+    slot_map: SlotMap,
     /// The first `exit` and its slot.
     first_exit: Option<(u32, u32)>,
     last: Option<Last>,
@@ -1226,7 +1224,7 @@ impl<'a> Asm<'a> {
             self.err(span, K::Syntax, "a relocation line before any instruction");
             return;
         };
-        let slot = p.slots - last.insn.slots() as u64;
+        let slot = (p.slot_map.slot_count() - last.insn.slots()) as u64;
         if off != slot * 8 {
             self.err(
                 off_span,
@@ -1254,7 +1252,7 @@ impl<'a> Asm<'a> {
         };
         let line = self.line;
         let p = &mut self.progs[pi];
-        let insn = p.n - 1;
+        let insn = p.slot_map.len() as u32 - 1;
         // Fixups are in instruction order, at most one per instruction: this instruction's is
         // the last, if any.
         if p.fixups.last().is_some_and(|f| f.insn == insn) {
@@ -1323,23 +1321,20 @@ impl<'a> Asm<'a> {
             column,
         }));
         p.b.emit(insn);
-        let slot = p.slots as u32;
+        let slot = p.slot_map.slot_count() as u32;
+        let at = p.slot_map.len() as u32;
         let off = insn.branch_offset().unwrap_or(0);
-        if let Some(f) = Fix::new(p.n, slot, line, sym, off, &p.labels) {
+        if let Some(f) = Fix::new(at, slot, line, sym, off, &p.labels) {
             p.fixups.push(f);
         }
-        if let Insn::LdImm64 { .. } = insn {
-            p.wide.push(slot);
-        }
         if ok && insn == Insn::Exit && p.first_exit.is_none() {
-            p.first_exit = Some((p.n, slot));
+            p.first_exit = Some((at, slot));
         }
         p.last = Some(Last { insn, span, line });
-        if p.n == 0 {
+        if at == 0 {
             p.first = Some((span, line));
         }
-        p.n += 1;
-        p.slots += insn.slots() as u64;
+        p.slot_map.push(insn.slots());
         p.nameable = false;
     }
 
@@ -1394,9 +1389,7 @@ impl<'a> Asm<'a> {
             b,
             labels: Labels::default(),
             fixups: Vec::new(),
-            wide: Vec::new(),
-            n: 0,
-            slots: 0,
+            slot_map: SlotMap::default(),
             first_exit: None,
             last: None,
             nameable,
@@ -1490,10 +1483,10 @@ impl<'a> Asm<'a> {
             return;
         };
         let p = &mut self.progs[pi];
-        let at = p.n;
+        let at = p.slot_map.len() as u32;
         let def = LabelDef {
             at,
-            slot: p.slots as u32,
+            slot: p.slot_map.slot_count() as u32,
             line,
             entry: false,
             function: false,
@@ -2352,7 +2345,7 @@ impl<'a> Asm<'a> {
                     .label()
                     .or_else(|| p.labels.find(name))
                     .and_then(|k| p.labels.defs.get(k as usize))
-                    .is_some_and(|(_, l)| l.at < p.n);
+                    .is_some_and(|(_, l)| (l.at as usize) < p.slot_map.len());
                 let other = match f.kind {
                     FixKind::Call => Helper::from_name(name).is_none(),
                     _ => !maps.contains_key(name),
@@ -2386,7 +2379,7 @@ impl<'a> Asm<'a> {
                 let l = q.labels.def_mut(k);
                 (l.at, l.entry)
             };
-            if at >= q.n {
+            if at as usize >= q.slot_map.len() {
                 continue; // a label after the last instruction is no function
             }
             let global = entry && q.name_span.is_some();
@@ -2437,12 +2430,10 @@ impl<'a> Asm<'a> {
             }
         };
         let n = prog.insns.len();
-        let total = p.slots as i64;
+        let total = p.slot_map.slot_count() as i64;
         let mut relocs = Vec::new();
         // (instruction, its slot) of calls by offset.
         let mut numeric_functions: Vec<(usize, u32)> = Vec::new();
-        // How many `ld_imm64` come before the current fixup's instruction.
-        let mut wide_before = 0;
         // Jumps (instruction, span, line), checked against the functions at the end.
         let mut jumps: Vec<(u32, Span, u32)> = Vec::new();
         for f in std::mem::take(&mut p.fixups) {
@@ -2486,16 +2477,10 @@ impl<'a> Asm<'a> {
                         continue; // encoded as written; the warnings say it leaves the program
                     }
                     // The target is an instruction unless it is the second slot of an
-                    // `ld_imm64`; the instruction's index is its slot less the `ld_imm64`
-                    // before it.
-                    wide_before = partition_near(&p.wide, f.slot, wide_before);
-                    let target = target as u32;
-                    let below = partition_near(&p.wide, target, wide_before);
-                    let inside_wide = below > 0 && p.wide[below - 1] + 1 == target;
-                    // Into the second half of an ld_imm64: encoded, and warned about.
-                    if !inside_wide && matches!(prog.insns[i], Insn::Call(Callee::Local(_))) {
-                        let t = (target as usize) - below;
-                        numeric_functions.push((t, target));
+                    // `ld_imm64` (encoded all the same, and warned about).
+                    let start = p.slot_map.index(target as usize);
+                    if let (Some(t), Insn::Call(Callee::Local(_))) = (start, prog.insns[i]) {
+                        numeric_functions.push((t, target as u32));
                     }
                 }
                 FixKind::Call => {
@@ -2633,7 +2618,7 @@ impl<'a> Asm<'a> {
             // program. A jump from one function into another would then land elsewhere: such
             // a program is kept in one piece, as written (its calls pc-relative, as llvm-mc
             // writes them; the verifier refuses the jump, and the warnings say so).
-            let slots = crate::slots::SlotMap::new(&prog.insns);
+            let slots = SlotMap::new(&prog.insns);
             let starts: Vec<usize> = fn_at.iter().map(|(a, _)| *a).collect();
             let func_of = |i: usize| starts.partition_point(|&s| s <= i);
             let crosses = jumps.iter().any(|&(i, _, _)| {
@@ -2646,15 +2631,7 @@ impl<'a> Asm<'a> {
                     return false;
                 }
                 // The last instruction starting at or before the target slot.
-                let (mut t, mut hi) = (0usize, n - 1);
-                while t < hi {
-                    let mid = (t + hi).div_ceil(2);
-                    if slots.slot(mid) as i64 <= target {
-                        t = mid;
-                    } else {
-                        hi = mid - 1;
-                    }
-                }
+                let t = slots.starts_before(target as usize + 1) - 1;
                 func_of(t) != func_of(i)
             });
             if crosses {
@@ -2691,47 +2668,20 @@ impl<'a> Asm<'a> {
         span: Span,
         line: u32,
     ) -> bool {
-        let (fits, bits, hint) = match insn {
-            Insn::Jump { off: o, .. } | Insn::Ja { off: o } | Insn::MayGoto { off: o } => {
-                match i16::try_from(off) {
-                    Ok(v) => {
-                        *o = v;
-                        (true, 16, "")
-                    }
-                    Err(_) => (
-                        false,
-                        16,
-                        if matches!(insn, Insn::Jump { .. }) {
-                            "invert the condition and jump over a `gotol`"
-                        } else {
-                            "use `gotol`, which has a 32-bit offset"
-                        },
-                    ),
-                }
-            }
-            Insn::JaLong { imm } | Insn::Call(Callee::Local(imm)) => match i32::try_from(off) {
-                Ok(v) => {
-                    *imm = v;
-                    (true, 32, "")
-                }
-                Err(_) => (false, 32, ""),
-            },
-            _ => (true, 0, ""),
+        // The builder's rule and words ([`crate::program::set_offset`]).
+        let Err(reach) = crate::slots::set_offset(insn, off) else {
+            return true;
         };
-        if !fits {
-            let e = self.err_on(
-                line,
-                span,
-                K::JumpRange,
-                format!(
-                    "the jump to `{label}` needs offset {off}, which does not fit in {bits} bits"
-                ),
-            );
-            if !hint.is_empty() {
-                e.notes.push(format!("help: {hint}"));
-            }
+        let e = self.err_on(
+            line,
+            span,
+            K::JumpRange,
+            format!("the jump to `{label}` {reach}"),
+        );
+        if let Some(help) = reach.help {
+            e.notes.push(format!("help: {help}"));
         }
-        fits
+        false
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2776,15 +2726,15 @@ fn split_text_functions(prog: Program) -> Vec<Program> {
     if prog.section != Section::TEXT || prog.functions.len() < 2 {
         return vec![prog];
     }
-    let slots = crate::slots::SlotMap::new(&prog.insns);
+    let slots = SlotMap::new(&prog.insns);
     let starts: Vec<i64> = prog
         .functions
         .iter()
         .map(|f| slots.slot(f.insn) as i64)
         .collect();
-    let total = slots.slot(prog.insns.len()) as i64;
+    let total = slots.slot_count() as i64;
     let func_of = |slot: i64| starts.partition_point(|&s| s <= slot);
-    let crosses = prog.insns.iter().enumerate().any(|(i, insn)| {
+    let crosses = prog.slots().any(|(i, from, insn)| {
         if prog.relocs.iter().any(|r| r.insn == i) {
             return false; // named by a relocation, not by an offset
         }
@@ -2799,7 +2749,7 @@ fn split_text_functions(prog: Program) -> Vec<Program> {
                 None => return false,
             },
         };
-        let from = slots.slot(i) as i64;
+        let from = from as i64;
         let target = from + 1 + off;
         !(0..total).contains(&target) || func_of(target) != func_of(from)
     });
