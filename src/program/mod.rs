@@ -31,9 +31,11 @@
 //! obj.add_program(prog).unwrap();
 //! ```
 
+mod item;
 pub mod lint;
 mod section;
 
+pub use item::{Item, Items, Reference};
 pub use lint::{FlowIssue, Warning, WarningKind};
 pub use section::{ProgType, Section, SectionKind};
 
@@ -181,6 +183,13 @@ impl Program {
     /// The number of 8-byte slots (instructions, counting `ld_imm64` twice).
     pub fn slot_count(&self) -> usize {
         self.insns.iter().map(Insn::slots).sum()
+    }
+
+    /// Each instruction with its index, slot, source location, the name bound there and what
+    /// it refers to ([`Item`]): the one walk over a program that needs more than the
+    /// instructions.
+    pub fn items(&self) -> Items<'_> {
+        Items::new(self)
     }
 
     /// Each instruction with its index and slot ([`with_slots`]).

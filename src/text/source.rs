@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::helpers::Helper;
 use crate::insn::{Callee, Insn};
 use crate::object::Object;
-use crate::program::{Program, RelocKind};
+use crate::program::{Program, Reference};
 
 use super::write_llvm;
 
@@ -63,41 +63,23 @@ pub fn object_source(obj: &Object) -> String {
 pub fn write_program_source(out: &mut String, prog: &Program) {
     let _ = writeln!(out, ".section {}", prog.section);
     let _ = writeln!(out, ".globl {}", prog.name);
-    let map = prog.slot_map();
-    // Names by instruction index: functions, then labels (a function's own name wins).
-    let mut names: Vec<Option<&str>> = vec![None; prog.insns.len() + 1];
-    let mut function_starts = vec![false; prog.insns.len() + 1];
-    for (i, l) in prog.labels.iter().rev() {
-        if let Some(n) = names.get_mut(*i) {
-            *n = Some(l);
-        }
-    }
-    for f in prog.functions.iter().skip(1) {
-        if let Some(n) = names.get_mut(f.insn) {
-            *n = Some(&f.name);
-            function_starts[f.insn] = true;
-        }
-    }
-    names[0] = Some(&prog.name);
-    let mut relocs = prog.relocs.iter().peekable();
-    for (i, slot, insn) in prog.slots() {
-        if function_starts[i] {
+    let mut items = prog.items();
+    let at_end = items.name_at_end();
+    for item in &mut items {
+        let insn = item.insn;
+        if item.function_start && item.index > 0 {
             out.push('\n');
         }
-        if let Some(name) = names[i] {
+        if let Some(name) = item.name {
             let _ = writeln!(out, "{name}:");
         }
-        while relocs.peek().is_some_and(|r| r.insn < i) {
-            relocs.next();
-        }
-        let reloc = relocs.peek().filter(|r| r.insn == i);
         out.push('\t');
-        match (insn, reloc) {
-            (Insn::LdImm64 { dst, .. }, Some(r)) if r.kind == RelocKind::Map => {
-                let _ = write!(out, "{dst} = {} ll", r.symbol);
+        match (insn, item.reference) {
+            (Insn::LdImm64 { dst, .. }, Some(Reference::Map(map))) => {
+                let _ = write!(out, "{dst} = {map} ll");
             }
-            (Insn::Call(_), Some(r)) if r.kind == RelocKind::Function => {
-                let _ = write!(out, "call {}", r.symbol);
+            (Insn::Call(_), Some(Reference::Function(f))) => {
+                let _ = write!(out, "call {f}");
             }
             (Insn::Call(Callee::Helper(id)), None) => {
                 match u32::try_from(*id).ok().and_then(Helper::from_id) {
@@ -107,40 +89,32 @@ pub fn write_program_source(out: &mut String, prog: &Program) {
                     None => write_llvm(out, insn),
                 }
             }
-            _ => {
-                let target = insn.branch_offset().and_then(|off| {
-                    let to = slot as i64 + 1 + off as i64;
-                    let to = usize::try_from(to).ok()?;
-                    // The end of the program may carry a label too.
-                    let at = if to == map.slot_count() {
-                        map.len()
-                    } else {
-                        map.index(to)?
-                    };
-                    names.get(at).copied().flatten()
-                });
-                match (target, insn) {
-                    (Some(label), Insn::Call(Callee::Local(_))) => {
-                        let _ = write!(out, "call {label}");
-                    }
-                    (Some(label), _) => {
-                        let mut text = String::new();
-                        write_llvm(&mut text, insn);
-                        // The printer ends a jump with its offset (`goto +0x3`): name it instead.
-                        match text.rsplit_once(' ') {
-                            Some((head, _)) => {
-                                let _ = write!(out, "{head} {label}");
-                            }
-                            None => out.push_str(&text),
+            // A jump or local call to a named place: by name.
+            (
+                _,
+                Some(Reference::Local {
+                    name: Some(label), ..
+                }),
+            ) if insn.branch_offset().is_some() => {
+                if let Insn::Call(Callee::Local(_)) = insn {
+                    let _ = write!(out, "call {label}");
+                } else {
+                    let mut text = String::new();
+                    write_llvm(&mut text, insn);
+                    // The printer ends a jump with its offset (`goto +0x3`): name it instead.
+                    match text.rsplit_once(' ') {
+                        Some((head, _)) => {
+                            let _ = write!(out, "{head} {label}");
                         }
+                        None => out.push_str(&text),
                     }
-                    (None, _) => write_llvm(out, insn),
                 }
             }
+            _ => write_llvm(out, insn),
         }
         out.push('\n');
     }
-    if let Some(name) = names[prog.insns.len()] {
+    if let Some(name) = at_end {
         let _ = writeln!(out, "{name}:");
     }
 }

@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use crate::insn::Insn;
-use crate::program::{Program, RelocKind};
+use crate::program::{Program, Reference};
 
 use super::{Kind, VerifierLog};
 
@@ -161,21 +161,16 @@ impl SourceMap {
     pub fn from_program(program: &Program) -> SourceMap {
         let mut files: HashMap<u32, Option<Vec<String>>> = HashMap::new();
         let mut insns = BTreeMap::new();
-        let mut relocs = program.relocs.iter().peekable();
-        for (i, slot, insn) in program.slots() {
+        for item in program.items() {
+            let (i, slot, insn) = (item.index, item.slot, item.insn);
             let mut text = String::new();
             crate::text::write_kernel(&mut text, insn);
-            while relocs.peek().is_some_and(|r| r.insn < i) {
-                relocs.next();
+            match item.reference {
+                Some(Reference::Map(m)) => text.push_str(&format!(" ; map {m}")),
+                Some(Reference::Function(f)) => text.push_str(&format!(" ; function {f}")),
+                _ => {}
             }
-            if let Some(r) = relocs.peek().filter(|r| r.insn == i) {
-                let what = match r.kind {
-                    RelocKind::Map => "map",
-                    RelocKind::Function => "function",
-                };
-                text.push_str(&format!(" ; {what} {}", r.symbol));
-            }
-            let source = program.locs.get(i).copied().flatten().and_then(|loc| {
+            let source = item.loc.and_then(|loc| {
                 let f = program.files.get(loc.file.0 as usize)?;
                 let lines = files.entry(loc.file.0).or_insert_with(|| {
                     let text = match &f.text {
