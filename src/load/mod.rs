@@ -61,7 +61,7 @@ use std::path::{Path, PathBuf};
 pub use map::{flags, Map, MapError, Queue, Stack};
 pub use program::{log_level, LoadedProgram, TestRun, TestRunResult, DEFAULT_LOG_SIZE};
 
-use crate::insn::{Insn, Pseudo};
+use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{MapDefError, MapValue};
 use crate::object::btf::ObjectBtf;
 use crate::object::link::{self as linker, LinkError};
@@ -940,18 +940,19 @@ fn pinned_map(
 struct Linked {
     insns: Vec<Insn>,
     recs: ProgramBtfRecs,
-    /// The object's programs that make it up: (program index, index of its first instruction
-    /// in `insns`), the program itself first, in ascending order of instruction.
-    units: Vec<(usize, usize)>,
+    /// What makes it up, the program itself first, in ascending order of instruction: (program
+    /// index, its first instruction there, index of that instruction in `insns`). The program is
+    /// whole; each function another program gives is a unit of its own.
+    units: Vec<(usize, usize, usize)>,
 }
 
 impl Linked {
     /// Where instruction `i` of the linked program came from: `file:line`.
     fn source(&self, obj: &Object, i: usize) -> Option<String> {
-        let &(pi, base) = self.units.iter().rev().find(|&&(_, base)| base <= i)?;
+        let &(pi, first, base) = self.units.iter().rev().find(|u| u.2 <= i)?;
         obj.programs
             .get(pi)?
-            .source(i - base)
+            .source(first + i - base)
             .map(|s| s.to_string())
     }
 }
@@ -1025,10 +1026,12 @@ fn missing_feature(
     })))
 }
 
-/// Program `index` linked with the programs its function relocations reach
-/// ([`linker::link`]: the program first, then the others in the object's order), its map
-/// references and calls patched, and its BTF records gathered, shifted to where each program
-/// lands.
+/// Program `index` linked with the functions its function relocations reach, as libbpf links
+/// ([`linker::link`]): the program whole first, then each function reached, in the object's
+/// order. Another program gives the functions reached, one by one, when its calls between its
+/// own functions all land on a function's start and no jump leaves a function; otherwise it is
+/// appended whole. Map references and calls are patched, and the BTF records gathered,
+/// shifted to where each unit lands.
 fn link(
     obj: &Object,
     index: usize,
@@ -1041,22 +1044,34 @@ fn link(
         insn,
         reason,
     };
+    let mut first = Vec::with_capacity(obj.programs.len());
+    let mut next = 0;
+    for p in &obj.programs {
+        first.push(next);
+        // The program whole, then room for each function start (and instruction 0).
+        next += p.functions.len() + 2;
+    }
+    let units = Units { obj, first };
     let mut refs = Refs {
-        obj,
         map_fds,
+        entry: index,
+        units: units.clone(),
         maps: vec![None; obj.programs.len()],
+        split: HashMap::new(),
         insn_at: HashMap::new(),
         problems: Vec::new(),
     };
     let size = |u: usize| {
-        obj.programs.get(u).map(|p| linker::Size {
-            insns: p.insns.len(),
-            slots: p.insns.iter().map(Insn::slots).sum(),
+        let (pi, range) = units.get(u)?;
+        let insns = &obj.programs[pi].insns[range];
+        Some(linker::Size {
+            insns: insns.len(),
+            slots: insns.iter().map(Insn::slots).sum(),
         })
     };
-    let linked = linker::link(index, |u| refs.of(u), size);
+    let linked = linker::link(units.first[index], |u| refs.of(u), size);
     // A linker error at the reference it names: its instruction in the linked program (in its
-    // own program when the linking failed). Every reference names a program and slots of it
+    // own unit when the linking failed). Every reference names a unit and slots of it
     // (checked when listed), so only an offset can fail.
     let fail = |e: LinkError, linked: Option<&linker::Linked>| {
         let (unit, slot) = e.at();
@@ -1069,7 +1084,10 @@ fn link(
             LinkError::NoUnit { .. } => RelocationProblem::UnknownFunction(symbol),
             LinkError::PastEnd { to, .. } => RelocationProblem::PastEnd {
                 symbol,
-                program: obj.programs.get(to).map_or("", |p| &p.name).to_owned(),
+                program: units
+                    .get(to)
+                    .map_or("", |u| &obj.programs[u.0].name)
+                    .to_owned(),
             },
             LinkError::Offset { offset, .. } => {
                 RelocationProblem::CallOffset(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64)
@@ -1088,15 +1106,24 @@ fn link(
         return Err(err(base + insn, reason.clone()));
     }
     let mut insns = Vec::with_capacity(linked.insns);
-    for pl in &linked.placed {
-        let p = &obj.programs[pl.unit];
-        insns.extend_from_slice(&p.insns);
+    // (program, its instructions in the unit) of each placed unit.
+    let placed: Vec<(usize, std::ops::Range<usize>)> = linked
+        .placed
+        .iter()
+        .filter_map(|pl| units.get(pl.unit))
+        .collect();
+    for (pl, (pi, range)) in linked.placed.iter().zip(&placed) {
+        let p = &obj.programs[*pi];
+        insns.extend_from_slice(&p.insns[range.clone()]);
         for r in p.relocs.iter().filter(|r| r.kind == RelocKind::Map) {
             // Each was checked when listed: a known map, on an ld_imm64.
             let fd = map_fds.get(r.symbol.as_str());
-            if let (Some(&fd), Some(Insn::LdImm64 { pseudo, imm, .. })) =
-                (fd, insns.get_mut(pl.insn + r.insn))
-            {
+            let at = r
+                .insn
+                .checked_sub(range.start)
+                .filter(|_| range.contains(&r.insn));
+            let insn = at.and_then(|at| insns.get_mut(pl.insn + at));
+            if let (Some(&fd), Some(Insn::LdImm64 { pseudo, imm, .. })) = (fd, insn) {
                 if *pseudo == Pseudo::MapValue {
                     // Keep the value offset in the high half.
                     *imm = (*imm & !0xffff_ffff) | i64::from(fd as u32);
@@ -1117,57 +1144,194 @@ fn link(
     }
     let mut recs = ProgramBtfRecs::default();
     if let Some(btf) = btf {
-        for pl in &linked.placed {
-            let Some(pb) = btf.programs.get(pl.unit) else {
+        for (pl, (pi, range)) in linked.placed.iter().zip(&placed) {
+            let Some(pb) = btf.programs.get(*pi) else {
                 continue;
             };
-            let shift = pl.slot as u32;
-            recs.func_info.extend(pb.func_info.iter().map(|f| FuncInfo {
-                insn_off: f.insn_off + shift,
-                ..*f
-            }));
-            recs.line_info.extend(pb.line_info.iter().map(|l| LineInfo {
-                insn_off: l.insn_off + shift,
-                ..*l
-            }));
+            // A whole program keeps all its records; a function those in its slots.
+            let whole = pl.unit == units.first[*pi];
+            let (from, to) = (refs.slot(*pi, range.start), refs.slot(*pi, range.end));
+            let moved = |off: u32| {
+                (whole || (from..to).contains(&(off as usize)))
+                    .then(|| (off as usize - from + pl.slot) as u32)
+            };
+            let funcs = pb.func_info.iter().filter_map(|f| {
+                let insn_off = moved(f.insn_off)?;
+                Some(FuncInfo { insn_off, ..*f })
+            });
+            recs.func_info.extend(funcs);
+            let lines = pb.line_info.iter().filter_map(|l| {
+                let insn_off = moved(l.insn_off)?;
+                Some(LineInfo { insn_off, ..*l })
+            });
+            recs.line_info.extend(lines);
         }
         recs.func_info.sort_by_key(|f| f.insn_off);
         recs.line_info.sort_by_key(|l| l.insn_off);
     }
-    let units = linked.placed.iter().map(|p| (p.unit, p.insn)).collect();
+    let units = linked
+        .placed
+        .iter()
+        .zip(&placed)
+        .map(|(pl, (pi, range))| (*pi, range.start, pl.insn))
+        .collect();
     Ok(Linked { insns, recs, units })
 }
 
-/// The references of the object's programs, listed for [`linker::link`] as it reaches them,
-/// and what is wrong with their relocations.
-struct Refs<'o> {
+/// The linker's units of an object: unit `first[p]` is program `p` whole, unit
+/// `first[p] + 1 + k` its `k`th function (by [`function_starts`]).
+#[derive(Clone)]
+struct Units<'o> {
     obj: &'o Object,
+    first: Vec<usize>,
+}
+
+impl Units<'_> {
+    /// Unit `u`: its program and its instructions there.
+    fn get(&self, u: usize) -> Option<(usize, std::ops::Range<usize>)> {
+        let pi = self.first.partition_point(|&f| f <= u).checked_sub(1)?;
+        let p = self.obj.programs.get(pi)?;
+        match u - self.first[pi] {
+            0 => Some((pi, 0..p.insns.len())),
+            k => {
+                let starts = function_starts(p);
+                let start = *starts.get(k - 1)?;
+                Some((pi, start..starts.get(k).copied().unwrap_or(p.insns.len())))
+            }
+        }
+    }
+}
+
+/// Where the functions of `p` start, sorted, from instruction 0.
+fn function_starts(p: &Program) -> Vec<usize> {
+    let mut v: Vec<usize> = p.functions.iter().map(|f| f.insn).collect();
+    v.push(0);
+    v.retain(|&i| i == 0 || i < p.insns.len());
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The slot a call or function address at `slot` with offset `off` points at, if any.
+fn target_slot(slot: usize, off: i64) -> Option<usize> {
+    let t = (slot as i64).checked_add(off)?.checked_add(1)?;
+    usize::try_from(t).ok()
+}
+
+/// The instructions of `p` that a function relocation names, sorted.
+fn function_relocs(p: &Program) -> Vec<usize> {
+    let mut v: Vec<usize> = p
+        .relocs
+        .iter()
+        .filter(|r| r.kind == RelocKind::Function)
+        .map(|r| r.insn)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// The references of the object's units, listed for [`linker::link`] as it reaches them, and
+/// what is wrong with their relocations.
+struct Refs<'o> {
     map_fds: &'o HashMap<&'o str, i32>,
+    /// The program being linked (kept whole).
+    entry: usize,
+    units: Units<'o>,
     /// The slot maps of the programs looked at.
     maps: Vec<Option<SlotMap>>,
-    /// (program, slot) of each function reference -> its instruction and symbol.
+    /// Whether a program is linked function by function: its function starts if so.
+    split: HashMap<usize, Option<Vec<usize>>>,
+    /// (unit, slot in it) of each function reference -> its instruction in the unit and symbol.
     insn_at: HashMap<(usize, usize), (usize, &'o str)>,
-    /// Relocations that cannot be applied: program, instruction in it, why; in the order
-    /// found.
+    /// Relocations that cannot be applied: unit, instruction in it, why; in the order found.
     problems: Vec<(usize, usize, RelocationProblem)>,
 }
 
 impl<'o> Refs<'o> {
-    /// The slot of instruction `insn` (at most the count) of program `unit`.
-    fn slot(&mut self, unit: usize, insn: usize) -> usize {
-        let programs = &self.obj.programs;
-        self.maps[unit]
-            .get_or_insert_with(|| SlotMap::new(&programs[unit].insns))
+    /// The slot of instruction `insn` (at most the count) of program `pi`.
+    fn slot(&mut self, pi: usize, insn: usize) -> usize {
+        let programs = &self.units.obj.programs;
+        self.maps[pi]
+            .get_or_insert_with(|| SlotMap::new(&programs[pi].insns))
             .slot(insn)
     }
 
-    /// The function references of program `unit`; its map relocations are checked.
+    /// The function starts of program `pi` when it is linked function by function: not the
+    /// entry, more than one function, every call between its functions (without a relocation)
+    /// lands on a function's start, and no jump leaves its function.
+    fn split(&mut self, pi: usize) -> Option<Vec<usize>> {
+        if let Some(known) = self.split.get(&pi) {
+            return known.clone();
+        }
+        let p = &self.units.obj.programs[pi];
+        let starts = function_starts(p);
+        let relocated = function_relocs(p);
+        let mut ok = pi != self.entry && starts.len() > 1;
+        let bounds: Vec<usize> = starts.iter().map(|&i| self.slot(pi, i)).collect();
+        let end = self.slot(pi, p.insns.len());
+        let mut k = 0; // the function of instruction i
+        let mut slot = 0;
+        for (i, insn) in p.insns.iter().enumerate() {
+            if !ok {
+                break;
+            }
+            while starts.get(k + 1).is_some_and(|&s| s <= i) {
+                k += 1;
+            }
+            let (off, call) = match *insn {
+                Insn::LdImm64 {
+                    pseudo: Pseudo::Func,
+                    imm,
+                    ..
+                } => (Some(imm), true),
+                _ => (
+                    insn.branch_offset().map(i64::from),
+                    matches!(insn, Insn::Call(_)),
+                ),
+            };
+            if let (Some(off), Err(_)) = (off, relocated.binary_search(&i)) {
+                let target = target_slot(slot, off);
+                let inside = target.is_some_and(|t| {
+                    (bounds[k]..bounds.get(k + 1).map_or(end, |&b| b)).contains(&t)
+                });
+                let at_start = target.is_some_and(|t| bounds.binary_search(&t).is_ok());
+                ok = inside || (call && at_start);
+            }
+            slot += insn.slots();
+        }
+        let out = ok.then_some(starts);
+        self.split.insert(pi, out.clone());
+        out
+    }
+
+    /// The unit and slot in it where instruction `insn` of program `pi` is, as a call target.
+    fn target(&mut self, pi: usize, insn: usize) -> (usize, usize) {
+        match self.split(pi).and_then(|s| s.binary_search(&insn).ok()) {
+            Some(k) => (self.units.first[pi] + 1 + k, 0),
+            None => (self.units.first[pi], self.slot(pi, insn)),
+        }
+    }
+
+    /// The references of unit `unit`: its function relocations and, in a function of a
+    /// program linked function by function, its calls to the program's other functions. Its
+    /// map relocations are checked.
     fn of(&mut self, unit: usize) -> Vec<linker::Ref> {
-        let obj = self.obj;
-        let p = &obj.programs[unit];
+        let obj = self.units.obj;
+        let Some((pi, range)) = self.units.get(unit) else {
+            return Vec::new();
+        };
+        let p = &obj.programs[pi];
+        let base = self.slot(pi, range.start);
         let mut out = Vec::new();
         for r in &p.relocs {
-            let mut problem = |reason| self.problems.push((unit, r.insn, reason));
+            // A relocation past the end belongs to the unit that ends the program.
+            let mine =
+                range.contains(&r.insn) || (r.insn >= p.insns.len() && range.end == p.insns.len());
+            if !mine {
+                continue;
+            }
+            let local = r.insn - range.start;
+            let mut problem = |reason| self.problems.push((unit, local, reason));
             let Some(insn) = p.insns.get(r.insn) else {
                 problem(RelocationProblem::PastEnd {
                     symbol: r.symbol.clone(),
@@ -1192,11 +1356,11 @@ impl<'o> Refs<'o> {
                         let mut fs = q.functions.iter();
                         fs.find(|f| f.name == r.symbol).map(|f| f.insn)
                     };
-                    let target = named(p).map(|i| (unit, i)).or_else(|| {
+                    let target = named(p).map(|i| (pi, i)).or_else(|| {
                         let mut all = obj.programs.iter().enumerate();
                         all.find_map(|(qi, q)| named(q).map(|i| (qi, i)))
                     });
-                    let Some((to, entry)) = target else {
+                    let Some((qi, entry)) = target else {
                         problem(RelocationProblem::UnknownFunction(r.symbol.clone()));
                         continue;
                     };
@@ -1211,18 +1375,53 @@ impl<'o> Refs<'o> {
                             continue;
                         }
                     };
-                    if entry >= obj.programs[to].insns.len() {
+                    if entry >= obj.programs[qi].insns.len() {
                         problem(RelocationProblem::PastEnd {
                             symbol: r.symbol.clone(),
-                            program: obj.programs[to].name.clone(),
+                            program: obj.programs[qi].name.clone(),
                         });
                         continue;
                     }
-                    let slot = self.slot(unit, r.insn);
-                    let to_slot = self.slot(to, entry);
-                    self.insn_at.insert((unit, slot), (r.insn, &r.symbol));
+                    let slot = self.slot(pi, r.insn) - base;
+                    let (to, to_slot) = self.target(qi, entry);
+                    self.insn_at.insert((unit, slot), (local, &r.symbol));
                     out.push(linker::Ref {
                         slot,
+                        kind,
+                        to,
+                        to_slot,
+                    });
+                }
+            }
+        }
+        if unit != self.units.first[pi] {
+            // A function: its calls to the program's other functions (each lands on a start).
+            let relocated = function_relocs(p);
+            let end = self.slot(pi, range.end);
+            let mut slot = base;
+            for i in range.clone() {
+                let insn = &p.insns[i];
+                let at = slot;
+                slot += insn.slots();
+                let (off, kind) = match *insn {
+                    Insn::Call(Callee::Local(imm)) => (i64::from(imm), linker::RefKind::Call),
+                    Insn::LdImm64 {
+                        pseudo: Pseudo::Func,
+                        imm,
+                        ..
+                    } => (imm, linker::RefKind::FuncAddr),
+                    _ => continue,
+                };
+                let outside = target_slot(at, off).filter(|t| !(base..end).contains(t));
+                let Some(t) = outside.filter(|_| relocated.binary_search(&i).is_err()) else {
+                    continue;
+                };
+                if let Some(ti) = self.maps[pi].as_ref().and_then(|m| m.index(t)) {
+                    let (to, to_slot) = self.target(pi, ti);
+                    self.insn_at
+                        .insert((unit, at - base), (i - range.start, ""));
+                    out.push(linker::Ref {
+                        slot: at - base,
                         kind,
                         to,
                         to_slot,
