@@ -1165,3 +1165,39 @@ fn every_diagnostic_has_a_file_line_and_column() {
     }
     assert!(checked > 1000, "{checked}");
 }
+
+#[test]
+fn map_pinning_takes_libbpf_values_only() {
+    let head = ".map q, type=queue, value_size=4, max_entries=4, ";
+    let e = one(
+        &format!("{head}pinning=bogus\nr0 = 0\nexit\n"),
+        K::BadMap,
+        1,
+        58,
+        5,
+        "unknown pinning `bogus`",
+    );
+    assert!(e.notes[0].contains("pinning=by_name"), "{e}");
+    one(
+        &format!("{head}pinning=none, pinning=1\nr0 = 0\nexit\n"),
+        K::BadMap,
+        1,
+        64,
+        9,
+        "`pinning` is given twice",
+    );
+    for (value, pinned) in [
+        ("by_name", true),
+        ("LIBBPF_PIN_BY_NAME", true),
+        ("1", true),
+        ("none", false),
+        ("0", false),
+    ] {
+        let obj = assemble("t.s", &format!("{head}pinning={value}\nr0 = 0\nexit\n")).unwrap();
+        assert_eq!(
+            obj.maps[0].pinning == bpfsmith::object::Pinning::ByName,
+            pinned,
+            "{value}"
+        );
+    }
+}

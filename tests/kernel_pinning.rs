@@ -219,3 +219,71 @@ fn something_else_pinned_under_the_map_name_is_named() {
         Ok(_) => panic!("a pinned program was taken for a map"),
     }
 }
+
+/// Nothing lost: a clang object's pinned map is written back pinned (a `pinning` member in its
+/// BTF definition, as clang writes it), and `pinning=by_name` in `.map` gives the same; libbpf
+/// (bpftool 1.1's `prog load`) then pins the map at `/sys/fs/bpf/<name>` and leaves the
+/// unpinned one alone, which is the independent check that the written object says "pinned".
+#[test]
+fn pinning_is_written_back_and_libbpf_pins_what_we_write() {
+    require_kernel!("pinning_is_written_back_and_libbpf_pins_what_we_write");
+    if !have_clang() || !interop::have_tool("bpftool") {
+        return;
+    }
+    let root = Path::new(bpfsmith::load::DEFAULT_PIN_ROOT);
+    if !bpfsmith::sys::is_bpffs(root).unwrap_or(false) {
+        eprintln!("notice: skipping: no bpffs at {}", root.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // clang's object, read and written again: still pinned.
+    let name = format!("pw{}", std::process::id());
+    let e = compile(dir.path(), "clang_pinned", &source(&name, 1)).unwrap();
+    let again = ElfObject::parse(&e.object.to_elf().unwrap()).unwrap();
+    assert_eq!(again.object.maps[0].pinning, Pinning::ByName);
+    let text = bpfsmith::text::object_source(&again.object);
+    assert!(text.contains(", pinning=by_name"), "{text}");
+
+    // Assembled with `pinning=by_name`: bpftool loads it and libbpf pins that map only.
+    let (pinned, unpinned) = (
+        format!("pa{}", std::process::id()),
+        format!("pu{}", std::process::id()),
+    );
+    let src = format!(
+        ".license \"GPL\"\n.map {pinned}, type=queue, value_size=4, max_entries=4, pinning=by_name\n\
+         .map {unpinned}, type=queue, value_size=4, max_entries=4\n.section socket\n.globl prog\nprog:\n\
+         r1 = {pinned} ll\nr1 = {unpinned} ll\nr0 = 0\nexit\n"
+    );
+    let obj = bpfsmith::text::assemble("pinned.s", &src).unwrap();
+    assert_eq!(
+        obj.maps.iter().map(|m| m.pinning).collect::<Vec<_>>(),
+        [Pinning::ByName, Pinning::None]
+    );
+    let path = dir.path().join("pinned.o");
+    obj.write_elf(&path).unwrap();
+    let map_pin = Pin(root.join(&pinned));
+    let other_pin = Pin(root.join(&unpinned));
+    let prog_pin = Pin(root.join(format!("bpfsmith_pinprog{}", std::process::id())));
+    for p in [&map_pin, &other_pin, &prog_pin] {
+        let _ = std::fs::remove_file(&p.0);
+    }
+    interop::run_ok(
+        "bpftool",
+        &[
+            "prog",
+            "load",
+            path.to_str().unwrap(),
+            prog_pin.0.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        map_pin.0.exists(),
+        "libbpf pinned the map we wrote as pinned"
+    );
+    assert!(!other_pin.0.exists(), "and only that one");
+    let shown = interop::run_ok(
+        "bpftool",
+        &["map", "show", "pinned", map_pin.0.to_str().unwrap()],
+    );
+    assert!(shown.contains("queue"), "{shown}");
+}

@@ -310,7 +310,7 @@ pub(crate) fn encode_object(
             }
             let mut members = Vec::new();
             let mut ids = MapBtf::default();
-            for (k, (name, member)) in m.def.btf_members().into_iter().enumerate() {
+            for (k, (name, member)) in m.btf_members().into_iter().enumerate() {
                 let ty = match member {
                     BtfMember::Uint(v) => {
                         let arr = b.array(int, index, v);

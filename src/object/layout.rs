@@ -236,7 +236,7 @@ impl Layout {
         for m in &obj.maps {
             map_offsets.push(maps_size);
             // One 8-byte field per member of the map's definition struct.
-            maps_size += m.def.btf_members().len() as u64 * 8;
+            maps_size += m.btf_members().len() as u64 * 8;
         }
         Ok(Layout {
             sections,

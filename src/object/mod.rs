@@ -35,8 +35,22 @@ pub struct Map {
     pub pinning: Pinning,
 }
 
+impl Map {
+    /// The members of the map's BTF definition struct, in `.maps` order: the definition's
+    /// ([`MapDef::btf_members`]) and `pinning` when the map is pinned, as clang writes
+    /// `__uint(pinning, LIBBPF_PIN_BY_NAME)` (the writer keeps what the reader read).
+    pub fn btf_members(&self) -> Vec<(&'static str, crate::maps::BtfMember<'_>)> {
+        let mut m = self.def.btf_members();
+        if self.pinning == Pinning::ByName {
+            m.push(("pinning", crate::maps::BtfMember::Uint(1)));
+        }
+        m
+    }
+}
+
 /// How a loader shares a map through a bpffs mount: libbpf's `pinning` attribute of a BTF map
-/// definition (`__uint(pinning, LIBBPF_PIN_BY_NAME)`).
+/// definition (`__uint(pinning, LIBBPF_PIN_BY_NAME)`). The assembler's `.map` takes it as
+/// `pinning=by_name` (or `none`); the printers show it that way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Pinning {
     /// Not pinned (`LIBBPF_PIN_NONE`, 0): each load creates the map.
@@ -47,6 +61,26 @@ pub enum Pinning {
     /// [`crate::load::LoadOptions::pin_root`] says otherwise), after checking that it has the
     /// same definition, or creates the map and pins it there.
     ByName,
+}
+
+impl Pinning {
+    /// `none` or `by_name`, as `.map` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pinning::None => "none",
+            Pinning::ByName => "by_name",
+        }
+    }
+
+    /// The pinning `.map` names: `none`/`by_name`, libbpf's `LIBBPF_PIN_NONE`/
+    /// `LIBBPF_PIN_BY_NAME`, or its numbers 0/1.
+    pub fn from_name(name: &str) -> Option<Pinning> {
+        match name {
+            "none" | "LIBBPF_PIN_NONE" | "0" => Some(Pinning::None),
+            "by_name" | "LIBBPF_PIN_BY_NAME" | "1" => Some(Pinning::ByName),
+            _ => None,
+        }
+    }
 }
 
 /// Programs, maps and a license: what an ELF object holds.

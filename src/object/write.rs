@@ -369,7 +369,7 @@ impl<'a> ElfFile<'a> {
                 name: &m.name,
                 section: maps_sec,
                 value: *off,
-                size: m.def.btf_members().len() as u64 * 8,
+                size: m.btf_members().len() as u64 * 8,
                 info: elf::STB_GLOBAL << 4 | elf::STT_OBJECT,
             });
         }

@@ -473,11 +473,15 @@ fn write_programs<P: Listable>(
         let _ = writeln!(out, "maps:");
         for m in maps {
             let d = &m.def;
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "  {}: type={} key_size={} value_size={} max_entries={} flags={:#x}",
                 m.name, d.map_type, d.key_size, d.value_size, d.max_entries, d.map_flags
             );
+            if m.pinning != crate::object::Pinning::None {
+                let _ = write!(out, " pinning={}", m.pinning.name());
+            }
+            out.push('\n');
         }
     }
     for p in programs {

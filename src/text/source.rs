@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::helpers::Helper;
 use crate::insn::{Callee, Insn};
-use crate::object::Object;
+use crate::object::{Object, Pinning};
 use crate::program::{Program, Reference};
 
 use super::write_llvm;
@@ -46,11 +46,15 @@ pub fn object_source(obj: &Object) -> String {
     let _ = writeln!(out, ".license {}", quoted(&obj.license));
     for m in &obj.maps {
         let d = &m.def;
-        let _ = writeln!(
+        let _ = write!(
             out,
             ".map {}, type={}, key_size={}, value_size={}, max_entries={}, flags={:#x}",
             m.name, d.map_type, d.key_size, d.value_size, d.max_entries, d.map_flags
         );
+        if m.pinning != Pinning::None {
+            let _ = write!(out, ", pinning={}", m.pinning.name());
+        }
+        out.push('\n');
     }
     for p in &obj.programs {
         out.push('\n');

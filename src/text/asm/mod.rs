@@ -85,7 +85,9 @@
 //! Our own directives: `.license "GPL"` (default [`AsmOptions::default_license`], said in a
 //! note when the file has none) and
 //! `.map NAME, type=queue, value_size=4, max_entries=10` (also `key_size=`, `flags=` as numbers
-//! or `BPF_F_*` names joined by `|`), checked against the kernel's creation rules. Maps may be
+//! or `BPF_F_*` names joined by `|`, and `pinning=by_name` for a map a loader shares through
+//! bpffs, as clang's `__uint(pinning, LIBBPF_PIN_BY_NAME)`), checked against the kernel's
+//! creation rules. Maps may be
 //! declared before or after their use. `.globl`/`.global` are read; `.type`, `.size`,
 //! `.p2align`, `.align`, `.balign`, `.file`, `.loc`, `.ident`, `.addrsig`, `.hidden` are
 //! accepted and ignored. Data directives (`.byte`, `.zero` ...) are refused.
@@ -188,7 +190,7 @@ use super::parse::{looks_like_register, parse_const_expr, parse_insn_with, Span,
 use crate::helpers::Helper;
 use crate::insn::{Callee, Insn, Pseudo};
 use crate::maps::{flags, MapDef, MapDefError, MapType, TypeDesc};
-use crate::object::{Object, ObjectError};
+use crate::object::{Object, ObjectError, Pinning};
 use crate::program::SourceLines;
 use crate::program::{
     FileId, Function, Program, ProgramBuilder, Reloc, RelocKind, Section, SourceLoc,
@@ -880,6 +882,7 @@ struct Pending<'a> {
 struct MapDecl<'a> {
     name: &'a str,
     def: MapDef,
+    pinning: Pinning,
     span: Span,
     line: u32,
 }
@@ -1905,6 +1908,7 @@ impl<'a> Asm<'a> {
         // key=value pairs, separated by commas.
         let mut vals: [Option<(u32, Span)>; 4] = [None; 4]; // key_size, value_size, max_entries, flags
         let mut ty: Option<(MapType, Span)> = None;
+        let mut pinning: Option<Pinning> = None;
         let mut i = 1;
         let dir_span = (d.start, args.last().map_or(d.end, |t| t.end));
         loop {
@@ -1932,7 +1936,7 @@ impl<'a> Asm<'a> {
                 self.err(
                     (key.start, key.end),
                     K::BadMap,
-                    "expected `key=value` (type, key_size, value_size, max_entries, flags)",
+                    "expected `key=value` (type, key_size, value_size, max_entries, flags, pinning)",
                 );
                 return;
             }
@@ -1949,6 +1953,29 @@ impl<'a> Asm<'a> {
                 self.err(kv_span, K::BadMap, format!("`{key_name}=` needs a value"));
                 return;
             }
+            if key_name == "pinning" {
+                if pinning.is_some() {
+                    self.err(kv_span, K::BadMap, "`pinning` is given twice");
+                    return;
+                }
+                let vspan = (value[0].start, value[value.len() - 1].end);
+                match Pinning::from_name(self.text(vspan)) {
+                    Some(p) => pinning = Some(p),
+                    None => {
+                        self.err(
+                            vspan,
+                            K::BadMap,
+                            format!("unknown pinning `{}`", self.text(vspan)),
+                        )
+                        .notes
+                        .push(
+                            "help: `pinning=by_name` (LIBBPF_PIN_BY_NAME) or `pinning=none`".into(),
+                        );
+                        return;
+                    }
+                }
+                continue;
+            }
             let slot = match key_name {
                 "type" => None,
                 "key_size" => Some(0),
@@ -1961,9 +1988,9 @@ impl<'a> Asm<'a> {
                         K::BadMap,
                         format!("unknown map key `{other}`"),
                     );
-                    e.notes.push(match suggest(other, ["type", "key_size", "value_size", "max_entries", "flags"]) {
+                    e.notes.push(match suggest(other, ["type", "key_size", "value_size", "max_entries", "flags", "pinning"]) {
                         Some(s) => format!("help: did you mean `{s}`?"),
-                        None => "help: the keys are type, key_size, value_size, max_entries and flags".into(),
+                        None => "help: the keys are type, key_size, value_size, max_entries, flags and pinning".into(),
                     });
                     return;
                 }
@@ -2072,6 +2099,7 @@ impl<'a> Asm<'a> {
         self.maps.push(MapDecl {
             name,
             def,
+            pinning: pinning.unwrap_or_default(),
             span: name_span,
             line,
         });
@@ -2169,8 +2197,15 @@ impl<'a> Asm<'a> {
         let mut obj = Object::new(&license);
         for m in std::mem::take(&mut self.maps) {
             // Names were checked unique as the `.map` lines were read.
-            if let Err(e) = obj.map_named_uniquely(m.name, m.def) {
-                self.err_on(m.line, m.span, K::BadMap, e.to_string());
+            match obj.map_named_uniquely(m.name, m.def) {
+                Ok(_) => {
+                    if let Some(added) = obj.maps.last_mut() {
+                        added.pinning = m.pinning;
+                    }
+                }
+                Err(e) => {
+                    self.err_on(m.line, m.span, K::BadMap, e.to_string());
+                }
             }
         }
         for (prog, at) in done {
