@@ -1025,6 +1025,19 @@ fn notes_for_defaults() {
         notes[1]
     );
     assert!(notes[1].contains("`.license \"GPL\"`"), "{}", notes[1]);
+    // The note points at the file's first character, not at blank lines or indentation.
+    let a = assemble_with_warnings("t.s", "\n  \n\tr0 = 0\n\texit\n", &Default::default()).unwrap();
+    let license = a
+        .notes
+        .iter()
+        .map(|n| n.to_string())
+        .find(|n| n.contains(".license"));
+    assert!(
+        license
+            .as_deref()
+            .is_some_and(|n| n.starts_with("t.s:3:2: note: no `.license`")),
+        "{license:?}"
+    );
     // Said explicitly: no notes.
     let a = assemble_with_warnings(
         "t.s",

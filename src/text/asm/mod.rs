@@ -2328,10 +2328,21 @@ impl<'a> Asm<'a> {
             });
         }
         if self.license.is_none() && !progs.is_empty() {
+            // At the first character of the file that is not blank (where a `.license` line
+            // would go), not under indentation.
+            let (line, column) = self
+                .src
+                .lines()
+                .enumerate()
+                .find_map(|(k, l)| {
+                    let indent = l.chars().take_while(|c| c.is_whitespace()).count();
+                    (indent < l.chars().count()).then_some((k as u32 + 1, indent as u32 + 1))
+                })
+                .unwrap_or((1, 1));
             notes.push(AsmNote {
                 path: self.path.to_owned(),
-                line: 1,
-                column: 1,
+                line,
+                column,
                 message: format!(
                     "no `.license` directive: the object's license is \"{}\", the default",
                     self.opts.default_license
