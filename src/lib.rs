@@ -195,6 +195,7 @@ mod slots;
 pub mod snapshot;
 pub mod text;
 pub mod verifier;
+pub mod vm;
 
 #[cfg(target_os = "linux")]
 pub mod check;

@@ -1,0 +1,152 @@
+//! The VM's memory: regions, never host pointers.
+//!
+//! An address is a region number in its high 32 bits and an offset in its low 32 bits, so a
+//! program may compute with pointers as it likes (add, subtract, compare), and every access is
+//! checked against the one region its address names. Region 0 is empty: a null pointer, or an
+//! offset that underflows below a region's start, reaches nothing.
+
+use super::error::VmErrorKind;
+
+/// The kernel's `MAX_CALL_FRAMES`: bpf-to-bpf calls nest at most this deep.
+pub const MAX_FRAMES: usize = 8;
+/// The kernel's `MAX_BPF_STACK`: each frame's stack.
+pub const STACK_SIZE: usize = 512;
+
+/// What a region holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionKind {
+    /// Nothing: address 0 and its neighbours.
+    Null,
+    /// The stack of call frame `n` (0: the program's own).
+    Stack(usize),
+    /// The memory the caller gave (context or packet).
+    Mem,
+    /// The value of element `elem` of map `map`.
+    MapValue {
+        /// Index of the map in the VM.
+        map: usize,
+        /// Element index.
+        elem: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Region {
+    pub kind: RegionKind,
+    pub data: Vec<u8>,
+}
+
+/// The regions of a run.
+#[derive(Clone, Debug)]
+pub(crate) struct Memory {
+    pub regions: Vec<Region>,
+}
+
+/// The region number of the caller's memory: after the null region and the frames.
+pub(crate) const MEM_REGION: usize = 1 + MAX_FRAMES;
+
+/// The address of `offset` in region `region`.
+#[inline]
+pub(crate) fn address(region: usize, offset: u64) -> u64 {
+    ((region as u64) << 32) | (offset & 0xffff_ffff)
+}
+
+impl Memory {
+    pub fn new() -> Memory {
+        let mut regions = vec![Region {
+            kind: RegionKind::Null,
+            data: Vec::new(),
+        }];
+        for n in 0..MAX_FRAMES {
+            regions.push(Region {
+                kind: RegionKind::Stack(n),
+                data: vec![0; STACK_SIZE],
+            });
+        }
+        regions.push(Region {
+            kind: RegionKind::Mem,
+            data: Vec::new(),
+        });
+        Memory { regions }
+    }
+
+    /// The frame pointer (`r10`) of frame `n`: one past the end of its stack.
+    #[inline]
+    pub fn frame_pointer(n: usize) -> u64 {
+        address(1 + n, STACK_SIZE as u64)
+    }
+
+    /// Zero the stack of frame `n` (the kernel's is uninitialised; a run is reproducible).
+    pub fn clear_frame(&mut self, n: usize) {
+        if let Some(r) = self.regions.get_mut(1 + n) {
+            r.data.fill(0);
+        }
+    }
+
+    fn describe(&self, addr: u64) -> String {
+        match self.regions.get((addr >> 32) as usize) {
+            Some(r) => {
+                let what = match r.kind {
+                    RegionKind::Null => return "every region (a null or stray pointer)".into(),
+                    RegionKind::Stack(n) => format!("the stack of frame {n}"),
+                    RegionKind::Mem => "the memory given to the program".into(),
+                    RegionKind::MapValue { map, elem } => {
+                        format!("the value of element {elem} of map {map}")
+                    }
+                };
+                format!("{what} ({} bytes)", r.data.len())
+            }
+            None => "every region".into(),
+        }
+    }
+
+    fn fault(&self, access: &'static str, addr: u64, size: u64) -> VmErrorKind {
+        VmErrorKind::OutOfBounds {
+            access,
+            addr,
+            size,
+            region: self.describe(addr),
+        }
+    }
+
+    /// The `size` bytes at `addr`, for reading.
+    #[inline]
+    pub fn get(&self, addr: u64, size: usize) -> Result<&[u8], VmErrorKind> {
+        let off = (addr & 0xffff_ffff) as usize;
+        self.regions
+            .get((addr >> 32) as usize)
+            .and_then(|r| r.data.get(off..off.checked_add(size)?))
+            .ok_or_else(|| self.fault("read", addr, size as u64))
+    }
+
+    /// The `size` bytes at `addr`, for writing.
+    #[inline]
+    pub fn get_mut(&mut self, addr: u64, size: usize) -> Result<&mut [u8], VmErrorKind> {
+        let off = (addr & 0xffff_ffff) as usize;
+        let ok = self
+            .regions
+            .get((addr >> 32) as usize)
+            .is_some_and(|r| off.checked_add(size).is_some_and(|end| end <= r.data.len()));
+        if !ok {
+            return Err(self.fault("write", addr, size as u64));
+        }
+        Ok(&mut self.regions[(addr >> 32) as usize].data[off..off + size])
+    }
+
+    /// Read a little-endian value of `size` bytes (1, 2, 4 or 8), zero-extended.
+    #[inline]
+    pub fn load(&self, addr: u64, size: usize) -> Result<u64, VmErrorKind> {
+        let b = self.get(addr, size)?;
+        let mut w = [0u8; 8];
+        w[..size].copy_from_slice(b);
+        Ok(u64::from_le_bytes(w))
+    }
+
+    /// Write the low `size` bytes of `value`, little-endian.
+    #[inline]
+    pub fn store(&mut self, addr: u64, size: usize, value: u64) -> Result<(), VmErrorKind> {
+        let b = self.get_mut(addr, size)?;
+        b.copy_from_slice(&value.to_le_bytes()[..size]);
+        Ok(())
+    }
+}

@@ -1,0 +1,628 @@
+//! A user-space interpreter of eBPF: run a program anywhere, without the kernel and without
+//! root, with the semantics of RFC 9669 (the kernel's `instruction-set.rst`).
+//!
+//! Memory is modelled, not trusted: each call frame's 512-byte stack, the memory the caller
+//! gives (context or packet) and map values are separate regions, a pointer is a region plus an
+//! offset, and every access is checked. Whatever a program does (a wild pointer, a jump
+//! outside the program, an endless loop, a helper the VM lacks), the run ends with a typed
+//! [`VmError`] naming the instruction, never with a panic. The VM verifies nothing: a program
+//! the verifier would refuse may run here.
+//!
+//! ```
+//! use bpfsmith::insn::{AluOp, Insn, Operand, Width, R0, R1};
+//! use bpfsmith::vm::Vm;
+//!
+//! // r0 = the first byte of the memory, times 3
+//! let prog = [
+//!     Insn::Load { size: bpfsmith::insn::Size::U8, sign: false, dst: R0, src: R1, off: 0 },
+//!     Insn::Alu { width: Width::W64, op: AluOp::Mul, dst: R0, src: Operand::Imm(3) },
+//!     Insn::Exit,
+//! ];
+//! let mut vm = Vm::new(&prog);
+//! assert_eq!(vm.run(&mut [14]).unwrap().r0, 42);
+//!
+//! // One byte further is outside the memory: an error naming the instruction.
+//! let prog = [Insn::Load { size: bpfsmith::insn::Size::U8, sign: false, dst: R0, src: R1, off: 1 }, Insn::Exit];
+//! let err = Vm::new(&prog).run(&mut [14]).unwrap_err();
+//! assert_eq!((err.index, err.slot), (0, 0));
+//! assert!(err.to_string().contains("*(u8 *)(r1 + 0x1)`): read of 1 bytes"), "{err}");
+//! ```
+//!
+//! Conventions where the kernel has none: `r1` is the address of the memory given to
+//! [`Vm::run`] and `r2` its length (the conformance suite's convention; a kernel program reads
+//! only `r1`); `callx rN` calls the helper whose number `rN` holds (the suite's meaning, the
+//! kernel has no such instruction for programs); the legacy packet loads (`ld_abs`, `ld_ind`)
+//! read the memory big-endian and end the run with `r0 = 0` when out of range, as the kernel
+//! does. Division or modulo by an immediate zero is refused ([`VmErrorKind::DivisionByZeroImm`],
+//! the verifier's "div by zero"); by a register holding zero it is defined by the RFC.
+
+mod error;
+mod maps;
+mod mem;
+
+pub use error::{VmError, VmErrorKind};
+pub use maps::{MapError, VmMap};
+pub use mem::{RegionKind, MAX_FRAMES, STACK_SIZE};
+
+use std::collections::HashMap;
+
+use crate::helpers::Helper;
+use crate::insn::{AluOp, AtomicOp, Callee, Cond, Endian, Insn, Operand, Pseudo, Size, Width};
+use crate::program::{with_slots, SlotMap};
+use crate::text::Llvm;
+use mem::{address, Memory, MEM_REGION};
+
+/// The kernel's `BPF_MAX_LOOPS`: how many times `may_goto` falls through before it jumps.
+pub const MAY_GOTO_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// The default instruction budget of a run ([`Vm::budget`]).
+pub const DEFAULT_BUDGET: u64 = 1 << 26;
+
+/// No target: the instruction does not branch, or its target is not an instruction.
+const NO_TARGET: u32 = u32::MAX;
+
+/// Region numbers from here on are map handles (what `ld_imm64` of a map gives): never memory.
+const HANDLE_BASE: u64 = 0x8000_0000;
+
+/// A helper registered by the user: `r1`-`r5` in, `r0` out.
+type UserHelper = Box<dyn FnMut([u64; 5]) -> u64 + Send>;
+
+/// The result of a run that reached `exit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// `r0` at the final `exit`: the program's return value, all 64 bits.
+    pub r0: u64,
+    /// Every register at the final `exit`.
+    pub regs: [u64; 11],
+    /// How many instructions ran.
+    pub executed: u64,
+}
+
+/// A saved caller frame of a bpf-to-bpf call.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    ret: usize,
+    saved: [u64; 4],
+    fp: u64,
+}
+
+/// An interpreter for one program, with its maps and helpers; run it as often as needed (the
+/// maps keep their contents from one run to the next, as in the kernel).
+pub struct Vm {
+    insns: Vec<Insn>,
+    slots: SlotMap,
+    /// Per instruction: the index its jump or local call goes to, or [`NO_TARGET`].
+    targets: Vec<u32>,
+    /// The instruction budget of a run: past it, [`VmErrorKind::Budget`].
+    pub budget: u64,
+    /// How many times `may_goto` falls through in a run before it jumps.
+    pub may_goto_limit: u64,
+    helpers: HashMap<i64, UserHelper>,
+    maps: Vec<VmMap>,
+    /// `ld_imm64` map references (`Pseudo::MapFd`): file descriptor -> map index.
+    fds: HashMap<i32, usize>,
+    mem: Memory,
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm")
+            .field("insns", &self.insns.len())
+            .field("budget", &self.budget)
+            .field("maps", &self.maps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vm {
+    /// A VM for a linked program (jump and call offsets count slots).
+    pub fn new(insns: &[Insn]) -> Vm {
+        let slots = SlotMap::new(insns);
+        let targets = with_slots(insns)
+            .map(|(_, slot, insn)| match insn.branch_offset() {
+                Some(off) => usize::try_from(slot as i64 + 1 + i64::from(off))
+                    .ok()
+                    .and_then(|t| slots.index(t))
+                    .and_then(|i| u32::try_from(i).ok())
+                    .unwrap_or(NO_TARGET),
+                None => NO_TARGET,
+            })
+            .collect();
+        Vm {
+            insns: insns.to_vec(),
+            slots,
+            targets,
+            budget: DEFAULT_BUDGET,
+            may_goto_limit: MAY_GOTO_LIMIT,
+            helpers: HashMap::new(),
+            maps: Vec::new(),
+            fds: HashMap::new(),
+            mem: Memory::new(),
+        }
+    }
+
+    /// The program's instructions.
+    pub fn insns(&self) -> &[Insn] {
+        &self.insns
+    }
+
+    /// Register (or replace) helper number `id`: it gets `r1`-`r5` and returns `r0`. Takes
+    /// precedence over the VM's own helpers.
+    pub fn helper(&mut self, id: i64, f: impl FnMut([u64; 5]) -> u64 + Send + 'static) {
+        self.helpers.insert(id, Box::new(f));
+    }
+
+    /// An error at instruction `pc` (or the end of the program).
+    fn error(&self, pc: usize, kind: VmErrorKind) -> VmError {
+        let pc = pc.min(self.insns.len());
+        VmError {
+            index: pc,
+            slot: self.slots.slot(pc),
+            text: match self.insns.get(pc) {
+                Some(i) => Llvm(i).to_string(),
+                None => "end of program".into(),
+            },
+            kind,
+        }
+    }
+
+    /// Run the program on `mem` (the context or packet: `r1` = its address, `r2` = its
+    /// length). What the program writes to `mem` is copied back.
+    pub fn run(&mut self, mem: &mut [u8]) -> Result<Outcome, VmError> {
+        self.mem.regions[MEM_REGION].data.clear();
+        self.mem.regions[MEM_REGION].data.extend_from_slice(mem);
+        let result = self.exec(mem.len() as u64);
+        let data = &self.mem.regions[MEM_REGION].data;
+        mem.copy_from_slice(&data[..mem.len().min(data.len())]);
+        result.map_err(|(pc, kind)| self.error(pc, kind))
+    }
+
+    /// The jump target of instruction `pc`, or the error of a jump outside the program.
+    #[inline]
+    fn target(&self, pc: usize) -> Result<usize, (usize, VmErrorKind)> {
+        match self.targets[pc] {
+            NO_TARGET => {
+                let off = self.insns[pc].branch_offset().unwrap_or(0);
+                Err((
+                    pc,
+                    VmErrorKind::JumpOutside {
+                        target: self.slots.slot(pc) as i64 + 1 + i64::from(off),
+                        slots: self.slots.slot_count(),
+                    },
+                ))
+            }
+            t => Ok(t as usize),
+        }
+    }
+
+    fn exec(&mut self, mem_len: u64) -> Result<Outcome, (usize, VmErrorKind)> {
+        let mut regs = [0u64; 11];
+        regs[1] = address(MEM_REGION, 0);
+        regs[2] = mem_len;
+        regs[10] = Memory::frame_pointer(0);
+        self.mem.clear_frame(0);
+        let mut frames: Vec<Frame> = Vec::new();
+        let mut may_goto = self.may_goto_limit;
+        let mut executed: u64 = 0;
+        let mut pc = 0usize;
+        loop {
+            let Some(&insn) = self.insns.get(pc) else {
+                return Err((pc, VmErrorKind::FellOffEnd));
+            };
+            if executed >= self.budget {
+                return Err((pc, VmErrorKind::Budget { limit: self.budget }));
+            }
+            executed += 1;
+            let at = |k: VmErrorKind| (pc, k);
+            match insn {
+                Insn::Alu {
+                    width,
+                    op,
+                    dst,
+                    src,
+                } => {
+                    let d = dst.num() as usize;
+                    let (s, imm_zero) = match src {
+                        Operand::Reg(r) => (regs[r.num() as usize], false),
+                        Operand::Imm(i) => (i as i64 as u64, i == 0),
+                    };
+                    if imm_zero && matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod)
+                    {
+                        return Err(at(VmErrorKind::DivisionByZeroImm));
+                    }
+                    regs[d] = match width {
+                        Width::W64 => alu64(op, regs[d], s),
+                        Width::W32 => u64::from(alu32(op, regs[d] as u32, s as u32)),
+                    };
+                }
+                Insn::Neg { width, dst } => {
+                    let d = dst.num() as usize;
+                    regs[d] = match width {
+                        Width::W64 => regs[d].wrapping_neg(),
+                        Width::W32 => u64::from((regs[d] as u32).wrapping_neg()),
+                    };
+                }
+                Insn::MovSx {
+                    width,
+                    bits,
+                    dst,
+                    src,
+                } => {
+                    let s = regs[src.num() as usize];
+                    let v = match bits {
+                        8 => s as i8 as i64,
+                        16 => s as i16 as i64,
+                        32 => s as i32 as i64,
+                        _ => return Err(at(VmErrorKind::Unsupported("movsx of that width"))),
+                    } as u64;
+                    regs[dst.num() as usize] = match width {
+                        Width::W64 => v,
+                        Width::W32 => v & 0xffff_ffff,
+                    };
+                }
+                Insn::Endian { kind, bits, dst } => {
+                    let d = dst.num() as usize;
+                    let v = regs[d];
+                    regs[d] = match (kind, bits) {
+                        (Endian::ToLe, 16) => v & 0xffff,
+                        (Endian::ToLe, 32) => v & 0xffff_ffff,
+                        (Endian::ToLe, 64) => v,
+                        (_, 16) => u64::from((v as u16).swap_bytes()),
+                        (_, 32) => u64::from((v as u32).swap_bytes()),
+                        (_, 64) => v.swap_bytes(),
+                        _ => return Err(at(VmErrorKind::Unsupported("a byte swap of that width"))),
+                    };
+                }
+                Insn::Load {
+                    size,
+                    sign,
+                    dst,
+                    src,
+                    off,
+                } => {
+                    let addr = regs[src.num() as usize].wrapping_add(off as i64 as u64);
+                    let v = self.mem.load(addr, size.bytes() as usize).map_err(at)?;
+                    regs[dst.num() as usize] = if sign { sign_extend(v, size) } else { v };
+                }
+                Insn::StoreImm {
+                    size,
+                    dst,
+                    off,
+                    imm,
+                } => {
+                    let addr = regs[dst.num() as usize].wrapping_add(off as i64 as u64);
+                    self.mem
+                        .store(addr, size.bytes() as usize, imm as i64 as u64)
+                        .map_err(at)?;
+                }
+                Insn::Store {
+                    size,
+                    dst,
+                    off,
+                    src,
+                } => {
+                    let addr = regs[dst.num() as usize].wrapping_add(off as i64 as u64);
+                    self.mem
+                        .store(addr, size.bytes() as usize, regs[src.num() as usize])
+                        .map_err(at)?;
+                }
+                Insn::Atomic {
+                    size,
+                    op,
+                    dst,
+                    src,
+                    off,
+                } => {
+                    self.atomic(
+                        &mut regs,
+                        size,
+                        op,
+                        dst.num() as usize,
+                        src.num() as usize,
+                        off,
+                    )
+                    .map_err(at)?;
+                }
+                Insn::LdImm64 { dst, pseudo, imm } => {
+                    regs[dst.num() as usize] = self.ld_imm64(pseudo, imm).map_err(at)?;
+                }
+                Insn::LdAbs { size, imm } => match self.ld_packet(size, i64::from(imm)) {
+                    Some(v) => regs[0] = v,
+                    None => {
+                        return Ok(Outcome {
+                            r0: 0,
+                            regs,
+                            executed,
+                        })
+                    }
+                },
+                Insn::LdInd { size, src, imm } => {
+                    let off = i64::from(regs[src.num() as usize] as i32) + i64::from(imm);
+                    match self.ld_packet(size, off) {
+                        Some(v) => regs[0] = v,
+                        None => {
+                            return Ok(Outcome {
+                                r0: 0,
+                                regs,
+                                executed,
+                            })
+                        }
+                    }
+                }
+                Insn::Jump {
+                    width,
+                    cond,
+                    dst,
+                    src,
+                    off: _,
+                } => {
+                    let a = regs[dst.num() as usize];
+                    let b = match src {
+                        Operand::Reg(r) => regs[r.num() as usize],
+                        Operand::Imm(i) => i as i64 as u64,
+                    };
+                    let taken = match width {
+                        Width::W64 => cond64(cond, a, b),
+                        Width::W32 => cond32(cond, a as u32, b as u32),
+                    };
+                    if taken {
+                        pc = self.target(pc)?;
+                        continue;
+                    }
+                }
+                Insn::Ja { .. } | Insn::JaLong { .. } => {
+                    pc = self.target(pc)?;
+                    continue;
+                }
+                Insn::MayGoto { .. } => {
+                    if may_goto == 0 {
+                        pc = self.target(pc)?;
+                        continue;
+                    }
+                    may_goto -= 1;
+                }
+                Insn::Call(Callee::Local(_)) => {
+                    let target = self.target(pc)?;
+                    if frames.len() + 1 >= MAX_FRAMES {
+                        return Err(at(VmErrorKind::CallDepth { max: MAX_FRAMES }));
+                    }
+                    frames.push(Frame {
+                        ret: pc + 1,
+                        saved: [regs[6], regs[7], regs[8], regs[9]],
+                        fp: regs[10],
+                    });
+                    self.mem.clear_frame(frames.len());
+                    regs[10] = Memory::frame_pointer(frames.len());
+                    pc = target;
+                    continue;
+                }
+                Insn::Call(Callee::Helper(id)) => {
+                    regs[0] = self.call_helper(i64::from(id), &regs).map_err(at)?;
+                }
+                Insn::CallX { dst } => {
+                    let id = regs[dst.num() as usize] as i64;
+                    regs[0] = self.call_helper(id, &regs).map_err(at)?;
+                }
+                Insn::Call(Callee::Kfunc { .. }) => {
+                    return Err(at(VmErrorKind::Unsupported("a kfunc call")))
+                }
+                Insn::AddrSpaceCast { .. } => {
+                    return Err(at(VmErrorKind::Unsupported("addr_space_cast (arenas)")))
+                }
+                Insn::Exit => match frames.pop() {
+                    Some(f) => {
+                        regs[6..10].copy_from_slice(&f.saved);
+                        regs[10] = f.fp;
+                        pc = f.ret;
+                        continue;
+                    }
+                    None => {
+                        return Ok(Outcome {
+                            r0: regs[0],
+                            regs,
+                            executed,
+                        })
+                    }
+                },
+            }
+            pc += 1;
+        }
+    }
+
+    fn atomic(
+        &mut self,
+        regs: &mut [u64; 11],
+        size: Size,
+        op: AtomicOp,
+        dst: usize,
+        src: usize,
+        off: i16,
+    ) -> Result<(), VmErrorKind> {
+        let bytes = size.bytes() as usize;
+        match op {
+            AtomicOp::LoadAcquire => {
+                let addr = regs[src].wrapping_add(off as i64 as u64);
+                regs[dst] = self.mem.load(addr, bytes)?;
+                return Ok(());
+            }
+            AtomicOp::StoreRelease => {
+                let addr = regs[dst].wrapping_add(off as i64 as u64);
+                return self.mem.store(addr, bytes, regs[src]);
+            }
+            _ if !op.allows(size) => {
+                return Err(VmErrorKind::Unsupported(
+                    "a read-modify-write atomic of 8 or 16 bits",
+                ))
+            }
+            _ => {}
+        }
+        let addr = regs[dst].wrapping_add(off as i64 as u64);
+        let mask = if bytes == 4 { 0xffff_ffff } else { u64::MAX };
+        // Load first: a store to the same place cannot fail after it.
+        let old = self.mem.load(addr, bytes)?;
+        let s = regs[src] & mask;
+        let (new, fetch) = match op {
+            AtomicOp::Add { fetch } => (old.wrapping_add(s), fetch),
+            AtomicOp::Or { fetch } => (old | s, fetch),
+            AtomicOp::And { fetch } => (old & s, fetch),
+            AtomicOp::Xor { fetch } => (old ^ s, fetch),
+            AtomicOp::Xchg => (s, true),
+            AtomicOp::CmpXchg => {
+                let new = if old == regs[0] & mask { s } else { old };
+                self.mem.store(addr, bytes, new)?;
+                regs[0] = old;
+                return Ok(());
+            }
+            AtomicOp::LoadAcquire | AtomicOp::StoreRelease => return Ok(()),
+        };
+        self.mem.store(addr, bytes, new & mask)?;
+        if fetch {
+            regs[src] = old;
+        }
+        Ok(())
+    }
+
+    /// The value of an `ld_imm64`: the immediate, or a map reference resolved to the VM's map.
+    fn ld_imm64(&self, pseudo: Pseudo, imm: i64) -> Result<u64, VmErrorKind> {
+        match pseudo {
+            Pseudo::Imm => Ok(imm as u64),
+            Pseudo::MapFd | Pseudo::MapIdx => {
+                let map = self.map_of_reference(pseudo, imm as i32)?;
+                Ok(address((HANDLE_BASE as usize) + map, 0))
+            }
+            Pseudo::MapValue | Pseudo::MapIdxValue => {
+                let map = self.map_of_reference(pseudo, imm as i32)?;
+                let off = (imm >> 32) as u32;
+                let region = self.maps[map].value_region(0).ok_or_else(|| {
+                    VmErrorKind::BadMap(format!(
+                        "map `{}` has no value to point into (not an array)",
+                        self.maps[map].name
+                    ))
+                })?;
+                Ok(address(region, u64::from(off)))
+            }
+            Pseudo::BtfId => Err(VmErrorKind::Unsupported("ld_imm64 of a BTF id")),
+            Pseudo::Func => Err(VmErrorKind::Unsupported("ld_imm64 of a function address")),
+        }
+    }
+
+    fn map_of_reference(&self, pseudo: Pseudo, n: i32) -> Result<usize, VmErrorKind> {
+        let found = match pseudo {
+            Pseudo::MapFd | Pseudo::MapValue => self.fds.get(&n).copied(),
+            _ => usize::try_from(n).ok().filter(|&i| i < self.maps.len()),
+        };
+        found.ok_or_else(|| {
+            VmErrorKind::BadMap(match pseudo {
+                Pseudo::MapFd | Pseudo::MapValue => format!("no map of the VM has fd {n}"),
+                _ => format!("no map of the VM has index {n}"),
+            })
+        })
+    }
+
+    /// A legacy packet load: big-endian from the memory; `None` when out of range.
+    fn ld_packet(&self, size: Size, off: i64) -> Option<u64> {
+        let bytes = size.bytes() as usize;
+        if bytes == 8 {
+            return None;
+        }
+        let off = u64::try_from(off).ok()?;
+        let b = self.mem.get(address(MEM_REGION, off), bytes).ok()?;
+        if off > u64::from(u32::MAX) {
+            return None;
+        }
+        Some(b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
+    }
+
+    /// Call helper `id` with `r1`-`r5`, giving `r0`.
+    fn call_helper(&mut self, id: i64, regs: &[u64; 11]) -> Result<u64, VmErrorKind> {
+        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+        if let Some(f) = self.helpers.get_mut(&id) {
+            return Ok(f(args));
+        }
+        let helper = u32::try_from(id).ok().and_then(Helper::from_id);
+        match helper {
+            Some(h @ (Helper::MapPushElem | Helper::MapPopElem | Helper::MapPeekElem)) => {
+                self.queue_helper(h, args)
+            }
+            _ => Err(VmErrorKind::UnknownHelper {
+                id,
+                name: helper.map(Helper::name),
+            }),
+        }
+    }
+}
+
+#[inline]
+fn sign_extend(v: u64, size: Size) -> u64 {
+    (match size {
+        Size::U8 => v as i8 as i64,
+        Size::U16 => v as i16 as i64,
+        Size::U32 => v as i32 as i64,
+        Size::U64 => v as i64,
+    }) as u64
+}
+
+/// The ALU operations at one width (RFC 9669 section 4.1): division by zero gives 0, modulo
+/// by zero leaves `d`, the signed ones wrap (`LLONG_MIN / -1` is `LLONG_MIN`, `% -1` is 0),
+/// shift amounts are masked to the width. The 32-bit form works on the low halves; the caller
+/// zero-extends its result.
+macro_rules! alu_at_width {
+    ($name:ident, $u:ty, $i:ty, $mask:expr) => {
+        #[inline]
+        fn $name(op: AluOp, d: $u, s: $u) -> $u {
+            match op {
+                AluOp::Add => d.wrapping_add(s),
+                AluOp::Sub => d.wrapping_sub(s),
+                AluOp::Mul => d.wrapping_mul(s),
+                AluOp::Div => d.checked_div(s).unwrap_or(0),
+                AluOp::SDiv => match s {
+                    0 => 0,
+                    _ => (d as $i).wrapping_div(s as $i) as $u,
+                },
+                AluOp::Mod => d.checked_rem(s).unwrap_or(d),
+                AluOp::SMod => match s {
+                    0 => d,
+                    _ => (d as $i).wrapping_rem(s as $i) as $u,
+                },
+                AluOp::Or => d | s,
+                AluOp::And => d & s,
+                AluOp::Xor => d ^ s,
+                AluOp::Lsh => d << (s & $mask),
+                AluOp::Rsh => d >> (s & $mask),
+                AluOp::Arsh => ((d as $i) >> (s & $mask)) as $u,
+                AluOp::Mov => s,
+            }
+        }
+    };
+}
+
+alu_at_width!(alu64, u64, i64, 63);
+alu_at_width!(alu32, u32, i32, 31);
+
+/// Whether `cond` holds for `a` and `b`, compared unsigned as given and signed as `sa`, `sb`.
+#[inline]
+fn holds<U: Ord, S: Ord>(cond: Cond, a: U, b: U, sa: S, sb: S, and_nonzero: bool) -> bool {
+    match cond {
+        Cond::Eq => a == b,
+        Cond::Ne => a != b,
+        Cond::Gt => a > b,
+        Cond::Ge => a >= b,
+        Cond::Lt => a < b,
+        Cond::Le => a <= b,
+        Cond::Set => and_nonzero,
+        Cond::Sgt => sa > sb,
+        Cond::Sge => sa >= sb,
+        Cond::Slt => sa < sb,
+        Cond::Sle => sa <= sb,
+    }
+}
+
+#[inline]
+fn cond64(cond: Cond, a: u64, b: u64) -> bool {
+    holds(cond, a, b, a as i64, b as i64, a & b != 0)
+}
+
+#[inline]
+fn cond32(cond: Cond, a: u32, b: u32) -> bool {
+    holds(cond, a, b, a as i32, b as i32, a & b != 0)
+}

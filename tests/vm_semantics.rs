@@ -1,0 +1,268 @@
+//! The VM's rules the conformance suite does not exercise, each against the kernel's
+//! documented semantics (RFC 9669, `instruction-set.rst`; `MAX_CALL_FRAMES`, `BPF_MAX_LOOPS`
+//! and the verifier's "div by zero" from the kernel sources).
+
+use bpfsmith::insn::{
+    AluOp, AtomicOp, Callee, Insn, Operand, Reg, Size, Width, R0, R1, R10, R2, R6, R7, R8, R9,
+};
+use bpfsmith::vm::{Vm, VmErrorKind, MAX_FRAMES};
+
+fn mov(dst: Reg, imm: i32) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst,
+        src: Operand::Imm(imm),
+    }
+}
+
+fn run(insns: &[Insn]) -> Result<u64, VmErrorKind> {
+    Vm::new(insns)
+        .run(&mut [])
+        .map(|o| o.r0)
+        .map_err(|e| e.kind)
+}
+
+#[test]
+fn division_by_an_immediate_zero_is_refused_as_the_verifier_does() {
+    for op in [AluOp::Div, AluOp::SDiv, AluOp::Mod, AluOp::SMod] {
+        let alu = Insn::Alu {
+            width: Width::W32,
+            op,
+            dst: R0,
+            src: Operand::Imm(0),
+        };
+        let err = Vm::new(&[mov(R0, 1), alu, Insn::Exit])
+            .run(&mut [])
+            .unwrap_err();
+        assert_eq!(err.kind, VmErrorKind::DivisionByZeroImm);
+        assert_eq!((err.index, err.slot), (1, 1));
+    }
+}
+
+#[test]
+fn mod32_by_a_zero_register_truncates_dst() {
+    // RFC 9669: for ALU, "dst = (u32)dst" when the divisor is 0.
+    let prog = [
+        Insn::ld_imm64(R0, 0x1_0000_0005),
+        mov(R1, 0),
+        Insn::Alu {
+            width: Width::W32,
+            op: AluOp::Mod,
+            dst: R0,
+            src: Operand::Reg(R1),
+        },
+        Insn::Exit,
+    ];
+    assert_eq!(run(&prog), Ok(5));
+}
+
+#[test]
+fn movsx_32_bit_zero_extends_its_result() {
+    let prog = [
+        mov(R1, 0x80),
+        Insn::MovSx {
+            width: Width::W32,
+            bits: 8,
+            dst: R0,
+            src: R1,
+        },
+        Insn::Exit,
+    ];
+    assert_eq!(run(&prog), Ok(0xffff_ff80));
+}
+
+#[test]
+fn load_acquire_and_store_release_move_values_of_every_size() {
+    let prog = [
+        Insn::ld_imm64(R1, 0x1122_3344_5566_7788),
+        Insn::Atomic {
+            size: Size::U16,
+            op: AtomicOp::StoreRelease,
+            dst: R10,
+            src: R1,
+            off: -8,
+        },
+        Insn::Atomic {
+            size: Size::U64,
+            op: AtomicOp::LoadAcquire,
+            dst: R0,
+            src: R10,
+            off: -8,
+        },
+        Insn::Exit,
+    ];
+    assert_eq!(run(&prog), Ok(0x7788));
+}
+
+#[test]
+fn may_goto_falls_through_its_budget_then_jumps() {
+    // r0 counts the iterations of `loop: may_goto +2; r0 += 1; goto loop`.
+    let prog = [
+        mov(R0, 0),
+        Insn::MayGoto { off: 2 },
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst: R0,
+            src: Operand::Imm(1),
+        },
+        Insn::Ja { off: -3 },
+        Insn::Exit,
+    ];
+    let mut vm = Vm::new(&prog);
+    vm.may_goto_limit = 1000;
+    assert_eq!(vm.run(&mut []).unwrap().r0, 1000);
+    assert_eq!(
+        Vm::new(&prog).run(&mut []).unwrap().r0,
+        bpfsmith::vm::MAY_GOTO_LIMIT
+    );
+}
+
+#[test]
+fn an_endless_loop_uses_up_the_budget() {
+    let mut vm = Vm::new(&[Insn::Ja { off: -1 }]);
+    vm.budget = 100;
+    let err = vm.run(&mut []).unwrap_err();
+    assert_eq!(err.kind, VmErrorKind::Budget { limit: 100 });
+}
+
+#[test]
+fn a_jump_outside_the_program_names_its_target() {
+    let err = Vm::new(&[Insn::Ja { off: 5 }, Insn::Exit])
+        .run(&mut [])
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        VmErrorKind::JumpOutside {
+            target: 6,
+            slots: 2
+        }
+    );
+    assert_eq!(err.text, "goto +0x5");
+    // Into the middle of an ld_imm64 is outside too.
+    let err = Vm::new(&[Insn::Ja { off: 1 }, Insn::ld_imm64(R0, 1), Insn::Exit])
+        .run(&mut [])
+        .unwrap_err();
+    assert!(matches!(
+        err.kind,
+        VmErrorKind::JumpOutside { target: 2, .. }
+    ));
+    assert_eq!(run(&[mov(R0, 0)]), Err(VmErrorKind::FellOffEnd));
+}
+
+#[test]
+fn calls_get_their_own_frame_and_keep_r6_to_r9() {
+    // main: r6..r9 = 6..9, *(r10-8) = 1, call f, r0 += *(r10-8) + r6 + r7 + r8 + r9
+    // f: writes its own r10-8 and clobbers r6..r9, returns 100.
+    let add = |dst, src| Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Add,
+        dst,
+        src: Operand::Reg(src),
+    };
+    let prog = [
+        mov(R6, 6),
+        mov(R7, 7),
+        mov(R8, 8),
+        mov(R9, 9),
+        Insn::StoreImm {
+            size: Size::U64,
+            dst: R10,
+            off: -8,
+            imm: 1,
+        },
+        Insn::Call(Callee::Local(7)),
+        Insn::Load {
+            size: Size::U64,
+            sign: false,
+            dst: R1,
+            src: R10,
+            off: -8,
+        },
+        add(R0, R1),
+        add(R0, R6),
+        add(R0, R7),
+        add(R0, R8),
+        add(R0, R9),
+        Insn::Exit,
+        // f
+        Insn::StoreImm {
+            size: Size::U64,
+            dst: R10,
+            off: -8,
+            imm: 50,
+        },
+        mov(R6, 0),
+        mov(R7, 0),
+        mov(R8, 0),
+        mov(R9, 0),
+        mov(R0, 100),
+        Insn::Exit,
+    ];
+    assert_eq!(run(&prog), Ok(100 + 1 + 6 + 7 + 8 + 9));
+}
+
+#[test]
+fn calls_nest_at_most_max_call_frames_deep() {
+    // A function that calls itself: the eighth frame's call is refused.
+    let err = Vm::new(&[Insn::Call(Callee::Local(-1))])
+        .run(&mut [])
+        .unwrap_err();
+    assert_eq!(err.kind, VmErrorKind::CallDepth { max: MAX_FRAMES });
+}
+
+#[test]
+fn memory_outside_the_regions_is_an_error_naming_the_region() {
+    let load = |src, off| Insn::Load {
+        size: Size::U64,
+        sign: false,
+        dst: R0,
+        src,
+        off,
+    };
+    // Below the 512-byte frame.
+    let e = Vm::new(&[load(R10, -520), Insn::Exit])
+        .run(&mut [])
+        .unwrap_err();
+    assert!(e.to_string().contains("outside every region"), "{e}");
+    // Across the end of the frame.
+    let e = Vm::new(&[load(R10, -4), Insn::Exit])
+        .run(&mut [])
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("outside the stack of frame 0 (512 bytes)"),
+        "{e}"
+    );
+    // A null pointer.
+    let e = Vm::new(&[mov(R2, 0), load(R2, 0), Insn::Exit])
+        .run(&mut [])
+        .unwrap_err();
+    assert!(e.to_string().contains("null"), "{e}");
+    // The memory given: r2 is its length.
+    let prog = [load(R1, 0), Insn::Exit];
+    assert!(Vm::new(&prog).run(&mut [0; 7]).is_err());
+    assert_eq!(
+        Vm::new(&prog)
+            .run(&mut [1, 0, 0, 0, 0, 0, 0, 0])
+            .unwrap()
+            .r0,
+        1
+    );
+}
+
+#[test]
+fn an_unknown_helper_is_an_error_naming_it() {
+    let e = Vm::new(&[Insn::Call(Callee::Helper(6)), Insn::Exit])
+        .run(&mut [])
+        .unwrap_err();
+    assert_eq!(
+        e.kind,
+        VmErrorKind::UnknownHelper {
+            id: 6,
+            name: Some("bpf_trace_printk")
+        }
+    );
+    assert!(e.to_string().contains("helper 6 (bpf_trace_printk)"), "{e}");
+}
