@@ -39,10 +39,12 @@
 mod error;
 mod maps;
 mod mem;
+mod setup;
 
 pub use error::{VmError, VmErrorKind};
 pub use maps::{MapError, VmMap};
 pub use mem::{RegionKind, MAX_FRAMES, STACK_SIZE};
+pub use setup::SetupError;
 
 use std::collections::HashMap;
 

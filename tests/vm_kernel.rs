@@ -1,0 +1,131 @@
+//! The VM against the kernel: `asm/` examples run in both, with the same return value and the
+//! same maps afterwards. The VM is checked against the example's header (what the kernel
+//! documents) everywhere, and against the real kernel when it can be used (root or CAP_BPF;
+//! otherwise that half skips with a notice, unless BPFSMITH_REQUIRE_KERNEL=1).
+#![cfg(target_os = "linux")]
+
+#[macro_use]
+#[path = "common/kernel.rs"]
+mod kernel;
+
+use std::path::Path;
+
+use bpfsmith::load::TestRun;
+use bpfsmith::object::Object;
+use bpfsmith::text::asm::expect::Expectations;
+use bpfsmith::text::assemble;
+use bpfsmith::vm::Vm;
+
+/// The examples both engines run.
+const EXAMPLES: [&str; 7] = [
+    "r0_width.s",
+    "queue.s",
+    "stack.s",
+    "exist.s",
+    "full.s",
+    "empty.s",
+    "user_push.s",
+];
+
+/// What a run gives: the 32-bit return value and each map's contents in pop order.
+type Result_ = (u32, Vec<(String, Vec<u64>)>);
+
+fn example(file: &str) -> (Object, Expectations) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("asm").join(file);
+    let src = std::fs::read_to_string(&path).unwrap();
+    let obj = assemble(&path.display().to_string(), &src).unwrap_or_else(|e| panic!("{e}"));
+    let exp = Expectations::parse(&src).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+    (obj, exp)
+}
+
+fn word(v: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..v.len().min(8)].copy_from_slice(&v[..v.len().min(8)]);
+    u64::from_le_bytes(w)
+}
+
+fn program_name(obj: &Object, exp: &Expectations) -> String {
+    exp.program
+        .clone()
+        .unwrap_or_else(|| obj.programs[0].name.clone())
+}
+
+fn in_vm(obj: &Object, exp: &Expectations) -> Result_ {
+    let mut vm = Vm::from_object(obj, &program_name(obj, exp)).unwrap();
+    for (map, values) in &exp.push_before {
+        let m = vm.map_mut(map).unwrap();
+        let size = m.def.value_size as usize;
+        for v in values {
+            m.push(&v.to_le_bytes()[..size], 0).unwrap();
+        }
+    }
+    let run = vm.run(&mut [0; 64]).unwrap_or_else(|e| panic!("{e}"));
+    let maps = exp
+        .maps_after
+        .iter()
+        .map(|(name, _)| {
+            let m = vm.map(name).unwrap();
+            (name.clone(), m.contents().iter().map(|v| word(v)).collect())
+        })
+        .collect();
+    (run.r0 as u32, maps)
+}
+
+fn in_kernel(obj: &Object, exp: &Expectations) -> Result_ {
+    let loaded = obj.load().unwrap_or_else(|e| panic!("{e}"));
+    for (map, values) in &exp.push_before {
+        let m = loaded.map(map).unwrap();
+        let size = m.def().value_size as usize;
+        for v in values {
+            m.update(&[], &v.to_le_bytes()[..size], 0).unwrap();
+        }
+    }
+    let run = loaded
+        .program(&program_name(obj, exp))
+        .unwrap()
+        .test_run(&TestRun {
+            data: &[0; 64],
+            ..Default::default()
+        })
+        .unwrap();
+    let maps = exp
+        .maps_after
+        .iter()
+        .map(|(name, _)| {
+            let m = loaded.map(name).unwrap();
+            let mut got = Vec::new();
+            while let Ok(v) = m.lookup_and_delete(&[], 0) {
+                got.push(word(&v));
+            }
+            (name.clone(), got)
+        })
+        .collect();
+    (run.retval, maps)
+}
+
+#[test]
+fn the_vm_gives_what_the_examples_document() {
+    for file in EXAMPLES {
+        let (obj, exp) = example(file);
+        let (retval, maps) = in_vm(&obj, &exp);
+        if let Some(r) = exp.retval {
+            assert_eq!(retval, r as u32, "{file}: return value");
+        }
+        assert_eq!(maps, exp.maps_after, "{file}: maps");
+    }
+}
+
+#[test]
+fn the_vm_and_the_kernel_agree_on_the_examples() {
+    require_kernel!("the_vm_and_the_kernel_agree_on_the_examples");
+    for file in EXAMPLES {
+        let (obj, exp) = example(file);
+        let vm = in_vm(&obj, &exp);
+        let kernel = in_kernel(&obj, &exp);
+        println!("{file}: retval {}, maps {:?}", vm.0, vm.1);
+        assert_eq!(
+            vm, kernel,
+            "{file}: the VM (left) and the kernel (right) disagree"
+        );
+    }
+}
