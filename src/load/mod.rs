@@ -1433,6 +1433,62 @@ impl<'o> Refs<'o> {
     }
 }
 
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    /// The program `name` of `src` linked, with its instructions' text.
+    fn linked(src: &str, name: &str) -> (Linked, Vec<String>) {
+        let obj = crate::text::assemble("t.s", src).expect("assembles");
+        let index = obj.programs.iter().position(|p| p.name == name);
+        let l = link(&obj, index.expect("the program"), &HashMap::new(), None).expect("links");
+        let text = l
+            .insns
+            .iter()
+            .map(|i| crate::text::Llvm(i).to_string())
+            .collect();
+        (l, text)
+    }
+
+    /// Where the call at instruction `i` lands (all one-slot instructions here).
+    fn lands(l: &Linked, i: usize) -> usize {
+        match l.insns[i] {
+            Insn::Call(Callee::Local(off)) => (i as i64 + i64::from(off) + 1) as usize,
+            other => panic!("not a local call: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_functions_are_taken_one_by_one_with_their_calls_between_them() {
+        let src = "\t.section socket\n\t.globl prog\nprog:\n\tcall f\n\texit\n\t.text\n\
+                   unused:\n\tr0 = 99\n\texit\nf:\n\tcall g\n\tr0 += 40\n\texit\n\
+                   g:\n\tr0 = 2\n\texit\n";
+        let (l, text) = linked(src, "prog");
+        // prog, then f, then g: `unused` stays out.
+        assert_eq!(text.len(), 7, "{text:?}");
+        assert!(!text.iter().any(|t| t == "r0 = 0x63"), "{text:?}");
+        assert_eq!(lands(&l, 0), 2);
+        assert_eq!(text[3], "r0 += 0x28");
+        assert_eq!(lands(&l, 2), 5);
+        assert_eq!(text[5], "r0 = 0x2");
+        let firsts: Vec<usize> = l.units.iter().map(|u| u.2).collect();
+        assert_eq!(firsts, [0, 2, 5]);
+    }
+
+    #[test]
+    fn a_program_whose_jump_leaves_a_function_is_taken_whole() {
+        // f jumps to `out`, inside g: cutting between f and g would break the jump.
+        let src = "\t.section socket\n\t.globl prog\nprog:\n\tcall f\n\texit\n\t.text\n\
+                   unused:\n\tr0 = 99\n\texit\nf:\n\tif r1 == 0 goto out\n\tcall g\n\
+                   \texit\ng:\n\tr0 = 2\nout:\n\texit\n";
+        let (l, text) = linked(src, "prog");
+        assert_eq!(text.len(), 2 + 7, "{text:?}");
+        // The call lands on f, after `unused`; f's call to g is as written.
+        assert_eq!(lands(&l, 0), 4);
+        assert_eq!(lands(&l, 5), 7);
+    }
+}
+
 /// The capabilities `BPF_PROG_LOAD` checks for a program type (kernel/bpf/syscall.c:
 /// `is_net_admin_prog_type`, `is_perfmon_prog_type`), for messages.
 pub fn capabilities_for(prog_type: ProgType) -> &'static str {
