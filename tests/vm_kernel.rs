@@ -17,7 +17,8 @@ use bpfsmith::text::assemble;
 use bpfsmith::vm::Vm;
 
 /// The examples both engines run.
-const EXAMPLES: [&str; 7] = [
+const EXAMPLES: [&str; 8] = [
+    "bpf2bpf.s",
     "r0_width.s",
     "queue.s",
     "stack.s",
