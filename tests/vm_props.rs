@@ -64,14 +64,23 @@ fn near_insn() -> impl Strategy<Value = Insn> + Clone {
                 src: Operand::Imm(0),
                 off,
             }),
-        (select(vec![Pseudo::MapFd, Pseudo::MapIdx]), 0i64..3).prop_map(|(pseudo, imm)| {
-            Insn::LdImm64 {
-                dst: R1,
-                pseudo,
-                imm,
-            }
-        }),
-        select(vec![87, 88, 89, 1, 5]).prop_map(|h| Insn::Call(Callee::Helper(h))),
+        (
+            select(vec![
+                Pseudo::MapFd,
+                Pseudo::MapIdx,
+                Pseudo::MapValue,
+                Pseudo::MapIdxValue
+            ]),
+            0i64..5
+        )
+            .prop_map(|(pseudo, imm)| {
+                Insn::LdImm64 {
+                    dst: R1,
+                    pseudo,
+                    imm,
+                }
+            }),
+        select(vec![87, 88, 89, 1, 2, 3, 5, 7]).prop_map(|h| Insn::Call(Callee::Helper(h))),
         (arb::reg(), select(vec![R10, R1])).prop_map(|(dst, src)| Insn::Alu {
             width: bpfsmith::insn::Width::W64,
             op: bpfsmith::insn::AluOp::Mov,
@@ -101,10 +110,12 @@ proptest! {
         vm.may_goto_limit = 50;
         let queue = VmMap::new("q", &MapDef::new(bpfsmith::maps::MapType::Queue, 0, value_size, max_entries)).unwrap();
         let stack = VmMap::new("s", &MapDef::new(bpfsmith::maps::MapType::Stack, 0, value_size, max_entries)).unwrap();
-        let q = vm.add_map(queue);
-        let s = vm.add_map(stack);
-        vm.bind_fd(0, q);
-        vm.bind_fd(1, s);
+        let array = VmMap::new("a", &MapDef::new(bpfsmith::maps::MapType::Array, 4, value_size, max_entries)).unwrap();
+        let hash = VmMap::new("h", &MapDef::new(bpfsmith::maps::MapType::Hash, 4, value_size, max_entries)).unwrap();
+        for (fd, m) in [queue, stack, array, hash].into_iter().enumerate() {
+            let i = vm.add_map(m);
+            vm.bind_fd(fd as i32, i);
+        }
         let len = mem.len();
         match vm.run(&mut mem) {
             Ok(o) => prop_assert!(o.executed <= 10_000),

@@ -266,3 +266,34 @@ fn an_unknown_helper_is_an_error_naming_it() {
     );
     assert!(e.to_string().contains("helper 6 (bpf_trace_printk)"), "{e}");
 }
+
+#[test]
+fn ktime_and_prandom_are_reproducible_when_asked() {
+    use bpfsmith::helpers::Helper;
+    let prog = [
+        Insn::Call(Callee::Helper(Helper::KtimeGetNs.id() as i32)),
+        Insn::Exit,
+    ];
+    let mut vm = Vm::new(&prog);
+    vm.clock = Some(1000);
+    assert_eq!(vm.run(&mut []).unwrap().r0, 1000);
+    assert_eq!(vm.run(&mut []).unwrap().r0, 1001);
+    // The host's monotonic clock never goes back.
+    let mut vm = Vm::new(&prog);
+    let (a, b) = (vm.run(&mut []).unwrap().r0, vm.run(&mut []).unwrap().r0);
+    assert!(b >= a);
+    let prog = [
+        Insn::Call(Callee::Helper(Helper::GetPrandomU32.id() as i32)),
+        Insn::Exit,
+    ];
+    let numbers = |seed| {
+        let mut vm = Vm::new(&prog);
+        vm.prandom_seed = seed;
+        (0..4)
+            .map(|_| vm.run(&mut []).unwrap().r0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(numbers(7), numbers(7));
+    assert_ne!(numbers(7), numbers(8));
+    assert!(numbers(7).iter().all(|&n| n <= u64::from(u32::MAX)));
+}

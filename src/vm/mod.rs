@@ -100,7 +100,13 @@ pub struct Vm {
     /// How many times `may_goto` falls through in a run before it jumps.
     pub may_goto_limit: u64,
     helpers: HashMap<i64, UserHelper>,
-    maps: Vec<VmMap>,
+    /// `bpf_ktime_get_ns`: `None` for the host's monotonic clock (nanoseconds since the VM was
+    /// made); `Some(t)` for a clock that reads `t` and advances 1 ns per call (reproducible).
+    pub clock: Option<u64>,
+    /// The state of `bpf_get_prandom_u32` (splitmix64): set it to seed the numbers. The
+    /// kernel's numbers cannot be reproduced; the VM's are, from the seed.
+    pub prandom_seed: u64,
+    started: std::time::Instant,
     /// `ld_imm64` map references (`Pseudo::MapFd`): file descriptor -> map index.
     fds: HashMap<i32, usize>,
     mem: Memory,
@@ -111,7 +117,7 @@ impl std::fmt::Debug for Vm {
         f.debug_struct("Vm")
             .field("insns", &self.insns.len())
             .field("budget", &self.budget)
-            .field("maps", &self.maps)
+            .field("maps", &self.mem.maps)
             .finish_non_exhaustive()
     }
 }
@@ -137,7 +143,9 @@ impl Vm {
             budget: DEFAULT_BUDGET,
             may_goto_limit: MAY_GOTO_LIMIT,
             helpers: HashMap::new(),
-            maps: Vec::new(),
+            clock: None,
+            prandom_seed: 0,
+            started: std::time::Instant::now(),
             fds: HashMap::new(),
             mem: Memory::new(),
         }
@@ -485,7 +493,7 @@ impl Vm {
     }
 
     /// The value of an `ld_imm64`: the immediate, or a map reference resolved to the VM's map.
-    fn ld_imm64(&self, pseudo: Pseudo, imm: i64) -> Result<u64, VmErrorKind> {
+    fn ld_imm64(&mut self, pseudo: Pseudo, imm: i64) -> Result<u64, VmErrorKind> {
         match pseudo {
             Pseudo::Imm => Ok(imm as u64),
             Pseudo::MapFd | Pseudo::MapIdx => {
@@ -495,13 +503,13 @@ impl Vm {
             Pseudo::MapValue | Pseudo::MapIdxValue => {
                 let map = self.map_of_reference(pseudo, imm as i32)?;
                 let off = (imm >> 32) as u32;
-                let region = self.maps[map].value_region(0).ok_or_else(|| {
-                    VmErrorKind::BadMap(format!(
+                if self.mem.maps[map].value(0).is_none() {
+                    return Err(VmErrorKind::BadMap(format!(
                         "map `{}` has no value to point into (not an array)",
-                        self.maps[map].name
-                    ))
-                })?;
-                Ok(address(region, u64::from(off)))
+                        self.mem.maps[map].name
+                    )));
+                }
+                Ok(self.mem.value_address(map, 0) + u64::from(off))
             }
             Pseudo::BtfId => Err(VmErrorKind::Unsupported("ld_imm64 of a BTF id")),
             Pseudo::Func => Err(VmErrorKind::Unsupported("ld_imm64 of a function address")),
@@ -511,7 +519,7 @@ impl Vm {
     fn map_of_reference(&self, pseudo: Pseudo, n: i32) -> Result<usize, VmErrorKind> {
         let found = match pseudo {
             Pseudo::MapFd | Pseudo::MapValue => self.fds.get(&n).copied(),
-            _ => usize::try_from(n).ok().filter(|&i| i < self.maps.len()),
+            _ => usize::try_from(n).ok().filter(|&i| i < self.mem.maps.len()),
         };
         found.ok_or_else(|| {
             VmErrorKind::BadMap(match pseudo {
@@ -535,6 +543,27 @@ impl Vm {
         Some(b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
     }
 
+    /// `bpf_ktime_get_ns`: see [`Vm::clock`].
+    fn ktime_ns(&mut self) -> u64 {
+        match &mut self.clock {
+            Some(t) => {
+                let now = *t;
+                *t = t.wrapping_add(1);
+                now
+            }
+            None => u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// `bpf_get_prandom_u32`: the next number of splitmix64 from [`Vm::prandom_seed`].
+    fn prandom_u32(&mut self) -> u64 {
+        self.prandom_seed = self.prandom_seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.prandom_seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) & 0xffff_ffff
+    }
+
     /// Call helper `id` with `r1`-`r5`, giving `r0`.
     fn call_helper(&mut self, id: i64, regs: &[u64; 11]) -> Result<u64, VmErrorKind> {
         let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
@@ -543,9 +572,16 @@ impl Vm {
         }
         let helper = u32::try_from(id).ok().and_then(Helper::from_id);
         match helper {
-            Some(h @ (Helper::MapPushElem | Helper::MapPopElem | Helper::MapPeekElem)) => {
-                self.queue_helper(h, args)
-            }
+            Some(
+                h @ (Helper::MapLookupElem
+                | Helper::MapUpdateElem
+                | Helper::MapDeleteElem
+                | Helper::MapPushElem
+                | Helper::MapPopElem
+                | Helper::MapPeekElem),
+            ) => self.map_helper(h, args),
+            Some(Helper::KtimeGetNs) => Ok(self.ktime_ns()),
+            Some(Helper::GetPrandomU32) => Ok(self.prandom_u32()),
             _ => Err(VmErrorKind::UnknownHelper {
                 id,
                 name: helper.map(Helper::name),
