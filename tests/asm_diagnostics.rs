@@ -530,6 +530,14 @@ fn unreachable_code() {
     assert!(w.notes[0].contains("`unreachable insn 2`"), "{w}");
     // A function reached only through a call is reachable.
     assert!(warnings("call f\nexit\nf:\nr0 = 0\nexit\n").is_empty());
+    // Every function of `.text` is an entry (another program may call it, and loaders link
+    // `.text` function by function); code after a `.text` function's exit is still unreachable.
+    let text = "\t.section socket\n\t.globl prog\nprog:\n\tcall f\n\texit\n\t.text\n\
+                unused:\n\tr0 = 99\n\texit\nf:\n\tcall g\n\tr0 += 40\n\texit\ng:\n\tr0 = 2\n\texit\n";
+    let w = warnings(text);
+    assert!(w.iter().all(|w| w.kind != K::Unreachable), "{w:#?}");
+    let w = warnings(&text.replace("g:\n\tr0 = 2\n", "g:\n\tr0 = 2\n\texit\n\tr0 = 3\n"));
+    assert!(w.iter().any(|w| w.kind == K::Unreachable), "{w:#?}");
 }
 
 #[test]

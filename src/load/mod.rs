@@ -1270,8 +1270,7 @@ impl<'o> Refs<'o> {
         let bounds: Vec<usize> = starts.iter().map(|&i| self.slot(pi, i)).collect();
         let end = self.slot(pi, p.insns.len());
         let mut k = 0; // the function of instruction i
-        let mut slot = 0;
-        for (i, insn) in p.insns.iter().enumerate() {
+        for (i, slot, insn) in crate::slots::with_slots(&p.insns) {
             if !ok {
                 break;
             }
@@ -1297,7 +1296,6 @@ impl<'o> Refs<'o> {
                 let at_start = target.is_some_and(|t| bounds.binary_search(&t).is_ok());
                 ok = inside || (call && at_start);
             }
-            slot += insn.slots();
         }
         let out = ok.then_some(starts);
         self.split.insert(pi, out.clone());
@@ -1398,11 +1396,9 @@ impl<'o> Refs<'o> {
             // A function: its calls to the program's other functions (each lands on a start).
             let relocated = function_relocs(p);
             let end = self.slot(pi, range.end);
-            let mut slot = base;
-            for i in range.clone() {
-                let insn = &p.insns[i];
-                let at = slot;
-                slot += insn.slots();
+            let (first, code) = (range.start, &p.insns[range.clone()]);
+            for (k, rel, insn) in crate::slots::with_slots(code) {
+                let (i, at) = (first + k, base + rel);
                 let (off, kind) = match *insn {
                     Insn::Call(Callee::Local(imm)) => (i64::from(imm), linker::RefKind::Call),
                     Insn::LdImm64 {

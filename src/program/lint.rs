@@ -458,6 +458,16 @@ pub fn control_flow(prog: &super::Program) -> Vec<FlowIssue> {
     let mut reached = vec![false; insns.len()];
     let mut stack = vec![0usize];
     reached[0] = true;
+    // Every function of `.text` may be called from another program (a loader links them one
+    // by one, as libbpf does): each is reached.
+    if prog.section == super::Section::TEXT {
+        for f in &prog.functions {
+            if f.insn < insns.len() && !reached[f.insn] {
+                reached[f.insn] = true;
+                stack.push(f.insn);
+            }
+        }
+    }
     let by_name = |name: &str| {
         prog.functions
             .iter()
