@@ -297,3 +297,19 @@ fn ktime_and_prandom_are_reproducible_when_asked() {
     assert_ne!(numbers(7), numbers(8));
     assert!(numbers(7).iter().all(|&n| n <= u64::from(u32::MAX)));
 }
+
+#[test]
+fn an_error_names_the_source_line_of_an_assembled_program() {
+    let src = ".section socket\n.globl p\np:\n\tr0 = 0\n\tr0 = *(u64 *)(r10 + 8)\n\texit\n";
+    let obj = bpfsmith::text::assemble("bad.s", src).unwrap();
+    let e = Vm::from_object(&obj, "p")
+        .unwrap()
+        .run(&mut [])
+        .unwrap_err();
+    assert_eq!(e.location.as_deref(), Some("bad.s:5"));
+    assert!(
+        e.to_string()
+            .starts_with("instruction 1 (slot 1, `r0 = *(u64 *)(r10 + 0x8)`, bad.s:5): read"),
+        "{e}"
+    );
+}

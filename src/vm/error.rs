@@ -67,7 +67,7 @@ pub enum VmErrorKind {
 
 /// A run stopped by the VM: the instruction (index, slot, text in LLVM's syntax) and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("instruction {index} (slot {slot}, `{text}`): {kind}")]
+#[error("instruction {index} (slot {slot}, `{text}`{}): {kind}", location.as_ref().map(|l| format!(", {l}")).unwrap_or_default())]
 pub struct VmError {
     /// Index of the instruction in the program (`insns.len()` when execution ran past the end).
     pub index: usize,
@@ -75,6 +75,9 @@ pub struct VmError {
     pub slot: usize,
     /// The instruction in LLVM's syntax (`crate::text::Llvm`), or "end of program".
     pub text: String,
+    /// Where the instruction was written (`file:line`), when the program carries source
+    /// locations ([`super::Vm::from_object`] keeps them).
+    pub location: Option<String>,
     /// Why the run stopped.
     pub kind: VmErrorKind,
 }

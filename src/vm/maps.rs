@@ -426,6 +426,7 @@ impl Vm {
         };
         Ok(match result {
             Ok(()) => 0,
+            Err(e) if self.zero_extend_map_errors => u64::from(e.errno().wrapping_neg() as u32),
             Err(e) => i64::from(-e.errno()) as u64,
         })
     }

@@ -107,6 +107,13 @@ pub struct Vm {
     /// kernel's numbers cannot be reproduced; the VM's are, from the seed.
     pub prandom_seed: u64,
     started: std::time::Instant,
+    /// Model the JIT of Linux before 6.4, which called the map operations directly when they
+    /// returned `int`: an error of helpers 2, 3 and 87-89 reaches `r0` zero-extended
+    /// (`0x00000000fffffff9` for -E2BIG) instead of sign-extended. Off by default (6.4 and
+    /// later, and the interpreter of every release).
+    pub zero_extend_map_errors: bool,
+    /// The source location of each instruction (`file:line`), for errors.
+    locations: Vec<Option<String>>,
     /// `ld_imm64` map references (`Pseudo::MapFd`): file descriptor -> map index.
     fds: HashMap<i32, usize>,
     mem: Memory,
@@ -143,6 +150,8 @@ impl Vm {
             budget: DEFAULT_BUDGET,
             may_goto_limit: MAY_GOTO_LIMIT,
             helpers: HashMap::new(),
+            zero_extend_map_errors: false,
+            locations: Vec::new(),
             clock: None,
             prandom_seed: 0,
             started: std::time::Instant::now(),
@@ -172,6 +181,7 @@ impl Vm {
                 Some(i) => Llvm(i).to_string(),
                 None => "end of program".into(),
             },
+            location: self.locations.get(pc).cloned().flatten(),
             kind,
         }
     }

@@ -118,10 +118,12 @@ impl Vm {
         }
         let linked = linked.map_err(|e| link_err("", e.to_string()))?;
         let mut insns = Vec::with_capacity(linked.insns);
+        let mut locations = Vec::with_capacity(linked.insns);
         let mut maps: Vec<VmMap> = Vec::new();
         for pl in &linked.placed {
             let p = &obj.programs[pl.unit];
             insns.extend_from_slice(&p.insns);
+            locations.extend((0..p.insns.len()).map(|i| p.source(i).map(|s| s.to_string())));
             for r in p.relocs.iter().filter(|r| r.kind == RelocKind::Map) {
                 let index = map_index(obj, &mut maps, &r.symbol).map_err(|e| match e {
                     MapProblem::Unknown => SetupError::UnknownMap {
@@ -160,6 +162,7 @@ impl Vm {
             }
         }
         let mut vm = Vm::new(&insns);
+        vm.locations = locations;
         for m in maps {
             vm.add_map(m);
         }
