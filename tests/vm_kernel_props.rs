@@ -1,12 +1,13 @@
 //! Random programs in both engines, every register compared: the VM is never its own oracle.
 //!
 //! Each program sets r0-r9 to random 64-bit values, runs random ALU, ALU32, neg, movsx and
-//! byte-swap instructions and forward conditional jumps (64- and 32-bit) on them, then stores
-//! the ten registers into an array map. The kernel (BPF_PROG_TEST_RUN) and the VM must leave
-//! the same 80 bytes there. Only programs the verifier accepts are generated: no shift or
-//! division by an immediate it refuses, no pointer. Needs root or CAP_BPF; otherwise skips with
-//! a notice (a failure with BPFSMITH_REQUIRE_KERNEL=1). `BPFSMITH_VM_DIFF_CASES` sets the
-//! number of programs (default 200).
+//! byte-swap instructions, loads (sign-extending too), stores and every atomic on a stack
+//! area, and forward conditional jumps (64- and 32-bit), then stores the ten registers and the
+//! stack area into an array map. The kernel (BPF_PROG_TEST_RUN) and the VM must leave the same
+//! 208 bytes there. Only programs the verifier accepts are generated: no shift or division by
+//! an immediate it refuses, aligned stack accesses, no other pointer. Needs root or CAP_BPF;
+//! otherwise skips with a notice (a failure with BPFSMITH_REQUIRE_KERNEL=1).
+//! `BPFSMITH_VM_DIFF_CASES` sets the number of programs (default 200).
 #![cfg(target_os = "linux")]
 
 #[macro_use]
@@ -14,7 +15,7 @@
 mod kernel;
 
 use bpfsmith::insn::{
-    AluOp, Cond, Endian, Insn, Operand, Pseudo, Reg, Size, Width, R0, R1, R10, R2,
+    AluOp, AtomicOp, Cond, Endian, Insn, Operand, Pseudo, Reg, Size, Width, R0, R1, R10, R2,
 };
 use bpfsmith::load::TestRun;
 use bpfsmith::maps::MapDef;
@@ -108,11 +109,74 @@ fn op() -> impl Strategy<Value = Insn> {
             off: 0,
         });
     prop_oneof![
+        3 => memory(),
         8 => alu,
         1 => (width(), reg()).prop_map(|(width, dst)| Insn::Neg { width, dst }),
         1 => movsx,
         1 => endian,
         2 => jump,
+    ]
+}
+
+/// The stack area the body's memory instructions use: `r10 - 256` up to `r10 - 128`,
+/// initialised before the body (the verifier refuses reads of uninitialised stack).
+const AREA: i16 = -256;
+const AREA_LEN: i16 = 128;
+
+/// An aligned offset into [`AREA`] for an access of `bytes` (the verifier refuses misaligned
+/// stack accesses).
+fn slot(bytes: i16, k: u16) -> i16 {
+    AREA + (k as i16).rem_euclid(AREA_LEN / bytes) * bytes
+}
+
+/// Loads (zero- and sign-extending), stores of registers and immediates, and every atomic on
+/// the stack area.
+fn memory() -> impl Strategy<Value = Insn> {
+    let size = select(Size::ALL.to_vec());
+    let atomics: Vec<(Size, AtomicOp)> = Size::ALL
+        .iter()
+        .flat_map(|&s| AtomicOp::ALL.iter().map(move |&op| (s, op)))
+        .filter(|&(s, op)| op.allows(s))
+        .collect();
+    prop_oneof![
+        (size.clone(), any::<bool>(), reg(), any::<u16>()).prop_map(|(size, sign, dst, k)| {
+            Insn::Load {
+                size,
+                sign: sign && size != Size::U64,
+                dst,
+                src: R10,
+                off: slot(size.bytes() as i16, k),
+            }
+        }),
+        (size.clone(), reg(), any::<u16>()).prop_map(|(size, src, k)| Insn::Store {
+            size,
+            dst: R10,
+            off: slot(size.bytes() as i16, k),
+            src,
+        }),
+        (size, imm(), any::<u16>()).prop_map(|(size, imm, k)| Insn::StoreImm {
+            size,
+            dst: R10,
+            off: slot(size.bytes() as i16, k),
+            imm,
+        }),
+        (select(atomics), reg(), any::<u16>()).prop_map(|((size, op), r, k)| {
+            let off = slot(size.bytes() as i16, k);
+            // load_acquire loads into `dst` from `src + off`; every other one works on
+            // `dst + off` with `src`.
+            let (dst, src) = if op == AtomicOp::LoadAcquire {
+                (r, R10)
+            } else {
+                (R10, r)
+            };
+            Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            }
+        }),
     ]
 }
 
@@ -131,6 +195,14 @@ fn program((init, body): &(Vec<i64>, Vec<(Insn, u16)>)) -> Program {
         .enumerate()
         .map(|(i, &v)| Insn::ld_imm64(Reg::ALL[i], v))
         .collect();
+    for k in 0..AREA_LEN / 8 {
+        insns.push(Insn::StoreImm {
+            size: Size::U64,
+            dst: R10,
+            off: AREA + 8 * k,
+            imm: init[k as usize % 10] as i32,
+        });
+    }
     let n = body.len();
     for (k, &(insn, frac)) in body.iter().enumerate() {
         let mut insn = insn;
@@ -168,25 +240,30 @@ fn program((init, body): &(Vec<i64>, Vec<(Insn, u16)>)) -> Program {
         src: Operand::Imm(-84),
     });
     insns.push(Insn::Call(bpfsmith::insn::Callee::Helper(1)));
+    // Copy r0-r9 (saved below r10) and then the stack area into the map value.
+    let words: Vec<(i16, i16)> = (0..10i16)
+        .map(|i| (-8 * (i + 1), 8 * i))
+        .chain((0..AREA_LEN / 8).map(|k| (AREA + 8 * k, 80 + 8 * k)))
+        .collect();
     insns.push(Insn::Jump {
         width: Width::W64,
         cond: Cond::Eq,
         dst: R0,
         src: Operand::Imm(0),
-        off: 20,
+        off: 2 * words.len() as i16,
     });
-    for i in 0..10i16 {
+    for (from, to) in words {
         insns.push(Insn::Load {
             size: Size::U64,
             sign: false,
             dst: R1,
             src: R10,
-            off: -8 * (i + 1),
+            off: from,
         });
         insns.push(Insn::Store {
             size: Size::U64,
             dst: R0,
-            off: 8 * i,
+            off: to,
             src: R1,
         });
     }
@@ -203,7 +280,7 @@ fn program((init, body): &(Vec<i64>, Vec<(Insn, u16)>)) -> Program {
 
 fn object(p: Program) -> Object {
     let mut obj = Object::new("GPL");
-    obj.map("out", MapDef::array::<[u8; 80]>(1)).unwrap();
+    obj.map("out", MapDef::array::<[u8; 208]>(1)).unwrap();
     obj.add_program(p).unwrap();
     obj
 }
@@ -244,7 +321,7 @@ fn run_both(c: &(Vec<i64>, Vec<(Insn, u16)>)) -> Result<(), TestCaseError> {
     prop_assert_eq!(
         regs(&in_vm),
         regs(&in_kernel),
-        "r0-r9: VM (left), kernel (right)"
+        "r0-r9 then the stack area: VM (left), kernel (right)"
     );
     COMPARED.fetch_add(1, Ordering::Relaxed);
     Ok(())
@@ -267,7 +344,7 @@ fn random_programs_leave_the_same_registers_in_the_vm_and_the_kernel() {
         panic!("{e}");
     }
     println!(
-        "{} random programs: the same r0-r9 in the VM and the kernel",
+        "{} random programs: the same r0-r9 and stack area in the VM and the kernel",
         COMPARED.load(Ordering::Relaxed)
     );
 }
