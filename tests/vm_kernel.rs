@@ -172,3 +172,59 @@ fn the_pre_6_4_jit_option_gives_what_the_examples_document_for_linux_6_1() {
         "no example states a result for Linux 6.1 with the JIT"
     );
 }
+
+/// The seed scenario built with the DSL (`bpfsmith::seed`): each program's return value and its
+/// map afterwards, in the VM.
+fn seed_in_vm() -> Vec<(u32, Vec<u64>)> {
+    let obj = bpfsmith::seed::object();
+    [("queue_prog", "queue"), ("stack_prog", "stack")]
+        .iter()
+        .map(|(prog, map)| {
+            let mut vm = Vm::from_object(&obj, prog).unwrap();
+            let r0 = vm.run(&mut [0; 64]).unwrap().r0 as u32;
+            let left = vm
+                .map(map)
+                .unwrap()
+                .contents()
+                .iter()
+                .map(|v| word(v))
+                .collect();
+            (r0, left)
+        })
+        .collect()
+}
+
+#[test]
+fn the_seed_scenario_gives_in_the_vm_what_the_kernel_gives() {
+    let vm = seed_in_vm();
+    // What the kernel documents (bpfsmith::seed's constants, from the kernel's semantics).
+    for ((_, want_r0), ((_, want_left), got)) in bpfsmith::seed::EXPECTED_RETVAL
+        .iter()
+        .zip(bpfsmith::seed::EXPECTED_LEFT.iter().zip(&vm))
+    {
+        let want_left: Vec<u64> = want_left.iter().map(|&v| u64::from(v)).collect();
+        assert_eq!(got, &(*want_r0, want_left));
+    }
+    require_kernel!("the_seed_scenario_gives_in_the_vm_what_the_kernel_gives");
+    let loaded = bpfsmith::seed::object().load().unwrap();
+    let kernel: Vec<(u32, Vec<u64>)> = [("queue_prog", "queue"), ("stack_prog", "stack")]
+        .iter()
+        .map(|(prog, map)| {
+            let run = loaded
+                .program(prog)
+                .unwrap()
+                .test_run(&TestRun {
+                    data: &[0; 64],
+                    ..Default::default()
+                })
+                .unwrap();
+            let m = loaded.map(map).unwrap();
+            let mut left = Vec::new();
+            while let Ok(v) = m.lookup_and_delete(&[], 0) {
+                left.push(word(&v));
+            }
+            (run.retval, left)
+        })
+        .collect();
+    assert_eq!(vm, kernel, "the VM (left) and the kernel (right)");
+}
