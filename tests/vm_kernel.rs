@@ -55,7 +55,7 @@ fn in_vm(obj: &Object, exp: &Expectations) -> Result_ {
     let mut vm = Vm::from_object(obj, &program_name(obj, exp)).unwrap();
     for (map, values) in &exp.push_before {
         let m = vm.map_mut(map).unwrap();
-        let size = m.def.value_size as usize;
+        let size = m.def().value_size as usize;
         for v in values {
             m.push(&v.to_le_bytes()[..size], 0).unwrap();
         }
@@ -146,7 +146,7 @@ fn the_pre_6_4_jit_option_gives_what_the_examples_document_for_linux_6_1() {
         vm.zero_extend_map_errors = true;
         for (map, values) in &exp.push_before {
             let m = vm.map_mut(map).unwrap();
-            let size = m.def.value_size as usize;
+            let size = m.def().value_size as usize;
             for v in values {
                 m.push(&v.to_le_bytes()[..size], 0).unwrap();
             }

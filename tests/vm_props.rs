@@ -116,6 +116,8 @@ proptest! {
             let i = vm.add_map(m);
             vm.bind_fd(fd as i32, i);
         }
+        // A descriptor bound to no map: an error when used, never a panic.
+        vm.bind_fd(4, 99);
         let len = mem.len();
         match vm.run(&mut mem) {
             Ok(o) => prop_assert!(o.executed <= 10_000),

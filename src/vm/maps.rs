@@ -83,8 +83,8 @@ enum Data {
 pub struct VmMap {
     /// The map's name (as in the object).
     pub name: String,
-    /// Its definition.
-    pub def: MapDef,
+    /// Its definition (read-only: the contents are sized by it).
+    def: MapDef,
     data: Data,
 }
 
@@ -133,6 +133,11 @@ impl VmMap {
             def: def.clone(),
             data,
         })
+    }
+
+    /// The map's definition.
+    pub fn def(&self) -> &MapDef {
+        &self.def
     }
 
     fn invalid(&self, why: String) -> MapError {
