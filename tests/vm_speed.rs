@@ -6,28 +6,36 @@ use std::time::Instant;
 use bpfsmith::insn::{AluOp, Cond, Insn, Operand, Width, R0, R1, R2, R3};
 use bpfsmith::vm::Vm;
 
+fn alu(op: AluOp, dst: bpfsmith::insn::Reg, src: Operand) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op,
+        dst,
+        src,
+    }
+}
+
+/// The repeated ALU instructions: dependent adds, xors, shifts and subtractions.
+fn body() -> [Insn; 4] {
+    [
+        alu(AluOp::Add, R0, Operand::Reg(R2)),
+        alu(AluOp::Xor, R3, Operand::Reg(R0)),
+        alu(AluOp::Lsh, R3, Operand::Imm(1)),
+        alu(AluOp::Sub, R0, Operand::Imm(1)),
+    ]
+}
+
 #[test]
 #[ignore = "a timing: run with --release --ignored --nocapture"]
 fn alu_instructions_per_second() {
     // r1 counts down from N; each iteration runs 100 ALU instructions and one jump.
     const N: i32 = 200_000;
-    let alu = |op, dst, src| Insn::Alu {
-        width: Width::W64,
-        op,
-        dst,
-        src,
-    };
     let mut prog = vec![
         alu(AluOp::Mov, R0, Operand::Imm(0)),
         alu(AluOp::Mov, R1, Operand::Imm(N)),
         alu(AluOp::Mov, R2, Operand::Imm(3)),
     ];
-    let body = [
-        alu(AluOp::Add, R0, Operand::Reg(R2)),
-        alu(AluOp::Xor, R3, Operand::Reg(R0)),
-        alu(AluOp::Lsh, R3, Operand::Imm(1)),
-        alu(AluOp::Sub, R0, Operand::Imm(1)),
-    ];
+    let body = body();
     for i in 0..99 {
         prog.push(body[i % body.len()]);
     }
@@ -51,5 +59,64 @@ fn alu_instructions_per_second() {
         out.executed,
         secs,
         out.executed as f64 / secs / 1e6
+    );
+}
+
+/// The same straight-line program (4,000 ALU instructions) in the VM and in the kernel's
+/// `BPF_PROG_TEST_RUN` with `repeat` (JIT as configured): time per run, and the ratio.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a timing: run with --release --ignored --nocapture"]
+fn straight_line_in_the_vm_and_in_the_kernel() {
+    use bpfsmith::load::TestRun;
+    use bpfsmith::object::Object;
+    use bpfsmith::program::{Program, Section};
+
+    const N: usize = 4000;
+    const RUNS: u32 = 2000;
+    let mut insns = vec![
+        alu(AluOp::Mov, R0, Operand::Imm(1)),
+        alu(AluOp::Mov, R2, Operand::Imm(3)),
+        alu(AluOp::Mov, R3, Operand::Imm(5)),
+    ];
+    let body = body();
+    insns.extend((0..N).map(|i| body[i % body.len()]));
+    insns.push(Insn::Exit);
+    let mut vm = Vm::new(&insns);
+    let mut mem = [0u8; 64];
+    let want = vm.run(&mut mem).unwrap().r0;
+    let t = Instant::now();
+    for _ in 0..RUNS {
+        vm.run(&mut mem).unwrap();
+    }
+    let vm_ns = t.elapsed().as_nanos() as f64 / f64::from(RUNS);
+
+    let mut obj = Object::new("GPL");
+    obj.add_program(Program::from_insns("straight", Section::SOCKET, insns))
+        .unwrap();
+    let loaded = match obj.load() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("notice: no kernel run ({e}); the VM: {vm_ns:.0} ns per run");
+            return;
+        }
+    };
+    let run = loaded
+        .program("straight")
+        .unwrap()
+        .test_run(&TestRun {
+            data: &[0; 64],
+            repeat: RUNS,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(run.retval, want as u32, "the same result");
+    let kernel_ns = f64::from(run.duration_ns);
+    println!(
+        "{} instructions per run: VM {vm_ns:.0} ns ({:.0} M/s), kernel {kernel_ns:.0} ns ({:.0} M/s); VM / kernel time = {:.1}",
+        N + 4,
+        (N + 4) as f64 / vm_ns * 1e3,
+        (N + 4) as f64 / kernel_ns.max(1.0) * 1e3,
+        vm_ns / kernel_ns.max(1.0)
     );
 }
