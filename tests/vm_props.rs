@@ -1,6 +1,7 @@
 //! No input makes the VM panic: random instruction vectors (every variant, every field range,
 //! plus "near" instructions whose jumps and memory offsets land inside the program and its
 //! regions), random memory, random maps; every run ends with an outcome or a typed error.
+//! `BPFSMITH_FUZZ_CASES` sets the number of programs (2,000 by default).
 
 mod common;
 
@@ -91,12 +92,20 @@ fn near_insn() -> impl Strategy<Value = Insn> + Clone {
     ]
 }
 
+/// 2,000 programs, or `BPFSMITH_FUZZ_CASES` (as the other fuzz targets).
+fn cases() -> u32 {
+    std::env::var("BPFSMITH_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
 fn program() -> impl Strategy<Value = Vec<Insn>> {
     proptest::collection::vec(prop_oneof![arb::any_insn(), near_insn()], 0..40)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn no_input_panics(
