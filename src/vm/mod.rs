@@ -361,7 +361,8 @@ impl Vm {
                     }
                 },
                 Insn::LdInd { size, src, imm } => {
-                    let off = i64::from(regs[src.num() as usize] as i32) + i64::from(imm);
+                    // The kernel adds in 32 bits (`w2 = src + imm`) and reads the sum as an `int`.
+                    let off = i64::from((regs[src.num() as usize] as i32).wrapping_add(imm));
                     match self.ld_packet(size, off) {
                         Some(v) => regs[0] = v,
                         None => {
