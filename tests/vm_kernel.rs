@@ -283,3 +283,88 @@ fn legacy_packet_loads_read_what_the_kernel_reads() {
     }
     println!("{compared} legacy packet loads agree");
 }
+
+#[test]
+fn a_direct_map_value_reference_reaches_the_array_value() {
+    use bpfsmith::insn::{AluOp, Insn, Operand, Pseudo, Size, Width, R0, R1, R2};
+    use bpfsmith::maps::MapDef;
+    use bpfsmith::program::{Program, Reloc, RelocKind, Section};
+    // `r1 = m + 4` (BPF_PSEUDO_MAP_VALUE, the offset in the high half): a pointer into element
+    // 0 of an array. *(u32 *)(r1 + 0) = 7; *(u64 *)(r1 + 4) += 5; r0 = *(u32 *)(r1 + 0).
+    let insns = vec![
+        Insn::LdImm64 {
+            dst: R1,
+            pseudo: Pseudo::MapValue,
+            imm: 4 << 32,
+        },
+        Insn::StoreImm {
+            size: Size::U32,
+            dst: R1,
+            off: 0,
+            imm: 7,
+        },
+        Insn::Load {
+            size: Size::U64,
+            sign: false,
+            dst: R2,
+            src: R1,
+            off: 4,
+        },
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst: R2,
+            src: Operand::Imm(5),
+        },
+        Insn::Store {
+            size: Size::U64,
+            dst: R1,
+            off: 4,
+            src: R2,
+        },
+        Insn::Load {
+            size: Size::U32,
+            sign: false,
+            dst: R0,
+            src: R1,
+            off: 0,
+        },
+        Insn::Exit,
+    ];
+    let mut p = Program::from_insns("p", Section::SOCKET, insns);
+    p.relocs.push(Reloc {
+        insn: 0,
+        symbol: "m".into(),
+        kind: RelocKind::Map,
+    });
+    let mut obj = Object::new("GPL");
+    obj.map("m", MapDef::array::<[u8; 16]>(1)).unwrap();
+    obj.add_program(p).unwrap();
+    let mut vm = Vm::from_object(&obj, "p").unwrap();
+    let r0 = vm.run(&mut [0; 64]).unwrap().r0 as u32;
+    let value = vm.map("m").unwrap().lookup(&0u32.to_le_bytes()).unwrap();
+    let mut want = vec![0u8; 16];
+    want[4..8].copy_from_slice(&7u32.to_le_bytes());
+    want[8] = 5;
+    assert_eq!((r0, value.clone()), (7, want));
+    require_kernel!("a_direct_map_value_reference_reaches_the_array_value");
+    let loaded = obj.load().unwrap_or_else(|e| panic!("{e}"));
+    let run = loaded
+        .program("p")
+        .unwrap()
+        .test_run(&TestRun {
+            data: &[0; 64],
+            ..Default::default()
+        })
+        .unwrap();
+    let kernel = loaded
+        .map("m")
+        .unwrap()
+        .lookup(&0u32.to_le_bytes(), 0)
+        .unwrap();
+    assert_eq!(
+        (r0, value),
+        (run.retval, kernel),
+        "VM (left), kernel (right)"
+    );
+}
