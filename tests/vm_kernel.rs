@@ -10,7 +10,7 @@ mod kernel;
 
 use std::path::Path;
 
-use bpfsmith::load::TestRun;
+use bpfsmith::load::{LoadedObject, TestRun, TestRunResult};
 use bpfsmith::object::Object;
 use bpfsmith::text::asm::expect::Expectations;
 use bpfsmith::text::assemble;
@@ -72,6 +72,18 @@ fn in_vm(obj: &Object, exp: &Expectations) -> Result_ {
     (run.r0 as u32, maps)
 }
 
+/// Program `name` of `loaded` run once in the kernel on `data`.
+fn kernel_run(loaded: &LoadedObject, name: &str, data: &[u8]) -> TestRunResult {
+    loaded
+        .program(name)
+        .unwrap()
+        .test_run(&TestRun {
+            data,
+            ..Default::default()
+        })
+        .unwrap()
+}
+
 fn in_kernel(obj: &Object, exp: &Expectations) -> Result_ {
     let loaded = obj.load().unwrap_or_else(|e| panic!("{e}"));
     for (map, values) in &exp.push_before {
@@ -81,14 +93,7 @@ fn in_kernel(obj: &Object, exp: &Expectations) -> Result_ {
             m.update(&[], &v.to_le_bytes()[..size], 0).unwrap();
         }
     }
-    let run = loaded
-        .program(&program_name(obj, exp))
-        .unwrap()
-        .test_run(&TestRun {
-            data: &[0; 64],
-            ..Default::default()
-        })
-        .unwrap();
+    let run = kernel_run(&loaded, &program_name(obj, exp), &[0; 64]);
     let maps = exp
         .maps_after
         .iter()
@@ -210,14 +215,7 @@ fn the_seed_scenario_gives_in_the_vm_what_the_kernel_gives() {
     let kernel: Vec<(u32, Vec<u64>)> = [("queue_prog", "queue"), ("stack_prog", "stack")]
         .iter()
         .map(|(prog, map)| {
-            let run = loaded
-                .program(prog)
-                .unwrap()
-                .test_run(&TestRun {
-                    data: &[0; 64],
-                    ..Default::default()
-                })
-                .unwrap();
+            let run = kernel_run(&loaded, prog, &[0; 64]);
             let m = loaded.map(map).unwrap();
             let mut left = Vec::new();
             while let Ok(v) = m.lookup_and_delete(&[], 0) {
@@ -267,14 +265,7 @@ fn legacy_packet_loads_read_what_the_kernel_reads() {
         obj.add_program(Program::from_insns("ld", Section::SOCKET, insns))
             .unwrap();
         let loaded = obj.load().unwrap_or_else(|e| panic!("{load:?}: {e}"));
-        let run = loaded
-            .program("ld")
-            .unwrap()
-            .test_run(&TestRun {
-                data: &data,
-                ..Default::default()
-            })
-            .unwrap();
+        let run = kernel_run(&loaded, "ld", &data);
         assert_eq!(
             in_vm, run.retval,
             "{load:?} with r7 = {base}: VM (left), kernel (right)"
@@ -349,14 +340,7 @@ fn a_direct_map_value_reference_reaches_the_array_value() {
     assert_eq!((r0, value.clone()), (7, want));
     require_kernel!("a_direct_map_value_reference_reaches_the_array_value");
     let loaded = obj.load().unwrap_or_else(|e| panic!("{e}"));
-    let run = loaded
-        .program("p")
-        .unwrap()
-        .test_run(&TestRun {
-            data: &[0; 64],
-            ..Default::default()
-        })
-        .unwrap();
+    let run = kernel_run(&loaded, "p", &[0; 64]);
     let kernel = loaded
         .map("m")
         .unwrap()
