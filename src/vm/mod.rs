@@ -22,7 +22,8 @@
 //! assert_eq!(vm.run(&mut [14]).unwrap().r0, 42);
 //!
 //! // One byte further is outside the memory: an error naming the instruction.
-//! let prog = [Insn::Load { size: bpfsmith::insn::Size::U8, sign: false, dst: R0, src: R1, off: 1 }, Insn::Exit];
+//! let load = Insn::Load { size: bpfsmith::insn::Size::U8, sign: false, dst: R0, src: R1, off: 1 };
+//! let prog = [load, Insn::Exit];
 //! let err = Vm::new(&prog).run(&mut [14]).unwrap_err();
 //! assert_eq!((err.index, err.slot), (0, 0));
 //! assert!(err.to_string().contains("*(u8 *)(r1 + 0x1)`): read of 1 bytes"), "{err}");
@@ -35,6 +36,16 @@
 //! read the memory big-endian and end the run with `r0 = 0` when out of range, as the kernel
 //! does. Division or modulo by an immediate zero is refused ([`VmErrorKind::DivisionByZeroImm`],
 //! the verifier's "div by zero"); by a register holding zero it is defined by the RFC.
+//!
+//! Maps and helpers: [`Vm::from_object`] runs a program of an [`crate::object::Object`] with
+//! its maps (queue, stack, array, hash) made from their definitions, linked as the loader
+//! links it; user space pushes, pops, looks up and updates them through [`VmMap`] between
+//! runs. Helpers 1-3 (array, hash) and 87-89 (queue, stack) follow the kernel's
+//! `arraymap.c`, `hashtab.c` and `queue_stack_maps.c` (checked against the kernel by the
+//! `vm_*` tests); 5 `bpf_ktime_get_ns` and 7 `bpf_get_prandom_u32` read [`Vm::clock`] and
+//! [`Vm::prandom_seed`]; any other is [`VmErrorKind::UnknownHelper`] unless registered with
+//! [`Vm::helper`]. A socket filter's memory is its packet after the Ethernet header (what its
+//! `BPF_PROG_TEST_RUN` shows it).
 
 mod error;
 mod maps;
