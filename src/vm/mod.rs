@@ -231,7 +231,8 @@ impl Vm {
     }
 
     fn exec(&mut self, mem_len: u64) -> Result<Outcome, (usize, VmErrorKind)> {
-        let mut regs = [0u64; 11];
+        // 16 registers, indexed `& 15`: no bounds check on the hot path (r11-r15 are never named).
+        let mut regs = [0u64; 16];
         regs[1] = address(MEM_REGION, 0);
         regs[2] = mem_len;
         regs[10] = Memory::frame_pointer(0);
@@ -256,9 +257,9 @@ impl Vm {
                     dst,
                     src,
                 } => {
-                    let d = dst.num() as usize;
+                    let d = dst.num() as usize & 15;
                     let (s, imm_zero) = match src {
-                        Operand::Reg(r) => (regs[r.num() as usize], false),
+                        Operand::Reg(r) => (regs[r.num() as usize & 15], false),
                         Operand::Imm(i) => (i as i64 as u64, i == 0),
                     };
                     if imm_zero && matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod)
@@ -271,7 +272,7 @@ impl Vm {
                     };
                 }
                 Insn::Neg { width, dst } => {
-                    let d = dst.num() as usize;
+                    let d = dst.num() as usize & 15;
                     regs[d] = match width {
                         Width::W64 => regs[d].wrapping_neg(),
                         Width::W32 => u64::from((regs[d] as u32).wrapping_neg()),
@@ -283,20 +284,20 @@ impl Vm {
                     dst,
                     src,
                 } => {
-                    let s = regs[src.num() as usize];
+                    let s = regs[src.num() as usize & 15];
                     let v = match bits {
                         8 => s as i8 as i64,
                         16 => s as i16 as i64,
                         32 => s as i32 as i64,
                         _ => return Err(at(VmErrorKind::Unsupported("movsx of that width"))),
                     } as u64;
-                    regs[dst.num() as usize] = match width {
+                    regs[dst.num() as usize & 15] = match width {
                         Width::W64 => v,
                         Width::W32 => v & 0xffff_ffff,
                     };
                 }
                 Insn::Endian { kind, bits, dst } => {
-                    let d = dst.num() as usize;
+                    let d = dst.num() as usize & 15;
                     let v = regs[d];
                     regs[d] = match (kind, bits) {
                         (Endian::ToLe, 16) => v & 0xffff,
@@ -315,9 +316,9 @@ impl Vm {
                     src,
                     off,
                 } => {
-                    let addr = regs[src.num() as usize].wrapping_add(off as i64 as u64);
+                    let addr = regs[src.num() as usize & 15].wrapping_add(off as i64 as u64);
                     let v = self.mem.load(addr, size.bytes() as usize).map_err(at)?;
-                    regs[dst.num() as usize] = if sign { sign_extend(v, size) } else { v };
+                    regs[dst.num() as usize & 15] = if sign { sign_extend(v, size) } else { v };
                 }
                 Insn::StoreImm {
                     size,
@@ -325,7 +326,7 @@ impl Vm {
                     off,
                     imm,
                 } => {
-                    let addr = regs[dst.num() as usize].wrapping_add(off as i64 as u64);
+                    let addr = regs[dst.num() as usize & 15].wrapping_add(off as i64 as u64);
                     self.mem
                         .store(addr, size.bytes() as usize, imm as i64 as u64)
                         .map_err(at)?;
@@ -336,9 +337,9 @@ impl Vm {
                     off,
                     src,
                 } => {
-                    let addr = regs[dst.num() as usize].wrapping_add(off as i64 as u64);
+                    let addr = regs[dst.num() as usize & 15].wrapping_add(off as i64 as u64);
                     self.mem
-                        .store(addr, size.bytes() as usize, regs[src.num() as usize])
+                        .store(addr, size.bytes() as usize, regs[src.num() as usize & 15])
                         .map_err(at)?;
                 }
                 Insn::Atomic {
@@ -352,34 +353,34 @@ impl Vm {
                         &mut regs,
                         size,
                         op,
-                        dst.num() as usize,
-                        src.num() as usize,
+                        dst.num() as usize & 15,
+                        src.num() as usize & 15,
                         off,
                     )
                     .map_err(at)?;
                 }
                 Insn::LdImm64 { dst, pseudo, imm } => {
-                    regs[dst.num() as usize] = self.ld_imm64(pseudo, imm).map_err(at)?;
+                    regs[dst.num() as usize & 15] = self.ld_imm64(pseudo, imm).map_err(at)?;
                 }
                 Insn::LdAbs { size, imm } => match self.ld_packet(size, i64::from(imm)) {
                     Some(v) => regs[0] = v,
                     None => {
                         return Ok(Outcome {
                             r0: 0,
-                            regs,
+                            regs: first_11(&regs),
                             executed,
                         })
                     }
                 },
                 Insn::LdInd { size, src, imm } => {
                     // The kernel adds in 32 bits (`w2 = src + imm`) and reads the sum as an `int`.
-                    let off = i64::from((regs[src.num() as usize] as i32).wrapping_add(imm));
+                    let off = i64::from((regs[src.num() as usize & 15] as i32).wrapping_add(imm));
                     match self.ld_packet(size, off) {
                         Some(v) => regs[0] = v,
                         None => {
                             return Ok(Outcome {
                                 r0: 0,
-                                regs,
+                                regs: first_11(&regs),
                                 executed,
                             })
                         }
@@ -392,9 +393,9 @@ impl Vm {
                     src,
                     off: _,
                 } => {
-                    let a = regs[dst.num() as usize];
+                    let a = regs[dst.num() as usize & 15];
                     let b = match src {
-                        Operand::Reg(r) => regs[r.num() as usize],
+                        Operand::Reg(r) => regs[r.num() as usize & 15],
                         Operand::Imm(i) => i as i64 as u64,
                     };
                     let taken = match width {
@@ -436,7 +437,7 @@ impl Vm {
                     regs[0] = self.call_helper(i64::from(id), &regs).map_err(at)?;
                 }
                 Insn::CallX { dst } => {
-                    let id = regs[dst.num() as usize] as i64;
+                    let id = regs[dst.num() as usize & 15] as i64;
                     regs[0] = self.call_helper(id, &regs).map_err(at)?;
                 }
                 Insn::Call(Callee::Kfunc { .. }) => {
@@ -455,7 +456,7 @@ impl Vm {
                     None => {
                         return Ok(Outcome {
                             r0: regs[0],
-                            regs,
+                            regs: first_11(&regs),
                             executed,
                         })
                     }
@@ -467,7 +468,7 @@ impl Vm {
 
     fn atomic(
         &mut self,
-        regs: &mut [u64; 11],
+        regs: &mut [u64; 16],
         size: Size,
         op: AtomicOp,
         dst: usize,
@@ -595,7 +596,7 @@ impl Vm {
     }
 
     /// Call helper `id` with `r1`-`r5`, giving `r0`.
-    fn call_helper(&mut self, id: i64, regs: &[u64; 11]) -> Result<u64, VmErrorKind> {
+    fn call_helper(&mut self, id: i64, regs: &[u64; 16]) -> Result<u64, VmErrorKind> {
         let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
         if let Some(f) = self.helpers.get_mut(&id) {
             return Ok(f(args));
@@ -618,6 +619,13 @@ impl Vm {
             }),
         }
     }
+}
+
+/// The eleven registers of an outcome.
+fn first_11(regs: &[u64; 16]) -> [u64; 11] {
+    let mut out = [0; 11];
+    out.copy_from_slice(&regs[..11]);
+    out
 }
 
 #[inline]
