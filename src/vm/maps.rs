@@ -26,6 +26,7 @@ const ENOENT: i32 = 2;
 const E2BIG: i32 = 7;
 const EEXIST: i32 = 17;
 const EINVAL: i32 = 22;
+const ENOTSUPP: i32 = 524;
 
 /// A map operation refused, as the kernel refuses it (the errno is the same).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +41,10 @@ pub enum MapError {
     /// `EEXIST`: `BPF_NOEXIST` for a key that is there (every index of an array is).
     #[error("map `{0}`: the element exists and BPF_NOEXIST was given (EEXIST)")]
     Exists(String),
+    /// `ENOTSUPP` (524, a kernel-internal errno): an operation the map type does not have,
+    /// where the kernel says so rather than EINVAL (lookup-and-delete on an array).
+    #[error("map `{0}`: the operation is not supported for this map type (ENOTSUPP)")]
+    NotSupported(String),
     /// `EINVAL`: flags the operation does not take, a key or value of the wrong size, an
     /// operation the map type does not have, or a definition the kernel refuses to create.
     #[error("map `{map}`: {why} (EINVAL)")]
@@ -58,6 +63,7 @@ impl MapError {
             MapError::Full(_) => E2BIG,
             MapError::Empty(_) => ENOENT,
             MapError::Exists(_) => EEXIST,
+            MapError::NotSupported(_) => ENOTSUPP,
             MapError::Invalid { .. } => EINVAL,
         }
     }
@@ -251,9 +257,13 @@ impl VmMap {
         }
     }
 
-    /// The value of `key` in an array or hash (`BPF_MAP_LOOKUP_ELEM`).
+    /// The value of `key` in an array or hash, the next element of a queue or stack (peek):
+    /// `BPF_MAP_LOOKUP_ELEM`.
     pub fn lookup(&self, key: &[u8]) -> Result<Vec<u8>, MapError> {
         self.check_size("key", key.len(), self.def.key_size)?;
+        if let Data::Fifo(_) = self.data {
+            return self.peek();
+        }
         self.element(key)
             .and_then(|e| self.value(e))
             .map(<[u8]>::to_vec)
@@ -299,6 +309,29 @@ impl VmMap {
             Data::Fifo(_) => return self.push(value, flags),
         }
         Ok(())
+    }
+
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` (flags 0): pop a queue or stack, or remove `key` from
+    /// a hash and give its value; an array has no such operation (`ENOTSUPP`, 524, as the
+    /// kernel answers).
+    pub fn lookup_and_delete(&mut self, key: &[u8], flags: u64) -> Result<Vec<u8>, MapError> {
+        self.check_size("key", key.len(), self.def.key_size)?;
+        // The syscall checks the flags first, for every map type.
+        if flags & !BPF_F_LOCK != 0 {
+            return Err(self.invalid(format!("lookup-and-delete flags {flags:#x}")));
+        }
+        if flags & BPF_F_LOCK != 0 {
+            return Err(self.invalid("BPF_F_LOCK on a value without a spin lock".into()));
+        }
+        match &self.data {
+            Data::Fifo(_) => self.pop(),
+            Data::Hash { .. } => {
+                let value = self.lookup(key)?;
+                self.delete(key)?;
+                Ok(value)
+            }
+            Data::Array(_) => Err(MapError::NotSupported(self.name.clone())),
+        }
     }
 
     /// Remove `key` from a hash (`bpf_map_delete_elem`, `BPF_MAP_DELETE_ELEM`); an array's
