@@ -139,3 +139,40 @@ proptest! {
         prop_assert_eq!(mem.len(), len);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 4, ..ProptestConfig::default() })]
+
+    /// Objects with random relocations (any instruction index, known and unknown maps and
+    /// functions, both kinds) never make `Vm::from_object` or the run panic.
+    #[test]
+    fn no_object_panics(
+        main in program(),
+        callee in program(),
+        relocs in proptest::collection::vec(
+            (0usize..48, select(vec!["q", "h", "f", "main", "nope"]), any::<bool>()),
+            0..6,
+        ),
+    ) {
+        use bpfsmith::object::Object;
+        use bpfsmith::program::{Program, Reloc, RelocKind, Section};
+        let mut obj = Object::new("GPL");
+        obj.map("q", MapDef::queue::<u32>(2)).unwrap();
+        obj.map("h", MapDef::hash::<u32, u64>(2)).unwrap();
+        let mut p = Program::from_insns("main", Section::SOCKET, main);
+        p.relocs = relocs
+            .into_iter()
+            .map(|(insn, symbol, map)| Reloc {
+                insn,
+                symbol: symbol.into(),
+                kind: if map { RelocKind::Map } else { RelocKind::Function },
+            })
+            .collect();
+        obj.programs.push(p);
+        obj.programs.push(Program::from_insns("f", Section::new(".text"), callee));
+        if let Ok(mut vm) = Vm::from_object(&obj, "main") {
+            vm.budget = 10_000;
+            let _ = vm.run(&mut [0; 16]);
+        }
+    }
+}

@@ -125,6 +125,13 @@ impl Vm {
             insns.extend_from_slice(&p.insns);
             locations.extend((0..p.insns.len()).map(|i| p.source(i).map(|s| s.to_string())));
             for r in p.relocs.iter().filter(|r| r.kind == RelocKind::Map) {
+                if r.insn >= p.insns.len() {
+                    // Past its own program: it would patch another unit's instruction.
+                    return Err(SetupError::NotLdImm64 {
+                        program: name.to_string(),
+                        insn: pl.insn + r.insn,
+                    });
+                }
                 let index = map_index(obj, &mut maps, &r.symbol).map_err(|e| match e {
                     MapProblem::Unknown => SetupError::UnknownMap {
                         program: name.to_string(),
