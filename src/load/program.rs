@@ -48,6 +48,10 @@ pub(crate) fn with_growing_log<T>(
         return (call(None).result, None);
     }
     let mut size = initial_size.clamp(128, MAX_LOG_SIZE);
+    // Loads that did not finish (a signal, memory), tried again at the same size: their log's
+    // size says nothing about the whole log's, and growing the buffer for them would verify a
+    // program at the complexity limit once more into a log of hundreds of megabytes.
+    let mut unfinished = 0;
     loop {
         let mut buf = vec![0u8; size];
         let out = call(Some(LogBuf {
@@ -56,6 +60,17 @@ pub(crate) fn with_growing_log<T>(
         }));
         let text = log_text(&buf);
         let true_size = out.log_true_size as usize;
+        if let Err(e) = &out.result {
+            let transient = matches!(e.errno, libc::EAGAIN | libc::EINTR | libc::ENOMEM);
+            let cut_short = e.errno == libc::ENOSPC && true_size > size && !finished(&text);
+            if (transient || cut_short) && unfinished < UNFINISHED_RETRIES {
+                unfinished += 1;
+                continue;
+            }
+            if transient {
+                return (out.result, Some(text));
+            }
+        }
         // A log that did not fit: since 6.4 the buffer keeps the tail, which holds the
         // verdict. When that tail shows the verifier gave up at its complexity limit, the
         // whole log (up to a gigabyte) would cost another verification as long as the first
@@ -92,6 +107,19 @@ pub(crate) fn with_growing_log<T>(
             result => return (result, Some(text)),
         }
     }
+}
+
+/// How many times a load that did not finish is tried again by [`with_growing_log`].
+const UNFINISHED_RETRIES: u32 = 3;
+
+/// Whether a log (or its tail) ends as a finished verification does: with its verdict (an
+/// error) or its statistics (`processed N insns ...`).
+fn finished(text: &str) -> bool {
+    text.lines()
+        .rev()
+        .take(64)
+        .any(|l| l.starts_with("processed ") && l.contains(" insns"))
+        || crate::verifier::VerifierLog::parse(text).error().is_some()
 }
 
 /// `Some(E2BIG)` when the log (or its tail) ends with the verifier giving up at its
@@ -384,4 +412,81 @@ impl AsFd for LoadedProgram {
 pub(crate) struct ProgramBtfRecs {
     pub func_info: Vec<FuncInfo>,
     pub line_info: Vec<LineInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake `BPF_PROG_LOAD` answering from a script: (errno or success, the log it writes,
+    /// the log's true size). Returns the buffer sizes it was given.
+    fn script(steps: &[(Option<i32>, &str, u32)]) -> (Result<(), i32>, String, Vec<usize>) {
+        let mut sizes = Vec::new();
+        let mut k = 0;
+        let (result, log) = with_growing_log(1, 4096, |log| {
+            let (errno, text, true_size) = steps[k.min(steps.len() - 1)];
+            k += 1;
+            if let Some(l) = log {
+                sizes.push(l.buf.len());
+                let n = text.len().min(l.buf.len() - 1);
+                l.buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+            }
+            Logged {
+                result: match errno {
+                    None => Ok(()),
+                    Some(errno) => Err(SysError {
+                        cmd: sys::Cmd::ProgLoad,
+                        errno,
+                    }),
+                },
+                log_true_size: true_size,
+            }
+        });
+        (result.map_err(|e| e.errno), log.unwrap_or_default(), sizes)
+    }
+
+    const TOO_LARGE: &str = "1: (07) r1 += 1\nBPF program is too large. Processed 1000001 insn\n\
+                             processed 1000001 insns (limit 1000000) max_states_per_insn 4 \
+                             total_states 25001 peak_states 25001 mark_read 0\n";
+
+    /// A verification cut short (its tail has neither a verdict nor statistics) is tried again
+    /// at the same size: the retry's tail shows the complexity limit, so no buffer of the
+    /// whole log's size is asked for and the program is verified twice, not three times.
+    #[test]
+    fn a_load_cut_short_is_retried_at_the_same_size() {
+        let cut = "1: (07) r1 += 1\n2: R1=0x7a11f\n";
+        let (r, log, sizes) = script(&[
+            (Some(libc::ENOSPC), cut, 393_000_000),
+            (Some(libc::ENOSPC), TOO_LARGE, 914_000_000),
+        ]);
+        assert_eq!(r, Err(libc::E2BIG));
+        assert!(log.contains("too large"), "{log}");
+        assert_eq!(sizes, [4096, 4096]);
+        // Interrupted (EAGAIN after the syscall layer's own retries), then finished.
+        let (r, _, sizes) = script(&[
+            (Some(libc::EAGAIN), cut, 393_000_000),
+            (
+                Some(libc::EACCES),
+                "R1 invalid mem access 'scalar'\nprocessed 3 insns\n",
+                60,
+            ),
+        ]);
+        assert_eq!(
+            (r, sizes.as_slice()),
+            (Err(libc::EACCES), &[4096, 4096][..])
+        );
+        // Never finishing: bounded, and the interruption is the answer.
+        let (r, _, sizes) = script(&[(Some(libc::EAGAIN), cut, 393_000_000)]);
+        assert_eq!(r, Err(libc::EAGAIN));
+        assert_eq!(sizes.len() as u32, UNFINISHED_RETRIES + 1);
+    }
+
+    /// A finished log that did not fit still grows to its true size (an accepted program's
+    /// level-2 log, or a refusal that is not the complexity limit).
+    #[test]
+    fn a_finished_log_that_did_not_fit_grows() {
+        let done = "0: (b7) r0 = 0\n1: (95) exit\nprocessed 2 insns (limit 1000000)\n";
+        let (r, _, sizes) = script(&[(Some(libc::ENOSPC), done, 10_000), (None, done, 60)]);
+        assert_eq!((r, sizes.as_slice()), (Ok(()), &[4096, 10_000][..]));
+    }
 }
