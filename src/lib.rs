@@ -189,6 +189,7 @@ pub mod maps;
 pub mod object;
 pub mod output;
 pub mod program;
+pub mod run;
 pub mod seed;
 mod slots;
 #[cfg(feature = "snapshot")]

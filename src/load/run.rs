@@ -1,114 +1,13 @@
 //! Load an object, fill its queue/stack maps, test-run one program, drain the maps: what
 //! `bpfsmith run` does, as a library call.
 
-use std::fmt::Write;
-
 use crate::load::{BtfSource, LoadError, LoadOptions, MapError, TestRun};
 use crate::object::Object;
 use crate::sys::SysError;
 
-/// What to run and with what.
-#[derive(Clone, Debug, Default)]
-pub struct RunRequest {
-    /// The program to run (`None`: the object's only loadable program, or its first).
-    pub program: Option<String>,
-    /// The input packet or context data (`None`: 64 zero bytes, enough for socket filters,
-    /// tc and XDP, which need an Ethernet header's 14).
-    pub data: Option<Vec<u8>>,
-    /// How many runs (`duration_ns` is their mean).
-    pub repeat: u32,
-    /// Values to push into queue/stack maps before the run, per map, in push order.
-    pub push: Vec<(String, Vec<Vec<u8>>)>,
-    /// Verifier log level for the load.
-    pub log_level: u32,
-}
-
-/// A value read back from a map: a number for 1-, 2-, 4- and 8-byte values, bytes otherwise.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MapValueOut {
-    /// A little-endian unsigned integer.
-    Uint(u64),
-    /// Any other size.
-    Bytes(Vec<u8>),
-}
-
-impl MapValueOut {
-    fn from_bytes(b: &[u8]) -> MapValueOut {
-        match b.len() {
-            1 | 2 | 4 | 8 => {
-                let mut w = [0u8; 8];
-                w[..b.len()].copy_from_slice(b);
-                MapValueOut::Uint(u64::from_le_bytes(w))
-            }
-            _ => MapValueOut::Bytes(b.to_vec()),
-        }
-    }
-}
-
-/// What a run gave back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunReport {
-    /// The program that ran.
-    pub program: String,
-    /// Its return value as the kernel reports it (32 bits).
-    pub retval: u32,
-    /// Mean duration of one run in nanoseconds.
-    pub duration_ns: u32,
-    /// The output data.
-    pub data_out: Vec<u8>,
-    /// Every queue/stack map's contents after the run, drained in pop order.
-    pub maps: Vec<(String, Vec<MapValueOut>)>,
-    /// The verifier's log, when a log level was asked for.
-    pub log: Option<String>,
-}
-
-fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
-}
-
-impl RunReport {
-    /// The report as one JSON object: `{"program": NAME, "retval": N, "duration_ns": N,
-    /// "data_out": HEX, "maps": {MAP: [values in pop order]}}`, values as unsigned integers for
-    /// 1-, 2-, 4- and 8-byte values and as hex strings otherwise.
-    pub fn to_json(&self) -> String {
-        use serde_json::{json, Map, Value};
-        let mut maps = Map::new();
-        for (name, values) in &self.maps {
-            let vs = values
-                .iter()
-                .map(|v| match v {
-                    MapValueOut::Uint(n) => json!(n),
-                    MapValueOut::Bytes(b) => json!(hex(b)),
-                })
-                .collect();
-            maps.insert(name.clone(), Value::Array(vs));
-        }
-        json!({
-            "program": self.program,
-            "retval": self.retval,
-            "duration_ns": self.duration_ns,
-            "data_out": hex(&self.data_out),
-            "maps": maps,
-        })
-        .to_string()
-    }
-}
-
-/// Map values as `[a, b, c]`: decimal integers, hex bytes for other sizes.
-pub fn values_text(values: &[MapValueOut]) -> String {
-    let vs: Vec<String> = values
-        .iter()
-        .map(|v| match v {
-            MapValueOut::Uint(n) => n.to_string(),
-            MapValueOut::Bytes(b) => hex(b),
-        })
-        .collect();
-    format!("[{}]", vs.join(", "))
-}
+// The plain types build on every OS (the VM reports with them too): they live in crate::run.
+use crate::run::hex;
+pub use crate::run::{values_text, MapValueOut, RunReport, RunRequest, ETH_HLEN};
 
 /// A verifier refusal as the one JSON object `run --json` prints for it:
 /// `{"program": NAME, "refused": {"errno": "EACCES", "message": FIRST ERROR LINE}}`.
@@ -242,9 +141,6 @@ fn none_or_list(names: &[String]) -> String {
         names.join(", ")
     }
 }
-
-/// The shortest packet a socket filter, tc or XDP test run takes (`ETH_HLEN`).
-pub const ETH_HLEN: usize = 14;
 
 /// Encode a number given on the command line into a map value of `size` bytes: integers for
 /// 1, 2, 4 and 8 bytes (decimal, `0x` hex, or negative), `0x`-prefixed hex bytes otherwise.

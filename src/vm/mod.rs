@@ -50,11 +50,13 @@
 mod error;
 mod maps;
 mod mem;
+mod run;
 mod setup;
 
 pub use error::{VmError, VmErrorKind};
 pub use maps::{MapError, VmMap};
 pub use mem::{RegionKind, MAX_FRAMES, STACK_SIZE};
+pub use run::{run, VmRunError};
 pub use setup::SetupError;
 
 use std::collections::HashMap;

@@ -1,0 +1,194 @@
+//! What a run is asked and what it gives back, the same for both engines: the kernel's
+//! `BPF_PROG_TEST_RUN` ([`crate::load::run`], Linux only) and the VM ([`crate::vm::run`],
+//! every OS). Also which engine runs: [`EngineChoice`].
+
+use std::fmt::Write;
+
+/// What to run and with what.
+#[derive(Clone, Debug, Default)]
+pub struct RunRequest {
+    /// The program to run (`None`: the object's only loadable program, or its first).
+    pub program: Option<String>,
+    /// The input packet or context data (`None`: 64 zero bytes, enough for socket filters,
+    /// tc and XDP, which need an Ethernet header's 14).
+    pub data: Option<Vec<u8>>,
+    /// How many runs (`duration_ns` is their mean).
+    pub repeat: u32,
+    /// Values to push into queue/stack maps before the run, per map, in push order.
+    pub push: Vec<(String, Vec<Vec<u8>>)>,
+    /// Verifier log level for the load.
+    pub log_level: u32,
+}
+
+/// A value read back from a map: a number for 1-, 2-, 4- and 8-byte values, bytes otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapValueOut {
+    /// A little-endian unsigned integer.
+    Uint(u64),
+    /// Any other size.
+    Bytes(Vec<u8>),
+}
+
+impl MapValueOut {
+    pub(crate) fn from_bytes(b: &[u8]) -> MapValueOut {
+        match b.len() {
+            1 | 2 | 4 | 8 => {
+                let mut w = [0u8; 8];
+                w[..b.len()].copy_from_slice(b);
+                MapValueOut::Uint(u64::from_le_bytes(w))
+            }
+            _ => MapValueOut::Bytes(b.to_vec()),
+        }
+    }
+}
+
+/// What a run gave back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// The program that ran.
+    pub program: String,
+    /// Its return value as the kernel reports it (32 bits).
+    pub retval: u32,
+    /// Mean duration of one run in nanoseconds.
+    pub duration_ns: u32,
+    /// The output data.
+    pub data_out: Vec<u8>,
+    /// Every queue/stack map's contents after the run, drained in pop order.
+    pub maps: Vec<(String, Vec<MapValueOut>)>,
+    /// The verifier's log, when a log level was asked for.
+    pub log: Option<String>,
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+impl RunReport {
+    /// The report as one JSON object: `{"program": NAME, "retval": N, "duration_ns": N,
+    /// "data_out": HEX, "maps": {MAP: [values in pop order]}}`, values as unsigned integers for
+    /// 1-, 2-, 4- and 8-byte values and as hex strings otherwise.
+    pub fn to_json(&self) -> String {
+        self.json_value().to_string()
+    }
+
+    /// [`RunReport::to_json`] with an `"engine"` key saying which engine ran (`"kernel"` or
+    /// `"vm"`).
+    pub fn to_json_with_engine(&self, engine: Engine) -> String {
+        let mut v = self.json_value();
+        v["engine"] = serde_json::json!(engine.name());
+        v.to_string()
+    }
+
+    fn json_value(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let mut maps = Map::new();
+        for (name, values) in &self.maps {
+            let vs = values
+                .iter()
+                .map(|v| match v {
+                    MapValueOut::Uint(n) => json!(n),
+                    MapValueOut::Bytes(b) => json!(hex(b)),
+                })
+                .collect();
+            maps.insert(name.clone(), Value::Array(vs));
+        }
+        json!({
+            "program": self.program,
+            "retval": self.retval,
+            "duration_ns": self.duration_ns,
+            "data_out": hex(&self.data_out),
+            "maps": maps,
+        })
+    }
+}
+
+/// Map values as `[a, b, c]`: decimal integers, hex bytes for other sizes.
+pub fn values_text(values: &[MapValueOut]) -> String {
+    let vs: Vec<String> = values
+        .iter()
+        .map(|v| match v {
+            MapValueOut::Uint(n) => n.to_string(),
+            MapValueOut::Bytes(b) => hex(b),
+        })
+        .collect();
+    format!("[{}]", vs.join(", "))
+}
+
+/// The shortest packet a socket filter, tc or XDP test run takes (`ETH_HLEN`).
+pub const ETH_HLEN: usize = 14;
+
+/// The engine that runs a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The running kernel: loaded, verified, run with `BPF_PROG_TEST_RUN` (root or CAP_BPF).
+    Kernel,
+    /// The crate's interpreter ([`crate::vm`]): anywhere, without privileges, verifying nothing.
+    Vm,
+}
+
+impl Engine {
+    /// `kernel` or `vm`, as `--engine` and the JSON output spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Kernel => "kernel",
+            Engine::Vm => "vm",
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which engine to use: one of them, or `Auto`, the kernel when this process may load
+/// programs ([`may_load_programs`]) and the VM otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The kernel, whatever the privileges (a run without them fails as the kernel refuses).
+    Kernel,
+    /// The VM.
+    Vm,
+    /// The kernel when it may be used, else the VM.
+    #[default]
+    Auto,
+}
+
+impl EngineChoice {
+    /// The engine this choice means for this process.
+    pub fn resolve(self) -> Engine {
+        match self {
+            EngineChoice::Kernel => Engine::Kernel,
+            EngineChoice::Vm => Engine::Vm,
+            EngineChoice::Auto if may_load_programs() => Engine::Kernel,
+            EngineChoice::Auto => Engine::Vm,
+        }
+    }
+}
+
+/// `CAP_SYS_ADMIN`'s bit in the capability sets.
+const CAP_SYS_ADMIN: u32 = 21;
+/// `CAP_BPF`'s bit (Linux 5.8 and later; before, loading needs CAP_SYS_ADMIN).
+const CAP_BPF: u32 = 39;
+
+/// Whether this process may create maps and load programs: Linux, with CAP_BPF or
+/// CAP_SYS_ADMIN in its effective set (root has both). Read from `/proc/self/status`, so
+/// nothing is loaded to find out; without `/proc`, no.
+pub fn may_load_programs() -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_BPF | 1 << CAP_SYS_ADMIN) != 0)
+}
