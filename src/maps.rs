@@ -69,6 +69,26 @@ pub enum TypeDesc {
 }
 
 impl TypeDesc {
+    /// The unsigned integer of `size` bytes (1, 2, 4 or 8), or a byte array of that size, or
+    /// nothing for 0: the type a definition given by sizes alone gets. An array map's key must
+    /// be a 32-bit integer in BTF (the kernel's `array_map_check_btf`), so a 4-byte key is
+    /// `unsigned int`, never `unsigned char[4]`.
+    pub fn of_size(size: u32) -> Option<TypeDesc> {
+        let name = match size {
+            0 => return None,
+            1 => "unsigned char",
+            2 => "unsigned short",
+            4 => "unsigned int",
+            8 => "unsigned long long",
+            n => return Some(TypeDesc::Bytes(n)),
+        };
+        Some(TypeDesc::Int {
+            name,
+            size,
+            signed: false,
+        })
+    }
+
     /// Size in bytes.
     pub fn size(&self) -> u32 {
         match self {
@@ -168,7 +188,7 @@ impl MapDef {
             value_size,
             max_entries,
             map_flags: 0,
-            key_type: (key_size > 0).then_some(TypeDesc::Bytes(key_size)),
+            key_type: TypeDesc::of_size(key_size),
             value_type: (value_size > 0).then_some(TypeDesc::Bytes(value_size)),
         }
     }

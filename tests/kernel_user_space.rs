@@ -329,3 +329,31 @@ fn pinned_maps_reopen_with_their_definition() {
     q.push(11, PushFlags::ANY).unwrap();
     assert_eq!(q2.pop(), Ok(11));
 }
+
+/// A definition given by sizes alone (`MapDef::new`) loads with its BTF for every keyed map
+/// type: the kernel requires an array map's key to be a 32-bit integer in BTF
+/// (`array_map_check_btf`), so a 4-byte key is written as `unsigned int`, not as 4 bytes.
+#[test]
+fn definitions_by_size_load_with_their_btf() {
+    require_kernel!("definitions_by_size_load_with_their_btf");
+    use bpfsmith::object::Object;
+    use bpfsmith::prelude::*;
+    for (map_type, key_size) in [
+        (MapType::Array, 4),
+        (MapType::PercpuArray, 4),
+        (MapType::Hash, 4),
+        (MapType::Hash, 12),
+        (MapType::LruHash, 8),
+    ] {
+        let mut obj = Object::new("GPL");
+        let m = obj
+            .map("m", MapDef::new(map_type, key_size, 80, 1))
+            .unwrap();
+        let mut p = ProgramBuilder::new("p", Section::SOCKET);
+        p.ld_map(R1, &m).mov(R0, 0).exit();
+        obj.add_program(p.finish().unwrap()).unwrap();
+        if let Err(e) = obj.load() {
+            panic!("{map_type:?} with a {key_size}-byte key: {e}");
+        }
+    }
+}

@@ -2058,8 +2058,7 @@ impl<'a> Asm<'a> {
         };
         let v = |k: usize| vals[k].map_or(0, |(v, _)| v);
         let mut def = MapDef::new(map_type, v(0), v(1), v(2)).with_flags(v(3));
-        def.key_type = int_type(def.key_size);
-        def.value_type = int_type(def.value_size);
+        def.value_type = TypeDesc::of_size(def.value_size);
         if let Err(rule) = def.check() {
             let key = match rule {
                 MapDefError::QueueStackKey { .. }
@@ -2881,23 +2880,5 @@ const FLAG_NAMES: &[(&str, u32)] = &[
 fn flag_by_name(n: &str) -> Option<u32> {
     FLAG_NAMES.iter().find_map(|&(full, v)| {
         (n.eq_ignore_ascii_case(full) || n.eq_ignore_ascii_case(&full[6..])).then_some(v)
-    })
-}
-
-/// The BTF shape of a key or value of `size` bytes: an unsigned integer of 1, 2, 4 or 8 bytes,
-/// otherwise a byte array.
-fn int_type(size: u32) -> Option<TypeDesc> {
-    let name = match size {
-        0 => return None,
-        1 => "unsigned char",
-        2 => "unsigned short",
-        4 => "unsigned int",
-        8 => "unsigned long long",
-        n => return Some(TypeDesc::Bytes(n)),
-    };
-    Some(TypeDesc::Int {
-        name,
-        size,
-        signed: false,
     })
 }
