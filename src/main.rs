@@ -243,7 +243,7 @@ enum Command {
     /// Load an object, push values into its queue/stack maps, test-run a program, and drain the
     /// maps.
     #[command(
-        after_help = "Examples:\n  bpfsmith run asm/queue.s --json\n  bpfsmith run asm/user_push.s --push queue=7,8,9\n  bpfsmith run prog.o --prog my_prog --data 0011223344556677889900112233"
+        after_help = "Examples:\n  bpfsmith run asm/queue.s --json\n  bpfsmith run asm/queue.s --engine vm     # in the built-in VM, without root\n  bpfsmith run asm/user_push.s --push queue=7,8,9\n  bpfsmith run prog.o --prog my_prog --data 0011223344556677889900112233"
     )]
     Run {
         /// The object file, or an assembly file (`.s`).
@@ -263,6 +263,11 @@ enum Command {
         /// Print exactly one JSON object on stdout (a refusal too).
         #[arg(long)]
         json: bool,
+        /// Where the program runs: `kernel` (loaded and verified; root or CAP_BPF), `vm` (the
+        /// built-in interpreter, anywhere; nothing is verified) or `auto` (the kernel when this
+        /// process may load programs, else the VM).
+        #[arg(long, default_value = "auto", value_name = "kernel|vm|auto")]
+        engine: bpfsmith::run::EngineChoice,
         /// Load with CAP_BPF alone: give up CAP_PERFMON and CAP_SYS_ADMIN first, and the
         /// verifier judges as it does for a service without them.
         #[arg(long)]
@@ -485,12 +490,16 @@ fn main() -> ExitCode {
             repeat,
             push,
             json,
+            engine,
             cap_bpf_only,
             view,
             ..
         } => {
+            let engine = engine.resolve();
             #[cfg(target_os = "linux")]
-            if cap_bpf_only {
+            if engine == bpfsmith::run::Engine::Vm {
+                // CAP_BPF alone is a question for the verifier, and the VM has none.
+            } else if cap_bpf_only {
                 if let Err(e) = bpfsmith::check::drop_to_cap_bpf() {
                     return fail(e);
                 }
@@ -506,7 +515,7 @@ fn main() -> ExitCode {
             }
             #[cfg(not(target_os = "linux"))]
             let _ = cap_bpf_only;
-            run(&file, prog, data, repeat, &push, json, &view)
+            run(&file, prog, data, repeat, &push, json, &view, engine)
         }
         Command::Log { file, object, view } => {
             if bpfsmith::input::is_elf(&file) {
@@ -909,7 +918,7 @@ fn load(
     }
 }
 
-#[cfg(target_os = "linux")]
+#[allow(clippy::too_many_arguments)]
 fn run(
     file: &std::path::Path,
     prog: Option<String>,
@@ -918,9 +927,9 @@ fn run(
     push: &[String],
     json: bool,
     view: &ViewArgs,
+    engine: bpfsmith::run::Engine,
 ) -> ExitCode {
-    use bpfsmith::load::run::{run, RunRequest};
-    use bpfsmith::load::LoadError;
+    use bpfsmith::run::RunRequest;
     let mut input = match bpfsmith::input::open(file) {
         Ok(i) => i,
         Err(e) => return fail(e),
@@ -961,13 +970,62 @@ fn run(
         data,
         repeat,
         push: pushes,
-        // A page for a program that runs needs its log: 1|4 keeps the stats.
-        log_level: if view.html.is_some() {
-            bpfsmith::load::log_level::FAILING_PATH | bpfsmith::load::log_level::STATS
-        } else {
-            0
-        },
+        log_level: 0,
     };
+    match engine {
+        bpfsmith::run::Engine::Vm => run_vm(&input.object, &req, json),
+        bpfsmith::run::Engine::Kernel => run_kernel(file, &input, req, json, view),
+    }
+}
+
+/// `run` in the VM: the kernel's output, its first line saying that nothing was verified.
+fn run_vm(obj: &bpfsmith::object::Object, req: &bpfsmith::run::RunRequest, json: bool) -> ExitCode {
+    let report = match bpfsmith::vm::run(obj, req) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!("{}", report.to_json_with_engine(bpfsmith::run::Engine::Vm));
+    } else {
+        println!(
+            "engine: vm (the built-in interpreter: nothing was verified, a program the kernel \
+             would refuse may run here)"
+        );
+        print_report(&report);
+    }
+    ExitCode::SUCCESS
+}
+
+/// A run's result, for people: r0, then each queue and stack map in pop order.
+fn print_report(report: &bpfsmith::run::RunReport) {
+    println!(
+        "{}: r0 = {} ({:#x}), {} ns per run",
+        report.program, report.retval, report.retval, report.duration_ns
+    );
+    for (name, values) in &report.maps {
+        println!(
+            "map {name} (pop order): {}",
+            bpfsmith::run::values_text(values)
+        );
+    }
+}
+
+/// `run` in the kernel: load (a refusal shown with its log), test-run, drain.
+#[cfg(target_os = "linux")]
+fn run_kernel(
+    file: &std::path::Path,
+    input: &bpfsmith::input::Input,
+    mut req: bpfsmith::run::RunRequest,
+    json: bool,
+    view: &ViewArgs,
+) -> ExitCode {
+    use bpfsmith::load::run::run;
+    use bpfsmith::load::LoadError;
+    let inputs = [file];
+    // A page for a program that runs needs its log: 1|4 keeps the stats.
+    if view.html.is_some() {
+        req.log_level = bpfsmith::load::log_level::FAILING_PATH | bpfsmith::load::log_level::STATS;
+    }
     match run(&input.object, input.btf_source(), &req) {
         Ok(report) => {
             if let Some(log) = &report.log {
@@ -986,24 +1044,13 @@ fn run(
                 }
             }
             if json {
-                println!("{}", report.to_json());
-            } else {
                 println!(
-                    "{}: r0 = {} ({:#x}), {} ns per run",
-                    report.program, report.retval, report.retval, report.duration_ns
+                    "{}",
+                    report.to_json_with_engine(bpfsmith::run::Engine::Kernel)
                 );
-                for (name, values) in &report.maps {
-                    let vs: Vec<String> = values
-                        .iter()
-                        .map(|v| match v {
-                            bpfsmith::load::run::MapValueOut::Uint(n) => n.to_string(),
-                            bpfsmith::load::run::MapValueOut::Bytes(b) => {
-                                b.iter().map(|x| format!("{x:02x}")).collect()
-                            }
-                        })
-                        .collect();
-                    println!("map {name} (pop order): [{}]", vs.join(", "));
-                }
+            } else {
+                println!("engine: kernel (loaded and verified, run with BPF_PROG_TEST_RUN)");
+                print_report(&report);
             }
             ExitCode::SUCCESS
         }
@@ -1051,16 +1098,14 @@ fn load(_: &std::path::Path, _: Option<&str>, _: u32, _: bool, _: &ViewArgs) -> 
 }
 
 #[cfg(not(target_os = "linux"))]
-fn run(
+fn run_kernel(
     _: &std::path::Path,
-    _: Option<String>,
-    _: Option<String>,
-    _: u32,
-    _: &[String],
+    _: &bpfsmith::input::Input,
+    _: bpfsmith::run::RunRequest,
     _: bool,
     _: &ViewArgs,
 ) -> ExitCode {
-    fail("running needs Linux")
+    fail("the kernel engine needs Linux: give --engine vm (or auto) to run in the built-in VM")
 }
 
 #[cfg(target_os = "linux")]

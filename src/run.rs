@@ -171,6 +171,20 @@ impl EngineChoice {
     }
 }
 
+impl std::str::FromStr for EngineChoice {
+    type Err = String;
+
+    /// `kernel`, `vm` or `auto`.
+    fn from_str(s: &str) -> Result<EngineChoice, String> {
+        match s {
+            "kernel" => Ok(EngineChoice::Kernel),
+            "vm" => Ok(EngineChoice::Vm),
+            "auto" => Ok(EngineChoice::Auto),
+            other => Err(format!("`{other}`: the engine is kernel, vm or auto")),
+        }
+    }
+}
+
 /// `CAP_SYS_ADMIN`'s bit in the capability sets.
 const CAP_SYS_ADMIN: u32 = 21;
 /// `CAP_BPF`'s bit (Linux 5.8 and later; before, loading needs CAP_SYS_ADMIN).

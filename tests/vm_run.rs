@@ -1,0 +1,161 @@
+//! `bpfsmith run --engine kernel|vm|auto`: the VM's report against the kernel's, from the
+//! command line. The asm examples that use queue and stack maps give the same retval and maps
+//! in both engines (the kernel half needs root or CAP_BPF and skips with a notice otherwise,
+//! a failure with BPFSMITH_REQUIRE_KERNEL=1); as an unprivileged user `--engine auto` picks
+//! the VM and prints what the kernel printed as root (needs root to drop privileges, and
+//! `setpriv`).
+#![cfg(target_os = "linux")]
+
+#[macro_use]
+#[path = "common/kernel.rs"]
+mod kernel;
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bpfsmith");
+
+/// The examples compared: a queue, a stack, pushes from user space, a bpf-to-bpf call.
+const FILES: [&str; 4] = [
+    "asm/queue.s",
+    "asm/stack.s",
+    "asm/user_push.s",
+    "asm/bpf2bpf.s",
+];
+
+/// `--push MAP=V1,V2,...` for each `# push-before: MAP = V1 V2 ...` line of the file's header.
+fn push_args(file: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut args = Vec::new();
+    for line in text
+        .lines()
+        .take_while(|l| l.starts_with('#') || l.is_empty())
+    {
+        if let Some(rest) = line
+            .trim_start_matches('#')
+            .trim()
+            .strip_prefix("push-before:")
+        {
+            let (map, values) = rest.split_once('=').unwrap();
+            let values: Vec<&str> = values.split_whitespace().collect();
+            args.push("--push".to_owned());
+            args.push(format!("{}={}", map.trim(), values.join(",")));
+        }
+    }
+    args
+}
+
+/// `bpfsmith run FILE --json` with `extra`, as `cmd` runs it: the JSON object printed.
+fn run_json(mut cmd: Command, file: &str, extra: &[&str]) -> serde_json::Value {
+    let out = cmd
+        .arg("run")
+        .arg(file)
+        .arg("--json")
+        .args(extra)
+        .args(push_args(file))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{file} {extra:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{file}: {e}: {stdout}"))
+}
+
+/// What both engines must agree on.
+fn result(v: &serde_json::Value) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    (v["program"].clone(), v["retval"].clone(), v["maps"].clone())
+}
+
+#[test]
+fn the_vm_gives_the_kernels_retval_and_maps() {
+    let mut vm = Vec::new();
+    for file in FILES {
+        let v = run_json(Command::new(BIN), file, &["--engine", "vm"]);
+        assert_eq!(v["engine"], "vm", "{file}");
+        assert_eq!(v["duration_ns"].as_u64().map(|_| ()), Some(()), "{file}");
+        vm.push(v);
+    }
+    require_kernel!("the_vm_gives_the_kernels_retval_and_maps");
+    for (file, vm) in FILES.iter().zip(&vm) {
+        let k = run_json(Command::new(BIN), file, &["--engine", "kernel"]);
+        assert_eq!(k["engine"], "kernel", "{file}");
+        assert_eq!(
+            result(vm),
+            result(&k),
+            "{file}: the VM (left), the kernel (right)"
+        );
+        assert_eq!(vm["data_out"], k["data_out"], "{file}");
+    }
+}
+
+#[test]
+fn the_human_output_names_the_engine_first() {
+    let out = Command::new(BIN)
+        .args(["run", "asm/queue.s", "--engine", "vm"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("engine: vm"), "{stdout}");
+    assert!(first.contains("nothing was verified"), "{stdout}");
+    require_kernel!("the_human_output_names_the_engine_first");
+    let out = Command::new(BIN)
+        .args(["run", "asm/queue.s", "--engine", "kernel"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("engine: kernel"), "{stdout}");
+}
+
+/// Whether `setpriv` can be run.
+fn have_setpriv() -> bool {
+    Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn without_privileges_auto_runs_the_vm_and_prints_the_kernels_results() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have_setpriv() {
+        eprintln!(
+            "notice: skipping without_privileges_auto_runs_the_vm_and_prints_the_kernels_results: \
+             no setpriv to drop privileges with"
+        );
+        return;
+    }
+    // Dropping to another user needs root; the kernel's own results need it too.
+    require_kernel!("without_privileges_auto_runs_the_vm_and_prints_the_kernels_results");
+    let dir = tempfile::tempdir().unwrap();
+    let mode = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), mode.clone()).unwrap();
+    let bin = dir.path().join("bpfsmith");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, mode.clone()).unwrap();
+    for file in FILES {
+        let name = Path::new(file).file_name().unwrap();
+        let copy = dir.path().join(name);
+        std::fs::copy(file, &copy).unwrap();
+        std::fs::set_permissions(&copy, mode.clone()).unwrap();
+        let mut nobody = Command::new("setpriv");
+        nobody
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .current_dir(dir.path());
+        let copy = copy.to_str().unwrap();
+        let unprivileged = run_json(nobody, copy, &[]);
+        assert_eq!(unprivileged["engine"], "vm", "{file}");
+        let root = run_json(Command::new(BIN), file, &["--engine", "auto"]);
+        assert_eq!(root["engine"], "kernel", "{file}");
+        assert_eq!(
+            result(&unprivileged),
+            result(&root),
+            "{file}: unprivileged (left), root (right)"
+        );
+    }
+}
