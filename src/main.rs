@@ -973,6 +973,10 @@ fn run(
         log_level: 0,
     };
     match engine {
+        bpfsmith::run::Engine::Vm if view.html.is_some() => fail(
+            "--html shows the verifier's log of the run, and the VM verifies nothing: give \
+             --engine kernel (root or CAP_BPF)",
+        ),
         bpfsmith::run::Engine::Vm => run_vm(&input.object, &req, json),
         bpfsmith::run::Engine::Kernel => run_kernel(file, &input, req, json, view),
     }

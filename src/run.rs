@@ -121,6 +121,20 @@ pub fn values_text(values: &[MapValueOut]) -> String {
 /// The shortest packet a socket filter, tc or XDP test run takes (`ETH_HLEN`).
 pub const ETH_HLEN: usize = 14;
 
+/// A push from user space (`--push`) that found its queue or stack full, in either engine.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("map `{map}` is full: it holds {capacity} values (max_entries), and value {index} of --push ({value}) does not fit; a program's push with BPF_EXIST (2) would drop the oldest element instead")]
+pub struct PushFull {
+    /// The map.
+    pub map: String,
+    /// Its capacity.
+    pub capacity: u32,
+    /// The 1-based position of the value among those pushed into this map.
+    pub index: usize,
+    /// The value, as hex bytes.
+    pub value: String,
+}
+
 /// The engine that runs a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {

@@ -159,3 +159,20 @@ fn without_privileges_auto_runs_the_vm_and_prints_the_kernels_results() {
         );
     }
 }
+
+#[test]
+fn a_push_into_a_full_map_is_refused_alike() {
+    let stderr = |engine: &str| {
+        let out = Command::new(BIN)
+            .args(["run", "asm/queue.s", "--engine", engine])
+            .args(["--push", "queue=1,2,3,4,5"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{engine}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let vm = stderr("vm");
+    assert!(vm.contains("value 5 of --push"), "{vm}");
+    require_kernel!("a_push_into_a_full_map_is_refused_alike");
+    assert_eq!(vm, stderr("kernel"));
+}

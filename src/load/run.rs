@@ -84,17 +84,8 @@ pub enum RunError {
         queues: Vec<String>,
     },
     /// A push from user space found the map full.
-    #[error("map `{map}` is full: it holds {capacity} values (max_entries), and value {index} of --push ({value}) does not fit; a program's push with BPF_EXIST (2) would drop the oldest element instead")]
-    Full {
-        /// The map.
-        map: String,
-        /// Its capacity.
-        capacity: u32,
-        /// The 1-based position of the value among those pushed into this map.
-        index: usize,
-        /// The value, as hex bytes.
-        value: String,
-    },
+    #[error(transparent)]
+    Full(crate::run::PushFull),
     /// A pushed value does not have the map's value size.
     #[error("map `{map}` holds {value_size}-byte values; `{value}` does not fit")]
     BadValue {
@@ -237,12 +228,12 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
         for (i, v) in values.iter().enumerate() {
             map.update(&[], v, 0)
                 .map_err(|source| match source.errno() {
-                    Some(libc::E2BIG) => RunError::Full {
+                    Some(libc::E2BIG) => RunError::Full(crate::run::PushFull {
                         map: name.clone(),
                         capacity: map.def().max_entries,
                         index: i + 1,
                         value: hex(v),
-                    },
+                    }),
                     _ => RunError::Map {
                         map: name.clone(),
                         error: source,

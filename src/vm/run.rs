@@ -28,7 +28,10 @@ pub enum VmRunError {
         /// The object's queue and stack maps.
         queues: Vec<String>,
     },
-    /// A push from user space was refused (the map full, a value of the wrong size ...).
+    /// A push from user space found the map full.
+    #[error(transparent)]
+    Full(crate::run::PushFull),
+    /// A push from user space was refused otherwise (a value of the wrong size ...).
     #[error("map `{map}`: value {index} of --push ({value}): {error}")]
     Push {
         /// The map.
@@ -121,12 +124,21 @@ pub fn run(obj: &Object, req: &RunRequest) -> Result<RunReport, VmRunError> {
                 queues: queues.iter().map(|m| m.name.clone()).collect(),
             });
         };
+        let capacity = map.def().max_entries;
         for (i, v) in values.iter().enumerate() {
-            map.push(v, 0).map_err(|error| VmRunError::Push {
-                map: map_name.clone(),
-                index: i + 1,
-                value: hex(v),
-                error,
+            map.push(v, 0).map_err(|error| match error {
+                MapError::Full(_) => VmRunError::Full(crate::run::PushFull {
+                    map: map_name.clone(),
+                    capacity,
+                    index: i + 1,
+                    value: hex(v),
+                }),
+                error => VmRunError::Push {
+                    map: map_name.clone(),
+                    index: i + 1,
+                    value: hex(v),
+                    error,
+                },
             })?;
         }
     }
