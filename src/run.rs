@@ -121,6 +121,71 @@ pub fn values_text(values: &[MapValueOut]) -> String {
 /// The shortest packet a socket filter, tc or XDP test run takes (`ETH_HLEN`).
 pub const ETH_HLEN: usize = 14;
 
+/// Encode a number given on the command line into a map value of `size` bytes: integers for
+/// 1, 2, 4 and 8 bytes (decimal, `0x` hex, or negative), `0x`-prefixed hex bytes otherwise.
+/// `None` when the text is not such a number or does not fit ([`parse_value`] says why).
+pub fn value_bytes(text: &str, size: u32) -> Option<Vec<u8>> {
+    parse_value(text, size).ok()
+}
+
+/// [`value_bytes`], with the reason when the text is refused. An integer of `n` bytes may be
+/// given signed or unsigned: from `-2^(8n-1)` to `2^(8n) - 1` (`-1` is all ones, `-0` is 0);
+/// anything outside is an error, never wrapped.
+pub fn parse_value(text: &str, size: u32) -> Result<Vec<u8>, String> {
+    let t = text.trim();
+    if matches!(size, 1 | 2 | 4 | 8) {
+        let bits = size * 8;
+        let (negative, body) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t),
+        };
+        let (digits, radix) = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            Some(h) => (h, 16),
+            None => (body, 10),
+        };
+        let magnitude = if !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix)) {
+            // Any digit string too long for u128 is out of range anyway.
+            u128::from_str_radix(digits, radix).unwrap_or(u128::MAX)
+        } else {
+            return Err(format!(
+                "`{t}` is not an integer (decimal, 0x hex, or negative)"
+            ));
+        };
+        let max_unsigned = (1u128 << bits) - 1;
+        let max_negative = 1u128 << (bits - 1);
+        let value = if negative {
+            if magnitude > max_negative {
+                None
+            } else {
+                Some(((1u128 << bits) - magnitude) & max_unsigned)
+            }
+        } else if magnitude > max_unsigned {
+            None
+        } else {
+            Some(magnitude)
+        };
+        let Some(value) = value else {
+            return Err(format!(
+                "`{t}` does not fit in {size} bytes (from -{max_negative} to {max_unsigned})"
+            ));
+        };
+        return Ok(value.to_le_bytes()[..size as usize].to_vec());
+    }
+    let want = size as usize * 2;
+    let h = t.strip_prefix("0x").ok_or_else(|| {
+        format!("`{t}`: a {size}-byte value is given as 0x and {want} hex digits")
+    })?;
+    if h.len() != want || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{t}`: a {size}-byte value is given as 0x and {want} hex digits"
+        ));
+    }
+    Ok((0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0))
+        .collect())
+}
+
 /// A push from user space (`--push`) that found its queue or stack full, in either engine.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("map `{map}` is full: it holds {capacity} values (max_entries), and value {index} of --push ({value}) does not fit; a program's push with BPF_EXIST (2) would drop the oldest element instead")]

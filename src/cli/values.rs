@@ -1,10 +1,7 @@
 //! The values of the command's arguments: `--data` (hex bytes or `@FILE`) and `--push`
 //! (`MAP=V1,V2,...`). Parsing what the command line says is the command's job, so it lives in
 //! the binary; a value's bytes in a map's value size are the library's
-//! ([`bpfsmith::load::run::parse_value`]).
-
-// Off Linux, `run` (their one user) is not built.
-#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
+//! ([`bpfsmith::run::parse_value`]).
 
 use std::path::Path;
 
@@ -59,7 +56,6 @@ pub(crate) fn parse_data(arg: &str) -> Result<Vec<u8>, String> {
 
 /// `--push MAP=V1,V2,...`: the map's name (one of `obj`'s maps, else an error listing them)
 /// and each value as bytes of the map's value size.
-#[cfg(target_os = "linux")]
 pub(crate) fn parse_push(
     arg: &str,
     obj: &bpfsmith::object::Object,
@@ -79,7 +75,7 @@ pub(crate) fn parse_push(
     };
     let mut vs = Vec::new();
     for v in values.split(',').filter(|v| !v.is_empty()) {
-        let bytes = bpfsmith::load::run::parse_value(v, m.def.value_size).map_err(|e| {
+        let bytes = bpfsmith::run::parse_value(v, m.def.value_size).map_err(|e| {
             format!(
                 "--push {arg}: map `{map}` holds {}-byte values: {e}",
                 m.def.value_size
