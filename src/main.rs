@@ -986,7 +986,14 @@ fn run(
 fn run_vm(obj: &bpfsmith::object::Object, req: &bpfsmith::run::RunRequest, json: bool) -> ExitCode {
     let report = match bpfsmith::vm::run(obj, req) {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => {
+            // stdout keeps its one JSON object (as for a kernel refusal); the message goes to
+            // stderr either way.
+            if json {
+                println!("{}", e.to_json());
+            }
+            return fail(e);
+        }
     };
     if json {
         println!("{}", report.to_json_with_engine(bpfsmith::run::Engine::Vm));

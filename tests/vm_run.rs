@@ -176,3 +176,37 @@ fn a_push_into_a_full_map_is_refused_alike() {
     require_kernel!("a_push_into_a_full_map_is_refused_alike");
     assert_eq!(vm, stderr("kernel"));
 }
+
+#[test]
+fn a_run_the_vm_stops_is_one_json_object_naming_the_instruction() {
+    // The VM refuses what the verifier refuses at run time here: pop on a hash map.
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "asm/mistake_wrong_map_type.s",
+            "--engine",
+            "vm",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["engine"], "vm");
+    assert_eq!(v["program"], "wrong_map_type");
+    // The line the file's own comment marks as the one the verifier refuses.
+    let text = std::fs::read_to_string("asm/mistake_wrong_map_type.s").unwrap();
+    let line = 1 + text
+        .lines()
+        .position(|l| l.contains("# <- the verifier refuses this line"))
+        .unwrap();
+    assert_eq!(
+        v["error"]["location"],
+        format!("asm/mistake_wrong_map_type.s:{line}")
+    );
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("bpf_map_pop_elem#88"));
+}

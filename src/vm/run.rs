@@ -61,6 +61,25 @@ pub enum VmRunError {
     },
 }
 
+impl VmRunError {
+    /// The error as the one JSON object `run --engine vm --json` prints for it:
+    /// `{"engine": "vm", "error": {"message": TEXT}}`, and for a run the VM stopped also
+    /// `"program"` and, inside `"error"`, `"insn"`, `"text"` and `"location"` (or null).
+    pub fn to_json(&self) -> String {
+        let mut v = serde_json::json!({
+            "engine": "vm",
+            "error": {"message": self.to_string()},
+        });
+        if let VmRunError::Run { program, error } = self {
+            v["program"] = serde_json::json!(program);
+            v["error"]["insn"] = serde_json::json!(error.index);
+            v["error"]["text"] = serde_json::json!(error.text);
+            v["error"]["location"] = serde_json::json!(error.location);
+        }
+        v.to_string()
+    }
+}
+
 debug_as_display!(VmRunError);
 
 /// `a, b`, or `none`.
