@@ -210,3 +210,20 @@ fn a_run_the_vm_stops_is_one_json_object_naming_the_instruction() {
         .unwrap()
         .contains("bpf_map_pop_elem#88"));
 }
+
+#[test]
+fn repeated_runs_keep_the_maps_between_runs_as_the_kernel_does() {
+    require_kernel!("repeated_runs_keep_the_maps_between_runs_as_the_kernel_does");
+    for file in ["asm/queue.s", "asm/stack.s"] {
+        for repeat in ["2", "5"] {
+            let extra = |engine| ["--engine", engine, "--repeat", repeat];
+            let vm = run_json(Command::new(BIN), file, &extra("vm"));
+            let k = run_json(Command::new(BIN), file, &extra("kernel"));
+            assert_eq!(
+                result(&vm),
+                result(&k),
+                "{file} --repeat {repeat}: the VM (left), the kernel (right)"
+            );
+        }
+    }
+}
