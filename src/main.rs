@@ -120,6 +120,11 @@ enum Command {
         /// instructions and the helper ABI beside each call, and the verifier's statistics.
         #[arg(long)]
         full: bool,
+        /// Where the programs run: `kernel` (loaded and verified; root or CAP_BPF), `vm` (the
+        /// built-in interpreter, anywhere; nothing is verified) or `auto` (the kernel when this
+        /// process may load programs, else the VM).
+        #[arg(long, default_value = "auto", value_name = "kernel|vm|auto")]
+        engine: bpfsmith::run::EngineChoice,
         #[command(flatten)]
         guest: GuestArgs,
     },
@@ -333,7 +338,9 @@ fn main() -> ExitCode {
         return code;
     }
     match cli.command {
-        Command::Demo { out, full, .. } => cli::demo::run(out.as_deref(), full),
+        Command::Demo {
+            out, full, engine, ..
+        } => cli::demo::run(out.as_deref(), full, engine.resolve()),
         Command::Check { paths, .. } => check(&paths),
         Command::Matrix {
             file,

@@ -227,3 +227,59 @@ fn repeated_runs_keep_the_maps_between_runs_as_the_kernel_does() {
         }
     }
 }
+
+/// `bpfsmith demo` without privileges runs both seed programs in the VM and reads the maps
+/// back as documented (the same lines the kernel's run prints as root, each "as documented"),
+/// saying first that nothing was verified.
+#[test]
+fn an_unprivileged_demo_runs_in_the_vm_as_documented() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have_setpriv() {
+        eprintln!("notice: skipping an_unprivileged_demo_runs_in_the_vm_as_documented: no setpriv");
+        return;
+    }
+    require_kernel!("an_unprivileged_demo_runs_in_the_vm_as_documented");
+    let dir = tempfile::tempdir().unwrap();
+    let mode = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(dir.path(), mode.clone()).unwrap();
+    let bin = dir.path().join("bpfsmith");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, mode).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["demo", "--out"])
+        .arg(dir.path().join("out"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("\nvm: running both programs"), "{text}");
+    assert!(text.contains("nothing was verified"), "{text}");
+    // The kernel's own run, as root, for the lines to agree with.
+    let root = Command::new(BIN)
+        .args(["demo", "--engine", "kernel", "--out"])
+        .arg(dir.path().join("root"))
+        .output()
+        .unwrap();
+    let root = String::from_utf8_lossy(&root.stdout);
+    let results = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("  r0 = ") || l.starts_with("map "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (vm, kernel) = (results(&text), results(&root));
+    assert_eq!(vm.len(), 4, "{text}");
+    assert!(
+        vm.iter()
+            .all(|l| l.contains("as documented") && !l.contains("NOT")),
+        "{text}"
+    );
+    assert_eq!(vm, kernel, "the VM's results (left), the kernel's (right)");
+}

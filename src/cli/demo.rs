@@ -5,13 +5,14 @@
 use std::process::ExitCode;
 
 use bpfsmith::object::Object;
+use bpfsmith::run::Engine;
 
 use crate::fail;
 
 /// `bpfsmith demo`: the seed scenario as a lesson. What it does, the listings, the object
 /// written to `out` (or a fresh private directory), then the run in the kernel, each result
 /// against the documented one.
-pub(crate) fn run(out: Option<&std::path::Path>, full: bool) -> ExitCode {
+pub(crate) fn run(out: Option<&std::path::Path>, full: bool, engine: Engine) -> ExitCode {
     let obj = bpfsmith::seed::object();
     println!("bpfsmith demo: the seed scenario, built with the Rust DSL (src/seed.rs)");
     println!("A queue and a stack of four u32 slots, and one program for each. Before each");
@@ -37,71 +38,72 @@ pub(crate) fn run(out: Option<&std::path::Path>, full: bool) -> ExitCode {
         Err(e) => {
             eprintln!("\nerror: writing the ELF object: {e}");
             // The kernel part still runs; the exit status says the write failed.
-            let _ = demo_in_kernel(&obj, full);
+            let _ = run_scenario(&obj, full, engine);
             return ExitCode::FAILURE;
         }
     }
-    demo_in_kernel(&obj, full)
+    run_scenario(&obj, full, engine)
+}
+
+/// The scenario's run on `engine`.
+fn run_scenario(obj: &Object, full: bool, engine: Engine) -> ExitCode {
+    match engine {
+        Engine::Kernel => demo_in_kernel(obj, full),
+        Engine::Vm => demo_in_vm(obj),
+    }
+}
+
+/// The scenario in the built-in VM: each program run once on fresh maps (each program uses
+/// its own map), the maps drained after it; nothing is verified.
+fn demo_in_vm(obj: &Object) -> ExitCode {
+    use bpfsmith::run::{MapValueOut, RunRequest};
+    use bpfsmith::seed::EXPECTED_RETVAL;
+    println!(
+        "\nvm: running both programs in the built-in interpreter (no BPF_PROG_LOAD: nothing was \
+         verified; `--engine kernel` as root loads them)"
+    );
+    let mut run = ScenarioRun::default();
+    for (name, expected) in EXPECTED_RETVAL {
+        let req = RunRequest {
+            program: Some(name.to_owned()),
+            // Socket filters see a packet; 64 zero bytes are enough for this program.
+            data: Some(vec![0; 64]),
+            ..Default::default()
+        };
+        let report = match bpfsmith::vm::run(obj, &req) {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        };
+        run.programs.push(ProgramRun {
+            name: name.to_owned(),
+            retval: report.retval,
+            expected,
+            verifier_stats: Vec::new(),
+        });
+        // The program's own map: the one the seed names after its program.
+        let own = name.trim_end_matches("_prog");
+        for (map, values) in report.maps.iter().filter(|(m, _)| m == own) {
+            let ints = values
+                .iter()
+                .map(|v| match v {
+                    MapValueOut::Uint(n) => *n as u32,
+                    MapValueOut::Bytes(_) => u32::MAX,
+                })
+                .collect();
+            run.maps.push((map.clone(), ints));
+        }
+    }
+    report(&run, false, "run in the VM")
 }
 
 /// The kernel part of the demo: load, run, read the maps back; explain what was skipped when
 /// the kernel is out of reach.
 #[cfg(target_os = "linux")]
 fn demo_in_kernel(obj: &Object, full: bool) -> ExitCode {
-    use bpfsmith::seed::EXPECTED_LEFT;
-    let why = |name: &str| WHY.iter().find(|(n, _)| *n == name).map_or("", |(_, w)| *w);
     use bpfsmith::load::LoadError;
     println!("kernel: loading both programs (BPF_PROG_LOAD), running them (BPF_PROG_TEST_RUN)");
     match run_in_kernel(obj) {
-        Ok(run) => {
-            let mut ok = true;
-            for p in &run.programs {
-                println!("\n{}: verifier accepted it; test_run:", p.name);
-                if full {
-                    for l in &p.verifier_stats {
-                        println!("  verifier: {l}");
-                    }
-                }
-                let verdict = if p.retval == p.expected {
-                    "as documented"
-                } else {
-                    "NOT as documented"
-                };
-                ok &= p.retval == p.expected;
-                println!("  r0 = {} (expected {}: {verdict})", p.retval, p.expected);
-                if p.retval == p.expected {
-                    println!("  why: {}", why(&p.name));
-                } else if let Some((_, what)) = FAILURE_CODES.iter().find(|(c, _)| *c == p.retval) {
-                    println!("  failure code {}: {what}", p.retval);
-                }
-            }
-            println!();
-            for (name, values) in &run.maps {
-                let expected = EXPECTED_LEFT
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.to_vec());
-                let verdict = if expected.as_ref() == Some(values) {
-                    "as documented"
-                } else {
-                    "NOT as documented"
-                };
-                ok &= expected.as_ref() == Some(values);
-                if expected.as_ref() == Some(values) {
-                    println!(
-                        "map {name}, drained in pop order: {values:?} ({verdict}: {})",
-                        why(name)
-                    );
-                } else {
-                    println!("map {name}, drained in pop order: {values:?} ({verdict})");
-                }
-            }
-            if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Ok(run) => report(&run, full, "verifier accepted it; test_run"),
         Err(KernelRunError::Load(e @ LoadError::Permission { .. })) => {
             println!("skipped: loading and running in the kernel ({e})");
             println!("Everything above needed no kernel; run as root to see the programs run.");
@@ -117,8 +119,61 @@ fn demo_in_kernel(_obj: &Object, _full: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Print each program's result and each map's contents against the documented ones; success
+/// when all are as documented. `accepted` says how the program got to run.
+fn report(run: &ScenarioRun, full: bool, accepted: &str) -> ExitCode {
+    use bpfsmith::seed::EXPECTED_LEFT;
+    let why = |name: &str| WHY.iter().find(|(n, _)| *n == name).map_or("", |(_, w)| *w);
+    let mut ok = true;
+    for p in &run.programs {
+        println!("\n{}: {accepted}:", p.name);
+        if full {
+            for l in &p.verifier_stats {
+                println!("  verifier: {l}");
+            }
+        }
+        let verdict = if p.retval == p.expected {
+            "as documented"
+        } else {
+            "NOT as documented"
+        };
+        ok &= p.retval == p.expected;
+        println!("  r0 = {} (expected {}: {verdict})", p.retval, p.expected);
+        if p.retval == p.expected {
+            println!("  why: {}", why(&p.name));
+        } else if let Some((_, what)) = FAILURE_CODES.iter().find(|(c, _)| *c == p.retval) {
+            println!("  failure code {}: {what}", p.retval);
+        }
+    }
+    println!();
+    for (name, values) in &run.maps {
+        let expected = EXPECTED_LEFT
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.to_vec());
+        let verdict = if expected.as_ref() == Some(values) {
+            "as documented"
+        } else {
+            "NOT as documented"
+        };
+        ok &= expected.as_ref() == Some(values);
+        if expected.as_ref() == Some(values) {
+            println!(
+                "map {name}, drained in pop order: {values:?} ({verdict}: {})",
+                why(name)
+            );
+        } else {
+            println!("map {name}, drained in pop order: {values:?} ({verdict})");
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// What each failure code in r6 means: the step that did not behave as documented.
-#[cfg(target_os = "linux")]
 const FAILURE_CODES: [(u32, &str); 6] = [
     (
         1001,
@@ -135,7 +190,6 @@ const FAILURE_CODES: [(u32, &str); 6] = [
 ];
 
 /// Why each program returns what it returns, and why each map holds what it holds.
-#[cfg(target_os = "linux")]
 const WHY: [(&str, &str); 4] = [
     (
         "queue_prog",
@@ -260,8 +314,7 @@ fn decimal_line(line: &str) -> String {
     out
 }
 
-/// What one program of the scenario did in the kernel.
-#[cfg(target_os = "linux")]
+/// What one program of the scenario did (in the kernel or the VM).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ProgramRun {
     /// The program.
@@ -270,15 +323,13 @@ struct ProgramRun {
     pub retval: u32,
     /// What the kernel's documented semantics predict.
     pub expected: u32,
-    /// The verifier's statistics lines for it (log level 4).
+    /// The verifier's statistics lines for it (log level 4; none in the VM).
     pub verifier_stats: Vec<String>,
 }
 
-/// What the scenario did in the kernel: each program's run, then each map's contents in pop
-/// order.
-#[cfg(target_os = "linux")]
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct KernelRun {
+/// What the scenario did: each program's run, then each map's contents in pop order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ScenarioRun {
     /// The programs' runs, in object order.
     pub programs: Vec<ProgramRun>,
     /// Each map's contents afterwards, drained in pop order.
@@ -313,7 +364,7 @@ enum KernelRunError {
 /// Load the scenario's object into the kernel (with the verifier's statistics), run each
 /// program once with `BPF_PROG_TEST_RUN`, and drain the maps. Needs root or CAP_BPF.
 #[cfg(target_os = "linux")]
-fn run_in_kernel(obj: &Object) -> Result<KernelRun, KernelRunError> {
+fn run_in_kernel(obj: &Object) -> Result<ScenarioRun, KernelRunError> {
     use bpfsmith::load::{log_level, LoadOptions, TestRun};
     use bpfsmith::seed::EXPECTED_RETVAL;
     let loaded = obj.load_with(&LoadOptions {
@@ -362,7 +413,7 @@ fn run_in_kernel(obj: &Object) -> Result<KernelRun, KernelRunError> {
         })?;
         maps.push((m.name.clone(), values));
     }
-    Ok(KernelRun { programs, maps })
+    Ok(ScenarioRun { programs, maps })
 }
 
 /// Write the demo's object as `seed.o`: into `out` when given (created if missing), else into
