@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::load::run::{run, MapValueOut, RunError, RunRequest};
 use crate::load::{BtfSource, LoadError};
+use crate::run::Engine;
 use crate::text::asm::expect::{Expectations, KernelFacts};
 
 /// What the running kernel is: its version and whether the JIT is on.
@@ -153,7 +154,25 @@ pub fn drop_to_cap_bpf() -> Result<(), String> {
 
 /// Assemble, load and run one file on the running kernel and compare with its header.
 pub fn check_file(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> FileCheck {
-    let verdict = check(path, kernel, privileges);
+    let verdict = check(path, kernel, privileges, Engine::Kernel);
+    FileCheck {
+        path: path.to_owned(),
+        verdict,
+    }
+}
+
+/// The kernel the VM stands for when a header's expectations depend on the kernel: the newest
+/// semantics (map errors not zero-extended, as since Linux 6.4 or without the JIT).
+pub const VM_FACTS: KernelFacts = KernelFacts {
+    version: (u32::MAX, 0),
+    jit: false,
+};
+
+/// [`check_file`] in the built-in VM ([`crate::vm::run`]): the run's results against the
+/// header's (for [`VM_FACTS`]); a file that states a verifier refusal is skipped, since the VM
+/// verifies nothing, and privileges do not matter there.
+pub fn check_file_in_vm(path: &Path) -> FileCheck {
+    let verdict = check(path, &VM_FACTS, Privileges::AsIs, Engine::Vm);
     FileCheck {
         path: path.to_owned(),
         verdict,
@@ -184,7 +203,7 @@ pub fn run_request(exp: &Expectations, obj: &crate::object::Object) -> Result<Ru
     })
 }
 
-fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
+fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges, engine: Engine) -> Verdict {
     if crate::input::is_elf(path) {
         return Verdict::Failed(
             "an ELF object: check runs assembly sources whose header states their outcome; \
@@ -207,7 +226,13 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
                 .into(),
         );
     }
-    match (exp.cap_bpf_only, privileges) {
+    if engine == Engine::Vm && !exp.load_ok {
+        return Verdict::Skipped(
+            "states a verifier refusal: the VM verifies nothing (check it with --engine kernel)"
+                .into(),
+        );
+    }
+    match (exp.cap_bpf_only && engine == Engine::Kernel, privileges) {
         (true, Privileges::AsIs) => {
             return Verdict::Skipped(
                 "states its outcome with CAP_BPF alone: check it after drop_to_cap_bpf".into(),
@@ -226,6 +251,12 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
         Ok(r) => r,
         Err(e) => return Verdict::Failed(e),
     };
+    if engine == Engine::Vm {
+        return match crate::vm::run(&obj, &req) {
+            Ok(report) => compare(&exp, kernel, &report),
+            Err(e) => Verdict::Failed(format!("the VM stopped: {e}")),
+        };
+    }
     match run(&obj, BtfSource::default(), &req) {
         Err(RunError::Load(e)) if e.refusal().is_some() => {
             let Some((_, errno, log)) = e.refusal() else {
@@ -256,46 +287,48 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> Verdict {
                 .as_deref()
                 .unwrap_or("expect-load: refused")
         )),
-        Ok(report) => {
-            let mut wrong = Vec::new();
-            if let Some(want) = exp.retval_on(kernel) {
-                if report.retval != want as u32 {
-                    wrong.push(format!("r0 = {}, expected {}", report.retval, want as u32));
-                }
-            }
-            for (map, want) in exp.maps_after_on(kernel) {
-                let got: Option<Vec<u64>> =
-                    report.maps.iter().find(|(n, _)| *n == map).map(|(_, vs)| {
-                        vs.iter()
-                            .map(|v| match v {
-                                MapValueOut::Uint(n) => *n,
-                                MapValueOut::Bytes(_) => u64::MAX,
-                            })
-                            .collect()
-                    });
-                match got {
-                    Some(got) if got == want => {}
-                    Some(got) => wrong.push(format!("map {map} = {got:?}, expected {want:?}")),
-                    None => wrong.push(format!(
-                        "the header expects map `{map}`, which the object does not have"
-                    )),
-                }
-            }
-            if wrong.is_empty() {
-                let maps: Vec<String> = report
-                    .maps
-                    .iter()
-                    .map(|(n, vs)| format!("{n} = {}", crate::load::run::values_text(vs)))
-                    .collect();
-                let mut seen = format!("r0 = {}", report.retval);
-                if !maps.is_empty() {
-                    seen = format!("{seen}, {}", maps.join(", "));
-                }
-                Verdict::Passed(seen)
-            } else {
-                Verdict::Failed(wrong.join("; "))
-            }
+        Ok(report) => compare(&exp, kernel, &report),
+    }
+}
+
+/// A run's results against the header's expectations for `kernel`.
+fn compare(exp: &Expectations, kernel: &KernelFacts, report: &crate::run::RunReport) -> Verdict {
+    let mut wrong = Vec::new();
+    if let Some(want) = exp.retval_on(kernel) {
+        if report.retval != want as u32 {
+            wrong.push(format!("r0 = {}, expected {}", report.retval, want as u32));
         }
+    }
+    for (map, want) in exp.maps_after_on(kernel) {
+        let got: Option<Vec<u64>> = report.maps.iter().find(|(n, _)| *n == map).map(|(_, vs)| {
+            vs.iter()
+                .map(|v| match v {
+                    MapValueOut::Uint(n) => *n,
+                    MapValueOut::Bytes(_) => u64::MAX,
+                })
+                .collect()
+        });
+        match got {
+            Some(got) if got == want => {}
+            Some(got) => wrong.push(format!("map {map} = {got:?}, expected {want:?}")),
+            None => wrong.push(format!(
+                "the header expects map `{map}`, which the object does not have"
+            )),
+        }
+    }
+    if wrong.is_empty() {
+        let maps: Vec<String> = report
+            .maps
+            .iter()
+            .map(|(n, vs)| format!("{n} = {}", crate::load::run::values_text(vs)))
+            .collect();
+        let mut seen = format!("r0 = {}", report.retval);
+        if !maps.is_empty() {
+            seen = format!("{seen}, {}", maps.join(", "));
+        }
+        Verdict::Passed(seen)
+    } else {
+        Verdict::Failed(wrong.join("; "))
     }
 }
 

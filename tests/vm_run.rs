@@ -283,3 +283,49 @@ fn an_unprivileged_demo_runs_in_the_vm_as_documented() {
     );
     assert_eq!(vm, kernel, "the VM's results (left), the kernel's (right)");
 }
+
+/// `bpfsmith check asm --engine vm` holds every example to its header in the VM: each file the
+/// kernel runs and passes gives the same line (the same r0 and maps), and each file that states
+/// a verifier refusal is skipped, saying the VM verifies nothing.
+#[test]
+fn check_in_the_vm_agrees_with_the_kernel_on_every_example() {
+    require_kernel!("check_in_the_vm_agrees_with_the_kernel_on_every_example");
+    let lines = |engine: &str| -> Vec<String> {
+        let out = Command::new(BIN)
+            .args(["check", "asm", "--engine", engine])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{engine}: {text}");
+        text.lines().map(str::to_owned).collect()
+    };
+    let (vm, kernel) = (lines("vm"), lines("kernel"));
+    assert!(vm[0].starts_with("engine: vm"), "{vm:#?}");
+    let mut ran = 0;
+    for k in kernel
+        .iter()
+        .filter(|l| l.starts_with("pass ") || l.starts_with("fail "))
+    {
+        let file = k
+            .split(':')
+            .next()
+            .unwrap()
+            .trim_start_matches("pass ")
+            .trim_start_matches("fail ");
+        let v = vm
+            .iter()
+            .find(|l| l.split(':').next().is_some_and(|h| h.ends_with(file)))
+            .unwrap_or_else(|| panic!("{file} missing from the VM's check: {vm:#?}"));
+        if k.contains("refused as stated") {
+            assert!(
+                v.starts_with("skip ") && v.contains("verifies nothing"),
+                "{v}"
+            );
+        } else {
+            assert_eq!(v, k, "the VM (left) and the kernel (right) on {file}");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 8, "{kernel:#?}");
+    assert!(vm.last().unwrap().contains(" 0 failed"), "{vm:#?}");
+}
