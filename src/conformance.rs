@@ -69,6 +69,55 @@ fn collect(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> std::io::Result<()
 #[cfg(target_os = "linux")]
 pub use kernel::{run_body, run_dir, run_file, FileOutcome, RunError, Summary, Verdict};
 
+/// One `.data` file run in the built-in VM ([`crate::vm`]): `Ok` with what it returned, or what
+/// differs from the suite's expectation (`-- result` against r0, `-- error` against a VM
+/// error). The VM follows the RFC, so the Linux exclusions run too. The suite's plugin helper 5
+/// (`unwind`) returns its first argument, as the suite's runners define it.
+pub fn run_file_in_vm(path: &Path) -> Result<String, String> {
+    use crate::text::conformance::ConformanceTest;
+    let text = crate::input::read_text(path).map_err(|e| e.to_string())?;
+    let test = ConformanceTest::parse(&text).map_err(|e| e.to_string())?;
+    let name = path.display().to_string();
+    let prog = test
+        .program(&name, &crate::text::AsmOptions::default())
+        .map_err(|e| format!("does not build: {e}"))?;
+    let mut vm = crate::vm::Vm::new(&prog.insns);
+    vm.helper(5, |args| args[0]);
+    let mut mem = test.mem.clone();
+    match (&test.error, test.result, vm.run(&mut mem)) {
+        (Some(_), _, Err(e)) => Ok(format!("stopped as expected: {}", e.kind)),
+        (Some(e), _, Ok(o)) => Err(format!("expected the error `{e}`, got r0 = {:#x}", o.r0)),
+        (None, Some(want), Ok(o)) if o.r0 == want => Ok(format!("r0 = {want:#x}")),
+        (None, Some(want), Ok(o)) => Err(format!("r0 = {:#x}, expected {want:#x}", o.r0)),
+        (None, Some(want), Err(e)) => Err(format!("expected {want:#x}, got: {e}")),
+        (None, None, _) => Err("the file has neither a result nor an error".into()),
+    }
+}
+
+/// Every `.data` file under `dir` ([`data_files`]) in the VM, each outcome handed to `each`
+/// (`pass NAME: ...` / `fail NAME: ...`); returns (passed, failed).
+pub fn run_dir_in_vm(dir: &Path, each: &mut dyn FnMut(&str)) -> std::io::Result<(usize, usize)> {
+    let (mut passed, mut failed) = (0, 0);
+    for f in data_files(dir)? {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        match run_file_in_vm(&f) {
+            Ok(what) => {
+                passed += 1;
+                each(&format!("pass {name}: {what}"));
+            }
+            Err(why) => {
+                failed += 1;
+                each(&format!("fail {name}: {why}"));
+            }
+        }
+    }
+    Ok((passed, failed))
+}
+
 #[cfg(target_os = "linux")]
 mod kernel {
     use std::fmt;

@@ -169,6 +169,11 @@ enum Command {
     Conformance {
         /// The folder of `.data` files (e.g. ../shared/bpf_conformance/tests).
         dir: PathBuf,
+        /// Where the tests run: `kernel` (root or CAP_BPF), `vm` (the built-in interpreter,
+        /// anywhere; it follows the RFC, so the Linux exclusions run too) or `auto` (the
+        /// kernel when this process may load programs, else the VM).
+        #[arg(long, default_value = "auto", value_name = "kernel|vm|auto")]
+        engine: bpfsmith::run::EngineChoice,
         #[command(flatten)]
         guest: GuestArgs,
     },
@@ -426,7 +431,10 @@ fn main() -> ExitCode {
             std::mem::forget(obj);
             code
         }
-        Command::Conformance { dir, .. } => conformance(&dir),
+        Command::Conformance { dir, engine, .. } => match engine.resolve() {
+            bpfsmith::run::Engine::Kernel => conformance(&dir),
+            bpfsmith::run::Engine::Vm => conformance_in_vm(&dir),
+        },
         Command::Probe { json, .. } => probe(json),
         Command::Dis { file, style, names } => {
             // An assembly file is listed as the object it assembles to (as `load` and `run`
@@ -1193,6 +1201,28 @@ fn conformance(dir: &std::path::Path) -> ExitCode {
 #[cfg(not(target_os = "linux"))]
 fn conformance(_: &std::path::Path) -> ExitCode {
     fail("the conformance suite runs in the Linux kernel")
+}
+
+/// `bpfsmith conformance DIR --engine vm`: every file in the VM, one line each, then the count.
+fn conformance_in_vm(dir: &std::path::Path) -> ExitCode {
+    println!(
+        "engine: vm (the built-in interpreter, following the RFC: the Linux exclusions run too)"
+    );
+    match bpfsmith::conformance::run_dir_in_vm(dir, &mut |line| println!("{line}")) {
+        Ok((0, 0)) => fail(format!(
+            "{}: no .data files here or below: give the suite's `tests` folder",
+            dir.display()
+        )),
+        Ok((passed, failed)) => {
+            println!("{passed} passed, {failed} failed");
+            if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => fail(format!("{}: {e}", dir.display())),
+    }
 }
 
 /// `1 program`, `2 programs`.

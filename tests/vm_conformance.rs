@@ -4,10 +4,6 @@
 
 use std::path::PathBuf;
 
-use bpfsmith::text::conformance::ConformanceTest;
-use bpfsmith::text::AsmOptions;
-use bpfsmith::vm::Vm;
-
 fn suite() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -29,30 +25,6 @@ fn suite() -> Option<PathBuf> {
     None
 }
 
-/// One file's verdict: `Ok` or what went wrong.
-fn run_one(path: &std::path::Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let test = ConformanceTest::parse(&text).map_err(|e| e.to_string())?;
-    let name = path.display().to_string();
-    let prog = test
-        .program(&name, &AsmOptions::default())
-        .map_err(|e| format!("does not build: {e}"))?;
-    let mut vm = Vm::new(&prog.insns);
-    // The suite's plugins define helper 5 as `unwind`: it returns its first argument (and
-    // stops the program when that is 0, which no test of the suite does).
-    vm.helper(5, |args| args[0]);
-    let mut mem = test.mem.clone();
-    let outcome = vm.run(&mut mem);
-    match (&test.error, test.result, outcome) {
-        (Some(_), _, Err(_)) => Ok(()),
-        (Some(e), _, Ok(o)) => Err(format!("expected the error `{e}`, got r0 = {:#x}", o.r0)),
-        (None, Some(want), Ok(o)) if o.r0 == want => Ok(()),
-        (None, Some(want), Ok(o)) => Err(format!("r0 = {:#x}, expected {want:#x}", o.r0)),
-        (None, Some(want), Err(e)) => Err(format!("expected {want:#x}, got: {e}")),
-        (None, None, _) => Err("the file has neither a result nor an error".into()),
-    }
-}
-
 #[test]
 fn every_conformance_test_passes_in_the_vm() {
     let Some(dir) = suite() else { return };
@@ -65,7 +37,7 @@ fn every_conformance_test_passes_in_the_vm() {
     );
     let mut failed = Vec::new();
     for f in &files {
-        if let Err(why) = run_one(f) {
+        if let Err(why) = bpfsmith::conformance::run_file_in_vm(f) {
             let name = f
                 .file_name()
                 .unwrap_or_default()
@@ -87,5 +59,30 @@ fn every_conformance_test_passes_in_the_vm() {
         "{} failed:\n{}",
         failed.len(),
         failed.join("\n")
+    );
+}
+
+/// `bpfsmith conformance DIR --engine vm` runs the whole suite in the VM: one line per file and
+/// `N passed, 0 failed` for all of them.
+#[test]
+fn the_command_runs_the_suite_in_the_vm() {
+    let Some(dir) = suite() else { return };
+    let files = bpfsmith::conformance::data_files(&dir).expect("list the suite");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bpfsmith"))
+        .args(["conformance", "--engine", "vm"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("engine: vm"), "{text}");
+    assert_eq!(
+        text.lines().last(),
+        Some(format!("{} passed, 0 failed", files.len()).as_str()),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("pass ")).count(),
+        files.len()
     );
 }
