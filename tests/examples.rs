@@ -105,6 +105,17 @@ fn generated_programs_all_load_and_match_the_model() {
         stdout.ends_with(&format!("{} passed, 0 failed, 0 skipped\n", files.len())),
         "{stdout}"
     );
+    // The same in the VM: every generated program gives the kernel's line (r0 and the map).
+    let vm = std::process::Command::new(env!("CARGO_BIN_EXE_bpfsmith"))
+        .args(["check", "--engine", "vm"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let vm_out = String::from_utf8_lossy(&vm.stdout);
+    assert!(vm.status.success(), "{vm_out}");
+    let kernel_lines: Vec<&str> = stdout.lines().collect();
+    let vm_lines: Vec<&str> = vm_out.lines().skip(1).collect(); // after the engine line
+    assert_eq!(vm_lines, kernel_lines, "the VM (left) and the kernel (right)");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
