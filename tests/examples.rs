@@ -115,7 +115,10 @@ fn generated_programs_all_load_and_match_the_model() {
     assert!(vm.status.success(), "{vm_out}");
     let kernel_lines: Vec<&str> = stdout.lines().collect();
     let vm_lines: Vec<&str> = vm_out.lines().skip(1).collect(); // after the engine line
-    assert_eq!(vm_lines, kernel_lines, "the VM (left) and the kernel (right)");
+    assert_eq!(
+        vm_lines, kernel_lines,
+        "the VM (left) and the kernel (right)"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
