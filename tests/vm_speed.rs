@@ -90,6 +90,20 @@ fn straight_line_in_the_vm_and_in_the_kernel() {
         vm.run(&mut mem).unwrap();
     }
     let vm_ns = t.elapsed().as_nanos() as f64 / f64::from(RUNS);
+    // rbpf's interpreter on the same bytes.
+    let bytes = bpfsmith::insn::encode(&insns);
+    let rbpf_vm = rbpf::EbpfVmNoData::new(Some(&bytes)).unwrap();
+    assert_eq!(rbpf_vm.execute_program().unwrap(), want, "rbpf's result");
+    let t = Instant::now();
+    for _ in 0..RUNS {
+        rbpf_vm.execute_program().unwrap();
+    }
+    let rbpf_ns = t.elapsed().as_nanos() as f64 / f64::from(RUNS);
+    println!(
+        "{} instructions per run: VM {vm_ns:.0} ns, rbpf 0.3 (interpreter) {rbpf_ns:.0} ns; VM / rbpf time = {:.2}",
+        N + 4,
+        vm_ns / rbpf_ns
+    );
 
     let mut obj = Object::new("GPL");
     obj.add_program(Program::from_insns("straight", Section::SOCKET, insns))
