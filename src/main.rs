@@ -690,41 +690,31 @@ fn check(paths: &[PathBuf], engine: bpfsmith::run::Engine) -> ExitCode {
     };
     use bpfsmith::check::{self as chk, Privileges};
     let mut summary = chk::CheckSummary::default();
+    let mut show = |c: chk::FileCheck| {
+        println!("{c}");
+        summary.add(&c.verdict);
+    };
     if engine == bpfsmith::run::Engine::Vm {
         println!(
             "engine: vm (the built-in interpreter: nothing is verified; files that state a \
              refusal are skipped)"
         );
-        for f in &files {
-            let c = chk::check_file_in_vm(f);
-            println!("{c}");
-            summary.add(&c.verdict);
-        }
-        println!("{summary}");
-        return if summary.failed == 0 && summary.passed > 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
-    }
-    let kernel = chk::running_kernel();
-    // Files that state their outcome with CAP_BPF alone run last, after this process has
-    // given up CAP_PERFMON and CAP_SYS_ADMIN for good.
-    let (reduced, full): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        files.iter().partition(|f| chk::needs_cap_bpf_only(f));
-    for f in full {
-        let c = chk::check_file(f, &kernel, Privileges::AsIs);
-        println!("{c}");
-        summary.add(&c.verdict);
-    }
-    if !reduced.is_empty() {
-        if let Err(e) = chk::drop_to_cap_bpf() {
-            return fail(e);
-        }
-        for f in reduced {
-            let c = chk::check_file(f, &kernel, Privileges::CapBpfOnly);
-            println!("{c}");
-            summary.add(&c.verdict);
+        files.iter().for_each(|f| show(chk::check_file_in_vm(f)));
+    } else {
+        let kernel = chk::running_kernel();
+        // Files that state their outcome with CAP_BPF alone run last, after this process has
+        // given up CAP_PERFMON and CAP_SYS_ADMIN for good.
+        let (reduced, full): (Vec<&PathBuf>, Vec<&PathBuf>) =
+            files.iter().partition(|f| chk::needs_cap_bpf_only(f));
+        full.iter()
+            .for_each(|f| show(chk::check_file(f, &kernel, Privileges::AsIs)));
+        if !reduced.is_empty() {
+            if let Err(e) = chk::drop_to_cap_bpf() {
+                return fail(e);
+            }
+            reduced
+                .iter()
+                .for_each(|f| show(chk::check_file(f, &kernel, Privileges::CapBpfOnly)));
         }
     }
     println!("{summary}");

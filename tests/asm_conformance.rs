@@ -12,25 +12,7 @@ use bpfsmith::text::conformance::{ConformanceTest, ProgramError};
 use bpfsmith::text::{AsmErrorKind, AsmOptions};
 
 fn suite() -> Option<PathBuf> {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/bpf_conformance"
-    ));
-    if dir.join("tests").is_dir() {
-        return Some(dir.to_path_buf());
-    }
-    if tools::interop_required() {
-        panic!(
-            "{} is missing and {}=1 requires it",
-            dir.display(),
-            tools::REQUIRE_ENV
-        );
-    }
-    tools::notice(&format!(
-        "SKIPPED: the conformance suite is not at {}, so its programs are not assembled",
-        dir.display()
-    ));
-    None
+    tools::conformance_suite("its programs are not assembled")
 }
 
 fn data_files(dir: &Path) -> Vec<PathBuf> {

@@ -7,6 +7,9 @@
 #[path = "common/kernel.rs"]
 mod kernel;
 
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::path::PathBuf;
 
 use bpfsmith::conformance::{run_body, run_dir, Verdict};
@@ -52,24 +55,7 @@ fn the_runner_returns_all_64_bits_of_r0_and_gives_the_body_its_memory() {
 }
 
 fn suite() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/bpf_conformance/tests"
-    ));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let required = std::env::var("BPFSMITH_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "the conformance suite is not at {} and BPFSMITH_REQUIRE_INTEROP=1",
-        dir.display()
-    );
-    eprintln!(
-        "notice: skipping the conformance suite: {} is missing",
-        dir.display()
-    );
-    None
+    tools::conformance_suite("it is not run in the kernel").map(|d| d.join("tests"))
 }
 
 #[test]

@@ -2,27 +2,13 @@
 //! the Linux exclusions included (the VM follows the RFC). The suite's expected values are the
 //! truth: `-- result` against `r0`, `-- error` against a VM error.
 
+#[path = "common/tools.rs"]
+mod tools;
+
 use std::path::PathBuf;
 
 fn suite() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/bpf_conformance/tests"
-    ));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let required = std::env::var("BPFSMITH_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "the conformance suite is not at {} and BPFSMITH_REQUIRE_INTEROP=1",
-        dir.display()
-    );
-    eprintln!(
-        "notice: skipping the conformance suite: {} is missing",
-        dir.display()
-    );
-    None
+    tools::conformance_suite("it is not run in the VM").map(|d| d.join("tests"))
 }
 
 #[test]

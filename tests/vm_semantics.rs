@@ -3,18 +3,9 @@
 //! and the verifier's "div by zero" from the kernel sources).
 
 use bpfsmith::insn::{
-    AluOp, AtomicOp, Callee, Insn, Operand, Reg, Size, Width, R0, R1, R10, R2, R6, R7, R8, R9,
+    AluOp, AtomicOp, Callee, Insn, Operand, Size, Width, R0, R1, R10, R2, R6, R7, R8, R9,
 };
 use bpfsmith::vm::{Vm, VmErrorKind, MAX_FRAMES};
-
-fn mov(dst: Reg, imm: i32) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst,
-        src: Operand::Imm(imm),
-    }
-}
 
 fn run(insns: &[Insn]) -> Result<u64, VmErrorKind> {
     Vm::new(insns)
@@ -32,7 +23,7 @@ fn division_by_an_immediate_zero_is_refused_as_the_verifier_does() {
             dst: R0,
             src: Operand::Imm(0),
         };
-        let err = Vm::new(&[mov(R0, 1), alu, Insn::Exit])
+        let err = Vm::new(&[Insn::mov(R0, 1), alu, Insn::Exit])
             .run(&mut [])
             .unwrap_err();
         assert_eq!(err.kind, VmErrorKind::DivisionByZeroImm);
@@ -45,7 +36,7 @@ fn mod32_by_a_zero_register_truncates_dst() {
     // RFC 9669: for ALU, "dst = (u32)dst" when the divisor is 0.
     let prog = [
         Insn::ld_imm64(R0, 0x1_0000_0005),
-        mov(R1, 0),
+        Insn::mov(R1, 0),
         Insn::Alu {
             width: Width::W32,
             op: AluOp::Mod,
@@ -60,7 +51,7 @@ fn mod32_by_a_zero_register_truncates_dst() {
 #[test]
 fn movsx_32_bit_zero_extends_its_result() {
     let prog = [
-        mov(R1, 0x80),
+        Insn::mov(R1, 0x80),
         Insn::MovSx {
             width: Width::W32,
             bits: 8,
@@ -99,7 +90,7 @@ fn load_acquire_and_store_release_move_values_of_every_size() {
 fn may_goto_falls_through_its_budget_then_jumps() {
     // r0 counts the iterations of `loop: may_goto +2; r0 += 1; goto loop`.
     let prog = [
-        mov(R0, 0),
+        Insn::mov(R0, 0),
         Insn::MayGoto { off: 2 },
         Insn::Alu {
             width: Width::W64,
@@ -148,7 +139,7 @@ fn a_jump_outside_the_program_names_its_target() {
         err.kind,
         VmErrorKind::JumpOutside { target: 2, .. }
     ));
-    assert_eq!(run(&[mov(R0, 0)]), Err(VmErrorKind::FellOffEnd));
+    assert_eq!(run(&[Insn::mov(R0, 0)]), Err(VmErrorKind::FellOffEnd));
 }
 
 #[test]
@@ -162,10 +153,10 @@ fn calls_get_their_own_frame_and_keep_r6_to_r9() {
         src: Operand::Reg(src),
     };
     let prog = [
-        mov(R6, 6),
-        mov(R7, 7),
-        mov(R8, 8),
-        mov(R9, 9),
+        Insn::mov(R6, 6),
+        Insn::mov(R7, 7),
+        Insn::mov(R8, 8),
+        Insn::mov(R9, 9),
         Insn::StoreImm {
             size: Size::U64,
             dst: R10,
@@ -193,11 +184,11 @@ fn calls_get_their_own_frame_and_keep_r6_to_r9() {
             off: -8,
             imm: 50,
         },
-        mov(R6, 0),
-        mov(R7, 0),
-        mov(R8, 0),
-        mov(R9, 0),
-        mov(R0, 100),
+        Insn::mov(R6, 0),
+        Insn::mov(R7, 0),
+        Insn::mov(R8, 0),
+        Insn::mov(R9, 0),
+        Insn::mov(R0, 100),
         Insn::Exit,
     ];
     assert_eq!(run(&prog), Ok(100 + 1 + 6 + 7 + 8 + 9));
@@ -236,7 +227,7 @@ fn memory_outside_the_regions_is_an_error_naming_the_region() {
         "{e}"
     );
     // A null pointer.
-    let e = Vm::new(&[mov(R2, 0), load(R2, 0), Insn::Exit])
+    let e = Vm::new(&[Insn::mov(R2, 0), load(R2, 0), Insn::Exit])
         .run(&mut [])
         .unwrap_err();
     assert!(e.to_string().contains("null"), "{e}");

@@ -3,25 +3,16 @@
 
 use std::time::Instant;
 
-use bpfsmith::insn::{AluOp, Cond, Insn, Operand, Width, R0, R1, R2, R3};
+use bpfsmith::insn::{Cond, Insn, Operand, Width, R0, R1, R2, R3};
 use bpfsmith::vm::Vm;
-
-fn alu(op: AluOp, dst: bpfsmith::insn::Reg, src: Operand) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op,
-        dst,
-        src,
-    }
-}
 
 /// The repeated ALU instructions: dependent adds, xors, shifts and subtractions.
 fn body() -> [Insn; 4] {
     [
-        alu(AluOp::Add, R0, Operand::Reg(R2)),
-        alu(AluOp::Xor, R3, Operand::Reg(R0)),
-        alu(AluOp::Lsh, R3, Operand::Imm(1)),
-        alu(AluOp::Sub, R0, Operand::Imm(1)),
+        Insn::add(R0, R2),
+        Insn::xor(R3, R0),
+        Insn::lsh(R3, 1),
+        Insn::sub(R0, 1),
     ]
 }
 
@@ -30,16 +21,12 @@ fn body() -> [Insn; 4] {
 fn alu_instructions_per_second() {
     // r1 counts down from N; each iteration runs 100 ALU instructions and one jump.
     const N: i32 = 200_000;
-    let mut prog = vec![
-        alu(AluOp::Mov, R0, Operand::Imm(0)),
-        alu(AluOp::Mov, R1, Operand::Imm(N)),
-        alu(AluOp::Mov, R2, Operand::Imm(3)),
-    ];
+    let mut prog = vec![Insn::mov(R0, 0), Insn::mov(R1, N), Insn::mov(R2, 3)];
     let body = body();
     for i in 0..99 {
         prog.push(body[i % body.len()]);
     }
-    prog.push(alu(AluOp::Sub, R1, Operand::Imm(1)));
+    prog.push(Insn::sub(R1, 1));
     prog.push(Insn::Jump {
         width: Width::W64,
         cond: Cond::Ne,
@@ -74,11 +61,7 @@ fn straight_line_in_the_vm_and_in_the_kernel() {
 
     const N: usize = 4000;
     const RUNS: u32 = 2000;
-    let mut insns = vec![
-        alu(AluOp::Mov, R0, Operand::Imm(1)),
-        alu(AluOp::Mov, R2, Operand::Imm(3)),
-        alu(AluOp::Mov, R3, Operand::Imm(5)),
-    ];
+    let mut insns = vec![Insn::mov(R0, 1), Insn::mov(R2, 3), Insn::mov(R3, 5)];
     let body = body();
     insns.extend((0..N).map(|i| body[i % body.len()]));
     insns.push(Insn::Exit);

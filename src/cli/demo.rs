@@ -80,9 +80,17 @@ fn demo_in_vm(obj: &Object) -> ExitCode {
             expected,
             verifier_stats: Vec::new(),
         });
-        // The program's own map: the one the seed names after its program.
-        let own = name.trim_end_matches("_prog");
-        for (map, values) in report.maps.iter().filter(|(m, _)| m == own) {
+        // The maps this program uses (each run starts on fresh maps, so another program's map
+        // is still empty here).
+        let uses = |map: &str| {
+            obj.programs.iter().any(|p| {
+                p.name == name
+                    && p.relocs
+                        .iter()
+                        .any(|r| r.kind == bpfsmith::program::RelocKind::Map && r.symbol == map)
+            })
+        };
+        for (map, values) in report.maps.iter().filter(|(m, _)| uses(m)) {
             let ints = values
                 .iter()
                 .map(|v| match v {

@@ -364,21 +364,19 @@ impl Vm {
                 Insn::LdImm64 { dst, pseudo, imm } => {
                     regs[dst.num() as usize & 15] = self.ld_imm64(pseudo, imm).map_err(at)?;
                 }
-                Insn::LdAbs { size, imm } => match self.ld_packet(size, i64::from(imm)) {
-                    Some(v) => regs[0] = v,
-                    None => {
-                        return Ok(Outcome {
-                            r0: 0,
-                            regs: first_11(&regs),
-                            executed,
-                        })
-                    }
-                },
-                Insn::LdInd { size, src, imm } => {
-                    // The kernel adds in 32 bits (`w2 = src + imm`) and reads the sum as an `int`.
-                    let off = i64::from((regs[src.num() as usize & 15] as i32).wrapping_add(imm));
-                    match self.ld_packet(size, off) {
+                Insn::LdAbs { size, .. } | Insn::LdInd { size, .. } => {
+                    let off = match insn {
+                        Insn::LdInd { src, imm, .. } => {
+                            // The kernel adds in 32 bits (`w2 = src + imm`) and reads the sum
+                            // as an `int`.
+                            (regs[src.num() as usize & 15] as i32).wrapping_add(imm)
+                        }
+                        Insn::LdAbs { imm, .. } => imm,
+                        _ => 0,
+                    };
+                    match self.ld_packet(size, i64::from(off)) {
                         Some(v) => regs[0] = v,
+                        // Outside the packet: the program ends, returning 0.
                         None => {
                             return Ok(Outcome {
                                 r0: 0,

@@ -57,6 +57,31 @@ pub fn notice(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// The conformance suite's checkout (`../shared/bpf_conformance`, with its `tests` folder), or
+/// `None` after a notice when it is missing; missing is a failure under
+/// `BPFSMITH_REQUIRE_INTEROP=1`. `what` says what is skipped without it.
+pub fn conformance_suite(what: &str) -> Option<PathBuf> {
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/bpf_conformance"
+    ));
+    if dir.join("tests").is_dir() {
+        return Some(dir.to_path_buf());
+    }
+    if interop_required() {
+        panic!(
+            "{} is missing and {}=1 requires it",
+            dir.display(),
+            REQUIRE_ENV
+        );
+    }
+    notice(&format!(
+        "SKIPPED: the conformance suite is not at {}, so {what}",
+        dir.display()
+    ));
+    None
+}
+
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(PathBuf);
 
