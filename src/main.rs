@@ -1047,10 +1047,16 @@ fn print_report(report: &bpfsmith::run::RunReport) {
             bpfsmith::run::values_text(values)
         );
     }
+    for m in &report.trace {
+        println!("bpf_trace_printk: {}", bpfsmith::run::trace_line(m));
+    }
+    if let Some(note) = &report.trace_note {
+        println!("note: {note}");
+    }
 }
 
 /// `run` in the kernel: load (a refusal shown with its log), test-run, drain.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn run_kernel(
     file: &std::path::Path,
     input: &bpfsmith::input::Input,

@@ -57,6 +57,13 @@ pub struct RunReport {
     pub maps: Vec<(String, Vec<MapValueOut>)>,
     /// The verifier's log, when a log level was asked for.
     pub log: Option<String>,
+    /// What `bpf_trace_printk` printed during the run, one message per call, as the trace
+    /// buffer shows them after `bpf_trace_printk: ` (the VM: every message, up to
+    /// [`crate::vm::TRACE_KEPT`]; the kernel: read from a trace instance of the run's own).
+    pub trace: Vec<String>,
+    /// Why `trace` may be incomplete: messages past the VM's limit, or a kernel run whose
+    /// trace could not be read (tracefs not mounted ...). `None` when it is whole.
+    pub trace_note: Option<String>,
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
@@ -102,8 +109,30 @@ impl RunReport {
             "duration_ns": self.duration_ns,
             "data_out": hex(&self.data_out),
             "maps": maps,
+            "trace": self.trace,
+            "trace_note": self.trace_note,
         })
     }
+}
+
+/// A `bpf_trace_printk` message on one line: its final newline dropped (most messages end
+/// with one), other control characters escaped (`\n`, `\t`, `\u{1b}`).
+///
+/// ```
+/// assert_eq!(bpfsmith::run::trace_line("n=5\n"), "n=5");
+/// assert_eq!(bpfsmith::run::trace_line("a\nb"), "a\\nb");
+/// ```
+pub fn trace_line(message: &str) -> String {
+    let m = message.strip_suffix('\n').unwrap_or(message);
+    m.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Map values as `[a, b, c]`: decimal integers, hex bytes for other sizes.
@@ -273,7 +302,7 @@ const CAP_BPF: u32 = 39;
 /// CAP_SYS_ADMIN in its effective set (root has both). Read from `/proc/self/status`, so
 /// nothing is loaded to find out; without `/proc`, no.
 pub fn may_load_programs() -> bool {
-    if !cfg!(target_os = "linux") {
+    if !cfg!(bpfsmith_kernel) {
         return false;
     }
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {

@@ -52,6 +52,7 @@ pub mod isa;
 mod map;
 mod program;
 pub mod run;
+mod trace;
 
 use std::collections::HashMap;
 use std::ffi::CString;

@@ -207,6 +207,14 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
             len: data.len(),
         });
     }
+    // Only a program that can print gets a trace instance (a few milliseconds to make).
+    let prints = obj.programs.iter().any(|p| {
+        p.insns.iter().any(|i| {
+            matches!(i, crate::insn::Insn::Call(crate::insn::Callee::Helper(id))
+                if *id == crate::helpers::Helper::TracePrintk as i32)
+        })
+    });
+    let capture = prints.then(super::trace::TraceCapture::start);
     let out = prog
         .test_run(&TestRun {
             data: &data,
@@ -218,6 +226,14 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
             program: prog.name().to_owned(),
             error,
         })?;
+    let (trace, trace_note) = match capture.map(|c| c.and_then(|c| c.messages())) {
+        None => (Vec::new(), None),
+        Some(Ok(t)) => (t, None),
+        Some(Err(why)) => (
+            Vec::new(),
+            Some(format!("bpf_trace_printk's messages not read: {why}")),
+        ),
+    };
     let mut maps = Vec::new();
     for m in loaded.maps() {
         if !m.def().map_type.is_queue_or_stack() {
@@ -245,6 +261,8 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
         data_out: out.data_out,
         maps,
         log: prog.log().map(str::to_owned),
+        trace,
+        trace_note,
     })
 }
 
@@ -337,11 +355,14 @@ mod tests {
                 vec![MapValueOut::Uint(3), MapValueOut::Bytes(vec![1, 2, 3])],
             )],
             log: None,
+            trace: vec!["hi\n".into()],
+            trace_note: None,
         };
         let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(v["program"], "p");
         assert_eq!(v["retval"], 7);
         assert_eq!(v["data_out"], "ab");
+        assert_eq!(v["trace"], serde_json::json!(["hi\n"]));
         assert_eq!(v["maps"]["q"], serde_json::json!([3, "010203"]));
     }
 }

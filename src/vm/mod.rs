@@ -43,13 +43,15 @@
 //! runs. Helpers 1-3 (array, hash) and 87-89 (queue, stack) follow the kernel's
 //! `arraymap.c`, `hashtab.c` and `queue_stack_maps.c` (checked against the kernel by the
 //! `vm_*` tests); 5 `bpf_ktime_get_ns` and 7 `bpf_get_prandom_u32` read [`Vm::clock`] and
-//! [`Vm::prandom_seed`]; any other is [`VmErrorKind::UnknownHelper`] unless registered with
+//! [`Vm::prandom_seed`]; 6 `bpf_trace_printk` formats as the kernel does and keeps each message
+//! ([`Vm::trace`]) where the kernel writes it to the trace buffer; any other is [`VmErrorKind::UnknownHelper`] unless registered with
 //! [`Vm::helper`]. A socket filter's memory is its packet after the Ethernet header (what its
 //! `BPF_PROG_TEST_RUN` shows it).
 
 mod error;
 mod maps;
 mod mem;
+mod printk;
 mod run;
 mod setup;
 
@@ -75,6 +77,11 @@ pub const MAY_GOTO_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// The default instruction budget of a run ([`Vm::budget`]).
 pub const DEFAULT_BUDGET: u64 = 1 << 26;
+
+/// How many `bpf_trace_printk` messages a VM keeps ([`Vm::trace`]); a program that prints in
+/// a loop, or a run repeated a million times, would otherwise fill memory. (The kernel's trace
+/// buffer drops old messages too.)
+pub const TRACE_KEPT: usize = 10_000;
 
 /// No target: the instruction does not branch, or its target is not an instruction.
 const NO_TARGET: u32 = u32::MAX;
@@ -128,6 +135,10 @@ pub struct Vm {
     /// (`0x00000000fffffff9` for -E2BIG) instead of sign-extended. Off by default (6.4 and
     /// later, and the interpreter of every release).
     pub zero_extend_map_errors: bool,
+    /// The messages of `bpf_trace_printk`, oldest first, across runs (the first
+    /// [`TRACE_KEPT`]; the rest are counted in `trace_dropped`).
+    trace: Vec<String>,
+    trace_dropped: u64,
     /// The source location of each instruction (`file:line`), for errors.
     locations: Vec<Option<String>>,
     /// `ld_imm64` map references (`Pseudo::MapFd`): file descriptor -> map index.
@@ -170,6 +181,8 @@ impl Vm {
             locations: Vec::new(),
             clock: None,
             prandom_seed: 0,
+            trace: Vec::new(),
+            trace_dropped: 0,
             started: std::time::Instant::now(),
             fds: HashMap::new(),
             mem: Memory::new(),
@@ -185,6 +198,45 @@ impl Vm {
     /// precedence over the VM's own helpers.
     pub fn helper(&mut self, id: i64, f: impl FnMut([u64; 5]) -> u64 + Send + 'static) {
         self.helpers.insert(id, Box::new(f));
+    }
+
+    /// What `bpf_trace_printk` printed so far, one message per call in call order (as the
+    /// kernel's trace buffer shows them after `bpf_trace_printk: `), at most [`TRACE_KEPT`].
+    ///
+    /// ```
+    /// use bpfsmith::insn::{Insn, Size, R0, R1, R2, R3, R10};
+    /// use bpfsmith::helpers::Helper;
+    /// use bpfsmith::vm::Vm;
+    /// // "n=%d\n\0" on the stack, then bpf_trace_printk(fmt = r1, fmt_size = r2, arg1 = r3).
+    /// let fmt = u64::from_le_bytes(*b"n=%d\n\0\0\0");
+    /// let prog = [
+    ///     Insn::ld_imm64(R1, fmt),
+    ///     Insn::store(Size::U64, R10, -8, R1),
+    ///     Insn::mov(R1, R10),
+    ///     Insn::add(R1, -8),
+    ///     Insn::mov(R2, 6), // the size includes the NUL
+    ///     Insn::mov(R3, -42),
+    ///     Insn::call(Helper::TracePrintk),
+    ///     Insn::exit(),
+    /// ];
+    /// let mut vm = Vm::new(&prog);
+    /// let out = vm.run(&mut []).unwrap();
+    /// assert_eq!(vm.trace(), ["n=-42\n"]);
+    /// assert_eq!(out.r0, 6); // the helper returns the message's length
+    /// ```
+    pub fn trace(&self) -> &[String] {
+        &self.trace
+    }
+
+    /// How many `bpf_trace_printk` messages were not kept (past [`TRACE_KEPT`]).
+    pub fn trace_dropped(&self) -> u64 {
+        self.trace_dropped
+    }
+
+    /// Take the messages kept so far (see [`Vm::trace`]), leaving none.
+    pub fn take_trace(&mut self) -> Vec<String> {
+        self.trace_dropped = 0;
+        std::mem::take(&mut self.trace)
     }
 
     /// An error at instruction `pc` (or the end of the program).
@@ -613,6 +665,17 @@ impl Vm {
             ) => self.map_helper(h, args),
             Some(Helper::KtimeGetNs) => Ok(self.ktime_ns()),
             Some(Helper::GetPrandomU32) => Ok(self.prandom_u32()),
+            Some(Helper::TracePrintk) => {
+                let printed = printk::trace_printk(&self.mem, args)?;
+                if let Some(m) = printed.message {
+                    if self.trace.len() < TRACE_KEPT {
+                        self.trace.push(m);
+                    } else {
+                        self.trace_dropped += 1;
+                    }
+                }
+                Ok(printed.r0)
+            }
             _ => Err(VmErrorKind::UnknownHelper {
                 id,
                 name: helper.map(Helper::name),

@@ -209,5 +209,13 @@ pub fn run(obj: &Object, req: &RunRequest) -> Result<RunReport, VmRunError> {
         data_out,
         maps,
         log: None,
+        trace_note: (vm.trace_dropped() > 0).then(|| {
+            format!(
+                "{} more bpf_trace_printk messages not kept (the VM keeps {})",
+                vm.trace_dropped(),
+                super::TRACE_KEPT
+            )
+        }),
+        trace: vm.take_trace(),
     })
 }
