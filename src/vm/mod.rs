@@ -208,7 +208,7 @@ impl Vm {
     /// use bpfsmith::helpers::Helper;
     /// use bpfsmith::vm::Vm;
     /// // "n=%d\n\0" on the stack, then bpf_trace_printk(fmt = r1, fmt_size = r2, arg1 = r3).
-    /// let fmt = u64::from_le_bytes(*b"n=%d\n\0\0\0");
+    /// let fmt = i64::from_le_bytes(*b"n=%d\n\0\0\0");
     /// let prog = [
     ///     Insn::ld_imm64(R1, fmt),
     ///     Insn::store(Size::U64, R10, -8, R1),
