@@ -182,6 +182,9 @@ pub mod abi;
 pub mod conformance;
 pub mod diag;
 pub mod explain;
+/// Random verifier-valid programs with their expected results, computed by the VM
+/// (`bpfsmith gen`).
+pub mod gen;
 pub mod helpers;
 pub mod input;
 pub mod insn;
