@@ -3,7 +3,7 @@
 //! CAP_BPF; prints a notice and exits 0 otherwise).
 
 fn main() {
-    #[cfg(target_os = "linux")]
+    #[cfg(bpfsmith_kernel)]
     {
         use bpfsmith::load::Queue;
         use bpfsmith::program::PushFlags;

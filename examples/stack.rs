@@ -36,7 +36,7 @@ pub fn object() -> Object {
 }
 
 /// Load, push 1 2 3 from user space, run once, drain: `(returned, drained)`.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 pub fn run() -> Result<(u32, Vec<u32>), Box<dyn std::error::Error>> {
     use bpfsmith::load::TestRun;
     let obj = object();
@@ -57,7 +57,7 @@ pub fn run() -> Result<(u32, Vec<u32>), Box<dyn std::error::Error>> {
 fn main() {
     let obj = object();
     print!("{}", bpfsmith::snapshot::object_listing(&obj));
-    #[cfg(target_os = "linux")]
+    #[cfg(bpfsmith_kernel)]
     match run() {
         Ok((ret, left)) => println!("\nreturned {ret}; the stack drains as {left:?}"),
         Err(e) => println!("\nnot run in the kernel: {e}"),

@@ -8,12 +8,17 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::load::run::{run, MapValueOut, RunError, RunRequest};
+// The kernel engine is in the kernel build only (`cfg(bpfsmith_kernel)`); the VM's half
+// builds everywhere.
+#[cfg(bpfsmith_kernel)]
+use crate::load::run::{run, RunError};
+#[cfg(bpfsmith_kernel)]
 use crate::load::{BtfSource, LoadError};
-use crate::run::Engine;
+use crate::run::{Engine, MapValueOut, RunRequest};
 use crate::text::asm::expect::{Expectations, KernelFacts};
 
 /// What the running kernel is: its version and whether the JIT is on.
+#[cfg(bpfsmith_kernel)]
 pub fn running_kernel() -> KernelFacts {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let jit = std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
@@ -142,6 +147,7 @@ pub fn needs_cap_bpf_only(path: &Path) -> bool {
 /// permitted sets), keeping CAP_BPF: the verifier then judges as it does for a service with
 /// CAP_BPF alone (it refuses reads of uninitialised stack, which it allows root). There is
 /// no way back.
+#[cfg(bpfsmith_kernel)]
 pub fn drop_to_cap_bpf() -> Result<(), String> {
     use caps::{CapSet, Capability};
     for cap in [Capability::CAP_PERFMON, Capability::CAP_SYS_ADMIN] {
@@ -153,6 +159,7 @@ pub fn drop_to_cap_bpf() -> Result<(), String> {
 }
 
 /// Assemble, load and run one file on the running kernel and compare with its header.
+#[cfg(bpfsmith_kernel)]
 pub fn check_file(path: &Path, kernel: &KernelFacts, privileges: Privileges) -> FileCheck {
     let verdict = check(path, kernel, privileges, Engine::Kernel);
     FileCheck {
@@ -257,6 +264,10 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges, engine: Engi
             Err(e) => Verdict::Failed(format!("the VM stopped: {e}")),
         };
     }
+    // Only check_file (kernel build) asks for the kernel.
+    #[cfg(not(bpfsmith_kernel))]
+    return Verdict::Failed("this build has no kernel engine (Linux, `kernel` feature)".into());
+    #[cfg(bpfsmith_kernel)]
     match run(&obj, BtfSource::default(), &req) {
         Err(RunError::Load(e)) if e.refusal().is_some() => {
             let Some((_, errno, log)) = e.refusal() else {
@@ -320,7 +331,7 @@ fn compare(exp: &Expectations, kernel: &KernelFacts, report: &crate::run::RunRep
         let maps: Vec<String> = report
             .maps
             .iter()
-            .map(|(n, vs)| format!("{n} = {}", crate::load::run::values_text(vs)))
+            .map(|(n, vs)| format!("{n} = {}", crate::run::values_text(vs)))
             .collect();
         let mut seen = format!("r0 = {}", report.retval);
         if !maps.is_empty() {
@@ -346,6 +357,7 @@ mod tests {
         assert_eq!(s.to_string(), "2 passed, 1 failed, 1 skipped");
     }
 
+    #[cfg(bpfsmith_kernel)]
     #[test]
     fn a_file_without_an_outcome_is_skipped_saying_why() {
         let dir = tempfile::tempdir().unwrap();
@@ -358,6 +370,7 @@ mod tests {
         );
     }
 
+    #[cfg(bpfsmith_kernel)]
     #[test]
     fn an_object_or_an_empty_folder_is_refused_as_such() {
         let dir = tempfile::tempdir().unwrap();
@@ -372,6 +385,7 @@ mod tests {
         );
     }
 
+    #[cfg(bpfsmith_kernel)]
     #[test]
     fn a_bad_header_fails_without_running() {
         let dir = tempfile::tempdir().unwrap();

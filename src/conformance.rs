@@ -66,7 +66,7 @@ fn collect(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> std::io::Result<()
     Ok(())
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 pub use kernel::{run_body, run_dir, run_file, FileOutcome, RunError, Summary, Verdict};
 
 /// One `.data` file run in the built-in VM ([`crate::vm`]): `Ok` with what it returned, or what
@@ -118,7 +118,7 @@ pub fn run_dir_in_vm(dir: &Path, each: &mut dyn FnMut(&str)) -> std::io::Result<
     Ok((passed, failed))
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 mod kernel {
     use std::fmt;
     use std::path::Path;

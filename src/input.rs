@@ -305,7 +305,7 @@ impl Input {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 impl Input {
     /// The BTF choice for loading: the file's own BTF when it had one, else the object's.
     pub fn btf_source(&self) -> crate::load::BtfSource {

@@ -126,6 +126,7 @@
 //! user space the same maps:
 //!
 //! ```no_run
+//! # #[cfg(bpfsmith_kernel)] {
 //! use bpfsmith::prelude::*;
 //! use bpfsmith::load::TestRun;
 //!
@@ -135,6 +136,7 @@
 //! let run = loaded.program("queue_prog")?.test_run(&TestRun { data: &[0; 64], ..Default::default() })?;
 //! assert_eq!(run.retval, 20);
 //! assert_eq!(loaded.queue::<u32>("queue")?.drain()?, vec![30, 40, 50]);
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -156,10 +158,11 @@
 //!
 //! # Features
 //!
-//! Both on by default: `cli` builds the `bpfsmith` command (`src/main.rs`, `src/cli/`; it
+//! All on by default: `cli` builds the `bpfsmith` command (`src/main.rs`, `src/cli/`; it
 //! brings in `clap`), `snapshot` offers the [`snapshot`] module and its assertion macros (and
-//! brings in `insta`). A library user who wants neither depends with `default-features =
-//! false`.
+//! brings in `insta`), `kernel` builds `load`, `sys`, `probe` and `guest` (bpf(2), `libc`,
+//! `caps`) on Linux; on another OS it builds nothing. A library user who wants none of them
+//! depends with `default-features = false`.
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -179,6 +182,7 @@ macro_rules! debug_as_display {
 }
 
 pub mod abi;
+pub mod check;
 pub mod conformance;
 pub mod diag;
 pub mod explain;
@@ -201,15 +205,13 @@ pub mod text;
 pub mod verifier;
 pub mod vm;
 
-#[cfg(target_os = "linux")]
-pub mod check;
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 pub mod guest;
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 pub mod load;
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 pub mod probe;
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 pub mod sys;
 
 /// Everything a DSL user needs in one import: `use bpfsmith::prelude::*;`.
@@ -225,6 +227,6 @@ pub mod prelude {
         Fragment, Label, MapRef, Program, ProgramBuilder, PushFlags, Section, StackSlot,
     };
 
-    #[cfg(target_os = "linux")]
+    #[cfg(bpfsmith_kernel)]
     pub use crate::load::{LoadOptions, LoadedObject, Queue, Stack, TestRun};
 }

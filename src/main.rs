@@ -354,7 +354,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    #[cfg(target_os = "linux")]
+    #[cfg(bpfsmith_kernel)]
     if bpfsmith::guest::is_guest_init() {
         bpfsmith::guest::guest_init();
     }
@@ -375,6 +375,10 @@ fn main() -> ExitCode {
         _ => (GuestArgs::default(), None),
     };
     if let Some(code) = elsewhere(&guest, html.as_deref()) {
+        return code;
+    }
+    #[cfg(not(bpfsmith_kernel))]
+    if let Some(code) = without_kernel(&cli.command) {
         return code;
     }
     match cli.command {
@@ -535,7 +539,7 @@ fn main() -> ExitCode {
             ..
         } => {
             if cap_bpf_only {
-                #[cfg(target_os = "linux")]
+                #[cfg(bpfsmith_kernel)]
                 if let Err(e) = bpfsmith::check::drop_to_cap_bpf() {
                     return fail(e);
                 }
@@ -555,7 +559,7 @@ fn main() -> ExitCode {
             ..
         } => {
             let engine = engine.resolve();
-            #[cfg(target_os = "linux")]
+            #[cfg(bpfsmith_kernel)]
             if engine == bpfsmith::run::Engine::Vm {
                 // CAP_BPF alone is a question for the verifier, and the VM has none.
             } else if cap_bpf_only {
@@ -572,7 +576,7 @@ fn main() -> ExitCode {
                     file.display()
                 );
             }
-            #[cfg(not(target_os = "linux"))]
+            #[cfg(not(bpfsmith_kernel))]
             let _ = cap_bpf_only;
             run(&file, prog, data, repeat, &push, json, &view, engine)
         }
@@ -649,7 +653,7 @@ fn main() -> ExitCode {
 
 /// Run this very command in another kernel when `--kernel` names an image; check the
 /// running kernel's JIT mode when it names `host`. `None`: go on here.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn elsewhere(g: &GuestArgs, html: Option<&std::path::Path>) -> Option<ExitCode> {
     use bpfsmith::guest::{Guest, Jit, KernelImage};
     let kernel = match g.kernel.as_deref() {
@@ -715,18 +719,47 @@ fn elsewhere(g: &GuestArgs, html: Option<&std::path::Path>) -> Option<ExitCode> 
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(bpfsmith_kernel))]
 fn elsewhere(g: &GuestArgs, _: Option<&std::path::Path>) -> Option<ExitCode> {
-    (g.kernel.is_some() || g.jit.is_some()).then(|| fail("--kernel and --jit need Linux"))
+    (g.kernel.is_some() || g.jit.is_some())
+        .then(|| fail(format!("--kernel and --jit: {NO_KERNEL}")))
 }
 
-#[cfg(target_os = "linux")]
+/// Why nothing runs in a kernel here: the build has no kernel parts (`cfg(bpfsmith_kernel)`).
+#[cfg(not(bpfsmith_kernel))]
+const NO_KERNEL: &str =
+    "this build has no kernel engine (that needs Linux and the `kernel` feature)";
+
+/// Without the kernel parts, `--engine kernel` is refused before anything runs, and `auto`
+/// (the default) says why it runs the VM.
+#[cfg(not(bpfsmith_kernel))]
+fn without_kernel(command: &Command) -> Option<ExitCode> {
+    use bpfsmith::run::EngineChoice;
+    let (Command::Demo { engine, .. }
+    | Command::Check { engine, .. }
+    | Command::Conformance { engine, .. }
+    | Command::Run { engine, .. }) = command
+    else {
+        return None;
+    };
+    match engine {
+        EngineChoice::Kernel => Some(fail(format!(
+            "--engine kernel: {NO_KERNEL}; give --engine vm (or auto) to run in the built-in VM"
+        ))),
+        EngineChoice::Auto => {
+            eprintln!("note: {NO_KERNEL}: running in the built-in VM");
+            None
+        }
+        EngineChoice::Vm => None,
+    }
+}
+
 fn check(paths: &[PathBuf], engine: bpfsmith::run::Engine) -> ExitCode {
     let files = match bpfsmith::check::files(paths) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
-    use bpfsmith::check::{self as chk, Privileges};
+    use bpfsmith::check as chk;
     let mut summary = chk::CheckSummary::default();
     let mut show = |c: chk::FileCheck| {
         println!("{c}");
@@ -739,20 +772,26 @@ fn check(paths: &[PathBuf], engine: bpfsmith::run::Engine) -> ExitCode {
         );
         files.iter().for_each(|f| show(chk::check_file_in_vm(f)));
     } else {
-        let kernel = chk::running_kernel();
-        // Files that state their outcome with CAP_BPF alone run last, after this process has
-        // given up CAP_PERFMON and CAP_SYS_ADMIN for good.
-        let (reduced, full): (Vec<&PathBuf>, Vec<&PathBuf>) =
-            files.iter().partition(|f| chk::needs_cap_bpf_only(f));
-        full.iter()
-            .for_each(|f| show(chk::check_file(f, &kernel, Privileges::AsIs)));
-        if !reduced.is_empty() {
-            if let Err(e) = chk::drop_to_cap_bpf() {
-                return fail(e);
+        #[cfg(not(bpfsmith_kernel))]
+        return fail(NO_KERNEL);
+        #[cfg(bpfsmith_kernel)]
+        {
+            use bpfsmith::check::Privileges;
+            let kernel = chk::running_kernel();
+            // Files that state their outcome with CAP_BPF alone run last, after this process
+            // has given up CAP_PERFMON and CAP_SYS_ADMIN for good.
+            let (reduced, full): (Vec<&PathBuf>, Vec<&PathBuf>) =
+                files.iter().partition(|f| chk::needs_cap_bpf_only(f));
+            full.iter()
+                .for_each(|f| show(chk::check_file(f, &kernel, Privileges::AsIs)));
+            if !reduced.is_empty() {
+                if let Err(e) = chk::drop_to_cap_bpf() {
+                    return fail(e);
+                }
+                reduced
+                    .iter()
+                    .for_each(|f| show(chk::check_file(f, &kernel, Privileges::CapBpfOnly)));
             }
-            reduced
-                .iter()
-                .for_each(|f| show(chk::check_file(f, &kernel, Privileges::CapBpfOnly)));
         }
     }
     println!("{summary}");
@@ -763,12 +802,7 @@ fn check(paths: &[PathBuf], engine: bpfsmith::run::Engine) -> ExitCode {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn check(_: &[PathBuf], _: bpfsmith::run::Engine) -> ExitCode {
-    fail("check runs programs in the Linux kernel")
-}
-
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn matrix(file: &std::path::Path, kernels: &[String], jit: JitModes, json: bool) -> ExitCode {
     use bpfsmith::guest::matrix::{self, Target};
     use bpfsmith::guest::Jit;
@@ -800,9 +834,9 @@ fn matrix(file: &std::path::Path, kernels: &[String], jit: JitModes, json: bool)
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(bpfsmith_kernel))]
 fn matrix(_: &std::path::Path, _: &[String], _: JitModes, _: bool) -> ExitCode {
-    fail("matrix runs programs in Linux kernels")
+    fail(format!("matrix: {NO_KERNEL}"))
 }
 
 /// The assembler's warnings for a `.s` file given to `load` or `run` (an object read from ELF
@@ -908,7 +942,7 @@ fn show_log(
     true
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn load(
     file: &std::path::Path,
     prog: Option<&str>,
@@ -1113,7 +1147,8 @@ fn run_vm(obj: &bpfsmith::object::Object, req: &bpfsmith::run::RunRequest, json:
     ExitCode::SUCCESS
 }
 
-/// A run's result, for people: r0, then each queue and stack map in pop order.
+/// A run's result, for people: r0, each queue and stack map in pop order, then what
+/// `bpf_trace_printk` printed.
 fn print_report(report: &bpfsmith::run::RunReport) {
     println!(
         "{}: r0 = {} ({:#x}), {} ns per run",
@@ -1215,12 +1250,12 @@ fn run_kernel(
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(bpfsmith_kernel))]
 fn load(_: &std::path::Path, _: Option<&str>, _: u32, _: bool, _: &ViewArgs) -> ExitCode {
-    fail("loading needs Linux")
+    fail(format!("load: {NO_KERNEL}"))
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(bpfsmith_kernel))]
 fn run_kernel(
     _: &std::path::Path,
     _: &bpfsmith::input::Input,
@@ -1228,10 +1263,12 @@ fn run_kernel(
     _: bool,
     _: &ViewArgs,
 ) -> ExitCode {
-    fail("the kernel engine needs Linux: give --engine vm (or auto) to run in the built-in VM")
+    fail(format!(
+        "{NO_KERNEL}: give --engine vm (or auto) to run in the built-in VM"
+    ))
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn probe(json: bool) -> ExitCode {
     let p = bpfsmith::probe::probe();
     if json {
@@ -1247,12 +1284,12 @@ fn probe(json: bool) -> ExitCode {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(bpfsmith_kernel))]
 fn probe(_json: bool) -> ExitCode {
-    fail("probing a kernel needs Linux")
+    fail(format!("probe: {NO_KERNEL}"))
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn conformance(dir: &std::path::Path) -> ExitCode {
     match bpfsmith::conformance::run_dir(dir, &mut |o| println!("{o}")) {
         Ok(summary) if summary.passed + summary.failed + summary.skipped == 0 => fail(format!(
@@ -1272,9 +1309,9 @@ fn conformance(dir: &std::path::Path) -> ExitCode {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(bpfsmith_kernel))]
 fn conformance(_: &std::path::Path) -> ExitCode {
-    fail("the conformance suite runs in the Linux kernel")
+    fail(NO_KERNEL)
 }
 
 /// `bpfsmith conformance DIR --engine vm`: every file in the VM, one line each, then the count.
@@ -1284,7 +1321,8 @@ fn conformance_in_vm(dir: &std::path::Path) -> ExitCode {
     );
     match bpfsmith::conformance::run_dir_in_vm(dir, &mut |line| println!("{line}")) {
         Ok((0, 0)) => fail(format!(
-            "{}: no .data files here or below: give the suite's `tests` folder",
+            "{}: no .data files here or below: give the suite's `tests` folder \
+             (git clone https://github.com/Alan-Jowett/bpf_conformance)",
             dir.display()
         )),
         Ok((passed, failed)) => {

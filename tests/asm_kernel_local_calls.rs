@@ -6,7 +6,7 @@
 //! Needs root (or CAP_BPF): skips with a notice without it, unless
 //! `BPFSMITH_REQUIRE_KERNEL=1`. llvm-mc-22's object is skipped with a notice when the tool is
 //! missing, unless `BPFSMITH_REQUIRE_INTEROP=1`.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -4,7 +4,7 @@
 //!
 //! Needs root (or CAP_BPF): skips with a notice without it, unless
 //! `BPFSMITH_REQUIRE_KERNEL=1`.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[macro_use]
 #[path = "common/kernel.rs"]
 mod kernel;
@@ -156,7 +156,7 @@ fn the_wrong_kind_of_file_is_named_with_the_command_that_reads_it() {
 }
 
 /// `run --push` says what the map is when it is no queue or stack, and what a full map holds.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn pushes_name_the_map_type_and_the_capacity() {
     require_kernel!("pushes_name_the_map_type_and_the_capacity");
@@ -203,7 +203,7 @@ fn the_demo_says_where_its_object_is_and_how_to_look_at_it() {
 }
 
 /// Too short a packet is refused with the minimum and the reason, not a bare EINVAL.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn too_short_a_packet_says_the_minimum() {
     require_kernel!("too_short_a_packet_says_the_minimum");
@@ -222,7 +222,7 @@ fn too_short_a_packet_says_the_minimum() {
 /// The demo as a lesson: under 100 lines, decimal helper ids, the failure codes explained, the
 /// second program as its difference from the first, a sentence for each result; `--full` has
 /// everything.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn the_demo_is_a_lesson_on_one_screen() {
     require_kernel!("the_demo_is_a_lesson_on_one_screen");
@@ -252,7 +252,7 @@ fn the_demo_is_a_lesson_on_one_screen() {
 
 /// A file whose header states its outcome for a service with CAP_BPF alone: `run` says so as
 /// root, and `--cap-bpf-only` gives the verifier's judgement for such a service.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn run_says_when_a_file_states_its_outcome_with_cap_bpf_alone() {
     require_kernel!("run_says_when_a_file_states_its_outcome_with_cap_bpf_alone");

@@ -4,6 +4,7 @@
 //! overflows U32_MAX"). The boundary is shown on the running kernel, and bpfsmith refuses the
 //! first value past it itself, naming the map (and the line, from `asm`), instead of a BTF
 //! dump at load time.
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -1,6 +1,7 @@
 //! The BTF that the ELF writer and reader produce, loaded straight into the kernel with
 //! BPF_BTF_LOAD and BPF_PROG_LOAD (no libbpf): the contract the loader relies on.
 //! Needs root; skips with a notice otherwise (fails with BPFSMITH_REQUIRE_KERNEL=1).
+#![cfg(bpfsmith_kernel)]
 
 #[path = "common/interop.rs"]
 mod interop;

@@ -2,7 +2,7 @@
 //! read there as their message, and a verifier refusal as the viewer's report, never as a
 //! dump of the error's structure.
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[macro_use]
 #[path = "common/kernel.rs"]
 mod kernel;
@@ -45,7 +45,7 @@ fn an_assembler_error_prints_its_message_from_main() {
     assert!(shown.contains("bad.s:1:"), "{shown}");
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn a_verifier_refusal_prints_the_report_from_main() {
     require_kernel!("a_verifier_refusal_prints_the_report_from_main");
@@ -71,7 +71,7 @@ fn a_verifier_refusal_prints_the_report_from_main() {
 /// A refusal of a program built with the DSL points at the Rust line that emitted the refused
 /// instruction (path and column, as the builder's own errors do) and names the map, not the
 /// address the kernel patched in.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn a_refusal_of_a_dsl_program_points_at_its_rust_line() {
     require_kernel!("a_refusal_of_a_dsl_program_points_at_its_rust_line");

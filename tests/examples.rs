@@ -1,6 +1,6 @@
 //! Each example of `examples/` run as a test, its outcome checked against the kernel's
 //! documented queue/stack semantics.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

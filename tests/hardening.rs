@@ -5,7 +5,7 @@
 //!
 //! The cases that load into the kernel need root (or CAP_BPF) and skip without it, unless
 //! `BPFSMITH_REQUIRE_KERNEL=1`.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

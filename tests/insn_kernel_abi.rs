@@ -2,7 +2,7 @@
 //! clobbers cannot be read after it (`R1 !read_ok`), one it keeps can; a helper reads exactly
 //! the argument registers `uses` names (an unset one of them is refused, an unset one past
 //! them is not). Needs root or CAP_BPF (see tests/common/kernel.rs).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -8,7 +8,7 @@
 //!
 //! Needs root (or CAP_BPF): each test skips with a notice without it, or fails when
 //! `BPFSMITH_REQUIRE_KERNEL=1`.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -18,7 +18,7 @@
 //!
 //! Needs `go` and the Debian package: skipped with a notice when either is missing, a failure
 //! with `BPFSMITH_REQUIRE_INTEROP=1`; and root (or CAP_BPF), see `tests/common/kernel.rs`.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -2,7 +2,7 @@
 //! loaded (with bpfsmith's loader, and as an ELF object by bpftool/libbpf) or refused with the
 //! stated verifier message, its return value and its maps' contents; and the instruction lines
 //! of the level-2 verifier log equal bpfsmith's kernel-style listing.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

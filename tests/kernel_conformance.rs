@@ -1,7 +1,7 @@
 //! The conformance suite (`../shared/bpf_conformance`) on the real kernel: every file outside
 //! the suite's own Linux exclusions must pass; the excluded ones run too and their outcome is
 //! printed.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -2,7 +2,7 @@
 //! refused ones, with the log retry), run them, drop everything, and count the entries of
 //! /proc/self/fd. One test in its own binary, so no other test opens descriptors meanwhile.
 //! Needs root or CAP_BPF (see tests/common/kernel.rs).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

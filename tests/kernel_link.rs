@@ -5,7 +5,7 @@
 //! and runs each program; the return values are what the instructions compute.
 //!
 //! Needs root (or CAP_BPF): skips with a notice without it, unless `BPFSMITH_REQUIRE_KERNEL=1`.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

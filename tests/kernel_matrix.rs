@@ -10,7 +10,7 @@
 //!   map's `int`-returning operation directly; Linux 6.4 made them return `long`): the r0-width
 //!   example returns 32 there and 64 everywhere else.
 //! - Linux 6.1 lacks cpu v4 (Linux 6.6): the conformance suite skips those tests there.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -8,7 +8,7 @@
 //! Needs root (or CAP_BPF) and clang-22; skips without them unless
 //! `BPFSMITH_REQUIRE_KERNEL=1` / `BPFSMITH_REQUIRE_INTEROP=1`. Every pin has this process's id
 //! in its name and is removed at the end, even when an assertion fails.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -3,7 +3,7 @@
 //!
 //! `BPFSMITH_PRINT_PROBE=1` prints the probe (text and JSON), which is how its output on other
 //! kernels is seen until the CLI has a `probe` command.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -1,7 +1,7 @@
 //! Programs built with the DSL, loaded and run in the kernel: push, pop and peek on queue and
 //! stack maps, the verifier-log policy, bpf-to-bpf calls across sections, and BTF func/line
 //! info. Needs root or CAP_BPF (see tests/common/kernel.rs).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -1,7 +1,7 @@
 //! The seed scenario on the real kernel: the programs of `bpfsmith::seed` return what the
 //! kernel's documented queue/stack semantics predict, the maps hold what is left, and every
 //! instruction line of the verifier's level-2 log equals bpfsmith's kernel-style listing.
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -1,7 +1,7 @@
 //! Queue and stack maps from user space, against the running kernel: the kernel's own
 //! test_queuemap / test_stackmap scenario (tools/testing/selftests/bpf/test_maps.c), creation
 //! failures, and the typed handles. Needs root or CAP_BPF (see tests/common/kernel.rs).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -3,7 +3,7 @@
 //! report must name the Rust line of the refused instruction, explain the message, mark the
 //! instruction in the listing, and say which line gave each operand its value. Needs root or
 //! CAP_BPF (see tests/common/kernel.rs).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

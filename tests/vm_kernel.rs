@@ -2,7 +2,7 @@
 //! same maps afterwards. The VM is checked against the example's header (what the kernel
 //! documents) everywhere, and against the real kernel when it can be used (root or CAP_BPF;
 //! otherwise that half skips with a notice, unless BPFSMITH_REQUIRE_KERNEL=1).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

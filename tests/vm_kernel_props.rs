@@ -8,7 +8,7 @@
 //! an immediate it refuses, aligned stack accesses, no other pointer. Needs root or CAP_BPF;
 //! otherwise skips with a notice (a failure with BPFSMITH_REQUIRE_KERNEL=1).
 //! `BPFSMITH_VM_DIFF_CASES` sets the number of programs (default 200).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

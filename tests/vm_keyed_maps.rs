@@ -6,7 +6,7 @@
 //! result, and both maps' contents. Without the kernel (not root), the VM is checked against
 //! the same rules as the kernel documents them.
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[macro_use]
 #[path = "common/kernel.rs"]
 mod kernel;
@@ -134,7 +134,7 @@ fn the_vm_follows_the_documented_rules() {
     assert_eq!(maps, [17, -1, 30, 7, 0]);
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn the_vm_and_the_kernel_agree_on_array_and_hash_maps() {
     use bpfsmith::load::TestRun;

@@ -4,7 +4,7 @@
 //! a failure with BPFSMITH_REQUIRE_KERNEL=1); as an unprivileged user `--engine auto` picks
 //! the VM and prints what the kernel printed as root (needs root to drop privileges, and
 //! `setpriv`).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

@@ -51,7 +51,7 @@ fn alu_instructions_per_second() {
 
 /// The same straight-line program (4,000 ALU instructions) in the VM and in the kernel's
 /// `BPF_PROG_TEST_RUN` with `repeat` (JIT as configured): time per run, and the ratio.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[test]
 #[ignore = "a timing: run with --release --ignored --nocapture"]
 fn straight_line_in_the_vm_and_in_the_kernel() {

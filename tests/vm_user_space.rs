@@ -4,7 +4,7 @@
 //! the same values through [`VmMap`] as through `bpfsmith::load::Map`. Needs root or CAP_BPF;
 //! otherwise skips with a notice (a failure with BPFSMITH_REQUIRE_KERNEL=1).
 //! `BPFSMITH_VM_DIFF_CASES` sets the number of sequences (default 300).
-#![cfg(target_os = "linux")]
+#![cfg(bpfsmith_kernel)]
 
 #[macro_use]
 #[path = "common/kernel.rs"]

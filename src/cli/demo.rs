@@ -106,7 +106,7 @@ fn demo_in_vm(obj: &Object) -> ExitCode {
 
 /// The kernel part of the demo: load, run, read the maps back; explain what was skipped when
 /// the kernel is out of reach.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn demo_in_kernel(obj: &Object, full: bool) -> ExitCode {
     use bpfsmith::load::LoadError;
     println!("kernel: loading both programs (BPF_PROG_LOAD), running them (BPF_PROG_TEST_RUN)");
@@ -121,9 +121,12 @@ fn demo_in_kernel(obj: &Object, full: bool) -> ExitCode {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(bpfsmith_kernel))]
 fn demo_in_kernel(_obj: &Object, _full: bool) -> ExitCode {
-    println!("\nskipped: loading and running in the kernel (BPF needs Linux)");
+    println!(
+        "\nskipped: loading and running in the kernel (this build has no kernel engine: that \
+         needs Linux and the `kernel` feature)"
+    );
     ExitCode::SUCCESS
 }
 
@@ -345,7 +348,7 @@ struct ScenarioRun {
 }
 
 /// Why the scenario could not run in the kernel.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 #[derive(Debug, thiserror::Error)]
 enum KernelRunError {
     /// Loading failed (privileges, the verifier ...).
@@ -371,7 +374,7 @@ enum KernelRunError {
 
 /// Load the scenario's object into the kernel (with the verifier's statistics), run each
 /// program once with `BPF_PROG_TEST_RUN`, and drain the maps. Needs root or CAP_BPF.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn run_in_kernel(obj: &Object) -> Result<ScenarioRun, KernelRunError> {
     use bpfsmith::load::{log_level, LoadOptions, TestRun};
     use bpfsmith::seed::EXPECTED_RETVAL;

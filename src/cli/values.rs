@@ -90,7 +90,7 @@ pub(crate) fn parse_push(
 /// accepted round-trips against a model. `BPFSMITH_FUZZ_CASES` sets the count (2,000 by
 /// default); `BPFSMITH_FUZZ_CASES=1000000 cargo test --release --bin bpfsmith cli_values --
 /// --nocapture` is the long run.
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, bpfsmith_kernel))]
 mod fuzz {
     use super::{parse_data, parse_hex};
     use proptest::prelude::*;

@@ -380,7 +380,7 @@ pub fn is_guest_init() -> bool {
 
 /// Be the guest's init: prepare the system, run the requested command with its output on
 /// the serial ports, report its status on the console and power off. Never returns.
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 pub fn guest_init() -> ! {
     let status = match init_and_run() {
         Ok(s) => s,
@@ -397,14 +397,14 @@ pub fn guest_init() -> ! {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default()
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(bpfsmith_kernel)]
 fn init_and_run() -> Result<serde_json::Value, String> {
     use crate::sys;
     use std::os::fd::AsFd;

@@ -35,6 +35,7 @@ pub fn have_tool(tool: &str) -> bool {
 
 /// Whether the test may use bpf(2) (root) and bpffs. When it cannot: a notice and `false`, or a
 /// panic when `BPFSMITH_REQUIRE_KERNEL=1`.
+#[cfg(bpfsmith_kernel)]
 pub fn have_kernel() -> bool {
     let root = unsafe { libc::geteuid() } == 0;
     let ok = root && std::path::Path::new("/sys/fs/bpf").exists();
@@ -47,6 +48,17 @@ pub fn have_kernel() -> bool {
         );
     }
     ok
+}
+
+/// The portable build (no `cfg(bpfsmith_kernel)`) has no bpf(2): always `false`, with the same
+/// notice, or panic, as above.
+#[cfg(not(bpfsmith_kernel))]
+pub fn have_kernel() -> bool {
+    if required("BPFSMITH_REQUIRE_KERNEL") {
+        panic!("the kernel is required (BPFSMITH_REQUIRE_KERNEL=1) but this build has none");
+    }
+    eprintln!("SKIPPED: this build has no kernel parts (the `kernel` feature, on Linux)");
+    false
 }
 
 /// Make sure bpffs is mounted at /sys/fs/bpf.
@@ -176,6 +188,7 @@ pub fn objdump_bytes(objdump_out: &str, section: &str) -> Vec<u8> {
 }
 
 /// A minimal bpf(2) layer for the tests.
+#[cfg(bpfsmith_kernel)]
 pub mod sys {
     use std::os::fd::{FromRawFd, OwnedFd};
 

@@ -6,7 +6,10 @@
 //! failure.
 #![allow(dead_code)]
 
+// Probing bpf(2) needs the kernel build; the log helpers below do not.
+#[cfg(bpfsmith_kernel)]
 use bpfsmith::load::{Map, MapError};
+#[cfg(bpfsmith_kernel)]
 use bpfsmith::maps::MapDef;
 
 /// Whether the environment asks for the kernel tests to run.
@@ -16,6 +19,7 @@ pub fn required() -> bool {
 
 /// Why `bpf(2)` cannot be used here, if it cannot: creates (and drops) a one-entry queue map,
 /// which needs CAP_BPF whatever `kernel.unprivileged_bpf_disabled` says.
+#[cfg(bpfsmith_kernel)]
 pub fn unavailable() -> Option<String> {
     match Map::create(&MapDef::queue::<u32>(1)) {
         Ok(_) => None,
@@ -31,6 +35,7 @@ pub fn unavailable() -> Option<String> {
 
 /// `true` when the test can go on. Otherwise prints why it is skipped and returns `false`,
 /// or panics when `BPFSMITH_REQUIRE_KERNEL=1`.
+#[cfg(bpfsmith_kernel)]
 pub fn available(test: &str) -> bool {
     match unavailable() {
         None => true,
