@@ -326,15 +326,16 @@ pub fn generate(opts: &GenOptions, index: u64) -> Result<Generated, GenError> {
     }
     let (min, max) = opts.size;
     let mut b = Builder::new(&mut rng, opts.isa, maps);
-    // Functions take up to a quarter of a large program.
-    let mut left = max / 4;
+    // Functions take up to a quarter of a large program, and leave room for the main
+    // program's fixed end and some blocks. Each costs its size and a call (arguments, `call`).
+    let mut left = (max / 4).min(max.saturating_sub(b.fixed_cost() + 24));
     for _ in 0..b.funcs_wanted(max) {
-        let size = b.fn_size(left);
+        let nargs = b.fn_args();
+        let size = b.fn_size(left.saturating_sub(usize::from(nargs) + 1));
         if size < 8 {
             break;
         }
-        left -= size;
-        let nargs = b.fn_args();
+        left -= size + usize::from(nargs) + 1;
         b.function(size, nargs);
     }
     b.main_program((min, max));

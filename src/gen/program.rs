@@ -111,12 +111,27 @@ impl Frame {
     }
 
     /// Keep only what both paths initialised.
+    /// Registers `regs` and the 8-byte words at `words` written too.
+    fn add(&mut self, regs: u16, words: &[usize]) {
+        self.init |= regs;
+        for &w in words {
+            self.write_bytes(w, 8);
+        }
+    }
+
     fn meet(&mut self, other: &Frame) {
         self.init &= other.init;
         for (a, b) in self.stack.iter_mut().zip(&other.stack) {
             *a = *a && *b;
         }
     }
+}
+
+/// The state where a branch leaves: the index of its `if` line, the frame, the calls so far.
+struct Fork {
+    at: usize,
+    frame: Frame,
+    calls: u32,
 }
 
 /// A generated bpf-to-bpf function.
@@ -152,6 +167,8 @@ pub(crate) struct Builder<'a> {
     loops: u32,
     /// The functions called so far (bit n: fn<n>); every one is called before the end.
     called: u32,
+    /// Calls emitted so far (helpers and functions), to tell whether a branch has one.
+    calls: u32,
 }
 
 impl<'a> Builder<'a> {
@@ -169,6 +186,7 @@ impl<'a> Builder<'a> {
             branches: 0,
             loops: 0,
             called: 0,
+            calls: 0,
         }
     }
 
@@ -581,15 +599,71 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// `if cond goto L; blocks; L:` — what the skipping path did not initialise is not read
-    /// after `L`.
+    /// The state at a branch just emitted (its `if` is the last line).
+    fn fork(&self) -> Fork {
+        Fork {
+            at: self.lines.len() - 1,
+            frame: self.frame.clone(),
+            calls: self.calls,
+        }
+    }
+
+    /// Write before the branch at `fork` what the paths `ends` initialised that the fork had
+    /// not, so that it stays initialised where the paths join (and the final fold sees it):
+    /// registers get an immediate, stack words a 64-bit store. Returns what was written.
+    fn hoist(&mut self, fork: &Fork, ends: &[&Frame]) -> (u16, Vec<usize>) {
+        let mut regs = 0;
+        for e in ends {
+            regs |= e.init;
+        }
+        regs &= !fork.frame.init & !self.reserved & ALL_REGS;
+        let words: Vec<usize> = (1..=fork.frame.limit() / 8)
+            .map(|k| 8 * k)
+            .filter(|&w| {
+                (w - 7..=w).any(|k| !fork.frame.stack[k] && ends.iter().any(|e| e.stack[k]))
+            })
+            .collect();
+        let mut lines = Vec::new();
+        for r in Self::regs_in(regs) {
+            let imm = self.rng.imm32();
+            lines.push(Line::I(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst: r,
+                src: Operand::Imm(imm),
+            }));
+        }
+        for &w in &words {
+            let imm = self.rng.imm32();
+            lines.push(Line::I(Insn::StoreImm {
+                size: Size::U64,
+                dst: Reg::R10,
+                off: Self::off16(w),
+                imm,
+            }));
+        }
+        self.lines.splice(fork.at..fork.at, lines);
+        (regs, words)
+    }
+
+    /// Join the path that skipped a block (from `fork`) with the one that ran it (the
+    /// current state).
+    fn join_skip(&mut self, fork: Fork) {
+        let end = self.frame.clone();
+        let (regs, words) = self.hoist(&fork, &[&end]);
+        let mut skipped = fork.frame;
+        skipped.add(regs, &words);
+        self.frame.meet(&skipped);
+    }
+
+    /// `if cond goto L; blocks; L:`.
     fn skip(&mut self, depth: u32) {
         let l = self.label();
         self.branch_to(l);
-        let before = self.frame.clone();
+        let fork = self.fork();
         self.inner(depth);
         self.lines.push(Line::Label(l));
-        self.frame.meet(&before);
+        self.join_skip(fork);
     }
 
     /// `if cond goto ELSE; then; goto END; ELSE: else; END:` (`gotol` on v4 sometimes).
@@ -597,14 +671,23 @@ impl<'a> Builder<'a> {
         let l_else = self.label();
         let l_end = self.label();
         self.branch_to(l_else);
-        let before = self.frame.clone();
+        let fork = self.fork();
         self.inner(depth);
+        let then_calls = self.calls != fork.calls;
         let long = self.v4() && self.rng.chance(1, 2);
         self.lines.push(Line::Goto { to: l_end, long });
-        let then = std::mem::replace(&mut self.frame, before);
+        let mut then = std::mem::replace(&mut self.frame, fork.frame.clone());
+        let else_calls = self.calls;
         self.lines.push(Line::Label(l_else));
         self.inner(depth);
         self.lines.push(Line::Label(l_end));
+        let else_calls = self.calls != else_calls;
+        let end = self.frame.clone();
+        let (regs, words) = self.hoist(&fork, &[&then, &end]);
+        // A call in a branch scratched what was hoisted into r0-r5 before it.
+        let scratched = |calls: bool| if calls { CALLER_SAVED } else { 0 };
+        then.add(regs & !scratched(then_calls), &words);
+        self.frame.add(regs & !scratched(else_calls), &words);
         self.frame.meet(&then);
     }
 
@@ -681,6 +764,7 @@ impl<'a> Builder<'a> {
 
     fn call_helper(&mut self, h: Helper) {
         self.lines.push(Line::Helper(h));
+        self.calls += 1;
         self.frame.init &= !CALLER_SAVED;
     }
 
@@ -714,10 +798,10 @@ impl<'a> Builder<'a> {
                     src: Operand::Imm(imm),
                     to: l,
                 });
-                let before = self.frame.clone();
+                let fork = self.fork();
                 self.inner(depth);
                 self.lines.push(Line::Label(l));
-                self.frame.meet(&before);
+                self.join_skip(fork);
             }
             1 => {
                 let op = self
@@ -860,7 +944,7 @@ impl<'a> Builder<'a> {
 
     /// After [`Self::lookup`]: loads, stores and atomics inside the value, then `l:`.
     fn lookup_block(&mut self, vs: usize, l: u32) {
-        let before = self.frame.clone();
+        let fork = self.fork();
         let reserved = self.reserved;
         self.reserved |= 1;
         for _ in 0..self.rng.range(1, 4) {
@@ -909,9 +993,9 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        self.reserved = reserved;
         self.lines.push(Line::Label(l));
-        self.frame.meet(&before);
+        self.join_skip(fork);
+        self.reserved = reserved;
         // r0 is a pointer or NULL here: not a scalar to read.
         self.frame.init &= !1;
     }
@@ -954,6 +1038,7 @@ impl<'a> Builder<'a> {
             self.set_init(r);
         }
         self.lines.push(Line::CallFn(f));
+        self.calls += 1;
         self.called |= 1 << f;
         self.frame.init &= !CALLER_SAVED;
         self.set_init(Reg::R0);
@@ -1021,16 +1106,8 @@ impl<'a> Builder<'a> {
         self.frame = Frame::new(args, limit);
         self.reserved = 0;
         self.branches = 2;
-        while self.count() + 4 < size {
-            let mark = (self.lines.len(), self.frame.clone(), self.next_label);
-            self.block(0);
-            if self.count() + 4 > size && mark.0 > 0 {
-                self.lines.truncate(mark.0);
-                self.frame = mark.1;
-                self.next_label = mark.2;
-                break;
-            }
-        }
+        // The return takes at most 4 instructions.
+        while self.count() + 4 < size && self.fitting(size, Some(4), |b| b.block(0)) {}
         // Return something computed: r0 from the initialised registers.
         let ready = Self::regs_in(self.frame.init & !1);
         if !self.frame.is_init(Reg::R0) {
@@ -1049,6 +1126,36 @@ impl<'a> Builder<'a> {
         self.funcs.push(Func { nargs, lines });
     }
 
+    /// Run `f`, and undo what it emitted unless the function still fits in `limit`
+    /// instructions with its ending (`reserve` instructions, or the main program's
+    /// epilogue for `None`). Whether it was kept.
+    fn fitting(&mut self, limit: usize, reserve: Option<usize>, f: impl FnOnce(&mut Self)) -> bool {
+        let mark = (self.lines.len(), self.frame.clone(), self.next_label);
+        let budget = (self.branches, self.loops, self.called);
+        f(self);
+        let end = reserve.unwrap_or_else(|| self.epilogue_len());
+        if self.count() + end <= limit {
+            return true;
+        }
+        self.lines.truncate(mark.0);
+        self.frame = mark.1;
+        self.next_label = mark.2;
+        (self.branches, self.loops, self.called) = budget;
+        false
+    }
+
+    /// The instructions every main program ends with whatever it did: the array and hash
+    /// values read back, the halves folded, `exit`.
+    pub(crate) fn fixed_cost(&self) -> usize {
+        let keyed: usize = self
+            .maps
+            .iter()
+            .filter(|m| !m.fifo())
+            .map(|m| 6 + 3 * (m.value_size as usize / 8))
+            .sum();
+        keyed + 6
+    }
+
     /// Instructions the epilogue of the current state takes.
     fn epilogue_len(&self) -> usize {
         // The functions not called yet are called first, with immediate arguments.
@@ -1064,22 +1171,24 @@ impl<'a> Builder<'a> {
         };
         let regs = (init & !(1 << ACC.num())).count_ones() as usize;
         let acc = usize::from(init & (1 << ACC.num()) == 0);
-        let words = self.stack_words().len().min(3);
-        let keyed: usize = self
-            .maps
-            .iter()
-            .filter(|m| !m.fifo())
-            .map(|m| 6 + 3 * (m.value_size as usize / 8))
-            .sum();
-        calls + acc + 2 * regs + 3 * words + keyed + 5
+        let words = self.readable().len().min(3);
+        calls + acc + 2 * regs + 3 * words + self.fixed_cost() - 1
     }
 
-    /// The 8-byte words of the frame that are entirely written.
-    fn stack_words(&self) -> Vec<usize> {
-        (1..=self.frame.limit() / 8)
-            .map(|k| 8 * k)
-            .filter(|&off| self.frame.bytes_init(off, 8))
-            .collect()
+    /// For each 8-byte word of the frame with something written, the widest aligned load
+    /// inside it that reads only written bytes: `(offset, size)`.
+    fn readable(&self) -> Vec<(usize, Size)> {
+        let mut out = Vec::new();
+        for w in (1..=self.frame.limit() / 8).map(|k| 8 * k) {
+            let found = [8usize, 4, 2, 1].into_iter().find_map(|size| {
+                (0..8 / size)
+                    .map(|i| w - i * size)
+                    .find(|&off| self.frame.bytes_init(off, size))
+                    .map(|off| (off, Self::size_of(size)))
+            });
+            out.extend(found);
+        }
+        out
     }
 
     /// `ACC = ACC * MIX ^ r`.
@@ -1104,18 +1213,11 @@ impl<'a> Builder<'a> {
         let target = target.saturating_sub(fn_insns);
         // Most programs start with a queue or stack operation.
         if !self.maps_of(true).is_empty() && self.rng.chance(9, 10) {
-            self.fifo_op(0);
+            self.fitting(target, None, |b| b.fifo_op(0));
         }
         let mut misses = 0;
         while misses < 4 {
-            let mark = (self.lines.len(), self.frame.clone(), self.next_label);
-            let budget = (self.branches, self.loops, self.called);
-            self.block(0);
-            if self.count() + self.epilogue_len() > target {
-                self.lines.truncate(mark.0);
-                self.frame = mark.1;
-                self.next_label = mark.2;
-                (self.branches, self.loops, self.called) = budget;
+            if !self.fitting(target, None, |b| b.block(0)) {
                 misses += 1;
             }
         }
@@ -1146,11 +1248,13 @@ impl<'a> Builder<'a> {
         for r in Self::regs_in(self.frame.init & !(1 << ACC.num())) {
             self.fold(r);
         }
-        let words = self.stack_words();
-        for k in 0..words.len().min(3) {
-            let off = words[(k * 7919) % words.len()];
+        let words = self.readable();
+        let n = words.len().min(3);
+        for k in 0..n {
+            // Spread over the frame.
+            let (off, size) = words[k * words.len() / n];
             self.emit(Insn::Load {
-                size: Size::U64,
+                size,
                 sign: false,
                 dst: Reg::R1,
                 src: Reg::R10,
