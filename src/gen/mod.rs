@@ -325,11 +325,12 @@ pub fn generate(opts: &GenOptions, index: u64) -> Result<Generated, GenError> {
         }
     }
     let (min, max) = opts.size;
+    let target = rng.range(min as i64, max as i64) as usize;
     let mut b = Builder::new(&mut rng, opts.isa, maps);
     // Functions take up to a quarter of a large program, and leave room for the main
     // program's fixed end and some blocks. Each costs its size and a call (arguments, `call`).
-    let mut left = (max / 4).min(max.saturating_sub(b.fixed_cost() + 24));
-    for _ in 0..b.funcs_wanted(max) {
+    let mut left = (target / 4).min(target.saturating_sub(b.fixed_cost() + 24));
+    for _ in 0..b.funcs_wanted(target) {
         let nargs = b.fn_args();
         let size = b.fn_size(left.saturating_sub(usize::from(nargs) + 1));
         if size < 8 {
@@ -338,7 +339,7 @@ pub fn generate(opts: &GenOptions, index: u64) -> Result<Generated, GenError> {
         left -= size + usize::from(nargs) + 1;
         b.function(size, nargs);
     }
-    b.main_program((min, max));
+    b.main_program(min, target);
     let (body, insns) = b.render("gen_prog");
     let fifo_maps: Vec<(String, u32)> = b
         .maps

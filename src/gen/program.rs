@@ -1073,9 +1073,9 @@ impl<'a> Builder<'a> {
     // Whole functions
     // ---------------------------------------------------------------------------------------
 
-    /// How many functions a program of at most `max` instructions gets.
-    pub(crate) fn funcs_wanted(&mut self, max: usize) -> u64 {
-        if max < 80 {
+    /// How many functions a program of about `size` instructions gets.
+    pub(crate) fn funcs_wanted(&mut self, size: usize) -> u64 {
+        if size < 80 {
             0
         } else {
             self.rng.below(3)
@@ -1197,10 +1197,11 @@ impl<'a> Builder<'a> {
         self.alu64(AluOp::Xor, ACC, Operand::Reg(r));
     }
 
-    /// The main program: blocks until about `size` instructions, then the epilogue, which
+    /// The main program: blocks until `target` instructions (at least `min`, functions
+    /// included), then the epilogue, which
     /// folds every initialised register, a few stack words and the array and hash values
     /// into r0, high half xored into the low, so that the 32-bit return value sees every bit.
-    pub(crate) fn main_program(&mut self, size: (usize, usize)) {
+    pub(crate) fn main_program(&mut self, min: usize, target: usize) {
         self.main = true;
         self.lines.clear();
         let limit = self.rng.pick(&[64usize, 128, 256]);
@@ -1209,7 +1210,6 @@ impl<'a> Builder<'a> {
         self.branches = self.rng.range(2, 8) as u32;
         self.loops = self.rng.range(0, 2) as u32;
         let fn_insns: usize = self.funcs.iter().map(|f| count_insns(&f.lines)).sum();
-        let target = self.rng.range(size.0 as i64, size.1 as i64) as usize;
         let target = target.saturating_sub(fn_insns);
         // Most programs start with a queue or stack operation.
         if !self.maps_of(true).is_empty() && self.rng.chance(9, 10) {
@@ -1222,7 +1222,7 @@ impl<'a> Builder<'a> {
             }
         }
         // Pad up to the smallest size with operations on registers already folded.
-        while self.count() + self.epilogue_len() < size.0.saturating_sub(fn_insns) {
+        while self.count() + self.epilogue_len() < min.saturating_sub(fn_insns) {
             let r = Self::regs_in(self.frame.init).first().copied();
             match r {
                 Some(r) => {
