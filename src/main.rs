@@ -226,11 +226,16 @@ enum Command {
     },
     /// Run one program on several kernels and JIT modes and show the results side by side,
     /// marking the rows that differ and saying why when a known kernel change explains it.
+    /// Given a folder, run every `.s` file of it in the VM and on each kernel and JIT mode
+    /// (one guest boot per column) and report, per column, how many files the verifier
+    /// accepted and how many gave the VM's result, with each difference and whether a known
+    /// kernel difference explains it; `--minimise` cuts differing files down.
     #[command(
-        after_help = "Examples:\n  bpfsmith matrix asm/r0_width.s --kernel host --kernel VMLINUZ\n  bpfsmith matrix prog.o --kernel A --kernel B --jit on --json"
+        after_help = "Examples:\n  bpfsmith matrix asm/r0_width.s --kernel host --kernel VMLINUZ\n  bpfsmith matrix prog.o --kernel A --kernel B --jit on --json\n  bpfsmith gen --seed 1 --count 300 --isa v3 --out /tmp/g\n  bpfsmith matrix /tmp/g --kernel host --kernel VMLINUZ --minimise /tmp/min"
     )]
     Matrix {
-        /// The object file, or an assembly file (`.s`; its header's pushes are made first).
+        /// The object file, an assembly file (`.s`; its header's pushes are made first), or a
+        /// folder of `.s` files.
         file: PathBuf,
         /// A kernel image (`vmlinuz`) or `host` (repeatable).
         #[arg(long = "kernel", required = true, value_name = "VMLINUZ|host")]
@@ -238,9 +243,15 @@ enum Command {
         /// The JIT modes to run each kernel image in.
         #[arg(long, value_enum, default_value = "both")]
         jit: JitModes,
-        /// Print the rows as one JSON array.
+        /// Print the rows as one JSON array (a folder: one JSON object, every outcome of
+        /// every column).
         #[arg(long)]
         json: bool,
+        /// With a folder: minimise differing files into this folder (delta debugging, the
+        /// kernel as the oracle at every step; `FILE-min.s`, never written over): every
+        /// unexplained difference, and the first explained one of each column.
+        #[arg(long, value_name = "DIR")]
+        minimise: Option<PathBuf>,
     },
     /// List every program of an ELF object, with its section, maps, relocations and source lines.
     #[command(
@@ -400,6 +411,14 @@ fn main() -> ExitCode {
             kernels,
             jit,
             json,
+            minimise,
+        } if file.is_dir() => campaign(&file, &kernels, jit, json, minimise.as_deref()),
+        Command::Matrix {
+            file,
+            kernels,
+            jit,
+            json,
+            ..
         } => matrix(&file, &kernels, jit, json),
         Command::Explain { topic } if topic.is_empty() => {
             print!("{}", bpfsmith::explain::overview());
@@ -836,6 +855,113 @@ fn matrix(file: &std::path::Path, kernels: &[String], jit: JitModes, json: bool)
 
 #[cfg(not(bpfsmith_kernel))]
 fn matrix(_: &std::path::Path, _: &[String], _: JitModes, _: bool) -> ExitCode {
+    fail(format!("matrix: {NO_KERNEL}"))
+}
+
+/// `matrix DIR`: the corpus in the VM and on every kernel and JIT mode, then (with
+/// `--minimise`) the differing files cut down.
+#[cfg(bpfsmith_kernel)]
+fn campaign(
+    dir: &std::path::Path,
+    kernels: &[String],
+    jit: JitModes,
+    json: bool,
+    minimise: Option<&std::path::Path>,
+) -> ExitCode {
+    use bpfsmith::guest::campaign::{self, Comparison, Place};
+    use bpfsmith::guest::{Jit, KernelImage};
+    let modes: &[Jit] = match jit {
+        JitModes::On => &[Jit::On],
+        JitModes::Off => &[Jit::Off],
+        JitModes::Both => &[Jit::On, Jit::Off],
+    };
+    let mut places = Vec::new();
+    for k in kernels {
+        if k == "host" {
+            places.push(Place::Host);
+            continue;
+        }
+        let image = match KernelImage::open(std::path::Path::new(k)) {
+            Ok(i) => i,
+            Err(e) => return fail(e),
+        };
+        for &jit in modes {
+            places.push(Place::Image {
+                image: image.clone(),
+                jit,
+            });
+        }
+    }
+    let run = match campaign::run(dir, &places) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!("{}", run.to_json());
+    } else {
+        print!("{}", run.render());
+    }
+    let mut bad = false;
+    for c in 1..run.columns.len() {
+        let mut explained_done = false;
+        for f in 0..run.files.len() {
+            let cmp = run.compare(c, f);
+            bad |= matches!(
+                cmp,
+                Comparison::Refused(_) | Comparison::Differs | Comparison::Unrun(_)
+            );
+            let wanted = match cmp {
+                Comparison::Differs => true,
+                Comparison::ExplainedByOldJit => !std::mem::replace(&mut explained_done, true),
+                _ => false,
+            };
+            let Some(out) = minimise.filter(|_| wanted) else {
+                continue;
+            };
+            if let Err(e) = std::fs::create_dir_all(out) {
+                return fail(format!("{}: {e}", out.display()));
+            }
+            match bpfsmith::guest::minimise::minimise(
+                &run.files[f],
+                &places[c - 1],
+                out,
+                &std::env::temp_dir(),
+            ) {
+                Ok(m) => eprintln!(
+                    "minimised {} on {}: {} lines to {} in {} rounds ({} candidates, {} of them \
+                     run on the kernel, {:.1} s): {}",
+                    run.files[f].display(),
+                    run.columns[c].label,
+                    m.lines_before,
+                    m.lines_after,
+                    m.rounds,
+                    m.candidates,
+                    m.on_kernel,
+                    m.elapsed.as_secs_f64(),
+                    m.path.display()
+                ),
+                Err(e) => {
+                    eprintln!("error: minimising {}: {e}", run.files[f].display());
+                    bad = true;
+                }
+            }
+        }
+    }
+    if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(not(bpfsmith_kernel))]
+fn campaign(
+    _: &std::path::Path,
+    _: &[String],
+    _: JitModes,
+    _: bool,
+    _: Option<&std::path::Path>,
+) -> ExitCode {
     fail(format!("matrix: {NO_KERNEL}"))
 }
 

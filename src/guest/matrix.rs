@@ -249,7 +249,7 @@ pub fn run(file: &Path, targets: &[(String, Target)], modes: &[Jit]) -> Vec<Row>
 
 /// One row on the running kernel, in this process: the run the header asks for (the same
 /// request `check` makes), or a plain run of an object.
-fn run_on_host(file: &Path, exp: Option<&Expectations>) -> Outcome {
+pub(super) fn run_on_host(file: &Path, exp: Option<&Expectations>) -> Outcome {
     use crate::load::run::{run, RunError, RunRequest};
     let input = match crate::input::open(file) {
         Ok(i) => i,
@@ -384,7 +384,7 @@ pub fn render(file: &Path, rows: &[Row]) -> String {
 }
 
 /// Whether two outcomes are the same result (programs and timings aside).
-fn same(a: &Outcome, b: &Outcome) -> bool {
+pub(super) fn same(a: &Outcome, b: &Outcome) -> bool {
     match (a, b) {
         (
             Outcome::Ran {

@@ -20,8 +20,10 @@
 //! The VM runs under TCG (software emulation) unless `BPFSMITH_GUEST_ACCEL` says otherwise:
 //! `/dev/kvm` exists on this project's machines but a KVM guest hangs there.
 
+pub mod campaign;
 pub mod initramfs;
 pub mod matrix;
+pub mod minimise;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -58,7 +58,7 @@ mod setup;
 pub use error::{VmError, VmErrorKind};
 pub use maps::{MapError, VmMap};
 pub use mem::{RegionKind, MAX_FRAMES, STACK_SIZE};
-pub use run::{run, VmRunError};
+pub use run::{run, run_with, VmRunError};
 pub use setup::SetupError;
 
 use std::collections::HashMap;

@@ -99,6 +99,34 @@ fn list(names: &[String]) -> String {
 /// kernel test run does); then every queue and stack map drained, in the object's order.
 /// `duration_ns` is the measured mean; `log` is `None` (nothing is verified).
 pub fn run(obj: &Object, req: &RunRequest) -> Result<RunReport, VmRunError> {
+    run_with(obj, req, |_| {})
+}
+
+/// [`run`], with the VM set up by `configure` first (its budget, a seed, or
+/// [`Vm::zero_extend_map_errors`] to run as the JIT of Linux before 6.4 did).
+///
+/// ```
+/// use bpfsmith::run::RunRequest;
+/// let src = concat!(
+///     ".license \"GPL\"\n",
+///     ".map q, type=queue, value_size=4, max_entries=1\n",
+///     ".section socket\np:\n",
+///     "\tr1 = q ll\n\tr2 = r10\n\tr2 += -4\n",
+///     "\tcall bpf_map_pop_elem\n", // the queue is empty: r0 = -ENOENT
+///     "\tr0 >>= 32\n",               // its upper half
+///     "\texit\n",
+/// );
+/// let obj = bpfsmith::text::assemble("p.s", src).unwrap();
+/// let req = RunRequest { repeat: 1, ..Default::default() };
+/// assert_eq!(bpfsmith::vm::run(&obj, &req).unwrap().retval, 0xffff_ffff);
+/// let old = bpfsmith::vm::run_with(&obj, &req, |vm| vm.zero_extend_map_errors = true);
+/// assert_eq!(old.unwrap().retval, 0); // zero-extended before 6.4 with the JIT
+/// ```
+pub fn run_with(
+    obj: &Object,
+    req: &RunRequest,
+    configure: impl FnOnce(&mut Vm),
+) -> Result<RunReport, VmRunError> {
     let available = crate::input::loadable_programs(obj);
     let name = match &req.program {
         Some(n) if available.contains(n) => n.clone(),
@@ -117,6 +145,7 @@ pub fn run(obj: &Object, req: &RunRequest) -> Result<RunReport, VmRunError> {
             })?,
     };
     let mut vm = Vm::from_object(obj, &name)?;
+    configure(&mut vm);
     // The kernel creates every map of the object; the VM only those the program references.
     // The others can still be pushed into and are reported (empty or as pushed).
     let queues: Vec<&crate::object::Map> = obj
