@@ -1207,8 +1207,9 @@ impl<'a> Builder<'a> {
         let limit = self.rng.pick(&[64usize, 128, 256]);
         self.frame = Frame::new(0, limit);
         self.reserved = 0;
-        self.branches = self.rng.range(2, 8) as u32;
-        self.loops = self.rng.range(0, 2) as u32;
+        // Branches and loops grow with the size: a large program is not one long straight line.
+        self.branches = self.rng.range(2, 8 + (target as i64 / 25).min(100)) as u32;
+        self.loops = self.rng.range(0, 2 + (target as i64 / 200).min(10)) as u32;
         let fn_insns: usize = self.funcs.iter().map(|f| count_insns(&f.lines)).sum();
         let target = target.saturating_sub(fn_insns);
         // Most programs start with a queue or stack operation.
