@@ -101,6 +101,11 @@ impl MapKind {
         }
     }
 
+    /// A queue or a stack (helpers 87-89), not an array or hash (helpers 1-3).
+    pub(crate) fn fifo(self) -> bool {
+        matches!(self, MapKind::Queue | MapKind::Stack)
+    }
+
     /// The kinds of a comma-separated list (`queue,stack`); an empty list is no maps.
     pub fn parse_list(s: &str) -> Result<Vec<MapKind>, GenError> {
         let mut out = Vec::new();
@@ -256,26 +261,18 @@ pub fn file_name(seed: u64, index: u64) -> String {
 fn choose_maps(rng: &mut Rng, kinds: &[MapKind]) -> Vec<MapSpec> {
     let mut maps = Vec::new();
     for &kind in kinds {
-        let fifo = matches!(kind, MapKind::Queue | MapKind::Stack);
+        let fifo = kind.fifo();
         if !rng.chance(if fifo { 3 } else { 1 }, if fifo { 4 } else { 2 }) {
             continue;
         }
         maps.push(spec(rng, kind));
     }
-    let fifos: Vec<MapKind> = kinds
-        .iter()
-        .copied()
-        .filter(|k| matches!(k, MapKind::Queue | MapKind::Stack))
-        .collect();
-    if !fifos.is_empty() && !maps.iter().any(|m| fifo(m.kind)) && rng.chance(9, 10) {
+    let fifos: Vec<MapKind> = kinds.iter().copied().filter(|k| k.fifo()).collect();
+    if !fifos.is_empty() && !maps.iter().any(|m| m.kind.fifo()) && rng.chance(9, 10) {
         let kind = rng.pick(&fifos);
         maps.insert(0, spec(rng, kind));
     }
     maps
-}
-
-fn fifo(kind: MapKind) -> bool {
-    matches!(kind, MapKind::Queue | MapKind::Stack)
 }
 
 fn spec(rng: &mut Rng, kind: MapKind) -> MapSpec {
@@ -308,7 +305,7 @@ pub fn generate(opts: &GenOptions, index: u64) -> Result<Generated, GenError> {
     let maps = choose_maps(&mut rng, &opts.maps);
     // Values pushed from user space before the run, into some of the queues and stacks.
     let mut pushes: Vec<(String, Vec<u64>)> = Vec::new();
-    for m in maps.iter().filter(|m| fifo(m.kind)) {
+    for m in maps.iter().filter(|m| m.kind.fifo()) {
         if rng.chance(1, 3) {
             let n = rng.range(1, i64::from(m.max_entries));
             let mask = u64::MAX >> (64 - 8 * m.value_size);
@@ -344,7 +341,7 @@ pub fn generate(opts: &GenOptions, index: u64) -> Result<Generated, GenError> {
     let fifo_maps: Vec<(String, u32)> = b
         .maps
         .iter()
-        .filter(|m| fifo(m.kind))
+        .filter(|m| m.kind.fifo())
         .map(|m| (m.name.clone(), m.value_size))
         .collect();
     drop(b);

@@ -3,9 +3,10 @@
 //! The builder tracks what the verifier tracks, in the simplest form that keeps every program
 //! valid: which registers hold an initialised scalar (never a pointer: pointers live only in
 //! `r1`-`r2` just before a helper call and in `r0` inside a null-checked lookup block), and
-//! which bytes of the frame have been written. A block joins two paths (a skipped block, an
-//! if/else) by keeping only what both paths initialised. Every read picks from those sets; a
-//! read that finds nothing initialised writes first.
+//! which bytes of the frame have been written. Every read picks from those sets; a read that
+//! finds nothing initialised writes first. Where two paths join (after a skipped block, an
+//! if/else, a lookup's null check), what one path wrote and the other did not is also written
+//! before the branch, so that it stays readable after the join and the final fold sees it.
 
 use super::rng::Rng;
 use super::{Isa, MapKind};
@@ -71,7 +72,7 @@ impl MapSpec {
     }
 
     fn fifo(&self) -> bool {
-        matches!(self.kind, MapKind::Queue | MapKind::Stack)
+        self.kind.fifo()
     }
 }
 
