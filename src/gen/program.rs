@@ -1064,7 +1064,7 @@ impl<'a> Builder<'a> {
                 self.bounded_loop(depth)
             }
             58..=73 if maps => self.fifo_op(depth),
-            74..=83 if maps && self.main => self.keyed_op(depth),
+            74..=83 if maps => self.keyed_op(depth),
             84..=89 if self.main => self.call_fn(depth),
             _ => self.simple(),
         }
@@ -1205,7 +1205,12 @@ impl<'a> Builder<'a> {
     pub(crate) fn main_program(&mut self, min: usize, target: usize) {
         self.main = true;
         self.lines.clear();
-        let limit = self.rng.pick(&[64usize, 128, 256]);
+        // The frames of a call chain share 512 bytes: the whole of it only without functions.
+        let limit = if self.funcs.is_empty() {
+            self.rng.pick(&[64usize, 128, 256, 512])
+        } else {
+            self.rng.pick(&[64usize, 128, 256])
+        };
         self.frame = Frame::new(0, limit);
         self.reserved = 0;
         // Branches and loops grow with the size: a large program is not one long straight line.
