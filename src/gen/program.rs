@@ -133,6 +133,7 @@ struct Fork {
     at: usize,
     frame: Frame,
     calls: u32,
+    r0_result: bool,
 }
 
 /// A generated bpf-to-bpf function.
@@ -170,6 +171,9 @@ pub(crate) struct Builder<'a> {
     called: u32,
     /// Calls emitted so far (helpers and functions), to tell whether a branch has one.
     calls: u32,
+    /// Whether r0 may still hold a call's result, on some path: a branch on it then
+    /// compares its low 32 bits, the portable check of a helper's result.
+    r0_result: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -188,6 +192,7 @@ impl<'a> Builder<'a> {
             loops: 0,
             called: 0,
             calls: 0,
+            r0_result: false,
         }
     }
 
@@ -196,6 +201,9 @@ impl<'a> Builder<'a> {
     }
 
     fn emit(&mut self, i: Insn) {
+        if i.defs().contains(Reg::R0) {
+            self.r0_result = false;
+        }
         self.lines.push(Line::I(i));
     }
 
@@ -576,7 +584,7 @@ impl<'a> Builder<'a> {
 
     /// `if <random condition> goto to`.
     fn branch_to(&mut self, to: u32) {
-        let width = self.width();
+        let mut width = self.width();
         let cond = self.any_cond();
         let dst = self.src();
         let src = if self.rng.chance(1, 2) {
@@ -584,6 +592,9 @@ impl<'a> Builder<'a> {
         } else {
             Operand::Imm(self.rng.imm32())
         };
+        if self.r0_result && (dst == Reg::R0 || src == Operand::Reg(Reg::R0)) {
+            width = Width::W32;
+        }
         self.lines.push(Line::If {
             width,
             cond,
@@ -606,6 +617,7 @@ impl<'a> Builder<'a> {
             at: self.lines.len() - 1,
             frame: self.frame.clone(),
             calls: self.calls,
+            r0_result: self.r0_result,
         }
     }
 
@@ -655,6 +667,7 @@ impl<'a> Builder<'a> {
         let mut skipped = fork.frame;
         skipped.add(regs, &words);
         self.frame.meet(&skipped);
+        self.r0_result |= fork.r0_result;
     }
 
     /// `if cond goto L; blocks; L:`.
@@ -678,6 +691,7 @@ impl<'a> Builder<'a> {
         let long = self.v4() && self.rng.chance(1, 2);
         self.lines.push(Line::Goto { to: l_end, long });
         let mut then = std::mem::replace(&mut self.frame, fork.frame.clone());
+        let then_result = std::mem::replace(&mut self.r0_result, fork.r0_result);
         let else_calls = self.calls;
         self.lines.push(Line::Label(l_else));
         self.inner(depth);
@@ -690,6 +704,7 @@ impl<'a> Builder<'a> {
         then.add(regs & !scratched(then_calls), &words);
         self.frame.add(regs & !scratched(else_calls), &words);
         self.frame.meet(&then);
+        self.r0_result |= then_result;
     }
 
     /// A bounded loop: a counter in r6-r9, reserved for the loop, up or down to a small
@@ -766,6 +781,7 @@ impl<'a> Builder<'a> {
     fn call_helper(&mut self, h: Helper) {
         self.lines.push(Line::Helper(h));
         self.calls += 1;
+        self.r0_result = true;
         self.frame.init &= !CALLER_SAVED;
     }
 
@@ -1040,6 +1056,8 @@ impl<'a> Builder<'a> {
         }
         self.lines.push(Line::CallFn(f));
         self.calls += 1;
+        // A function may return a helper's result as it is.
+        self.r0_result = true;
         self.called |= 1 << f;
         self.frame.init &= !CALLER_SAVED;
         self.set_init(Reg::R0);
@@ -1132,7 +1150,7 @@ impl<'a> Builder<'a> {
     /// epilogue for `None`). Whether it was kept.
     fn fitting(&mut self, limit: usize, reserve: Option<usize>, f: impl FnOnce(&mut Self)) -> bool {
         let mark = (self.lines.len(), self.frame.clone(), self.next_label);
-        let budget = (self.branches, self.loops, self.called);
+        let budget = (self.branches, self.loops, self.called, self.r0_result);
         f(self);
         let end = reserve.unwrap_or_else(|| self.epilogue_len());
         if self.count() + end <= limit {
@@ -1141,7 +1159,7 @@ impl<'a> Builder<'a> {
         self.lines.truncate(mark.0);
         self.frame = mark.1;
         self.next_label = mark.2;
-        (self.branches, self.loops, self.called) = budget;
+        (self.branches, self.loops, self.called, self.r0_result) = budget;
         false
     }
 
