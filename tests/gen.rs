@@ -244,16 +244,20 @@ fn nothing_is_overwritten_and_the_folder_is_made() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("new/nested");
     write_corpus(&opts(3, Isa::V4), 2, &out).unwrap();
-    let first = out.join("gen-3-00000.s");
-    std::fs::write(&first, "mine").unwrap();
-    match write_corpus(&opts(3, Isa::V4), 2, &out) {
+    let second = out.join("gen-3-00001.s");
+    std::fs::write(&second, "mine").unwrap();
+    // Programs 0-2 into a folder that holds 1: refused before anything is written.
+    std::fs::remove_file(out.join("gen-3-00000.s")).unwrap();
+    match write_corpus(&opts(3, Isa::V4), 3, &out) {
         Err(e @ GenError::Exists { .. }) => {
-            assert!(e.to_string().contains("gen-3-00000.s"), "{e}");
+            assert!(e.to_string().contains("gen-3-00001.s"), "{e}");
             assert!(e.to_string().contains("never overwrites"), "{e}");
         }
         other => panic!("expected Exists, got {other:?}"),
     }
-    assert_eq!(std::fs::read_to_string(&first).unwrap(), "mine");
+    assert_eq!(std::fs::read_to_string(&second).unwrap(), "mine");
+    assert!(!out.join("gen-3-00000.s").exists());
+    assert!(!out.join("gen-3-00002.s").exists());
 }
 
 #[test]

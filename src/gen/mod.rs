@@ -435,8 +435,8 @@ pub fn write_corpus(
 }
 
 /// Write programs `first..first + count` into `out_dir` (created if missing). Nothing is
-/// lost: a file that exists already stops the run with [`GenError::Exists`] before anything
-/// is written over it (files written before it stay).
+/// lost: if any of the files exists already, [`GenError::Exists`] names the first and nothing
+/// is written.
 pub fn write_range(
     opts: &GenOptions,
     first: u64,
@@ -452,11 +452,16 @@ pub fn write_range(
         files: Vec::new(),
         insns: 0,
     };
-    for index in first..first.saturating_add(count) {
+    let range = first..first.saturating_add(count);
+    if let Some(path) = range
+        .clone()
+        .map(|index| out_dir.join(file_name(opts.seed, index)))
+        .find(|p| p.exists())
+    {
+        return Err(GenError::Exists { path });
+    }
+    for index in range {
         let path = out_dir.join(file_name(opts.seed, index));
-        if path.exists() {
-            return Err(GenError::Exists { path });
-        }
         let p = generate(opts, index)?;
         // `create_new`: a file that appeared since the check is not overwritten either.
         let written = std::fs::OpenOptions::new()
