@@ -4,9 +4,9 @@
 //! no predictable paths in the demo, every input checked, bounded work, truthful messages.
 //!
 //! The cases that load into the kernel need root (or CAP_BPF) and skip without it, unless
-//! `BPFSMITH_REQUIRE_KERNEL=1`.
-#![cfg(bpfsmith_kernel)]
+//! `BPFSMITH_REQUIRE_KERNEL=1`; they are in the kernel build only (`cfg(bpfsmith_kernel)`).
 
+#[cfg(bpfsmith_kernel)]
 #[macro_use]
 #[path = "common/kernel.rs"]
 mod kernel;
@@ -75,6 +75,7 @@ fn asm_never_writes_over_its_source() {
     assert_eq!(std::fs::read(dir.path().join("prog.o")).unwrap(), before);
 }
 
+#[cfg(bpfsmith_kernel)] // it runs `load`, which the portable build has not
 #[test]
 fn html_never_replaces_an_input() {
     let (dir, s) = scratch();
@@ -138,6 +139,7 @@ fn a_failed_write_is_a_failure_and_leaves_the_old_file() {
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn html_is_written_for_accepted_programs_too() {
     require_kernel!("html_is_written_for_accepted_programs_too");
@@ -252,6 +254,7 @@ impl LogExt for Option<&std::ffi::OsStr> {
     }
 }
 
+#[cfg(bpfsmith_kernel)] // it runs `load`, which the portable build has not
 #[test]
 fn load_of_an_object_without_a_program_fails() {
     let dir = tempfile::tempdir().unwrap();
@@ -268,6 +271,7 @@ fn load_of_an_object_without_a_program_fails() {
     }
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn too_many_instructions_is_a_refusal_not_an_acceptance() {
     require_kernel!("too_many_instructions_is_a_refusal_not_an_acceptance");
@@ -385,6 +389,7 @@ fn data_that_is_not_hex_is_an_error_not_a_panic() {
     }
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn pushed_values_are_range_checked() {
     let (dir, _) = scratch();
@@ -409,6 +414,7 @@ fn pushed_values_are_range_checked() {
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn run_prog_loads_only_what_it_runs() {
     require_kernel!("run_prog_loads_only_what_it_runs");
@@ -434,6 +440,7 @@ fn run_prog_loads_only_what_it_runs() {
 
 // 5. Bounded work.
 
+#[cfg(bpfsmith_kernel)] // it runs `load`, which the portable build has not
 #[test]
 fn endless_inputs_are_bounded() {
     let (dir, _) = scratch();
@@ -459,6 +466,7 @@ fn endless_inputs_are_bounded() {
 
 // 6. Messages that tell the truth.
 
+#[cfg(bpfsmith_kernel)] // it runs `load`, which the portable build has not
 #[test]
 fn a_missing_file_is_named_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -494,6 +502,7 @@ fn utf8_errors_have_a_line_and_column_and_a_bom_is_accepted() {
     assert_eq!(code(&o), 1, "{}", text(&o));
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn the_complexity_limit_is_verified_once() {
     require_kernel!("the_complexity_limit_is_verified_once");
@@ -526,6 +535,7 @@ fn the_complexity_limit_is_verified_once() {
     assert_eq!(parsed.verdict(), bpfsmith::verifier::Verdict::Refused);
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn the_complexity_limit_at_the_default_level_costs_one_bounded_retry() {
     require_kernel!("the_complexity_limit_at_the_default_level_costs_one_bounded_retry");
@@ -587,6 +597,7 @@ fn the_default_view_of_a_long_accepted_log_is_bounded() {
     );
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn eperm_with_every_capability_names_the_map_type() {
     require_kernel!("eperm_with_every_capability_names_the_map_type");
@@ -614,6 +625,7 @@ fn eperm_with_every_capability_names_the_map_type() {
     }
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn eperm_in_a_user_namespace_says_so_instead_of_run_as_root() {
     require_kernel!("eperm_in_a_user_namespace_says_so_instead_of_run_as_root");
@@ -645,6 +657,7 @@ fn eperm_in_a_user_namespace_says_so_instead_of_run_as_root() {
     assert!(!out.contains("run as root"), "{out}");
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn eperm_for_btf_with_every_capability_names_what_is_missing() {
     require_kernel!("eperm_for_btf_with_every_capability_names_what_is_missing");
@@ -669,6 +682,7 @@ fn eperm_for_btf_with_every_capability_names_what_is_missing() {
     }
 }
 
+#[cfg(bpfsmith_kernel)]
 #[test]
 fn a_program_or_map_looked_up_by_a_wrong_name_lists_those_there_are() {
     require_kernel!("a_program_or_map_looked_up_by_a_wrong_name_lists_those_there_are");
