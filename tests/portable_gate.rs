@@ -84,3 +84,53 @@ fn the_gate_is_linux_and_the_kernel_feature() {
         assert_eq!(EngineChoice::Auto.resolve(), Engine::Vm);
     }
 }
+
+/// Without the kernel parts, `run` and `demo` say that this build has no kernel engine and run
+/// in the VM (with the results `asm/queue.s` states in its header); `--engine kernel`, `load` and
+/// `probe` are errors that say so, not panics.
+#[cfg(not(bpfsmith_kernel))]
+#[test]
+fn without_the_kernel_the_commands_say_so_and_use_the_vm() {
+    use bpfsmith::text::asm::expect::Expectations;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let bpfsmith = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_bpfsmith"))
+            .args(args)
+            .current_dir(root)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run bpfsmith");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (o.status.code(), text(&o.stdout), text(&o.stderr))
+    };
+    let none = "this build has no kernel engine";
+
+    let source = std::fs::read_to_string(Path::new(root).join("asm/queue.s")).expect("queue.s");
+    let want = Expectations::parse(&source).expect("its header");
+    let retval = want.retval.expect("queue.s states its retval");
+    let (code, out, err) = bpfsmith(&["run", "asm/queue.s"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains(none), "{err}");
+    assert!(out.starts_with("engine: vm"), "{out}");
+    assert!(out.contains(&format!("r0 = {retval} ")), "{out}");
+
+    let (code, out, err) = bpfsmith(&["demo"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains(none), "{err}");
+    assert!(out.contains("vm: running both programs"), "{out}");
+
+    for args in [
+        &["run", "asm/queue.s", "--engine", "kernel"][..],
+        &["demo", "--engine", "kernel"][..],
+        &["check", "asm/queue.s", "--engine", "kernel"][..],
+        &["load", "asm/queue.s"][..],
+        &["probe"][..],
+    ] {
+        let (code, out, err) = bpfsmith(args);
+        assert_eq!(code, Some(1), "{args:?}: {out}{err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(none),
+            "{args:?}: {err}"
+        );
+    }
+}
