@@ -249,7 +249,8 @@ enum Command {
         json: bool,
         /// With a folder: minimise differing files into this folder (delta debugging, the
         /// kernel as the oracle at every step; `FILE-min.s`, never written over): every
-        /// unexplained difference, and the first explained one of each column.
+        /// unexplained difference, and the first explained one of each column. Refused files
+        /// get their whole verifier log there (`FILE.KERNEL-jit-on.refused.log`).
         #[arg(long, value_name = "DIR")]
         minimise: Option<PathBuf>,
     },
@@ -910,6 +911,43 @@ fn campaign(
                 cmp,
                 Comparison::Refused(_) | Comparison::Differs | Comparison::Unrun(_)
             );
+            if let (Comparison::Refused(_), Some(out)) = (&cmp, minimise) {
+                // A refusal of a generated program is a generator bug: keep its whole log.
+                let name = format!(
+                    "{}.{}-jit-{}.refused.log",
+                    run.files[f]
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    run.columns[c].label,
+                    match run.columns[c].jit {
+                        Some(true) => "on",
+                        Some(false) => "off",
+                        None => "unknown",
+                    }
+                );
+                let path = out.join(name);
+                let written = std::fs::create_dir_all(out)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| {
+                        campaign::refusal_log(&run.files[f], &places[c - 1])
+                            .map_err(|e| e.to_string())
+                    })
+                    .and_then(|log| {
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&path)
+                            .and_then(|mut file| {
+                                std::io::Write::write_all(&mut file, log.as_bytes())
+                            })
+                            .map_err(|e| e.to_string())
+                    });
+                match written {
+                    Ok(()) => eprintln!("kept the verifier's log: {}", path.display()),
+                    Err(e) => eprintln!("error: keeping the log of {}: {e}", path.display()),
+                }
+            }
             let wanted = match cmp {
                 Comparison::Differs => true,
                 Comparison::ExplainedByOldJit => !std::mem::replace(&mut explained_done, true),

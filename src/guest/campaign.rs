@@ -212,6 +212,52 @@ fn column(dir: &Path, files: &[PathBuf], place: &Place) -> Result<Column, Campai
     }
 }
 
+/// The whole verifier log (level 2) of a file `place` refuses: what a refusal of a generated
+/// program is kept with, since it is a generator bug to mend. On a kernel image the file is
+/// loaded again in a guest (`bpfsmith load FILE --log-level 2 --raw-log`).
+pub fn refusal_log(file: &Path, place: &Place) -> Result<String, CampaignError> {
+    match place {
+        Place::Host => {
+            let input = crate::input::open(file).map_err(|e| CampaignError::GuestOutput {
+                release: "host".into(),
+                stderr: e.to_string(),
+            })?;
+            let req = crate::run::RunRequest {
+                repeat: 1,
+                log_level: 2,
+                ..Default::default()
+            };
+            Ok(
+                match crate::load::run::run(&input.object, input.btf_source(), &req) {
+                    Err(crate::load::run::RunError::Load(e)) => match e.refusal() {
+                        Some((_, _, log)) => log.to_owned(),
+                        None => e.to_string(),
+                    },
+                    Err(e) => e.to_string(),
+                    Ok(r) => r.log.unwrap_or_else(|| "loaded: no refusal".into()),
+                },
+            )
+        }
+        Place::Image { image, jit } => {
+            let mut guest = Guest::new(image.clone());
+            guest.jit = *jit;
+            let cmd = [
+                "load".to_owned(),
+                file.display().to_string(),
+                "--log-level".into(),
+                "2".into(),
+                "--raw-log".into(),
+            ];
+            let out = guest.run(&cmd)?;
+            Ok(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+}
+
 /// How a kernel column's file compares with the VM's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Comparison {
