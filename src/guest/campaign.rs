@@ -120,21 +120,8 @@ pub fn vm_outcome(path: &Path, old_jit: bool) -> Outcome {
             ..Default::default()
         },
     };
-    let run = if old_jit {
-        crate::vm::run_with(obj, &req, |vm| vm.zero_extend_map_errors = true)
-    } else {
-        crate::vm::run(obj, &req)
-    };
-    match run {
-        Ok(r) => Outcome::Ran {
-            program: r.program,
-            retval: r.retval,
-            maps: r
-                .maps
-                .iter()
-                .map(|(n, vs)| (n.clone(), crate::run::values_text(vs)))
-                .collect(),
-        },
+    match crate::vm::run_with(obj, &req, |vm| vm.zero_extend_map_errors = old_jit) {
+        Ok(r) => Outcome::ran(r),
         Err(e) => Outcome::Error(e.to_string()),
     }
 }

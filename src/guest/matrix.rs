@@ -59,6 +59,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// What a run gave (either engine's report).
+    pub fn ran(r: crate::run::RunReport) -> Outcome {
+        Outcome::Ran {
+            program: r.program,
+            retval: r.retval,
+            maps: r
+                .maps
+                .iter()
+                .map(|(n, vs)| (n.clone(), crate::run::values_text(vs)))
+                .collect(),
+        }
+    }
+
     fn text(&self) -> String {
         match self {
             Outcome::Ran { retval, maps, .. } => {
@@ -267,15 +280,7 @@ pub(super) fn run_on_host(file: &Path, exp: Option<&Expectations>) -> Outcome {
         },
     };
     match run(&input.object, input.btf_source(), &req) {
-        Ok(r) => Outcome::Ran {
-            program: r.program,
-            retval: r.retval,
-            maps: r
-                .maps
-                .iter()
-                .map(|(n, vs)| (n.clone(), crate::load::run::values_text(vs)))
-                .collect(),
-        },
+        Ok(r) => Outcome::ran(r),
         Err(RunError::Load(e)) if e.refusal().is_some() => crate::load::run::load_refusal_json(&e)
             .and_then(|j| Outcome::from_run_json(&j))
             .unwrap_or_else(|| Outcome::Error(e.to_string())),

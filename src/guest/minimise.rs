@@ -77,6 +77,17 @@ fn text_of(p: &Parts, keep: &[usize]) -> String {
     s
 }
 
+/// A folder for one round's files, removed when dropped.
+fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CampaignError> {
+    tempfile::Builder::new()
+        .prefix("bpfsmith-minimise-")
+        .tempdir_in(scratch)
+        .map_err(|error| CampaignError::Write {
+            path: scratch.to_owned(),
+            error,
+        })
+}
+
 /// Run each candidate (a list of kept body lines) on `place`; the comparison of each with
 /// the VM (`None`: it does not assemble).
 fn judge(
@@ -86,13 +97,7 @@ fn judge(
     place: &Place,
     scratch: &Path,
 ) -> Result<(Vec<Option<Comparison>>, usize), CampaignError> {
-    let dir = tempfile::Builder::new()
-        .prefix("bpfsmith-minimise-")
-        .tempdir_in(scratch)
-        .map_err(|error| CampaignError::Write {
-            path: scratch.to_owned(),
-            error,
-        })?;
+    let dir = scratch_dir(scratch)?;
     let mut written = Vec::new();
     for (i, c) in cands.iter().enumerate() {
         let text = text_of(parts, c);
@@ -290,13 +295,7 @@ pub fn minimise(
     })?;
     // The result's own outcomes, for its header.
     let body = text_of(&p, &cur);
-    let dir = tempfile::Builder::new()
-        .prefix("bpfsmith-minimise-")
-        .tempdir_in(scratch)
-        .map_err(|error| CampaignError::Write {
-            path: scratch.to_owned(),
-            error,
-        })?;
+    let dir = scratch_dir(scratch)?;
     let last = dir.path().join("min.s");
     std::fs::write(&last, &body).map_err(|error| CampaignError::Write {
         path: last.clone(),
