@@ -186,8 +186,6 @@ pub mod check;
 pub mod conformance;
 pub mod diag;
 pub mod explain;
-/// Random verifier-valid programs with their expected results, computed by the VM
-/// (`bpfsmith gen`).
 pub mod gen;
 pub mod helpers;
 pub mod input;

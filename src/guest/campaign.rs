@@ -4,7 +4,7 @@
 //! for each that did not, whether a known kernel difference explains it. A difference is
 //! *explained* when the VM, run again with that difference modelled
 //! ([`crate::vm::Vm::zero_extend_map_errors`], the JIT of Linux before 6.4), gives exactly the
-//! kernel's result. [`minimise`] cuts a differing file down to the fewest lines that still
+//! kernel's result. [`super::minimise`] cuts a differing file down to the fewest lines that still
 //! differ the same way, for an `asm/` regression or teaching case.
 //!
 //! A kernel column runs in this process (`host`) or in a guest booted once per column, which
