@@ -214,6 +214,7 @@ fn aya_pushes_and_pops_every_queue_and_stack() {
             }
             let map = ebpf.map_mut(&m.name).unwrap();
             match m.def.value_size {
+                2 => fill_and_drain::<u16>(&case.name, &m.name, map, m.def.map_type),
                 4 => fill_and_drain::<u32>(&case.name, &m.name, map, m.def.map_type),
                 8 => fill_and_drain::<u64>(&case.name, &m.name, map, m.def.map_type),
                 n => panic!("{}: {}: no test for value size {n}", case.name, m.name),
@@ -228,10 +229,16 @@ fn aya_pushes_and_pops_every_queue_and_stack() {
 fn push_all(map: &mut Map, def: &MapDef, values: &[u64]) {
     for &x in values {
         match (def.map_type, def.value_size) {
+            (MapType::Queue, 2) => Queue::<_, u16>::try_from(&mut *map)
+                .unwrap()
+                .push(x as u16, 0),
             (MapType::Queue, 4) => Queue::<_, u32>::try_from(&mut *map)
                 .unwrap()
                 .push(x as u32, 0),
             (MapType::Queue, 8) => Queue::<_, u64>::try_from(&mut *map).unwrap().push(x, 0),
+            (MapType::Stack, 2) => Stack::<_, u16>::try_from(&mut *map)
+                .unwrap()
+                .push(x as u16, 0),
             (MapType::Stack, 4) => Stack::<_, u32>::try_from(&mut *map)
                 .unwrap()
                 .push(x as u32, 0),
@@ -247,11 +254,19 @@ fn drain(map: &mut Map, def: &MapDef) -> Vec<u64> {
     let mut got = Vec::new();
     loop {
         let r = match (def.map_type, def.value_size) {
+            (MapType::Queue, 2) => Queue::<_, u16>::try_from(&mut *map)
+                .unwrap()
+                .pop(0)
+                .map(u64::from),
             (MapType::Queue, 4) => Queue::<_, u32>::try_from(&mut *map)
                 .unwrap()
                 .pop(0)
                 .map(u64::from),
             (MapType::Queue, 8) => Queue::<_, u64>::try_from(&mut *map).unwrap().pop(0),
+            (MapType::Stack, 2) => Stack::<_, u16>::try_from(&mut *map)
+                .unwrap()
+                .pop(0)
+                .map(u64::from),
             (MapType::Stack, 4) => Stack::<_, u32>::try_from(&mut *map)
                 .unwrap()
                 .pop(0)
