@@ -226,14 +226,22 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
             program: prog.name().to_owned(),
             error,
         })?;
-    let (trace, trace_note) = match capture.map(|c| c.and_then(|c| c.messages())) {
-        None => (Vec::new(), None),
-        Some(Ok(t)) => (t, None),
-        Some(Err(why)) => (
-            Vec::new(),
-            Some(format!("bpf_trace_printk's messages not read: {why}")),
-        ),
-    };
+    let (trace, trace_note) =
+        match capture.map(|c| c.and_then(|c| Ok((c.messages()?, c.overwritten())))) {
+            None => (Vec::new(), None),
+            Some(Ok((t, 0))) => (t, None),
+            Some(Ok((t, lost))) => (
+                t,
+                Some(format!(
+                    "{lost} older bpf_trace_printk messages were overwritten in the trace buffer \
+                 (the newest are kept)"
+                )),
+            ),
+            Some(Err(why)) => (
+                Vec::new(),
+                Some(format!("bpf_trace_printk's messages not read: {why}")),
+            ),
+        };
     let mut maps = Vec::new();
     for m in loaded.maps() {
         if !m.def().map_type.is_queue_or_stack() {

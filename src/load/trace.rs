@@ -59,6 +59,17 @@ impl TraceCapture {
         // Messages are bytes; the VM's are read the same way.
         Ok(parse(&String::from_utf8_lossy(&bytes)))
     }
+
+    /// How many messages the instance's ring buffer overwrote (each CPU's `overrun`): a run
+    /// that prints more than the buffer holds keeps only the newest.
+    pub(crate) fn overwritten(&self) -> u64 {
+        let Ok(cpus) = std::fs::read_dir(self.dir.join("per_cpu")) else {
+            return 0;
+        };
+        cpus.filter_map(|c| std::fs::read_to_string(c.ok()?.path().join("stats")).ok())
+            .map(|stats| overrun(&stats))
+            .sum()
+    }
 }
 
 impl Drop for TraceCapture {
@@ -100,9 +111,24 @@ fn parse(text: &str) -> Vec<String> {
     out
 }
 
+/// The `overrun:` count of a per-CPU `stats` file.
+fn overrun(stats: &str) -> u64 {
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix("overrun:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{overrun, parse};
+
+    #[test]
+    fn the_overrun_count_is_read_from_stats() {
+        assert_eq!(overrun("entries: 3\noverrun: 17\ncommit overrun: 0\n"), 17);
+        assert_eq!(overrun("entries: 3\n"), 0);
+    }
 
     #[test]
     fn entries_split_at_the_event_name_and_lose_one_newline() {
