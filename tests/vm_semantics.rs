@@ -309,3 +309,23 @@ fn an_error_names_the_source_line_of_an_assembled_program() {
         "{e}"
     );
 }
+
+#[test]
+fn fresh_stack_holds_the_fill_byte_so_unwritten_reads_show() {
+    // r0 = *(u64 *)(r10 - 8), never written: the kernel would give leftovers (and refuse it
+    // without CAP_PERFMON); the VM gives the fill byte, so two fills tell such a read apart.
+    let prog = [Insn::load(Size::U64, R0, R10, -8), Insn::Exit];
+    let mut vm = Vm::new(&prog);
+    assert_eq!(vm.run(&mut []).unwrap().r0, 0);
+    vm.stack_fill = 0xa5;
+    assert_eq!(vm.run(&mut []).unwrap().r0, 0xa5a5_a5a5_a5a5_a5a5);
+    // A written slot reads what was written, whatever the fill.
+    let prog = [
+        Insn::store(Size::U64, R10, -8, 7),
+        Insn::load(Size::U64, R0, R10, -8),
+        Insn::Exit,
+    ];
+    let mut vm = Vm::new(&prog);
+    vm.stack_fill = 0xa5;
+    assert_eq!(vm.run(&mut []).unwrap().r0, 7);
+}

@@ -174,8 +174,8 @@ fn ddmin(
     Ok(cur)
 }
 
-/// Whether the lines `keep` assemble, run in the VM, and give another result with the old
-/// JIT's zero-extension modelled.
+/// Whether the lines `keep` assemble, run in the VM without reading stack they never wrote,
+/// and give another result with the old JIT's zero-extension modelled.
 fn model_differs(p: &Parts, keep: &[usize]) -> bool {
     let Ok(obj) = crate::text::assemble("candidate.s", &text_of(p, keep)) else {
         return false;
@@ -190,15 +190,19 @@ fn model_differs(p: &Parts, keep: &[usize]) -> bool {
     // Cutting a loop's counter makes an endless loop (which the kernel would refuse): a
     // small budget ends it quickly.
     const BUDGET: u64 = 1 << 20;
-    let new = crate::vm::run_with(&obj, &req, |vm| vm.budget = BUDGET);
-    let old = crate::vm::run_with(&obj, &req, |vm| {
-        vm.budget = BUDGET;
-        vm.zero_extend_map_errors = true;
-    });
-    match (new, old) {
-        (Ok(a), Ok(b)) => (a.retval, a.maps) != (b.retval, b.maps),
-        _ => false,
-    }
+    let outcome = |fill: u8, old_jit: bool| {
+        crate::vm::run_with(&obj, &req, |vm| {
+            vm.budget = BUDGET;
+            vm.stack_fill = fill;
+            vm.zero_extend_map_errors = old_jit;
+        })
+        .map(|r| (r.retval, r.maps))
+        .ok()
+    };
+    // A cut that reads stack it never wrote gives the kernel's leftovers there, not the VM's
+    // zeros: its result must not change with what fresh stack holds.
+    let new = outcome(0, false);
+    new.is_some() && new == outcome(0xa5, false) && new != outcome(0, true)
 }
 
 /// Whether every register an instruction reads was written before it, in program order

@@ -109,10 +109,11 @@ impl Memory {
         address(1 + n, STACK_SIZE as u64)
     }
 
-    /// Zero the stack of frame `n` (the kernel's is uninitialised; a run is reproducible).
-    pub fn clear_frame(&mut self, n: usize) {
+    /// Fill the stack of frame `n` with `byte` (the kernel's holds leftovers; a run is
+    /// reproducible).
+    pub fn fill_frame(&mut self, n: usize, byte: u8) {
         if let Some(r) = self.regions.get_mut(1 + n) {
-            r.data.fill(0);
+            r.data.fill(byte);
         }
     }
 

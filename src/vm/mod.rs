@@ -135,6 +135,10 @@ pub struct Vm {
     /// (`0x00000000fffffff9` for -E2BIG) instead of sign-extended. Off by default (6.4 and
     /// later, and the interpreter of every release).
     pub zero_extend_map_errors: bool,
+    /// What every byte of a fresh stack frame holds (0 by default). The kernel's stack holds
+    /// whatever was there, which the verifier lets only a privileged program read; a program
+    /// whose result changes with this byte reads stack it never wrote.
+    pub stack_fill: u8,
     /// The messages of `bpf_trace_printk`, oldest first, across runs (the first
     /// [`TRACE_KEPT`]; the rest are counted in `trace_dropped`).
     trace: Vec<String>,
@@ -181,6 +185,7 @@ impl Vm {
             locations: Vec::new(),
             clock: None,
             prandom_seed: 0,
+            stack_fill: 0,
             trace: Vec::new(),
             trace_dropped: 0,
             started: std::time::Instant::now(),
@@ -290,7 +295,7 @@ impl Vm {
         regs[1] = address(MEM_REGION, 0);
         regs[2] = mem_len;
         regs[10] = Memory::frame_pointer(0);
-        self.mem.clear_frame(0);
+        self.mem.fill_frame(0, self.stack_fill);
         let mut frames: Vec<Frame> = Vec::new();
         let mut may_goto = self.may_goto_limit;
         let mut executed: u64 = 0;
@@ -480,7 +485,7 @@ impl Vm {
                         saved: [regs[6], regs[7], regs[8], regs[9]],
                         fp: regs[10],
                     });
-                    self.mem.clear_frame(frames.len());
+                    self.mem.fill_frame(frames.len(), self.stack_fill);
                     regs[10] = Memory::frame_pointer(frames.len());
                     pc = target;
                     continue;
