@@ -240,6 +240,26 @@ fn cases() -> Vec<(&'static str, Vec<u8>, u32, Vec<Arg>)> {
     ];
     // fmt_size may be larger than the string: the format ends at its NUL.
     v.push(("fmt_size past the NUL", c("%d!"), 16, vec![Val(9)]));
+    // Arguments copied ready-made print without padding; %pus cannot read a BPF stack.
+    let ready = [
+        ("a width on %pI4", "[%20pI4]", vec![Bytes(vec![1, 2, 3, 4])]),
+        (
+            "a width on %pi6",
+            "[%-40pi6]",
+            vec![Bytes((0..16).collect())],
+        ),
+        ("%pks with a width", "[%10pks]", vec![s("ab")]),
+        ("%pus of the stack", "[%pus]", vec![s("ab")]),
+        (
+            "a width past 2^31",
+            "%2147483648d|%99999999999999999999999d|",
+            vec![Val(1), Val(2)],
+        ),
+        ("a width past FIELD_WIDTH_MAX", "%9000000d", vec![Val(3)]),
+    ];
+    for (what, f, args) in ready {
+        v.push((what, c(f), size(f), args));
+    }
     v
 }
 
@@ -261,6 +281,32 @@ fn trace_printk_matches_the_kernel() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn an_ip_address_past_the_argument_buffer_does_not_stop_the_vm() {
+    // 479 bytes of string (480 of the 512-byte buffer), then an IPv6 address (checked for 16
+    // bytes of room, written as 40 of text), then another string: past the buffer. 6.18
+    // prints a garbled message there; the VM must only go on (no panic) and return a length.
+    // The whole stack is used: the format and "z" at r10-512, the string from r10-496, the
+    // address at r10-16.
+    let mut src = String::from(".license \"GPL\"\n.section socket\n.globl p\np:\n");
+    store(&mut src, b"%s%pI6%s\0z\0\0\0\0\0\0", -512);
+    let mut long = vec![b'y'; 479];
+    long.push(0);
+    store(&mut src, &long, -496);
+    store(&mut src, &[0; 16], -16);
+    src.push_str(
+        "\tr1 = r10\n\tr1 += -512\n\tr2 = 9\n\tr3 = r10\n\tr3 += -496\n\tr4 = r10\n\t\
+         r4 += -16\n\tr5 = r10\n\tr5 += -503\n\tcall bpf_trace_printk\n\texit\n",
+    );
+    let obj = bpfsmith::text::assemble("printk.s", &src).unwrap();
+    let vm = bpfsmith::vm::run(&obj, &RunRequest::default()).unwrap();
+    assert!(
+        vm.retval > 479 || vm.retval == (-28i32) as u32,
+        "{:#x}",
+        vm.retval
+    );
 }
 
 #[test]

@@ -40,10 +40,11 @@ enum Arg {
         wide: bool,
     },
     Char(u8),
-    /// `%s` and `%pks`/`%pus`: the bytes read, without the NUL.
+    /// `%s`: the bytes read, without the NUL (padded to the width).
     Str(Vec<u8>),
-    /// Already formatted by the kernel before `bstr_printf` (IP addresses).
-    Text(String),
+    /// Copied into the argument buffer ready-made, and printed as it is, without padding:
+    /// IP addresses (formatted before `bstr_printf`), `%pks` and `%pus` strings.
+    Ready(Vec<u8>),
     /// A pointer printed as an address.
     Pointer(u64),
 }
@@ -139,17 +140,16 @@ fn prepare(mem: &Memory, fmt: &[u8], raw: &[u64; MAX_ARGS]) -> Result<Vec<Spec>,
             }
             i += 1;
         }
-        let mut width = 0usize;
+        // vsnprintf reads the width into an `int` (`skip_atoi`, which wraps), then clamps it
+        // to +-FIELD_WIDTH_MAX (and warns); a negative width pads nothing.
+        let mut width = 0i32;
         if (b'1'..=b'9').contains(&at(i)) {
             while at(i).is_ascii_digit() {
-                width = width
-                    .saturating_mul(10)
-                    .saturating_add(usize::from(at(i) - b'0'));
+                width = width.wrapping_mul(10).wrapping_add(i32::from(at(i) - b'0'));
                 i += 1;
             }
         }
-        // vsnprintf clamps a width past FIELD_WIDTH_MAX (and warns).
-        let width = width.min(FIELD_WIDTH_MAX);
+        let width = usize::try_from(width).map_or(0, |w| w.min(FIELD_WIDTH_MAX));
         let spec = |conv: u8, arg: Arg| Spec {
             left,
             plus,
@@ -164,7 +164,11 @@ fn prepare(mem: &Memory, fmt: &[u8], raw: &[u64; MAX_ARGS]) -> Result<Vec<Spec>,
                 let next = at(i + 1);
                 if (next == b'k' || next == b'u') && at(i + 2) == b's' {
                     i += 2;
-                    string_arg(mem, fmt, i, value, &mut used)?
+                    let (conv, arg) = string_arg(mem, fmt, i, value, next == b'u', &mut used)?;
+                    match arg {
+                        Arg::Str(b) => (conv, Arg::Ready(b)),
+                        other => (conv, other),
+                    }
                 } else if next == 0
                     || next.is_ascii_whitespace()
                     || punct(next)
@@ -182,7 +186,7 @@ fn prepare(mem: &Memory, fmt: &[u8], raw: &[u64; MAX_ARGS]) -> Result<Vec<Spec>,
                 } else if matches!(next, b'i' | b'I') && matches!(at(i + 2), b'4' | b'6') {
                     let v6 = at(i + 2) == b'6';
                     let n = if v6 { 16 } else { 4 };
-                    if ARG_BUF - used < n {
+                    if ARG_BUF.saturating_sub(used) < n {
                         return Err(ENOSPC);
                     }
                     // Unreadable memory prints as zeros, as copy_from_kernel_nofault's
@@ -192,16 +196,19 @@ fn prepare(mem: &Memory, fmt: &[u8], raw: &[u64; MAX_ARGS]) -> Result<Vec<Spec>,
                         ip[..n].copy_from_slice(b);
                     }
                     let text = format_ip(&ip[..n], next == b'I');
+                    // The kernel checks room for the address's bytes but then writes its text
+                    // (up to 40 bytes), which can run past the buffer (6.18 prints a garbled
+                    // message then); the VM counts the text and goes on.
                     used += text.len() + 1;
                     i += 2;
-                    (b'p', Arg::Text(text))
+                    (b'p', Arg::Ready(text.into_bytes()))
                 } else {
                     return Err(EINVAL);
                 }
             }
-            b's' => string_arg(mem, fmt, i, value, &mut used)?,
+            b's' => string_arg(mem, fmt, i, value, false, &mut used)?,
             b'c' => {
-                if used == ARG_BUF {
+                if used >= ARG_BUF {
                     return Err(ENOSPC);
                 }
                 used += 1;
@@ -246,18 +253,21 @@ fn string_arg(
     fmt: &[u8],
     i: usize,
     addr: u64,
+    user: bool,
     used: &mut usize,
 ) -> Result<(u8, Arg), i64> {
     let next = fmt.get(i + 1).copied().unwrap_or(0);
     if next != 0 && !next.is_ascii_whitespace() && !punct(next) {
         return Err(EINVAL);
     }
-    let room = ARG_BUF - *used;
+    let room = ARG_BUF.saturating_sub(*used);
     if room == 0 {
         return Err(ENOSPC);
     }
     let mut s = Vec::new();
-    while s.len() + 1 < room {
+    // `%pus` copies from user memory, and no VM address is one (a BPF program's stack is
+    // kernel memory): the copy fails and prints as empty, as in the kernel.
+    while !user && s.len() + 1 < room {
         match mem.get(addr.wrapping_add(s.len() as u64), 1) {
             Ok(&[0]) => break,
             Ok(b) => s.push(b[0]),
@@ -399,8 +409,7 @@ fn body_of(spec: &Spec) -> (Vec<u8>, Vec<u8>) {
             }
         }
         Arg::Char(c) => (Vec::new(), vec![*c]),
-        Arg::Str(s) => (Vec::new(), s.clone()),
-        Arg::Text(t) => (Vec::new(), t.clone().into_bytes()),
+        Arg::Str(s) | Arg::Ready(s) => (Vec::new(), s.clone()),
         Arg::Pointer(p) => (Vec::new(), format!("{p:016x}").into_bytes()),
     }
 }
@@ -409,7 +418,10 @@ fn body_of(spec: &Spec) -> (Vec<u8>, Vec<u8>) {
 /// only) zeros after the sign.
 fn pad(out: &mut Message, spec: &Spec, (sign, digits): (Vec<u8>, Vec<u8>)) {
     let len = sign.len() + digits.len();
-    let fill = spec.width.saturating_sub(len);
+    let fill = match spec.arg {
+        Arg::Ready(_) => 0,
+        _ => spec.width.saturating_sub(len),
+    };
     let numeric = matches!(spec.arg, Arg::Int { .. });
     if spec.left {
         out.extend_from_slice(&sign);
