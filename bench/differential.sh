@@ -11,7 +11,7 @@
 # that gave the VM's result, then every refusal and difference; `--minimise` writes each
 # unexplained difference (and the first explained one per column) cut down to OUT/min-*.
 # Needs root (or CAP_BPF) and qemu-system-x86_64. Nothing is written outside OUT, which must
-# not exist yet.
+# not exist yet (scratch files too: TMPDIR is OUT/tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,8 @@ if [ -z "${BPFSMITH:-}" ]; then
     cargo build --release --quiet
     BPFSMITH=target/release/bpfsmith
 fi
-mkdir -p "$OUT"
+mkdir -p "$OUT/tmp"
+export TMPDIR="$OUT/tmp"
 # The guests boot this binary: a private copy, so a rebuild cannot pull it away mid-run.
 cp "$BPFSMITH" "$OUT/bpfsmith"
 B="$OUT/bpfsmith"

@@ -248,7 +248,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// With a folder: minimise differing files into this folder (delta debugging, the
-        /// kernel as the oracle at every step; `FILE-min.s`, never written over): every
+        /// kernel as the oracle at every step; `FILE.KERNEL-jit-on-min.s`, never written over): every
         /// unexplained difference, and the first explained one of each column. Refused files
         /// get their whole verifier log there (`FILE.KERNEL-jit-on.refused.log`).
         #[arg(long, value_name = "DIR")]
@@ -1054,8 +1054,9 @@ fn gen(
     match gen::write_range(&opts, index, count, out) {
         Ok(s) => {
             println!(
-                "{} programs written to {} ({} instructions in total) in {:.2} s",
+                "{} program{} written to {} ({} instructions in total) in {:.2} s",
                 s.files.len(),
+                if s.files.len() == 1 { "" } else { "s" },
                 out.display(),
                 s.insns,
                 started.elapsed().as_secs_f64()

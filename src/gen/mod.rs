@@ -129,6 +129,10 @@ impl MapKind {
 /// The smallest `max` of [`GenOptions::size`]: room for maps, a few blocks and the fold.
 pub const MIN_SIZE: usize = 48;
 
+/// The largest `--size` MAX: the kernel takes no larger program (a privileged program's limit,
+/// `BPF_COMPLEXITY_LIMIT_INSNS`).
+pub const MAX_SIZE: usize = 1_000_000;
+
 /// What to generate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenOptions {
@@ -171,10 +175,21 @@ impl GenOptions {
     /// Whether the options can be met.
     pub fn validate(&self) -> Result<(), GenError> {
         let (min, max) = self.size;
-        if min > max || max < MIN_SIZE {
+        if min > max {
             return Err(GenError::Option(format!(
-                "--size {min}..{max}: MIN must not exceed MAX, and MAX must be at least {MIN_SIZE} \
-                 (room for the maps' setup and the final fold)"
+                "--size {min}..{max}: MIN must not exceed MAX"
+            )));
+        }
+        if max < MIN_SIZE {
+            return Err(GenError::Option(format!(
+                "--size {min}..{max}: MAX must be at least {MIN_SIZE} (room for the maps' setup \
+                 and the final fold)"
+            )));
+        }
+        if max > MAX_SIZE {
+            return Err(GenError::Option(format!(
+                "--size {min}..{max}: MAX must be at most {MAX_SIZE}, the kernel's limit on the \
+                 instructions of a program (BPF_COMPLEXITY_LIMIT_INSNS)"
             )));
         }
         Ok(())
@@ -452,7 +467,12 @@ pub fn write_range(
         files: Vec::new(),
         insns: 0,
     };
-    let range = first..first.saturating_add(count);
+    let end = first.checked_add(count).ok_or_else(|| {
+        GenError::Option(format!(
+            "--index {first} --count {count}: the last index would be past 2^64"
+        ))
+    })?;
+    let range = first..end;
     if let Some(path) = range
         .clone()
         .map(|index| out_dir.join(file_name(opts.seed, index)))

@@ -80,7 +80,7 @@ pub enum CampaignError {
         /// What it gives instead.
         why: String,
     },
-    /// Writing the result (or a scratch file) failed.
+    /// Reading the file, or writing the result or a scratch file, failed.
     #[error("{path}: {error}")]
     Write {
         /// The file.
@@ -107,6 +107,12 @@ fn read_case(path: &Path) -> Case {
 /// The file's run (its header's pushes and program) in the VM; with `old_jit`, modelling the
 /// JIT of Linux before 6.4 (map errors zero-extended).
 pub fn vm_outcome(path: &Path, old_jit: bool) -> Outcome {
+    vm_outcome_with(path, |vm| vm.zero_extend_map_errors = old_jit)
+}
+
+/// [`vm_outcome`] with the VM set up by `configure` (a model of an old JIT, a stack fill
+/// byte, a budget).
+pub fn vm_outcome_with(path: &Path, configure: impl FnOnce(&mut crate::vm::Vm)) -> Outcome {
     let case = read_case(path);
     let obj = match &case.obj {
         Ok(o) => o,
@@ -120,7 +126,7 @@ pub fn vm_outcome(path: &Path, old_jit: bool) -> Outcome {
             ..Default::default()
         },
     };
-    match crate::vm::run_with(obj, &req, |vm| vm.zero_extend_map_errors = old_jit) {
+    match crate::vm::run_with(obj, &req, configure) {
         Ok(r) => Outcome::ran(r),
         Err(e) => Outcome::Error(e.to_string()),
     }
@@ -312,8 +318,9 @@ impl Campaign {
                 "{:30} {:3}  {:>5}/{n} ({:6.2}%)  {:>5}/{ran} ({:6.2}%)      {:>5} ({})  {:>8}  {:.1} s\n",
                 col.label,
                 jit_text(col.jit),
-                n - refused,
-                pct(n - refused),
+                // Accepted: loaded by the verifier; a file that did not run is not counted.
+                n - refused - unrun,
+                pct(n - refused - unrun),
                 agree,
                 100.0 * agree as f64 / ran.max(1) as f64,
                 differ + explained,

@@ -109,14 +109,19 @@ fn judge(
             path: path.clone(),
             error,
         })?;
+        // A cut whose VM result changes with what fresh stack holds reads stack it never
+        // wrote: the kernel gives leftovers there (the root verifier allows it), so a
+        // difference it shows is not the file's. It is not run.
+        let vm = campaign::vm_outcome(&path, false);
+        let filled = campaign::vm_outcome_with(&path, |vm| vm.stack_fill = 0xa5);
+        if !super::matrix::same(&vm, &filled) {
+            continue;
+        }
         // A candidate can show the old JIT's difference only if the VM gives another result
         // with it modelled: the others need not boot a kernel. (The kernel still judges every
         // candidate that is kept.)
         if *class == Comparison::ExplainedByOldJit
-            && super::matrix::same(
-                &campaign::vm_outcome(&path, false),
-                &campaign::vm_outcome(&path, true),
-            )
+            && super::matrix::same(&vm, &campaign::vm_outcome(&path, true))
         {
             continue;
         }
@@ -148,7 +153,8 @@ fn ddmin(
         let chunks: Vec<&[usize]> = cur.chunks(size).collect();
         let mut cands: Vec<Vec<usize>> = chunks.iter().map(|c| c.to_vec()).collect();
         let subsets = cands.len();
-        for k in 0..chunks.len() {
+        // With two chunks, each one's complement is the other chunk: nothing new to try.
+        for k in (0..chunks.len()).filter(|_| chunks.len() > 2) {
             let rest: Vec<usize> = chunks
                 .iter()
                 .enumerate()
@@ -239,7 +245,7 @@ fn registers_set_before_read(prog: &crate::program::Program) -> bool {
 }
 
 /// Minimise `file`, which differs from the VM on `place`, into `out_dir` as
-/// `STEM-min.s`. `scratch` holds the rounds' candidates (removed after each round).
+/// `STEM.KERNEL-jit-on-min.s` (the column's release and JIT mode). `scratch` holds the rounds' candidates (removed after each round).
 pub fn minimise(
     file: &Path,
     place: &Place,
@@ -262,10 +268,19 @@ pub fn minimise(
     )?;
     let class = match first.0.into_iter().next().flatten() {
         Some(c @ (Comparison::Differs | Comparison::ExplainedByOldJit)) => c,
-        other => {
+        None => {
             return Err(CampaignError::NotDiffering {
                 file: file.to_owned(),
-                why: format!("it gives the VM's result there ({other:?})"),
+                why: "it does not assemble, or its result in the VM changes with what fresh \
+                      stack holds (it reads stack it never writes, where the kernel has \
+                      leftovers): no cut of it can be trusted"
+                    .into(),
+            })
+        }
+        Some(other) => {
+            return Err(CampaignError::NotDiffering {
+                file: file.to_owned(),
+                why: format!("it does not differ from the VM there ({other:?})"),
             })
         }
     };
@@ -307,11 +322,29 @@ pub fn minimise(
     })?;
     let run = campaign::run(dir.path(), std::slice::from_ref(place))?;
     let (vm, col) = (&run.columns[0], &run.columns[1]);
+    // The cut was judged in its round; judged again, it must differ the same way.
+    let again = run.compare(1, 0);
+    if again != class {
+        return Err(CampaignError::NotDiffering {
+            file: file.to_owned(),
+            why: format!(
+                "its cut of {} lines differed ({class:?}) in its round but not when run again \
+                 ({again:?}): not written",
+                cur.len()
+            ),
+        });
+    }
     let stem = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "case".into());
-    let path = out_dir.join(format!("{stem}-min.s"));
+    // One file per column it differs on.
+    let jit = match col.jit {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "unknown",
+    };
+    let path = out_dir.join(format!("{stem}.{}-jit-{jit}-min.s", col.label));
     let header = header(
         file,
         &col.release,

@@ -3,7 +3,8 @@
 //! event enabled, only for this thread (`set_event_pid`: `BPF_PROG_TEST_RUN` runs the
 //! program in the calling task), and without the context columns (`options/context-info`), so
 //! other programs' messages and other tracing users are left alone. The instance is removed
-//! when the capture ends.
+//! when the capture ends, and one left by a bpfsmith process that was killed is removed by the
+//! next capture.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,6 +32,7 @@ impl TraceCapture {
             .ok_or_else(|| {
                 "tracefs is not mounted (`mount -t tracefs nodev /sys/kernel/tracing`)".to_owned()
             })?;
+        remove_stale(&root.join("instances"));
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = root
             .join("instances")
@@ -76,6 +78,28 @@ impl Drop for TraceCapture {
     fn drop(&mut self) {
         // tracefs removes an instance's files with the directory itself.
         let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Remove the instances of bpfsmith processes that are gone (killed during a run, so their
+/// `Drop` never ran): each keeps the event enabled and holds its ring buffers.
+fn remove_stale(instances: &Path) {
+    let Ok(entries) = std::fs::read_dir(instances) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("bpfsmith-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir(e.path());
+        }
     }
 }
 
