@@ -914,17 +914,12 @@ fn campaign(
             if let (Comparison::Refused(_), Some(out)) = (&cmp, minimise) {
                 // A refusal of a generated program is a generator bug: keep its whole log.
                 let name = format!(
-                    "{}.{}-jit-{}.refused.log",
+                    "{}.{}.refused.log",
                     run.files[f]
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default(),
-                    run.columns[c].label,
-                    match run.columns[c].jit {
-                        Some(true) => "on",
-                        Some(false) => "off",
-                        None => "unknown",
-                    }
+                    run.columns[c].tag()
                 );
                 let path = out.join(name);
                 let written = std::fs::create_dir_all(out)

@@ -46,6 +46,18 @@ pub struct Column {
     pub elapsed: Duration,
 }
 
+impl Column {
+    /// The column in a file name: `RELEASE-jit-on` (`-off`, `-unknown`).
+    pub fn tag(&self) -> String {
+        let jit = match self.jit {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "unknown",
+        };
+        format!("{}-jit-{jit}", self.label)
+    }
+}
+
 /// A corpus run in the VM and on every place asked for.
 #[derive(Clone, Debug)]
 pub struct Campaign {
@@ -90,46 +102,56 @@ pub enum CampaignError {
     },
 }
 
-/// A file read for running: its header and its object.
-struct Case {
+/// A file read for running: its header and its object, each made once.
+pub(super) struct Case {
     exp: Option<Expectations>,
     obj: Result<crate::object::Object, String>,
 }
 
-fn read_case(path: &Path) -> Case {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    Case {
-        exp: Expectations::parse(&text).ok(),
-        obj: crate::text::assemble_file(path).map_err(|e| e.to_string()),
+impl Case {
+    /// `text`, named `name` in messages.
+    pub(super) fn from_text(name: &str, text: &str) -> Case {
+        Case {
+            exp: Expectations::parse(text).ok(),
+            obj: crate::text::assemble(name, text).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn read(path: &Path) -> Case {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        Case::from_text(&path.display().to_string(), &text)
+    }
+
+    /// The object, when the text assembled.
+    pub(super) fn object(&self) -> Option<&crate::object::Object> {
+        self.obj.as_ref().ok()
+    }
+
+    /// The run its header asks for (pushes, program) in the VM set up by `configure`.
+    pub(super) fn vm_outcome(&self, configure: impl FnOnce(&mut crate::vm::Vm)) -> Outcome {
+        let obj = match &self.obj {
+            Ok(o) => o,
+            Err(e) => return Outcome::Error(e.clone()),
+        };
+        let req = match self.exp.as_ref().map(|e| crate::check::run_request(e, obj)) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return Outcome::Error(e),
+            None => crate::run::RunRequest {
+                repeat: 1,
+                ..Default::default()
+            },
+        };
+        match crate::vm::run_with(obj, &req, configure) {
+            Ok(r) => Outcome::ran(r),
+            Err(e) => Outcome::Error(e.to_string()),
+        }
     }
 }
 
 /// The file's run (its header's pushes and program) in the VM; with `old_jit`, modelling the
 /// JIT of Linux before 6.4 (map errors zero-extended).
 pub fn vm_outcome(path: &Path, old_jit: bool) -> Outcome {
-    vm_outcome_with(path, |vm| vm.zero_extend_map_errors = old_jit)
-}
-
-/// [`vm_outcome`] with the VM set up by `configure` (a model of an old JIT, a stack fill
-/// byte, a budget).
-pub fn vm_outcome_with(path: &Path, configure: impl FnOnce(&mut crate::vm::Vm)) -> Outcome {
-    let case = read_case(path);
-    let obj = match &case.obj {
-        Ok(o) => o,
-        Err(e) => return Outcome::Error(e.clone()),
-    };
-    let req = match case.exp.as_ref().map(|e| crate::check::run_request(e, obj)) {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => return Outcome::Error(e),
-        None => crate::run::RunRequest {
-            repeat: 1,
-            ..Default::default()
-        },
-    };
-    match crate::vm::run_with(obj, &req, configure) {
-        Ok(r) => Outcome::ran(r),
-        Err(e) => Outcome::Error(e.to_string()),
-    }
+    Case::read(path).vm_outcome(|vm| vm.zero_extend_map_errors = old_jit)
 }
 
 /// Run every `.s` file of `dir` in the VM and on each place.
@@ -157,7 +179,13 @@ fn column(dir: &Path, files: &[PathBuf], place: &Place) -> Result<Column, Campai
             let facts = crate::check::running_kernel();
             let outcomes = files
                 .iter()
-                .map(|f| run_on_host(f, read_case(f).exp.as_ref()))
+                .map(|f| {
+                    // Only the header: run_on_host assembles the file itself.
+                    let exp = std::fs::read_to_string(f)
+                        .ok()
+                        .and_then(|t| Expectations::parse(&t).ok());
+                    run_on_host(f, exp.as_ref())
+                })
                 .collect();
             Ok(Column {
                 label: "host".into(),

@@ -9,10 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::campaign::{self, CampaignError, Comparison, Place};
-use super::matrix::Outcome;
+use super::campaign::{self, CampaignError, Case, Comparison, Place};
+use super::matrix::{same, Outcome};
 use super::release_version;
-use crate::text::asm::expect::Expectations;
 
 /// What [`minimise`] wrote.
 #[derive(Clone, Debug)]
@@ -89,7 +88,7 @@ fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CampaignError> {
 }
 
 /// Run each candidate (a list of kept body lines) on `place`; the comparison of each with
-/// the VM (`None`: it does not assemble).
+/// the VM (`None`: it does not assemble, or [`vm_allows`] keeps it from the kernel).
 fn judge(
     parts: &Parts,
     cands: &[Vec<usize>],
@@ -101,7 +100,8 @@ fn judge(
     let mut written = Vec::new();
     for (i, c) in cands.iter().enumerate() {
         let text = text_of(parts, c);
-        if crate::text::assemble("candidate.s", &text).is_err() {
+        let case = Case::from_text("candidate.s", &text);
+        if case.object().is_none() || !vm_allows(&case, *class == Comparison::ExplainedByOldJit) {
             continue;
         }
         let path = dir.path().join(format!("c-{i:05}.s"));
@@ -109,22 +109,6 @@ fn judge(
             path: path.clone(),
             error,
         })?;
-        // A cut whose VM result changes with what fresh stack holds reads stack it never
-        // wrote: the kernel gives leftovers there (the root verifier allows it), so a
-        // difference it shows is not the file's. It is not run.
-        let vm = campaign::vm_outcome(&path, false);
-        let filled = campaign::vm_outcome_with(&path, |vm| vm.stack_fill = 0xa5);
-        if !super::matrix::same(&vm, &filled) {
-            continue;
-        }
-        // A candidate can show the old JIT's difference only if the VM gives another result
-        // with it modelled: the others need not boot a kernel. (The kernel still judges every
-        // candidate that is kept.)
-        if *class == Comparison::ExplainedByOldJit
-            && super::matrix::same(&vm, &campaign::vm_outcome(&path, true))
-        {
-            continue;
-        }
         written.push((i, path));
     }
     let mut out = vec![None; cands.len()];
@@ -180,35 +164,34 @@ fn ddmin(
     Ok(cur)
 }
 
-/// Whether the lines `keep` assemble, run in the VM without reading stack they never wrote,
-/// and give another result with the old JIT's zero-extension modelled.
-fn model_differs(p: &Parts, keep: &[usize]) -> bool {
-    let Ok(obj) = crate::text::assemble("candidate.s", &text_of(p, keep)) else {
-        return false;
-    };
-    if !obj.programs.iter().all(registers_set_before_read) {
-        return false;
-    }
-    let exp = Expectations::parse(&text_of(p, keep)).unwrap_or_default();
-    let Ok(req) = crate::check::run_request(&exp, &obj) else {
-        return false;
-    };
+/// What the VM says of a cut before a kernel sees it: it runs, its result does not change
+/// with what fresh stack holds (a cut that reads stack it never wrote gets the kernel's
+/// leftovers there, the root verifier allowing it, so a difference it shows is not the
+/// file's), and, with `old_jit_differs`, the old JIT's zero-extension modelled gives another
+/// result (else it cannot show that difference). The kernel still judges every cut kept.
+fn vm_allows(case: &Case, old_jit_differs: bool) -> bool {
     // Cutting a loop's counter makes an endless loop (which the kernel would refuse): a
     // small budget ends it quickly.
     const BUDGET: u64 = 1 << 20;
-    let outcome = |fill: u8, old_jit: bool| {
-        crate::vm::run_with(&obj, &req, |vm| {
+    let run = |fill: u8, old_jit: bool| {
+        case.vm_outcome(|vm| {
             vm.budget = BUDGET;
             vm.stack_fill = fill;
             vm.zero_extend_map_errors = old_jit;
         })
-        .map(|r| (r.retval, r.maps))
-        .ok()
     };
-    // A cut that reads stack it never wrote gives the kernel's leftovers there, not the VM's
-    // zeros: its result must not change with what fresh stack holds.
-    let new = outcome(0, false);
-    new.is_some() && new == outcome(0xa5, false) && new != outcome(0, true)
+    let new = run(0, false);
+    // `same` holds only for outcomes that ran.
+    same(&new, &run(0xa5, false)) && !(old_jit_differs && same(&new, &run(0, true)))
+}
+
+/// The model's test of a cut: it assembles, sets registers before reading them, and the VM
+/// allows it as a cut showing the old JIT's difference ([`vm_allows`]).
+fn model_differs(p: &Parts, keep: &[usize]) -> bool {
+    let case = Case::from_text("candidate.s", &text_of(p, keep));
+    case.object()
+        .is_some_and(|o| o.programs.iter().all(registers_set_before_read))
+        && vm_allows(&case, true)
 }
 
 /// Whether every register an instruction reads was written before it, in program order
@@ -339,23 +322,18 @@ pub fn minimise(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "case".into());
     // One file per column it differs on.
-    let jit = match col.jit {
-        Some(true) => "on",
-        Some(false) => "off",
-        None => "unknown",
-    };
-    let path = out_dir.join(format!("{stem}.{}-jit-{jit}-min.s", col.label));
+    let path = out_dir.join(format!("{stem}.{}-min.s", col.tag()));
     let header = header(
         file,
-        &col.release,
-        col.jit,
+        col,
         &class,
-        p.units.len(),
+        &p,
         cur.len(),
         &vm.outcomes[0],
         &col.outcomes[0],
     );
-    write_new(&path, &format!("{header}\n{}", strip_inputs(&body, &p)))?;
+    let kept: String = cur.iter().map(|&i| format!("{}\n", p.units[i])).collect();
+    write_new(&path, &format!("{header}\n{kept}"))?;
     Ok(Minimised {
         path,
         lines_before: p.units.len(),
@@ -368,14 +346,6 @@ pub fn minimise(
     })
 }
 
-/// The body without the input lines `text_of` put first (the header repeats them).
-fn strip_inputs(body: &str, p: &Parts) -> String {
-    body.lines()
-        .skip(p.inputs.len())
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 /// `[1, 2, 3]` as `1 2 3`.
 fn values(text: &str) -> String {
     text.trim_matches(['[', ']'])
@@ -386,18 +356,19 @@ fn values(text: &str) -> String {
         .join(" ")
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The minimised file's header: where it comes from, why it differs, its inputs (those of
+/// `p`, the original) and both results.
 fn header(
     file: &Path,
-    release: &str,
-    jit: Option<bool>,
+    col: &campaign::Column,
     class: &Comparison,
-    before: usize,
+    p: &Parts,
     after: usize,
     vm: &Outcome,
     kernel: &Outcome,
 ) -> String {
-    let jit_word = match jit {
+    let (release, before) = (&col.release, p.units.len());
+    let jit_word = match col.jit {
         Some(true) => "on",
         Some(false) => "off",
         None => "?",
@@ -423,9 +394,8 @@ fn header(
         }
     };
     h.push_str("#\n");
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    for l in parts(&text).inputs {
-        h.push_str(&l);
+    for l in &p.inputs {
+        h.push_str(l);
         h.push('\n');
     }
     h.push_str("# expect-load: ok\n");

@@ -50,6 +50,10 @@ enum Arg {
 }
 
 struct Spec {
+    /// Where the conversion stands in the format: from its `%` to just past it, as vsnprintf
+    /// reads it (a pointer's extension is every letter and digit after `p`).
+    start: usize,
+    end: usize,
     left: bool,
     plus: bool,
     space: bool,
@@ -128,6 +132,7 @@ fn prepare(mem: &Memory, fmt: &[u8], raw: &[u64; MAX_ARGS]) -> Result<Vec<Spec>,
             return Err(EINVAL);
         }
         let value = raw[specs.len()];
+        let start = i;
         i += 1;
         let (mut left, mut plus, mut space, mut zero) = (false, false, false, false);
         loop {
@@ -150,7 +155,10 @@ fn prepare(mem: &Memory, fmt: &[u8], raw: &[u64; MAX_ARGS]) -> Result<Vec<Spec>,
             }
         }
         let width = usize::try_from(width).map_or(0, |w| w.min(FIELD_WIDTH_MAX));
-        let spec = |conv: u8, arg: Arg| Spec {
+        let conv_at = i;
+        let spec = |conv: u8, arg: Arg, end: usize| Spec {
+            start,
+            end,
             left,
             plus,
             space,
@@ -235,7 +243,16 @@ fn prepare(mem: &Memory, fmt: &[u8], raw: &[u64; MAX_ARGS]) -> Result<Vec<Spec>,
                 (conv, Arg::Int { value, wide })
             }
         };
-        specs.push(spec(conv, arg));
+        let end = if at(conv_at) == b'p' {
+            let mut e = conv_at + 1;
+            while at(e).is_ascii_alphanumeric() {
+                e += 1;
+            }
+            e
+        } else {
+            i + 1
+        };
+        specs.push(spec(conv, arg, end));
         i += 1;
     }
     Ok(specs)
@@ -330,53 +347,29 @@ impl Message {
     }
 }
 
-/// The formatting pass (`bstr_printf`), on a format [`prepare`] accepted.
+/// The formatting pass (`bstr_printf`), on a format [`prepare`] accepted: the text between
+/// conversions (`%%` printing `%`), and each conversion padded.
 fn render(fmt: &[u8], specs: Vec<Spec>) -> Message {
     let mut out = Message {
         kept: Vec::new(),
         len: 0,
     };
-    let mut specs = specs.into_iter();
+    let literal = |out: &mut Message, text: &[u8]| {
+        let mut k = 0;
+        while k < text.len() {
+            out.push(text[k]);
+            // prepare accepted the text: a `%` in it is the first of `%%`.
+            k += if text[k] == b'%' { 2 } else { 1 };
+        }
+    };
     let mut i = 0;
-    while i < fmt.len() {
-        if fmt[i] != b'%' {
-            out.push(fmt[i]);
-            i += 1;
-            continue;
-        }
-        if fmt.get(i + 1) == Some(&b'%') {
-            out.push(b'%');
-            i += 2;
-            continue;
-        }
-        // Skip what prepare read: flags, width, length, the conversion.
-        i += 1;
-        while matches!(fmt.get(i), Some(b'-' | b'+' | b' ' | b'0')) {
-            i += 1;
-        }
-        while fmt.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        let Some(spec) = specs.next() else { break };
-        match spec.conv {
-            b'p' => {
-                // vsnprintf reads a pointer's extension as every letter and digit after `p`.
-                i += 1;
-                while fmt.get(i).is_some_and(u8::is_ascii_alphanumeric) {
-                    i += 1;
-                }
-            }
-            b's' if fmt.get(i) == Some(&b'p') => i += 3,
-            _ => {
-                while fmt.get(i) == Some(&b'l') {
-                    i += 1;
-                }
-                i += 1;
-            }
-        }
+    for spec in specs {
+        literal(&mut out, &fmt[i..spec.start]);
         let body = body_of(&spec);
         pad(&mut out, &spec, body);
+        i = spec.end;
     }
+    literal(&mut out, fmt.get(i..).unwrap_or_default());
     out
 }
 
