@@ -150,6 +150,29 @@ pub fn values_text(values: &[MapValueOut]) -> String {
 /// The shortest packet a socket filter, tc or XDP test run takes (`ETH_HLEN`).
 pub const ETH_HLEN: usize = 14;
 
+/// Whether the kernel's test run of this program type takes a packet of at least
+/// [`ETH_HLEN`] bytes (and refuses less with a bare EINVAL).
+pub(crate) fn needs_ethernet_header(t: crate::program::ProgType) -> bool {
+    use crate::program::ProgType;
+    matches!(
+        t,
+        ProgType::SocketFilter
+            | ProgType::SchedCls
+            | ProgType::SchedAct
+            | ProgType::Xdp
+            | ProgType::CgroupSkb
+    )
+}
+
+/// `a, b`, or `none`: the names an error offers instead.
+pub(crate) fn none_or_list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// Encode a number given on the command line into a map value of `size` bytes: integers for
 /// 1, 2, 4 and 8 bytes (decimal, `0x` hex, or negative), `0x`-prefixed hex bytes otherwise.
 /// `None` when the text is not such a number or does not fit ([`parse_value`] says why).

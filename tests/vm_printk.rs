@@ -313,10 +313,9 @@ fn an_ip_address_past_the_argument_buffer_does_not_stop_the_vm() {
 fn refused_formats_print_nothing_and_return_einval() {
     require_kernel!("refused_formats_print_nothing_and_return_einval");
     // The kernel's word on which formats are refused: -EINVAL and no message.
-    let (_, kernel) = both(b"%q\0", 3, &[Val(1)]);
+    let (vm, kernel) = both(b"%q\0", 3, &[Val(1)]);
     assert_eq!(kernel.retval, (-22i32) as u32);
     assert!(kernel.trace.is_empty());
-    let (vm, _) = both(b"%q\0", 3, &[Val(1)]);
     assert_eq!(vm.retval, (-22i32) as u32);
     assert!(vm.trace.is_empty());
 }

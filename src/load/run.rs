@@ -68,7 +68,7 @@ pub enum RunError {
         available: Vec<String>,
     },
     /// `--push` named a map the object does not have.
-    #[error("cannot push into `{map}`: the object has no map of that name (its queue and stack maps: {})", none_or_list(queues))]
+    #[error("cannot push into `{map}`: the object has no map of that name (its queue and stack maps: {})", crate::run::none_or_list(queues))]
     NoQueue {
         /// The map asked for.
         map: String,
@@ -76,7 +76,7 @@ pub enum RunError {
         queues: Vec<String>,
     },
     /// `--push` named a map that is neither a queue nor a stack.
-    #[error("cannot push into `{map}`: it is a {kind} map; pushes go into queue and stack maps (the object's: {})", none_or_list(queues))]
+    #[error("cannot push into `{map}`: it is a {kind} map; pushes go into queue and stack maps (the object's: {})", crate::run::none_or_list(queues))]
     NotQueue {
         /// The map.
         map: String,
@@ -124,15 +124,6 @@ pub enum RunError {
         /// The error (shown in the message, so not also the error's `source()`).
         error: SysError,
     },
-}
-
-/// `a, b`, or `none`.
-fn none_or_list(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join(", ")
-    }
 }
 
 /// Load `obj`, push the requested values, run one program, drain every queue/stack map.
@@ -190,17 +181,7 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
     };
     let data = req.data.clone().unwrap_or_else(|| vec![0; 64]);
     // The kernel's packet test runs refuse less than an Ethernet header with a bare EINVAL.
-    use crate::program::ProgType;
-    if data.len() < ETH_HLEN
-        && matches!(
-            prog.prog_type(),
-            ProgType::SocketFilter
-                | ProgType::SchedCls
-                | ProgType::SchedAct
-                | ProgType::Xdp
-                | ProgType::CgroupSkb
-        )
-    {
+    if data.len() < ETH_HLEN && crate::run::needs_ethernet_header(prog.prog_type()) {
         return Err(RunError::DataTooShort {
             program: prog.name().to_owned(),
             prog_type: prog.prog_type().to_string(),
@@ -208,11 +189,10 @@ pub fn run(obj: &Object, btf: BtfSource, req: &RunRequest) -> Result<RunReport, 
         });
     }
     // Only a program that can print gets a trace instance (a few milliseconds to make).
-    let prints = obj.programs.iter().any(|p| {
-        p.insns.iter().any(|i| {
-            matches!(i, crate::insn::Insn::Call(crate::insn::Callee::Helper(id))
-                if *id == crate::helpers::Helper::TracePrintk as i32)
-        })
+    // The program as loaded, its functions linked in.
+    let prints = prog.insns().iter().any(|i| {
+        matches!(i, crate::insn::Insn::Call(crate::insn::Callee::Helper(id))
+            if *id == crate::helpers::Helper::TracePrintk as i32)
     });
     let capture = prints.then(super::trace::TraceCapture::start);
     let out = prog

@@ -13,7 +13,7 @@ use super::maps::VmMap;
 /// The kernel's `MAX_CALL_FRAMES`: bpf-to-bpf calls nest at most this deep.
 pub const MAX_FRAMES: usize = 8;
 /// The kernel's `MAX_BPF_STACK`: each frame's stack.
-pub const STACK_SIZE: usize = 512;
+pub const STACK_SIZE: usize = crate::program::MAX_STACK as usize;
 
 /// What a region holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -623,11 +623,9 @@ impl Vm {
         if bytes == 8 {
             return None;
         }
-        let off = u64::try_from(off).ok()?;
-        let b = self.mem.get(address(MEM_REGION, off), bytes).ok()?;
-        if off > u64::from(u32::MAX) {
-            return None;
-        }
+        // An offset past 32 bits would wrap in the address: out of range.
+        let off = u32::try_from(off).ok()?;
+        let b = self.mem.get(address(MEM_REGION, off.into()), bytes).ok()?;
         Some(b.iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
     }
 

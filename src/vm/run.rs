@@ -21,7 +21,7 @@ pub enum VmRunError {
     #[error(transparent)]
     Setup(#[from] SetupError),
     /// `--push` named a map the object does not have, or one that is not a queue or stack.
-    #[error("cannot push into `{map}`: the object has no queue or stack map of that name (its queue and stack maps: {})", list(queues))]
+    #[error("cannot push into `{map}`: the object has no queue or stack map of that name (its queue and stack maps: {})", crate::run::none_or_list(queues))]
     NoQueue {
         /// The map asked for.
         map: String,
@@ -43,11 +43,13 @@ pub enum VmRunError {
         /// The map's refusal, with the kernel's errno.
         error: MapError,
     },
-    /// The input packet is shorter than the kernel's test run takes for a socket filter.
-    #[error("`{program}` (a socket filter) runs on a packet of at least {ETH_HLEN} bytes (an Ethernet header), and --data gave {len}: the kernel's test run would refuse it with EINVAL")]
+    /// The input packet is shorter than the kernel's test run takes for this program type.
+    #[error("`{program}` ({prog_type}) runs on a packet of at least {ETH_HLEN} bytes (an Ethernet header), and --data gave {len}: the kernel's test run would refuse it with EINVAL")]
     DataTooShort {
         /// The program.
         program: String,
+        /// Its program type.
+        prog_type: String,
         /// The bytes given.
         len: usize,
     },
@@ -81,15 +83,6 @@ impl VmRunError {
 }
 
 debug_as_display!(VmRunError);
-
-/// `a, b`, or `none`.
-fn list(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join(", ")
-    }
-}
 
 /// Run one program of `obj` in the VM as the kernel path runs it ([`crate::load::run`] on
 /// Linux): the program `req.program` or the object's first loadable one; every queue and
@@ -191,18 +184,20 @@ pub fn run_with(
         }
     }
     let data = req.data.clone().unwrap_or_else(|| vec![0; 64]);
-    let socket = obj
+    let prog_type = obj
         .programs
         .iter()
         .find(|p| p.name == name)
         .and_then(|p| p.section.kind())
-        .is_some_and(|k| k.prog_type == ProgType::SocketFilter);
-    if socket && data.len() < ETH_HLEN {
+        .map(|k| k.prog_type);
+    if data.len() < ETH_HLEN && prog_type.is_some_and(crate::run::needs_ethernet_header) {
         return Err(VmRunError::DataTooShort {
             program: name,
+            prog_type: prog_type.map(|t| t.to_string()).unwrap_or_default(),
             len: data.len(),
         });
     }
+    let socket = prog_type == Some(ProgType::SocketFilter);
     let skip = if socket { ETH_HLEN } else { 0 };
     let runs = req.repeat.max(1);
     let mut data_out = data.clone();
