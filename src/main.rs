@@ -1049,9 +1049,8 @@ fn gen(
     match gen::write_range(&opts, index, count, out) {
         Ok(s) => {
             println!(
-                "{} program{} written to {} ({} instructions in total) in {:.2} s",
-                s.files.len(),
-                if s.files.len() == 1 { "" } else { "s" },
+                "{} written to {} ({} instructions in total) in {:.2} s",
+                counted(s.files.len(), "program"),
                 out.display(),
                 s.insns,
                 started.elapsed().as_secs_f64()

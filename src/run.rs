@@ -30,6 +30,14 @@ pub enum MapValueOut {
 }
 
 impl MapValueOut {
+    /// The number, or `None` for a value of another size.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            MapValueOut::Uint(n) => Some(*n),
+            MapValueOut::Bytes(_) => None,
+        }
+    }
+
     pub(crate) fn from_bytes(b: &[u8]) -> MapValueOut {
         match b.len() {
             1 | 2 | 4 | 8 => {

@@ -56,7 +56,7 @@ fn run_scenario(obj: &Object, full: bool, engine: Engine) -> ExitCode {
 /// The scenario in the built-in VM: each program run once on fresh maps (each program uses
 /// its own map), the maps drained after it; nothing is verified.
 fn demo_in_vm(obj: &Object) -> ExitCode {
-    use bpfsmith::run::{MapValueOut, RunRequest};
+    use bpfsmith::run::RunRequest;
     use bpfsmith::seed::EXPECTED_RETVAL;
     println!(
         "\nvm: running both programs in the built-in interpreter (no BPF_PROG_LOAD: nothing was \
@@ -93,10 +93,7 @@ fn demo_in_vm(obj: &Object) -> ExitCode {
         for (map, values) in report.maps.iter().filter(|(m, _)| uses(m)) {
             let ints = values
                 .iter()
-                .map(|v| match v {
-                    MapValueOut::Uint(n) => *n as u32,
-                    MapValueOut::Bytes(_) => u32::MAX,
-                })
+                .map(|v| v.as_u64().map_or(u32::MAX, |n| n as u32))
                 .collect();
             run.maps.push((map.clone(), ints));
         }

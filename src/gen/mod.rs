@@ -353,39 +353,23 @@ pub fn generate(opts: &GenOptions, index: u64) -> Result<Generated, GenError> {
     }
     b.main_program(min, target);
     let (body, insns) = b.render("gen_prog");
-    let fifo_maps: Vec<(String, u32)> = b
-        .maps
-        .iter()
-        .filter(|m| m.kind.fifo())
-        .map(|m| (m.name.clone(), m.value_size))
-        .collect();
-    drop(b);
 
     let obj = crate::text::assemble(&file, &body).map_err(|e| GenError::Assemble {
         file: file.clone(),
         message: e.to_string(),
     })?;
-    let push = pushes
+    let inputs: String = pushes
         .iter()
-        .map(|(map, values)| {
-            let size = fifo_maps
-                .iter()
-                .find(|(n, _)| n == map)
-                .map_or(8, |(_, s)| *s as usize);
-            let bytes = values
-                .iter()
-                .map(|v| v.to_le_bytes()[..size].to_vec())
-                .collect();
-            (map.clone(), bytes)
-        })
+        .map(|(map, values)| format!("# push-before: {map} ={}\n", numbers(values)))
         .collect();
-    let req = crate::run::RunRequest {
-        program: None,
-        data: None,
-        repeat: 1,
-        push,
-        log_level: 0,
-    };
+    // The run `check` makes of the file: the header's pushes, each in its map's value size.
+    let req = crate::text::asm::expect::Expectations::parse(&inputs)
+        .map_err(|e| format!("header {e}"))
+        .and_then(|exp| crate::check::run_request(&exp, &obj))
+        .map_err(|message| GenError::Assemble {
+            file: file.clone(),
+            message,
+        })?;
     let report = crate::vm::run(&obj, &req).map_err(|e| GenError::Vm {
         file: file.clone(),
         error: Box::new(e),
@@ -398,19 +382,14 @@ pub fn generate(opts: &GenOptions, index: u64) -> Result<Generated, GenError> {
         seed = opts.seed,
         args = opts.to_args(),
     );
-    for (map, values) in &pushes {
-        text.push_str(&format!("# push-before: {map} ={}\n", numbers(values)));
-    }
+    text.push_str(&inputs);
     text.push_str("# expect-load: ok\n");
     text.push_str(&format!("# expect-retval: {}\n", report.retval));
     for (map, values) in &report.maps {
         let values: Vec<u64> = values
             .iter()
-            .map(|v| match v {
-                crate::run::MapValueOut::Uint(n) => *n,
-                // Queue and stack values here are 1, 2, 4 or 8 bytes: always numbers.
-                crate::run::MapValueOut::Bytes(_) => 0,
-            })
+            // Queue and stack values here are 1, 2, 4 or 8 bytes: always numbers.
+            .map(|v| v.as_u64().unwrap_or(0))
             .collect();
         text.push_str(&format!("# expect-map: {map} ={}\n", numbers(&values)));
     }
@@ -459,6 +438,16 @@ pub fn write_range(
     out_dir: &Path,
 ) -> Result<CorpusSummary, GenError> {
     opts.validate()?;
+    let end = first.checked_add(count).ok_or_else(|| {
+        GenError::Option(format!(
+            "--index {first} --count {count}: the last index would be past 2^64"
+        ))
+    })?;
+    // Lazily: a count may be larger than memory holds paths for (it ends at the first error).
+    let paths = || (first..end).map(|index| (index, out_dir.join(file_name(opts.seed, index))));
+    if let Some((_, path)) = paths().find(|(_, p)| p.exists()) {
+        return Err(GenError::Exists { path });
+    }
     std::fs::create_dir_all(out_dir).map_err(|source| GenError::Io {
         path: out_dir.to_owned(),
         source,
@@ -467,21 +456,7 @@ pub fn write_range(
         files: Vec::new(),
         insns: 0,
     };
-    let end = first.checked_add(count).ok_or_else(|| {
-        GenError::Option(format!(
-            "--index {first} --count {count}: the last index would be past 2^64"
-        ))
-    })?;
-    let range = first..end;
-    if let Some(path) = range
-        .clone()
-        .map(|index| out_dir.join(file_name(opts.seed, index)))
-        .find(|p| p.exists())
-    {
-        return Err(GenError::Exists { path });
-    }
-    for index in range {
-        let path = out_dir.join(file_name(opts.seed, index));
+    for (index, path) in paths() {
         let p = generate(opts, index)?;
         // `create_new`: a file that appeared since the check is not overwritten either.
         let written = std::fs::OpenOptions::new()
