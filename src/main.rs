@@ -902,6 +902,9 @@ fn campaign(
     } else {
         print!("{}", run.render());
     }
+    if let Some(Err(e)) = minimise.map(std::fs::create_dir_all) {
+        return fail(format!("{}: {e}", minimise.unwrap_or(dir).display()));
+    }
     let mut bad = false;
     for c in 1..run.columns.len() {
         let mut explained_done = false;
@@ -912,35 +915,11 @@ fn campaign(
                 Comparison::Refused(_) | Comparison::Differs | Comparison::Unrun(_)
             );
             if let (Comparison::Refused(_), Some(out)) = (&cmp, minimise) {
-                // A refusal of a generated program is a generator bug: keep its whole log.
-                let name = format!(
-                    "{}.{}.refused.log",
-                    run.files[f]
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    run.columns[c].tag()
-                );
-                let path = out.join(name);
-                let written = std::fs::create_dir_all(out)
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| {
-                        campaign::refusal_log(&run.files[f], &places[c - 1])
-                            .map_err(|e| e.to_string())
-                    })
-                    .and_then(|log| {
-                        std::fs::OpenOptions::new()
-                            .write(true)
-                            .create_new(true)
-                            .open(&path)
-                            .and_then(|mut file| {
-                                std::io::Write::write_all(&mut file, log.as_bytes())
-                            })
-                            .map_err(|e| e.to_string())
-                    });
-                match written {
-                    Ok(()) => eprintln!("kept the verifier's log: {}", path.display()),
-                    Err(e) => eprintln!("error: keeping the log of {}: {e}", path.display()),
+                match campaign::keep_refusal_log(&run, f, c, &places[c - 1], out) {
+                    Ok(path) => eprintln!("kept the verifier's log: {}", path.display()),
+                    Err(e) => {
+                        eprintln!("error: keeping the log of {}: {e}", run.files[f].display())
+                    }
                 }
             }
             let wanted = match cmp {
@@ -951,9 +930,6 @@ fn campaign(
             let Some(out) = minimise.filter(|_| wanted) else {
                 continue;
             };
-            if let Err(e) = std::fs::create_dir_all(out) {
-                return fail(format!("{}: {e}", out.display()));
-            }
             match bpfsmith::guest::minimise::minimise(
                 &run.files[f],
                 &places[c - 1],

@@ -279,6 +279,44 @@ pub fn refusal_log(file: &Path, place: &Place) -> Result<String, CampaignError> 
     }
 }
 
+/// Keep the whole verifier log of file `f`, which column `c` of `run` refused (loaded again
+/// there, [`refusal_log`]), in `out` as `FILE.KERNEL-jit-on.refused.log`: a refusal of a
+/// generated program is a generator bug to mend. Never written over a file.
+pub fn keep_refusal_log(
+    run: &Campaign,
+    f: usize,
+    c: usize,
+    place: &Place,
+    out: &Path,
+) -> Result<PathBuf, CampaignError> {
+    let file = &run.files[f];
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = out.join(format!("{name}.{}.refused.log", run.columns[c].tag()));
+    write_new(&path, &refusal_log(file, place)?)?;
+    Ok(path)
+}
+
+/// Write `text` to `path`, which must not exist yet (nothing is written over).
+pub(super) fn write_new(path: &Path, text: &str) -> Result<(), CampaignError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|error| CampaignError::Write {
+            path: path.to_owned(),
+            error,
+        })?;
+    f.write_all(text.as_bytes())
+        .map_err(|error| CampaignError::Write {
+            path: path.to_owned(),
+            error,
+        })
+}
+
 /// How a kernel column's file compares with the VM's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Comparison {

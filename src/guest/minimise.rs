@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::campaign::{self, CampaignError, Case, Comparison, Place};
+use super::campaign::{self, write_new, CampaignError, Case, Comparison, Place};
 use super::matrix::{same, Outcome};
 use super::release_version;
 
@@ -409,24 +409,6 @@ fn header(
         }
     }
     h
-}
-
-/// Write `text` to `path`, which must not exist yet (nothing is written over).
-fn write_new(path: &Path, text: &str) -> Result<(), CampaignError> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|error| CampaignError::Write {
-            path: path.to_owned(),
-            error,
-        })?;
-    f.write_all(text.as_bytes())
-        .map_err(|error| CampaignError::Write {
-            path: path.to_owned(),
-            error,
-        })
 }
 
 #[cfg(test)]
