@@ -258,17 +258,27 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges, engine: Engi
         Ok(r) => r,
         Err(e) => return Verdict::Failed(e),
     };
-    if engine == Engine::Vm {
-        return match crate::vm::run(&obj, &req) {
-            Ok(report) => compare(&exp, kernel, &report),
-            Err(e) => Verdict::Failed(format!("the VM stopped: {e}")),
-        };
-    }
-    // Only check_file (kernel build) asks for the kernel.
-    #[cfg(not(bpfsmith_kernel))]
-    return Verdict::Failed("this build has no kernel engine (Linux, `kernel` feature)".into());
+    // Without the kernel build only the VM is asked for: check_file, the kernel's caller,
+    // is in the kernel build only.
     #[cfg(bpfsmith_kernel)]
-    match run(&obj, BtfSource::default(), &req) {
+    if engine == Engine::Kernel {
+        return in_kernel(&exp, kernel, &obj, &req);
+    }
+    match crate::vm::run(&obj, &req) {
+        Ok(report) => compare(&exp, kernel, &report),
+        Err(e) => Verdict::Failed(format!("the VM stopped: {e}")),
+    }
+}
+
+/// The kernel's verdict on a file's run: a refusal as stated, or its results.
+#[cfg(bpfsmith_kernel)]
+fn in_kernel(
+    exp: &Expectations,
+    kernel: &KernelFacts,
+    obj: &crate::object::Object,
+    req: &RunRequest,
+) -> Verdict {
+    match run(obj, BtfSource::default(), req) {
         Err(RunError::Load(e)) if e.refusal().is_some() => {
             let Some((_, errno, log)) = e.refusal() else {
                 unreachable!("matched on a refusal")
@@ -298,7 +308,7 @@ fn check(path: &Path, kernel: &KernelFacts, privileges: Privileges, engine: Engi
                 .as_deref()
                 .unwrap_or("expect-load: refused")
         )),
-        Ok(report) => compare(&exp, kernel, &report),
+        Ok(report) => compare(exp, kernel, &report),
     }
 }
 
