@@ -229,18 +229,12 @@ fn the_seed_scenario_gives_in_the_vm_what_the_kernel_gives() {
 
 #[test]
 fn legacy_packet_loads_read_what_the_kernel_reads() {
-    use bpfsmith::insn::{AluOp, Insn, Operand, Size, Width, R1, R6, R7};
+    use bpfsmith::insn::{Insn, Size, R1, R6, R7};
     use bpfsmith::program::{Program, Section};
     require_kernel!("legacy_packet_loads_read_what_the_kernel_reads");
     // A socket filter's test run sees the data after its 14-byte Ethernet header: that is the
     // packet ld_abs and ld_ind read, and the memory the VM gets.
     let data: Vec<u8> = (0..64u32).map(|i| (i * 37 + 11) as u8).collect();
-    let mov = |dst, src| Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst,
-        src,
-    };
     // Each load with the base it finds in r7 (for ld_ind): in range, past the end, negative,
     // and sums that wrap in 32 bits.
     let mut loads = Vec::new();
@@ -254,12 +248,7 @@ fn legacy_packet_loads_read_what_the_kernel_reads() {
     }
     let mut compared = 0;
     for (load, base) in loads {
-        let insns = vec![
-            mov(R6, Operand::Reg(R1)),
-            mov(R7, Operand::Imm(base)),
-            load,
-            Insn::Exit,
-        ];
+        let insns = vec![Insn::mov(R6, R1), Insn::mov(R7, base), load, Insn::Exit];
         let in_vm = Vm::new(&insns).run(&mut data[14..].to_vec()).unwrap().r0 as u32;
         let mut obj = Object::new("GPL");
         obj.add_program(Program::from_insns("ld", Section::SOCKET, insns))

@@ -4,7 +4,7 @@
 //! order, user space's side, and the definitions the kernel refuses.
 
 use bpfsmith::helpers::Helper;
-use bpfsmith::insn::{AluOp, Callee, Insn, Operand, Pseudo, Size, Width, R0, R1, R10, R2, R3, R6};
+use bpfsmith::insn::{Insn, Pseudo, Size, R0, R1, R10, R2, R3, R6};
 use bpfsmith::maps::{MapDef, MapType};
 use bpfsmith::prelude::*;
 use bpfsmith::vm::{MapError, Vm, VmErrorKind, VmMap};
@@ -18,51 +18,20 @@ const ENOENT: i64 = 2;
 /// the buffer's contents in r0.
 fn call(helper: Helper, fill: i32, flags: i64) -> Vec<Insn> {
     vec![
-        Insn::Alu {
-            width: Width::W64,
-            op: AluOp::Mov,
-            dst: R6,
-            src: Operand::Reg(R1),
-        },
-        Insn::StoreImm {
-            size: Size::U64,
-            dst: R10,
-            off: -8,
-            imm: fill,
-        },
+        Insn::mov(R6, R1),
+        Insn::store(Size::U64, R10, -8, fill),
         Insn::LdImm64 {
             dst: R1,
             pseudo: Pseudo::MapFd,
             imm: 0,
         },
-        Insn::Alu {
-            width: Width::W64,
-            op: AluOp::Mov,
-            dst: R2,
-            src: Operand::Reg(R10),
-        },
-        Insn::Alu {
-            width: Width::W64,
-            op: AluOp::Add,
-            dst: R2,
-            src: Operand::Imm(-8),
-        },
+        Insn::mov(R2, R10),
+        Insn::add(R2, -8),
         Insn::ld_imm64(R3, flags),
-        Insn::Call(Callee::Helper(helper.id() as i32)),
-        Insn::Store {
-            size: Size::U64,
-            dst: R6,
-            off: 0,
-            src: R0,
-        },
-        Insn::Load {
-            size: Size::U64,
-            sign: false,
-            dst: R0,
-            src: R10,
-            off: -8,
-        },
-        Insn::Exit,
+        Insn::call(helper),
+        Insn::store(Size::U64, R6, 0, R0),
+        Insn::load(Size::U64, R0, R10, -8),
+        Insn::exit(),
     ]
 }
 

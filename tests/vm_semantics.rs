@@ -146,12 +146,6 @@ fn a_jump_outside_the_program_names_its_target() {
 fn calls_get_their_own_frame_and_keep_r6_to_r9() {
     // main: r6..r9 = 6..9, *(r10-8) = 1, call f, r0 += *(r10-8) + r6 + r7 + r8 + r9
     // f: writes its own r10-8 and clobbers r6..r9, returns 100.
-    let add = |dst, src| Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Add,
-        dst,
-        src: Operand::Reg(src),
-    };
     let prog = [
         Insn::mov(R6, 6),
         Insn::mov(R7, 7),
@@ -171,11 +165,11 @@ fn calls_get_their_own_frame_and_keep_r6_to_r9() {
             src: R10,
             off: -8,
         },
-        add(R0, R1),
-        add(R0, R6),
-        add(R0, R7),
-        add(R0, R8),
-        add(R0, R9),
+        Insn::add(R0, R1),
+        Insn::add(R0, R6),
+        Insn::add(R0, R7),
+        Insn::add(R0, R8),
+        Insn::add(R0, R9),
         Insn::Exit,
         // f
         Insn::StoreImm {
